@@ -1,0 +1,544 @@
+//! Reading an inventory file: parse, then check every cross-reference, collecting
+//! every problem before refusing the file.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::diagnostic::{InventoryError, Problem};
+use super::model::*;
+use super::suggest::{list, nearest};
+use super::*;
+use crate::secrets::{InlineSecret, SecretSource};
+
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, text)
+}
+
+pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
+    let invalid = |problems| InventoryError::Invalid {
+        path: path.to_path_buf(),
+        text: text.clone(),
+        problems,
+    };
+    let raw: RawInventory = match toml::from_str(&text) {
+        Ok(raw) => raw,
+        Err(err) => return Err(invalid(vec![syntax_problem(&err)])),
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut check = Checker {
+        base,
+        problems: Vec::new(),
+    };
+    let inventory = check.inventory(path, raw);
+    if check.problems.is_empty() {
+        Ok(inventory)
+    } else {
+        Err(invalid(check.problems))
+    }
+}
+
+/// Turn a toml/serde error into a problem with a hint a human can act on.
+fn syntax_problem(err: &toml::de::Error) -> Problem {
+    let span = err.span().unwrap_or(0..0);
+    let message = err.message().trim().to_string();
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        if let Some((unknown, valid)) = names.split_first() {
+            let hint = match nearest(unknown, valid.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("valid keys here: {}", list(valid.iter().copied())),
+            };
+            return Problem::at(span, format!("unknown key `{unknown}`"))
+                .label("not a key here")
+                .hint(hint);
+        }
+    }
+    if message.contains("untagged enum RawSecret") {
+        return Problem::at(span, "invalid secret")
+            .label("not a secret source")
+            .hint(SECRET_HINT);
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return Problem::at(span, format!("missing key {rest}")).label("in this table");
+    }
+    Problem::at(span, message).label("here")
+}
+
+const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
+
+struct Checker {
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn inventory(&mut self, path: &Path, raw: RawInventory) -> Inventory {
+        let allow_plain = raw.settings.allow_plaintext_secrets.unwrap_or(false);
+        let credential_names: Vec<String> = raw.credentials.keys().cloned().collect();
+        let settings = self.settings(raw.settings, &credential_names);
+        let credentials = raw
+            .credentials
+            .into_iter()
+            .filter_map(|(name, c)| self.credential(&name, c, allow_plain).map(|c| (name, c)))
+            .collect();
+        let packages = raw
+            .packages
+            .into_iter()
+            .filter_map(|(name, p)| self.package(&name, p).map(|p| (name, p)))
+            .collect::<BTreeMap<_, _>>();
+        let groups = raw
+            .groups
+            .into_iter()
+            .filter_map(|(name, g)| self.group(&name, g, &credential_names).map(|g| (name, g)))
+            .collect::<BTreeMap<_, _>>();
+        let hosts = raw
+            .hosts
+            .into_iter()
+            .filter_map(|h| self.host(h, &credential_names))
+            .collect();
+        let jobs = raw
+            .jobs
+            .into_iter()
+            .filter_map(|(name, j)| self.job(&name, j, &packages, &groups).map(|j| (name, j)))
+            .collect();
+        Inventory {
+            path: path.to_path_buf(),
+            settings,
+            credentials,
+            packages,
+            groups,
+            hosts,
+            jobs,
+        }
+    }
+
+    fn settings(&mut self, raw: RawSettings, credentials: &[String]) -> Settings {
+        let defaults = Timeouts::default();
+        let timeouts = Timeouts {
+            connect: self.duration(raw.connect_timeout, defaults.connect),
+            auth: self.duration(raw.auth_timeout, defaults.auth),
+            upload: self.duration(raw.upload_timeout, defaults.upload),
+            exec: self.duration(raw.exec_timeout, defaults.exec),
+            cleanup: self.duration(raw.cleanup_timeout, defaults.cleanup),
+            host: self.duration(raw.host_timeout, defaults.host),
+        };
+        let concurrency = match raw.concurrency {
+            Some(c) if !(1..=10_000).contains(c.get_ref()) => {
+                self.push(
+                    Problem::at(c.span(), "concurrency must be between 1 and 10000")
+                        .hint("ESET's push install uses 20; the default is 20"),
+                );
+                20
+            }
+            Some(c) => *c.get_ref() as usize,
+            None => 20,
+        };
+        let max_attempts = match raw.max_attempts {
+            Some(m) if *m.get_ref() < 1 => {
+                self.push(Problem::at(m.span(), "max_attempts must be at least 1"));
+                3
+            }
+            Some(m) => (*m.get_ref()).min(u32::MAX as i64) as u32,
+            None => 3,
+        };
+        let host_key_policy = match raw.host_key_policy {
+            None => HostKeyPolicy::Strict,
+            Some(p) => match p.get_ref().as_str() {
+                "strict" => HostKeyPolicy::Strict,
+                "accept-new" => HostKeyPolicy::AcceptNew,
+                other => {
+                    self.push(
+                        Problem::at(p.span(), format!("unknown host_key_policy `{other}`"))
+                            .hint("use \"strict\" or \"accept-new\""),
+                    );
+                    HostKeyPolicy::Strict
+                }
+            },
+        };
+        Settings {
+            concurrency,
+            timeouts,
+            max_attempts,
+            host_key_policy,
+            known_hosts: raw.known_hosts.map(|p| self.path(p.get_ref())),
+            log_dir: raw.log_dir.map(|p| self.path(p.get_ref())),
+            state: raw.state.map(|p| self.path(p.get_ref())),
+            default_os: raw.os.and_then(|os| self.os(&os)),
+            default_credentials: raw
+                .credentials
+                .map(|list| self.references(list, credentials, "credential"))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn duration(&mut self, raw: Option<Spanned<String>>, default: Duration) -> Duration {
+        let Some(raw) = raw else { return default };
+        match humantime::parse_duration(raw.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                self.push(
+                    Problem::at(raw.span(), format!("invalid duration `{}`", raw.get_ref()))
+                        .label("not a duration")
+                        .hint("write a duration such as \"10s\", \"5m\" or \"1h 30m\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn os(&mut self, raw: &Spanned<String>) -> Option<Os> {
+        match raw.get_ref().as_str() {
+            "linux" => Some(Os::Linux),
+            "windows" => Some(Os::Windows),
+            other => {
+                self.push(
+                    Problem::at(raw.span(), format!("unknown os `{other}`"))
+                        .hint("use \"linux\" or \"windows\""),
+                );
+                None
+            }
+        }
+    }
+
+    /// Paths in the inventory are relative to the inventory file; `~/` is $HOME.
+    fn path(&self, raw: &str) -> PathBuf {
+        if let Some(rest) = raw.strip_prefix("~/") {
+            if let Some(home) = std::env::var_os("HOME") {
+                return PathBuf::from(home).join(rest);
+            }
+        }
+        self.base.join(raw)
+    }
+
+    fn references(&mut self, list: Vec<Spanned<String>>, known: &[String], kind: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in list {
+            if known.iter().any(|k| k == name.get_ref()) {
+                out.push(name.into_inner());
+            } else {
+                let hint = match nearest(name.get_ref(), known.iter().map(String::as_str)) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("defined {kind}s: {}", list_owned(known)),
+                };
+                self.push(
+                    Problem::at(name.span(), format!("unknown {kind} `{}`", name.get_ref()))
+                        .label(format!("no [{kind}s.{}] table", name.get_ref()))
+                        .hint(hint),
+                );
+            }
+        }
+        out
+    }
+
+    fn secret(&mut self, raw: Spanned<RawSecret>, allow_plain: bool) -> Option<SecretSource> {
+        let span = raw.span();
+        match raw.into_inner() {
+            RawSecret::Plain(value) if allow_plain => Some(SecretSource::Inline(InlineSecret(value))),
+            RawSecret::Plain(_) => {
+                self.push(
+                    Problem::at(span, "plain-text secret refused")
+                        .label("a secret written into the inventory")
+                        .hint(format!(
+                            "{SECRET_HINT}; or set `allow_plaintext_secrets = true` in [settings] if you accept the risk"
+                        )),
+                );
+                None
+            }
+            RawSecret::Source(src) => self.secret_source(span, src),
+        }
+    }
+
+    fn secret_source(&mut self, span: Range<usize>, src: RawSecretSource) -> Option<SecretSource> {
+        let mut found = Vec::new();
+        if let Some(var) = src.env {
+            found.push(SecretSource::Env(var));
+        }
+        if let Some(file) = src.file {
+            found.push(SecretSource::File(self.path(&file)));
+        }
+        match src.prompt {
+            Some(true) => found.push(SecretSource::Prompt),
+            Some(false) => {
+                self.push(Problem::at(span.clone(), "`prompt = false` names no source").hint(SECRET_HINT));
+                return None;
+            }
+            None => {}
+        }
+        if let Some(name) = src.keyring {
+            found.push(SecretSource::Keyring(name));
+        }
+        if found.len() == 1 {
+            found.pop()
+        } else {
+            self.push(Problem::at(span, "a secret needs exactly one source").hint(SECRET_HINT));
+            None
+        }
+    }
+
+    fn credential(&mut self, name: &str, raw: Spanned<RawCredential>, allow_plain: bool) -> Option<CredentialDef> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        if raw.password.is_none() && raw.key.is_none() && !raw.agent {
+            self.push(
+                Problem::at(span, format!("credential `{name}` has no way to log in"))
+                    .hint("give it a `password`, a `key` file, or `agent = true`"),
+            );
+        }
+        if raw.user.get_ref().is_empty() {
+            self.push(Problem::at(raw.user.span(), "empty user name"));
+        }
+        let password = raw.password.and_then(|p| self.secret(p, allow_plain));
+        let passphrase = raw.passphrase.and_then(|p| self.secret(p, allow_plain));
+        let sudo_password = raw.sudo_password.and_then(|p| self.secret(p, allow_plain));
+        Some(CredentialDef {
+            name: name.to_string(),
+            user: raw.user.into_inner(),
+            password,
+            key: raw.key.map(|k| self.path(k.get_ref())),
+            passphrase,
+            agent: raw.agent,
+            sudo: raw.sudo,
+            sudo_password,
+        })
+    }
+
+    fn package(&mut self, name: &str, raw: Spanned<RawPackage>) -> Option<Package> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        if raw.linux.is_none() && raw.windows.is_none() {
+            self.push(
+                Problem::at(span, format!("package `{name}` has no installer"))
+                    .hint("add `linux = { file = \"…\" }` and/or `windows = { file = \"…\" }`"),
+            );
+        }
+        let timeout = raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO));
+        Some(Package {
+            name: name.to_string(),
+            version: raw.version,
+            linux: raw.linux.map(|v| self.variant(v)),
+            windows: raw.windows.map(|v| self.variant(v)),
+            success_codes: raw.success_codes.unwrap_or_else(|| vec![0]),
+            reboot_codes: raw.reboot_codes.unwrap_or_default(),
+            timeout,
+        })
+    }
+
+    fn variant(&mut self, raw: Spanned<RawVariant>) -> Variant {
+        let raw = raw.into_inner();
+        Variant {
+            file: self.path(raw.file.get_ref()),
+            args: raw.args,
+            config: raw.config.map(|c| self.path(c.get_ref())),
+            detect: raw.detect,
+            timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
+        }
+    }
+
+    fn group(&mut self, name: &str, raw: Spanned<RawGroup>, credentials: &[String]) -> Option<Group> {
+        let raw = raw.into_inner();
+        let mut hosts = Vec::new();
+        for pattern in &raw.hosts {
+            match pattern::expand(pattern.get_ref()) {
+                Ok(expanded) => hosts.extend(expanded),
+                Err(err) => {
+                    let mut problem = Problem::at(pattern.span(), format!("bad host pattern: {err}"));
+                    if let Some(hint) = err.hint() {
+                        problem = problem.hint(hint);
+                    }
+                    self.push(problem);
+                }
+            }
+        }
+        Some(Group {
+            name: name.to_string(),
+            hosts,
+            os: raw.os.as_ref().and_then(|os| self.os(os)),
+            credentials: self.references(raw.credentials, credentials, "credential"),
+        })
+    }
+
+    fn host(&mut self, raw: Spanned<RawHost>, credentials: &[String]) -> Option<HostOverride> {
+        let raw = raw.into_inner();
+        let name = raw.name.get_ref().clone();
+        let (name, port) = match pattern::expand(&name) {
+            Ok(mut one) if one.len() == 1 => {
+                let addr = one.remove(0);
+                (addr.name, addr.port)
+            }
+            Ok(_) => {
+                self.push(
+                    Problem::at(raw.name.span(), "a [[hosts]] entry names one host")
+                        .hint("put ranges and CIDR blocks in a group's `hosts`"),
+                );
+                return None;
+            }
+            Err(err) => {
+                self.push(Problem::at(raw.name.span(), format!("bad host name: {err}")));
+                return None;
+            }
+        };
+        Some(HostOverride {
+            name,
+            address: raw.address,
+            port: raw.port.or(port),
+            os: raw.os.as_ref().and_then(|os| self.os(os)),
+            credentials: raw
+                .credentials
+                .map(|list| self.references(list, credentials, "credential")),
+        })
+    }
+
+    fn job(
+        &mut self,
+        name: &str,
+        raw: Spanned<RawJob>,
+        packages: &BTreeMap<String, Package>,
+        groups: &BTreeMap<String, Group>,
+    ) -> Option<Job> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let mut names: Vec<Spanned<String>> = raw.package.into_iter().collect();
+        names.extend(raw.packages);
+        if names.is_empty() {
+            self.push(Problem::at(span, format!("job `{name}` names no package")).hint("add `package = \"NAME\"`"));
+        }
+        let known: Vec<String> = packages.keys().cloned().collect();
+        let packages = self.references(names, &known, "package");
+        let targets = raw
+            .targets
+            .into_iter()
+            .filter_map(|t| {
+                let text = t.get_ref().trim_start_matches('!');
+                if groups.contains_key(text) || pattern::expand(text).is_ok() {
+                    Some(t.into_inner())
+                } else {
+                    self.push(Problem::at(t.span(), format!("unknown target `{text}`")).hint(format!(
+                        "name a group ({}) or a host",
+                        list(groups.keys().map(String::as_str))
+                    )));
+                    None
+                }
+            })
+            .collect();
+        Some(Job {
+            name: name.to_string(),
+            packages,
+            targets,
+            reboot: raw.reboot.map(Spanned::into_inner),
+        })
+    }
+}
+
+fn list_owned(items: &[String]) -> String {
+    list(items.iter().map(String::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match parse(Path::new("inv.toml"), text.to_string()) {
+            Err(InventoryError::Invalid { problems, .. }) => problems,
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("inventory accepted"),
+        }
+    }
+
+    const GOOD: &str = r#"
+[settings]
+concurrency = 5
+connect_timeout = "3s"
+
+[credentials.deploy]
+user = "deploy"
+password = { env = "DEPLOY_PW" }
+sudo = true
+
+[packages.agent]
+version = "1.0"
+linux = { file = "dist/install.sh", args = ["--quiet"], detect = "test -x /opt/agent" }
+reboot_codes = [3010]
+
+[groups.web]
+hosts = ["web-[01-03].example", "10.0.0.0/30:2222"]
+os = "linux"
+credentials = ["deploy"]
+"#;
+
+    #[test]
+    fn good_inventory_loads() {
+        let inv = parse(Path::new("/etc/p/inv.toml"), GOOD.to_string()).unwrap();
+        assert_eq!(inv.settings.concurrency, 5);
+        assert_eq!(inv.settings.timeouts.connect, Duration::from_secs(3));
+        let web = &inv.groups["web"];
+        assert_eq!(web.hosts.len(), 5);
+        assert_eq!(web.hosts[4].to_string(), "10.0.0.2:2222");
+        let pkg = &inv.packages["agent"];
+        assert_eq!(pkg.success_codes, [0]);
+        assert_eq!(pkg.linux.as_ref().unwrap().file, PathBuf::from("/etc/p/dist/install.sh"));
+    }
+
+    #[test]
+    fn unknown_key_suggests_nearest() {
+        let p = problems("[settings]\nconcurency = 5\n");
+        assert_eq!(p[0].message, "unknown key `concurency`");
+        assert_eq!(p[0].hint.as_deref(), Some("did you mean `concurrency`?"));
+        assert_eq!(p[0].span, Some(11..21));
+    }
+
+    #[test]
+    fn unknown_references_list_what_exists() {
+        let text = GOOD.replace("credentials = [\"deploy\"]", "credentials = [\"deplyo\", \"root\"]");
+        let p = problems(&text);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].hint.as_deref(), Some("did you mean `deploy`?"));
+        assert_eq!(p[1].hint.as_deref(), Some("defined credentials: `deploy`"));
+    }
+
+    #[test]
+    fn plaintext_password_refused_unless_allowed() {
+        let text = GOOD.replace("{ env = \"DEPLOY_PW\" }", "\"hunter2\"");
+        assert_eq!(problems(&text)[0].message, "plain-text secret refused");
+        let allowed = text.replace("[settings]", "[settings]\nallow_plaintext_secrets = true");
+        assert!(parse(Path::new("inv.toml"), allowed).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_collected() {
+        let text = GOOD
+            .replace("\"3s\"", "\"soon\"")
+            .replace("os = \"linux\"", "os = \"solaris\"")
+            .replace("web-[01-03]", "web-[03-01]");
+        let messages: Vec<String> = problems(&text).into_iter().map(|p| p.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "invalid duration `soon`",
+                "bad host pattern: range `[03-01]` runs backwards",
+                "unknown os `solaris`"
+            ]
+        );
+    }
+
+    #[test]
+    fn rendered_report_has_file_line_column_and_hint() {
+        let err = parse(Path::new("pushinst.toml"), "[settings]\nconcurency = 5\n".into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:2:1"), "{text}");
+        assert!(text.contains("concurency = 5"), "{text}");
+        assert!(text.contains("did you mean `concurrency`?"), "{text}");
+    }
+}

@@ -1,0 +1,157 @@
+//! The inventory: what hosts exist, how to reach them, what to install.
+
+mod diagnostic;
+mod load;
+mod model;
+pub mod pattern;
+mod suggest;
+mod targets;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use diagnostic::{InventoryError, Problem};
+pub use load::load;
+pub use pattern::HostAddr;
+pub use targets::{Target, TargetError, resolve_targets};
+
+use crate::secrets::SecretSource;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    Linux,
+    Windows,
+}
+
+impl std::fmt::Display for Os {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Os::Linux => "linux",
+            Os::Windows => "windows",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Unknown or changed keys refuse the host.
+    Strict,
+    /// Unknown keys are recorded; changed keys still refuse the host.
+    AcceptNew,
+}
+
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub auth: Duration,
+    pub upload: Duration,
+    pub exec: Duration,
+    pub cleanup: Duration,
+    pub host: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            auth: Duration::from_secs(30),
+            upload: Duration::from_secs(300),
+            exec: Duration::from_secs(30 * 60),
+            cleanup: Duration::from_secs(30),
+            host: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub concurrency: usize,
+    pub timeouts: Timeouts,
+    pub max_attempts: u32,
+    pub host_key_policy: HostKeyPolicy,
+    pub known_hosts: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub default_os: Option<Os>,
+    pub default_credentials: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CredentialDef {
+    pub name: String,
+    pub user: String,
+    pub password: Option<SecretSource>,
+    pub key: Option<PathBuf>,
+    pub passphrase: Option<SecretSource>,
+    pub agent: bool,
+    pub sudo: bool,
+    pub sudo_password: Option<SecretSource>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub file: PathBuf,
+    pub args: Vec<String>,
+    pub config: Option<PathBuf>,
+    pub detect: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub version: Option<String>,
+    pub linux: Option<Variant>,
+    pub windows: Option<Variant>,
+    pub success_codes: Vec<i32>,
+    pub reboot_codes: Vec<i32>,
+    pub timeout: Option<Duration>,
+}
+
+impl Package {
+    pub fn variant(&self, os: Os) -> Option<&Variant> {
+        match os {
+            Os::Linux => self.linux.as_ref(),
+            Os::Windows => self.windows.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub hosts: Vec<HostAddr>,
+    pub os: Option<Os>,
+    pub credentials: Vec<String>,
+}
+
+/// A `[[hosts]]` entry: per-host facts that win over the group's.
+#[derive(Debug, Clone)]
+pub struct HostOverride {
+    pub name: String,
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub os: Option<Os>,
+    pub credentials: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub packages: Vec<String>,
+    pub targets: Vec<String>,
+    pub reboot: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub credentials: BTreeMap<String, CredentialDef>,
+    pub packages: BTreeMap<String, Package>,
+    pub groups: BTreeMap<String, Group>,
+    pub hosts: Vec<HostOverride>,
+    pub jobs: BTreeMap<String, Job>,
+}

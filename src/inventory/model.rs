@@ -1,0 +1,132 @@
+//! The TOML shape of an inventory, as serde sees it.
+//!
+//! Every table refuses unknown keys so a typo is an error with a location, not a
+//! silently ignored setting. Names that other tables refer to keep their spans, so
+//! validation can point at the exact reference that is wrong.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawInventory {
+    #[serde(default)]
+    pub settings: RawSettings,
+    #[serde(default)]
+    pub credentials: BTreeMap<String, Spanned<RawCredential>>,
+    #[serde(default)]
+    pub packages: BTreeMap<String, Spanned<RawPackage>>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, Spanned<RawGroup>>,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<RawHost>>,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, Spanned<RawJob>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub concurrency: Option<Spanned<i64>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub auth_timeout: Option<Spanned<String>>,
+    pub upload_timeout: Option<Spanned<String>>,
+    pub exec_timeout: Option<Spanned<String>>,
+    pub cleanup_timeout: Option<Spanned<String>>,
+    pub host_timeout: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<i64>>,
+    pub host_key_policy: Option<Spanned<String>>,
+    pub known_hosts: Option<Spanned<String>>,
+    pub allow_plaintext_secrets: Option<bool>,
+    pub log_dir: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
+    /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
+    pub os: Option<Spanned<String>>,
+    pub credentials: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredential {
+    pub user: Spanned<String>,
+    pub password: Option<Spanned<RawSecret>>,
+    pub key: Option<Spanned<String>>,
+    pub passphrase: Option<Spanned<RawSecret>>,
+    #[serde(default)]
+    pub agent: bool,
+    #[serde(default)]
+    pub sudo: bool,
+    pub sudo_password: Option<Spanned<RawSecret>>,
+}
+
+/// A secret is either written inline (refused unless allowed) or names where to get it.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSecret {
+    Plain(String),
+    Source(RawSecretSource),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecretSource {
+    pub env: Option<String>,
+    pub file: Option<String>,
+    pub prompt: Option<bool>,
+    pub keyring: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPackage {
+    pub version: Option<String>,
+    pub windows: Option<Spanned<RawVariant>>,
+    pub linux: Option<Spanned<RawVariant>>,
+    pub success_codes: Option<Vec<i32>>,
+    pub reboot_codes: Option<Vec<i32>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    pub file: Spanned<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub config: Option<Spanned<String>>,
+    pub detect: Option<String>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub hosts: Vec<Spanned<String>>,
+    pub os: Option<Spanned<String>>,
+    #[serde(default)]
+    pub credentials: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    pub name: Spanned<String>,
+    /// Where to connect when the name does not resolve (or should not be used).
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub os: Option<Spanned<String>>,
+    pub credentials: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    #[serde(default)]
+    pub package: Option<Spanned<String>>,
+    #[serde(default)]
+    pub packages: Vec<Spanned<String>>,
+    pub targets: Vec<Spanned<String>>,
+    pub reboot: Option<Spanned<String>>,
+}

@@ -1,0 +1,237 @@
+//! `--to` resolution: groups, hosts, ranges, CIDR blocks and `!` exclusions become an
+//! ordered, de-duplicated list of targets, each with its OS and credentials settled.
+
+use super::pattern::{self, HostAddr, PatternError};
+use super::suggest::{list, nearest};
+use super::{Group, HostOverride, Inventory, Os};
+
+/// A host that is ready to plan: where to connect, what it runs, who to log in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The name the admin knows it by (and known_hosts records).
+    pub name: String,
+    /// Where to connect: the name itself unless `[[hosts]]` gives an address.
+    pub address: String,
+    pub port: Option<u16>,
+    pub os: Os,
+    /// Credential names, tried in this order.
+    pub credentials: Vec<String>,
+}
+
+impl Target {
+    pub fn label(&self) -> String {
+        HostAddr {
+            name: self.name.clone(),
+            port: self.port,
+        }
+        .to_string()
+    }
+
+    fn key(&self) -> (String, Option<u16>) {
+        (self.name.to_ascii_lowercase(), self.port)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("unknown target `{name}`")]
+    Unknown { name: String, hint: String },
+    #[error("bad target `{name}`: {source}")]
+    Pattern {
+        name: String,
+        #[source]
+        source: PatternError,
+    },
+    #[error("host `{0}` has no os")]
+    NoOs(String),
+    #[error("host `{0}` has no credentials")]
+    NoCredentials(String),
+    #[error("no targets left after exclusions")]
+    Empty,
+}
+
+impl TargetError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TargetError::Unknown { hint, .. } => Some(hint.clone()),
+            TargetError::Pattern { source, .. } => source.hint().map(str::to_string),
+            TargetError::NoOs(_) => Some(
+                "put it in a group with `os = …`, give it a [[hosts]] entry, or set `os` in [settings]".into(),
+            ),
+            TargetError::NoCredentials(_) => Some(
+                "list `credentials` on its group or [[hosts]] entry, or set `credentials` in [settings]".into(),
+            ),
+            TargetError::Empty => Some("check the `!` exclusions in --to".into()),
+        }
+    }
+}
+
+pub fn resolve_targets(inv: &Inventory, to: &[String]) -> Result<Vec<Target>, TargetError> {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut excluded: Vec<HostAddr> = Vec::new();
+    for item in to.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(negated) = item.strip_prefix('!') {
+            excluded.extend(members(inv, negated)?.into_iter().map(|(addr, _)| addr));
+            continue;
+        }
+        for (addr, group) in members(inv, item)? {
+            let target = settle(inv, addr, group)?;
+            if !targets.iter().any(|t| t.key() == target.key()) {
+                targets.push(target);
+            }
+        }
+    }
+    targets.retain(|t| {
+        !excluded
+            .iter()
+            .any(|x| x.name.eq_ignore_ascii_case(&t.name) && (x.port.is_none() || x.port == t.port))
+    });
+    if targets.is_empty() {
+        return Err(TargetError::Empty);
+    }
+    Ok(targets)
+}
+
+/// The hosts one `--to` word names, each with the group it came from (if any).
+fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Option<&'a Group>)>, TargetError> {
+    if let Some(group) = inv.groups.get(item) {
+        return Ok(group.hosts.iter().map(|h| (h.clone(), Some(group))).collect());
+    }
+    let hosts = pattern::expand(item).map_err(|source| TargetError::Pattern {
+        name: item.to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for addr in hosts {
+        let group = inv.groups.values().find(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
+        let known = group.is_some() || override_for(inv, &addr.name).is_some();
+        if !known && (inv.settings.default_os.is_none() || looks_like_group(inv, item)) {
+            return Err(unknown(inv, item));
+        }
+        out.push((addr, group));
+    }
+    Ok(out)
+}
+
+fn same_host(member: &HostAddr, wanted: &HostAddr) -> bool {
+    member.name.eq_ignore_ascii_case(&wanted.name) && (wanted.port.is_none() || member.port == wanted.port)
+}
+
+/// A dot-free word one typo away from a group name is a misspelt group, not a host.
+fn looks_like_group(inv: &Inventory, item: &str) -> bool {
+    !item.contains('.') && nearest(item, inv.groups.keys().map(String::as_str)).is_some()
+}
+
+fn unknown(inv: &Inventory, item: &str) -> TargetError {
+    let groups = inv.groups.keys().map(String::as_str);
+    let hint = match nearest(item, groups.clone()) {
+        Some(near) => format!("did you mean the group `{near}`?"),
+        None => format!(
+            "it is in no group and no [[hosts]] entry; groups: {}",
+            list(groups)
+        ),
+    };
+    TargetError::Unknown {
+        name: item.to_string(),
+        hint,
+    }
+}
+
+fn override_for<'a>(inv: &'a Inventory, name: &str) -> Option<&'a HostOverride> {
+    inv.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+/// Decide address, port, OS and credentials: `[[hosts]]` beats the group beats `[settings]`.
+fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Target, TargetError> {
+    let over = override_for(inv, &addr.name);
+    let label = addr.to_string();
+    let os = over
+        .and_then(|o| o.os)
+        .or(group.and_then(|g| g.os))
+        .or(inv.settings.default_os)
+        .ok_or_else(|| TargetError::NoOs(label.clone()))?;
+    let credentials = over
+        .and_then(|o| o.credentials.clone())
+        .or_else(|| group.map(|g| g.credentials.clone()).filter(|c| !c.is_empty()))
+        .unwrap_or_else(|| inv.settings.default_credentials.clone());
+    if credentials.is_empty() {
+        return Err(TargetError::NoCredentials(label));
+    }
+    Ok(Target {
+        address: over.and_then(|o| o.address.clone()).unwrap_or_else(|| addr.name.clone()),
+        port: addr.port.or(over.and_then(|o| o.port)),
+        name: addr.name,
+        os,
+        credentials,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::load::parse;
+    use std::path::Path;
+
+    const INV: &str = r#"
+[credentials.a]
+user = "a"
+agent = true
+[credentials.b]
+user = "b"
+agent = true
+
+[groups.web]
+hosts = ["web-[01-04].example"]
+os = "linux"
+credentials = ["a", "b"]
+
+[groups.db]
+hosts = ["db-1.example", "web-02.example"]
+os = "linux"
+credentials = ["b"]
+
+[[hosts]]
+name = "web-03.example"
+address = "127.0.0.3"
+port = 2203
+credentials = ["b"]
+"#;
+
+    fn resolve(to: &[&str]) -> Result<Vec<String>, TargetError> {
+        let inv = parse(Path::new("inv.toml"), INV.to_string()).unwrap();
+        let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+        resolve_targets(&inv, &to).map(|ts| ts.iter().map(Target::label).collect())
+    }
+
+    #[test]
+    fn groups_dedupe_and_keep_order() {
+        assert_eq!(
+            resolve(&["db", "web"]).unwrap(),
+            ["db-1.example", "web-02.example", "web-01.example", "web-03.example:2203", "web-04.example"]
+        );
+    }
+
+    #[test]
+    fn exclusions_apply_to_hosts_and_groups() {
+        assert_eq!(resolve(&["web", "!web-0[1-2].example"]).unwrap(), ["web-03.example:2203", "web-04.example"]);
+        assert_eq!(resolve(&["web,!db"]).unwrap(), ["web-01.example", "web-03.example:2203", "web-04.example"]);
+        assert!(matches!(resolve(&["web", "!web"]), Err(TargetError::Empty)));
+    }
+
+    #[test]
+    fn overrides_win_over_the_group() {
+        let inv = parse(Path::new("inv.toml"), INV.to_string()).unwrap();
+        let t = &resolve_targets(&inv, &["web-03.example".to_string()]).unwrap()[0];
+        assert_eq!((t.address.as_str(), t.port, t.credentials.clone()), ("127.0.0.3", Some(2203), vec!["b".to_string()]));
+        let t = &resolve_targets(&inv, &["web-04.example".to_string()]).unwrap()[0];
+        assert_eq!(t.credentials, ["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_names_are_errors_with_hints() {
+        let err = resolve(&["wbe"]).unwrap_err();
+        assert_eq!(err.hint().unwrap(), "did you mean the group `web`?");
+        let err = resolve(&["mail.example"]).unwrap_err();
+        assert!(err.hint().unwrap().contains("groups: `db`, `web`"), "{:?}", err.hint());
+    }
+}

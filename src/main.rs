@@ -1,0 +1,5 @@
+mod inventory;
+mod secrets;
+mod transport;
+
+fn main() {}

@@ -1,0 +1,250 @@
+//! Where secrets come from, and the `Secret` type that cannot be printed.
+//!
+//! A secret is read once, before any host is touched, and then only handed to a
+//! transport. Its `Debug` and `Display` print a placeholder, and `Redactor` scrubs
+//! resolved values out of anything captured from a target before it is shown or logged.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+/// A secret value. Cloning shares it; it is wiped when the last clone drops.
+#[derive(Clone)]
+pub struct Secret(Arc<Zeroizing<String>>);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(Arc::new(Zeroizing::new(value)))
+    }
+
+    /// The one way to read the value: callers must hand it to a protocol, never a formatter.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the inventory says a secret lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+    Prompt,
+    Keyring(String),
+    /// Written in the inventory itself; only accepted with `allow_plaintext_secrets`.
+    Inline(InlineSecret),
+}
+
+/// An inline secret keeps its value out of `Debug` output too.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InlineSecret(pub String);
+
+impl fmt::Debug for InlineSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<inline>")
+    }
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "env {var}"),
+            SecretSource::File(path) => write!(f, "file {}", path.display()),
+            SecretSource::Prompt => f.write_str("prompt"),
+            SecretSource::Keyring(name) => write!(f, "keyring {name}"),
+            SecretSource::Inline(_) => f.write_str("inline"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable `{0}` is not set")]
+    EnvMissing(String),
+    #[error("cannot read secret file {path}: {source}")]
+    FileRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("secret file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    FileMode { path: PathBuf, mode: u32 },
+    #[error("cannot prompt for {what}: standard input is not a terminal (use `env` or `file` instead)")]
+    NoTerminal { what: String },
+    #[error("prompt for {what} failed: {source}")]
+    Prompt {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("keyring entry `{name}`: {reason}")]
+    Keyring { name: String, reason: String },
+    #[error("the secret from {0} is empty")]
+    Empty(String),
+}
+
+impl SecretSource {
+    /// Read the secret. `what` names it in a prompt ("password for linux-deploy").
+    pub fn resolve(&self, what: &str) -> Result<Secret, SecretError> {
+        let value = match self {
+            SecretSource::Env(var) => {
+                std::env::var(var).map_err(|_| SecretError::EnvMissing(var.clone()))?
+            }
+            SecretSource::File(path) => read_private_file(path)?,
+            SecretSource::Prompt => prompt(what)?,
+            SecretSource::Keyring(name) => keyring_lookup(name)?,
+            SecretSource::Inline(InlineSecret(value)) => value.clone(),
+        };
+        if value.is_empty() {
+            return Err(SecretError::Empty(self.to_string()));
+        }
+        Ok(Secret::new(value))
+    }
+}
+
+fn read_private_file(path: &Path) -> Result<String, SecretError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| SecretError::FileRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::FileMode {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| SecretError::FileRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Editors add a trailing newline; it is never part of a password.
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn prompt(what: &str) -> Result<String, SecretError> {
+    // Under cron there is nobody to answer: fail now rather than hang.
+    if !std::io::stdin().is_terminal() {
+        return Err(SecretError::NoTerminal {
+            what: what.to_string(),
+        });
+    }
+    rpassword::prompt_password(format!("{what}: ")).map_err(|source| SecretError::Prompt {
+        what: what.to_string(),
+        source,
+    })
+}
+
+/// The OS keyring, through libsecret's `secret-tool` (the Secret Service that GNOME
+/// Keyring and KWallet provide). Entries are stored with attributes
+/// `service=pushinst credential=NAME`.
+fn keyring_lookup(name: &str) -> Result<String, SecretError> {
+    let output = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "pushinst", "credential", name])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| SecretError::Keyring {
+            name: name.to_string(),
+            reason: format!("cannot run secret-tool ({e}); install libsecret-tools"),
+        })?;
+    if !output.status.success() || output.stdout.is_empty() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = if stderr.trim().is_empty() {
+            format!(
+                "not found; store it with `secret-tool store --label=pushinst service pushinst credential {name}`"
+            )
+        } else {
+            format!("secret service unavailable: {}", stderr.trim())
+        };
+        return Err(SecretError::Keyring {
+            name: name.to_string(),
+            reason,
+        });
+    }
+    String::from_utf8(output.stdout).map_err(|_| SecretError::Keyring {
+        name: name.to_string(),
+        reason: "the stored value is not UTF-8".to_string(),
+    })
+}
+
+/// Replaces every known secret value in text captured from targets.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<Secret>,
+}
+
+impl Redactor {
+    pub fn add(&mut self, secret: &Secret) {
+        // Very short values would shred ordinary output and protect nothing.
+        if secret.expose().len() >= 4 {
+            self.secrets.push(secret.clone());
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.expose()) {
+                out = out.replace(secret.expose(), "<redacted>");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_formats_its_value() {
+        let s = Secret::new("hunter2-very-secret".into());
+        assert!(!format!("{s} {s:?}").contains("hunter2"));
+        let src = SecretSource::Inline(InlineSecret("hunter2-very-secret".into()));
+        assert!(!format!("{src} {src:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn file_secret_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret-pass\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = SecretSource::File(path.clone()).resolve("pw").unwrap_err();
+        assert!(matches!(err, SecretError::FileMode { mode: 0o644, .. }), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let secret = SecretSource::File(path).resolve("pw").unwrap();
+        assert_eq!(secret.expose(), "s3cret-pass");
+    }
+
+    #[test]
+    fn missing_env_is_named() {
+        let err = SecretSource::Env("PUSHINST_TEST_UNSET_VAR".into())
+            .resolve("pw")
+            .unwrap_err();
+        assert_eq!(err.to_string(), "environment variable `PUSHINST_TEST_UNSET_VAR` is not set");
+    }
+
+    #[test]
+    fn redactor_scrubs_values() {
+        let mut r = Redactor::default();
+        r.add(&Secret::new("pa55word!".into()));
+        assert_eq!(r.redact("sudo: pa55word! rejected"), "sudo: <redacted> rejected");
+    }
+}

@@ -1,0 +1,148 @@
+//! How pushinst reaches a host. The runner drives a [`Connection`] through the
+//! install flow and never learns which protocol is underneath; a transport never
+//! learns what an inventory is.
+
+pub mod output;
+pub mod ssh;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use output::OutputTail;
+
+use crate::secrets::Secret;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where to connect, and the name the host is known by (for host keys and messages).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+}
+
+/// One way of proving who we are.
+#[derive(Debug, Clone)]
+pub enum AuthMethod {
+    Agent,
+    Key {
+        path: PathBuf,
+        passphrase: Option<Secret>,
+    },
+    Password(Secret),
+}
+
+/// How to become root on the target once logged in.
+#[derive(Debug, Clone)]
+pub enum Sudo {
+    /// `sudo -S`, the password fed on standard input.
+    Password(Secret),
+    /// `sudo -n`: the account needs no password.
+    NoPassword,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The inventory's name for it; the only part that may be shown.
+    pub label: String,
+    pub user: String,
+    /// Tried in order on the same connection.
+    pub methods: Vec<AuthMethod>,
+    pub sudo: Option<Sudo>,
+}
+
+/// A file to place on the target. The bytes are read once and shared by every host.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub file_name: String,
+    pub data: Arc<[u8]>,
+    pub sha256: String,
+    pub executable: bool,
+}
+
+/// What to run once the payloads are staged.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// File name of the staged installer.
+    pub program: String,
+    pub args: Vec<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteExit {
+    Code(i32),
+    Signal(String),
+}
+
+#[derive(Debug)]
+pub struct ExecOutput {
+    pub exit: RemoteExit,
+    pub output: OutputTail,
+}
+
+/// Who got in, and who was turned away first.
+#[derive(Debug, Clone)]
+pub struct AuthOutcome {
+    pub accepted: String,
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejection {
+    pub credential: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The host could not be reached or dropped us: not the installer's fault.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    HostKey(String),
+    #[error("every credential was refused ({})", .0.iter().map(|r| format!("{}: {}", r.credential, r.reason)).collect::<Vec<_>>().join("; "))]
+    AuthRejected(Vec<Rejection>),
+    #[error("{0}")]
+    Remote(String),
+    #[error("sudo refused: {0}")]
+    Sudo(String),
+    #[error("the installer did not finish within {}", humantime::format_duration(*.timeout))]
+    ExecTimedOut { timeout: Duration, output: OutputTail },
+}
+
+impl TransportError {
+    /// Failures where the host was never really reached count as *unreachable*.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Unreachable(_))
+    }
+}
+
+/// Opens connections for one protocol.
+pub trait Connector: Send + Sync {
+    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>>;
+}
+
+/// One connection to one host, used for the whole install flow.
+pub trait Connection: Send {
+    /// Try the credentials in order; only a refusal moves on to the next one.
+    fn authenticate<'a>(&'a mut self, credentials: &'a [Credential]) -> BoxFuture<'a, Result<AuthOutcome, TransportError>>;
+
+    /// Run the package's detect command; `true` when it says the package is installed.
+    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>>;
+
+    /// Copy the payloads into a fresh private directory and verify their checksums.
+    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>>;
+
+    /// Run the staged installer and wait for it, at most `install.timeout`.
+    fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>>;
+
+    /// Remove everything `stage` created. Safe to call when nothing was staged.
+    fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>>;
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
+}

@@ -1,0 +1,130 @@
+//! Credentials in order: a refusal moves on, a network failure stops.
+
+use std::sync::Arc;
+
+use russh::client::AuthResult;
+use russh::keys::agent::AgentIdentity;
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{Algorithm, PrivateKeyWithHashAlg};
+
+use super::SshConnection;
+use crate::transport::{AuthMethod, AuthOutcome, Credential, Rejection, TransportError};
+
+pub(super) async fn authenticate(
+    conn: &mut SshConnection,
+    credentials: &[Credential],
+) -> Result<AuthOutcome, TransportError> {
+    let mut rejected = Vec::new();
+    for credential in credentials {
+        // OpenSSH disconnects a client that changes user name mid-authentication, and
+        // after MaxAuthTries; both need a fresh connection, nothing else does.
+        let other_user = conn.user.as_ref().is_some_and(|u| *u != credential.user);
+        if other_user || conn.handle.is_closed() {
+            conn.reconnect().await?;
+        }
+        conn.user = Some(credential.user.clone());
+        match try_credential(conn, credential).await? {
+            None => {
+                conn.credential = Some(credential.clone());
+                return Ok(AuthOutcome {
+                    accepted: credential.label.clone(),
+                    rejected,
+                });
+            }
+            Some(reason) => rejected.push(Rejection {
+                credential: credential.label.clone(),
+                reason,
+            }),
+        }
+    }
+    Err(TransportError::AuthRejected(rejected))
+}
+
+/// `Ok(None)` when logged in; `Ok(Some(reason))` when this credential was refused.
+async fn try_credential(conn: &mut SshConnection, credential: &Credential) -> Result<Option<String>, TransportError> {
+    let mut reasons = Vec::new();
+    for method in &credential.methods {
+        let outcome = match method {
+            AuthMethod::Password(secret) => conn
+                .handle
+                .authenticate_password(&credential.user, secret.expose())
+                .await
+                .map(|r| refused(r, "password refused"))
+                .map_err(lost)?,
+            AuthMethod::Key { path, passphrase } => {
+                match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
+                    Err(e) => Some(format!("cannot load key {}: {e}", path.display())),
+                    Ok(key) => {
+                        let hash = rsa_hash(conn, key.algorithm()).await?;
+                        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+                        conn.handle
+                            .authenticate_publickey(&credential.user, key)
+                            .await
+                            .map(|r| refused(r, "key refused"))
+                            .map_err(lost)?
+                    }
+                }
+            }
+            AuthMethod::Agent => agent(conn, &credential.user).await?,
+        };
+        match outcome {
+            None => return Ok(None),
+            Some(reason) => reasons.push(reason),
+        }
+        if conn.handle.is_closed() {
+            break;
+        }
+    }
+    Ok(Some(reasons.join(", ")))
+}
+
+fn refused(result: AuthResult, reason: &str) -> Option<String> {
+    match result {
+        AuthResult::Success => None,
+        AuthResult::Failure { .. } => Some(reason.to_string()),
+    }
+}
+
+fn lost(e: russh::Error) -> TransportError {
+    TransportError::Unreachable(format!("connection lost during authentication: {e}"))
+}
+
+async fn rsa_hash(conn: &SshConnection, algorithm: Algorithm) -> Result<Option<russh::keys::HashAlg>, TransportError> {
+    if !matches!(algorithm, Algorithm::Rsa { .. }) {
+        return Ok(None);
+    }
+    let best = conn.handle.best_supported_rsa_hash().await.map_err(lost)?;
+    Ok(best.flatten())
+}
+
+async fn agent(conn: &mut SshConnection, user: &str) -> Result<Option<String>, TransportError> {
+    let mut agent = match AgentClient::connect_env().await {
+        Ok(agent) => agent,
+        Err(e) => return Ok(Some(format!("no ssh-agent ({e})"))),
+    };
+    let identities = match agent.request_identities().await {
+        Ok(ids) => ids,
+        Err(e) => return Ok(Some(format!("ssh-agent failed: {e}"))),
+    };
+    for identity in identities {
+        let AgentIdentity::PublicKey { key, .. } = identity else {
+            continue;
+        };
+        let hash = rsa_hash(conn, key.algorithm()).await?;
+        match conn
+            .handle
+            .authenticate_publickey_with(user, key, hash, &mut agent)
+            .await
+        {
+            Ok(AuthResult::Success) => return Ok(None),
+            Ok(AuthResult::Failure { .. }) => {}
+            Err(e) if conn.handle.is_closed() => return Err(lost_agent(e)),
+            Err(_) => {}
+        }
+    }
+    Ok(Some("agent keys refused".to_string()))
+}
+
+fn lost_agent(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Unreachable(format!("connection lost during authentication: {e}"))
+}

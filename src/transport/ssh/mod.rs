@@ -1,0 +1,169 @@
+//! Linux targets over SSH (russh): one connection per host carries detect, upload
+//! (SFTP), verify, execute and cleanup.
+
+mod auth;
+mod exec;
+mod host_key;
+mod quote;
+mod stage;
+
+use std::sync::Arc;
+
+use russh::client::{self, Handle};
+
+pub use host_key::HostKeyCheck;
+use host_key::{Client, ClientError};
+
+use super::{AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload, TransportError};
+
+/// Opens SSH connections for one run.
+pub struct SshConnector {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Arc<client::Config>,
+    check: Arc<HostKeyCheck>,
+    /// Names the staging directory, so leftovers can be traced to a run.
+    run_id: String,
+}
+
+impl SshConnector {
+    pub fn new(check: HostKeyCheck, run_id: &str) -> Self {
+        let config = client::Config {
+            // Each step has its own timeout in the runner; russh must not add another.
+            inactivity_timeout: None,
+            nodelay: true,
+            ..Default::default()
+        };
+        SshConnector {
+            shared: Arc::new(Shared {
+                config: Arc::new(config),
+                check: Arc::new(check),
+                run_id: run_id.to_string(),
+            }),
+        }
+    }
+}
+
+impl Connector for SshConnector {
+    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+        Box::pin(async move {
+            let handle = open(&self.shared, endpoint).await?;
+            Ok(Box::new(SshConnection {
+                shared: self.shared.clone(),
+                endpoint: endpoint.clone(),
+                handle,
+                user: None,
+                credential: None,
+                staged: None,
+            }) as Box<dyn Connection>)
+        })
+    }
+}
+
+async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, TransportError> {
+    let stream = tokio::net::TcpStream::connect((endpoint.address.as_str(), endpoint.port))
+        .await
+        .map_err(|e| TransportError::Unreachable(describe_connect_error(endpoint, &e)))?;
+    let _ = stream.set_nodelay(true);
+    let handler = Client {
+        host: endpoint.name.clone(),
+        port: endpoint.port,
+        check: shared.check.clone(),
+    };
+    client::connect_stream(shared.config.clone(), stream, handler)
+        .await
+        .map_err(|e| match e {
+            ClientError::HostKey(message) => TransportError::HostKey(message),
+            ClientError::Ssh(e) => TransportError::Unreachable(format!("SSH handshake failed: {e}")),
+        })
+}
+
+fn describe_connect_error(endpoint: &Endpoint, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => format!("connection refused on port {} (is sshd running?)", endpoint.port),
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => format!("no route to {}", endpoint.address),
+        _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
+            format!("cannot resolve `{}`", endpoint.address)
+        }
+        _ => format!("cannot connect to {}:{}: {e}", endpoint.address, endpoint.port),
+    }
+}
+
+pub struct SshConnection {
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    handle: Handle<Client>,
+    /// The user name this connection has tried to log in as; OpenSSH refuses a change.
+    user: Option<String>,
+    credential: Option<Credential>,
+    /// The staging directory, relative to the login user's home.
+    staged: Option<String>,
+}
+
+impl SshConnection {
+    async fn reconnect(&mut self) -> Result<(), TransportError> {
+        self.handle = open(&self.shared, &self.endpoint).await?;
+        self.user = None;
+        Ok(())
+    }
+
+    fn sudo(&self) -> Option<&super::Sudo> {
+        self.credential.as_ref().and_then(|c| c.sudo.as_ref())
+    }
+}
+
+impl Connection for SshConnection {
+    fn authenticate<'a>(&'a mut self, credentials: &'a [Credential]) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
+        Box::pin(auth::authenticate(self, credentials))
+    }
+
+    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
+        Box::pin(async move {
+            let out = exec::run(&self.handle, command, None).await?;
+            Ok(out.exit == super::RemoteExit::Code(0))
+        })
+    }
+
+    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let dir = format!(".pushinst-{}", self.shared.run_id);
+            // Recorded before the directory exists, so cleanup covers a half-done upload.
+            self.staged = Some(dir.clone());
+            stage::upload(&self.handle, &dir, payloads).await?;
+            stage::verify(&self.handle, &dir, payloads).await
+        })
+    }
+
+    fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+        Box::pin(async move {
+            let dir = self
+                .staged
+                .clone()
+                .ok_or_else(|| TransportError::Remote("nothing was staged".to_string()))?;
+            exec::install(&self.handle, &dir, install, self.sudo()).await
+        })
+    }
+
+    fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async move {
+            let Some(dir) = self.staged.clone() else {
+                return Ok(());
+            };
+            exec::remove_dir(&self.handle, &dir, self.sudo()).await?;
+            self.staged = None;
+            Ok(())
+        })
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = self
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+        })
+    }
+}
