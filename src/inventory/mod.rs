@@ -16,6 +16,7 @@ pub use load::load;
 pub use pattern::HostAddr;
 pub use targets::{Target, TargetError, resolve_targets};
 
+pub use crate::runner::Timeouts;
 use crate::secrets::SecretSource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -40,29 +41,6 @@ pub enum HostKeyPolicy {
     Strict,
     /// Unknown keys are recorded; changed keys still refuse the host.
     AcceptNew,
-}
-
-#[derive(Debug, Clone)]
-pub struct Timeouts {
-    pub connect: Duration,
-    pub auth: Duration,
-    pub upload: Duration,
-    pub exec: Duration,
-    pub cleanup: Duration,
-    pub host: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            auth: Duration::from_secs(30),
-            upload: Duration::from_secs(300),
-            exec: Duration::from_secs(30 * 60),
-            cleanup: Duration::from_secs(30),
-            host: Duration::from_secs(60 * 60),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -146,3 +146,12 @@ pub trait Connection: Send {
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
+
+/// A connector for a kind of host this build cannot reach: every host fails with the reason.
+pub struct Unavailable(pub String);
+
+impl Connector for Unavailable {
+    fn connect<'a>(&'a self, _: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+        Box::pin(async move { Err(TransportError::Remote(self.0.clone())) })
+    }
+}

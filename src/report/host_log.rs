@@ -1,0 +1,76 @@
+//! One diagnostic log file per host: steps with timings, the command, the exit code
+//! and the end of the output. Secrets were removed before the runner emitted them.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Sink, clock, secs};
+use crate::runner::{Event, EventKind, HostReport, Outcome};
+
+pub struct HostLogs {
+    dir: PathBuf,
+}
+
+impl HostLogs {
+    pub fn create(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(HostLogs { dir: dir.to_path_buf() })
+    }
+
+    pub fn path_for(dir: &Path, host: &str) -> PathBuf {
+        let safe: String = host
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        dir.join(format!("{safe}.log"))
+    }
+}
+
+pub fn render(report: &HostReport, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "host:       {} ({})", report.host, report.address);
+    if let Some(started) = report.started {
+        let _ = writeln!(out, "started:    {}", clock(started));
+    }
+    let _ = writeln!(out, "duration:   {}", secs(report.duration));
+    for r in &report.rejected {
+        let _ = writeln!(out, "refused:    credential {} ({})", r.credential, r.reason);
+    }
+    if let Some(credential) = &report.credential {
+        let _ = writeln!(out, "credential: {credential}");
+    }
+    let _ = writeln!(out, "result:     {} — {}", outcome.status(), outcome.reason());
+    if let Some(code) = report.exit_code {
+        let _ = writeln!(out, "exit code:  {code}");
+    }
+    if let Some(command) = &report.command {
+        let _ = writeln!(out, "command:    {command}");
+    }
+    if let Some(err) = &report.cleanup_error {
+        let _ = writeln!(out, "cleanup:    FAILED: {err}");
+    }
+    let _ = writeln!(out, "\nsteps:");
+    for step in &report.steps {
+        let _ = writeln!(out, "  {:<13} {:>7}  {}", step.step.name(), secs(step.duration), step.result);
+    }
+    let dropped = if report.output_dropped > 0 {
+        format!(", first {} bytes dropped", report.output_dropped)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "\noutput ({} bytes{dropped}):\n{}", report.output.len(), report.output);
+    out
+}
+
+impl Sink for HostLogs {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let EventKind::HostFinished { outcome, report, .. } = &event.kind {
+            if *outcome == Outcome::NotStarted {
+                return Ok(());
+            }
+            std::fs::write(Self::path_for(&self.dir, &report.host), render(report, outcome))?;
+        }
+        Ok(())
+    }
+}

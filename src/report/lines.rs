@@ -1,0 +1,68 @@
+//! One plain line per host event: for cron mail, log files, anything not a terminal.
+
+use std::io::{self, Write};
+
+use super::{Sink, clock, secs};
+use crate::runner::{Event, EventKind};
+
+pub struct Lines<W: Write + Send> {
+    out: W,
+    /// Also show each step as it starts (`-v`).
+    steps: bool,
+}
+
+impl<W: Write + Send> Lines<W> {
+    pub fn new(out: W, steps: bool) -> Self {
+        Lines { out, steps }
+    }
+}
+
+impl<W: Write + Send> Sink for Lines<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let at = clock(event.time);
+        match &event.kind {
+            EventKind::RunStarted {
+                run_id,
+                package,
+                version,
+                hosts,
+                concurrency,
+            } => {
+                let version = version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "{at} run {run_id}: {package}{version} on {hosts} host(s), {concurrency} at a time"
+                )?;
+            }
+            EventKind::HostStarted { host } => writeln!(self.out, "{at} {host}: started")?,
+            EventKind::StepStarted { host, step } if self.steps => writeln!(self.out, "{at} {host}: {step}")?,
+            EventKind::StepStarted { .. } => {}
+            EventKind::CredentialRejected {
+                host,
+                credential,
+                reason,
+            } => writeln!(self.out, "{at} {host}: credential {credential} refused ({reason}), trying the next")?,
+            EventKind::HostFinished { host, outcome, report, .. } => {
+                let code = outcome.exit_code().map(|c| format!(", exit {c}")).unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "{at} {host}: {} — {}{code} ({})",
+                    outcome.status(),
+                    outcome.reason(),
+                    secs(report.duration)
+                )?;
+            }
+            EventKind::RunBeginCancel { reason } => writeln!(
+                self.out,
+                "{at} {}",
+                match reason {
+                    crate::runner::events::CancelReason::Interrupt =>
+                        "interrupted: starting no new hosts; running hosts finish and clean up (Ctrl-C again to abort)",
+                    crate::runner::events::CancelReason::Abort => "aborting running hosts now",
+                }
+            )?,
+            EventKind::RunFinished { .. } => {}
+        }
+        self.out.flush()
+    }
+}

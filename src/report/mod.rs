@@ -1,0 +1,43 @@
+//! Event consumers: one per output. The runner emits, these decide what is shown.
+
+mod host_log;
+mod json;
+mod lines;
+mod progress;
+mod summary;
+
+use std::io;
+
+pub use host_log::HostLogs;
+pub use json::JsonLines;
+pub use lines::Lines;
+pub use progress::Progress;
+pub use summary::Summary;
+
+use crate::runner::Event;
+
+pub trait Sink: Send {
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+}
+
+/// Feed every event to every sink until the runner is done. A sink that fails
+/// (a closed pipe) is dropped; the run itself goes on. The summary comes back.
+pub async fn consume(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    mut sinks: Vec<Box<dyn Sink>>,
+    mut summary: Summary,
+) -> Summary {
+    while let Some(event) = events.recv().await {
+        sinks.retain_mut(|sink| sink.event(&event).is_ok());
+        let _ = summary.event(&event);
+    }
+    summary
+}
+
+pub(crate) fn clock(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+pub(crate) fn secs(d: std::time::Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}

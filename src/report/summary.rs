@@ -1,0 +1,78 @@
+//! The end of a run: one line of totals, then every host that did not succeed with
+//! its reason and exit code, then where the logs are.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::PathBuf;
+
+use super::{Sink, secs};
+use crate::runner::{Event, EventKind, Outcome};
+
+#[derive(Default)]
+pub struct Summary {
+    problems: Vec<(String, Outcome)>,
+    text: Option<String>,
+    pub log_dir: Option<PathBuf>,
+}
+
+impl Summary {
+    pub fn new(log_dir: Option<PathBuf>) -> Self {
+        Summary {
+            log_dir,
+            ..Summary::default()
+        }
+    }
+
+    /// The finished summary, once the run has ended.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    fn render(&self, stats: &crate::runner::RunStats, elapsed: std::time::Duration) -> String {
+        let mut out = String::new();
+        let reboot = if stats.reboot_required > 0 {
+            format!(" ({} need a reboot)", stats.reboot_required)
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            "\n{} host(s) in {}: {} ok{reboot}, {} already installed, {} failed, {} unreachable",
+            stats.total,
+            secs(elapsed),
+            stats.ok,
+            stats.already_installed,
+            stats.failed,
+            stats.unreachable
+        );
+        if stats.not_started > 0 {
+            let _ = write!(out, ", {} not started", stats.not_started);
+        }
+        out.push('\n');
+        if !self.problems.is_empty() {
+            let width = self.problems.iter().map(|(h, _)| h.len()).max().unwrap_or(4).max(4);
+            let _ = writeln!(out, "\n{:<width$}  {:<12} {:>5}  REASON", "HOST", "RESULT", "EXIT");
+            for (host, outcome) in &self.problems {
+                let code = outcome.exit_code().map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+                let _ = writeln!(out, "{host:<width$}  {:<12} {code:>5}  {}", outcome.status(), outcome.reason());
+            }
+        }
+        if let Some(dir) = &self.log_dir {
+            let _ = writeln!(out, "\nper-host logs: {}", dir.display());
+        }
+        out
+    }
+}
+
+impl Sink for Summary {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match &event.kind {
+            EventKind::HostFinished { host, outcome, .. } if !outcome.succeeded() => {
+                self.problems.push((host.clone(), outcome.clone()));
+            }
+            EventKind::RunFinished { stats } => self.text = Some(self.render(stats, event.elapsed)),
+            _ => {}
+        }
+        Ok(())
+    }
+}
