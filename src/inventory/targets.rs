@@ -229,7 +229,7 @@ credentials = ["b"]
 
     #[test]
     fn unknown_names_are_errors_with_hints() {
-        let err = resolve(&["wbe"]).unwrap_err();
+        let err = resolve(&["webs"]).unwrap_err();
         assert_eq!(err.hint().unwrap(), "did you mean the group `web`?");
         let err = resolve(&["mail.example"]).unwrap_err();
         assert!(err.hint().unwrap().contains("groups: `db`, `web`"), "{:?}", err.hint());

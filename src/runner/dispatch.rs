@@ -1,9 +1,11 @@
-//! The pool: a semaphore acquired inside each host's task (so results stream as they
-//! finish), a JoinSet to collect them, and a two-stage cancel.
+//! The pool: `concurrency` workers take hosts from one queue in inventory order, so
+//! a free slot always goes to the next host in line and results stream as they
+//! finish; a two-stage cancel stops the queue, then the workers.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::events::{CancelReason, EventKind, EventSink, HostReport, Outcome, RunStats};
@@ -93,11 +95,10 @@ pub async fn run(jobs: Vec<HostJob>, config: RunConfig, sink: EventSink, mut can
         hosts: Mutex::new(vec![HostState::Queued; total]),
     });
     let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
-    let semaphore = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>()));
     let mut tasks = JoinSet::new();
-    // Spawned in inventory order; tokio's semaphore is fair, so the queue keeps that order.
-    for (index, job) in jobs.into_iter().enumerate() {
-        tasks.spawn(host_task(index, job, semaphore.clone(), cancel.clone(), shared.clone()));
+    for _ in 0..config.concurrency.clamp(1, total.max(1)) {
+        tasks.spawn(worker(queue.clone(), cancel.clone(), shared.clone()));
     }
     let mut level = Cancel::None;
     let mut listening = true;
@@ -122,7 +123,7 @@ pub async fn run(jobs: Vec<HostJob>, config: RunConfig, sink: EventSink, mut can
             }
         }
     }
-    // Hosts whose task was aborted never reported; say so.
+    // Hosts still queued after a cancel, or whose worker was aborted, never reported.
     let states = shared.hosts().clone();
     for (index, (label, state)) in labels.into_iter().zip(states).enumerate() {
         let outcome = match state {
@@ -141,25 +142,15 @@ pub async fn run(jobs: Vec<HostJob>, config: RunConfig, sink: EventSink, mut can
     stats
 }
 
-async fn host_task(index: usize, job: HostJob, semaphore: Arc<Semaphore>, mut cancel: watch::Receiver<Cancel>, shared: Arc<Shared>) {
-    let permit = tokio::select! {
-        biased;
-        _ = cancel.wait_for(|c| *c != Cancel::None) => None,
-        permit = semaphore.acquire_owned() => permit.ok(),
-    };
-    let not_started = || HostReport {
-        host: job.label.clone(),
-        ..HostReport::default()
-    };
-    let Some(_permit) = permit else {
-        shared.finish(index, Outcome::NotStarted, not_started());
-        return;
-    };
-    if *cancel.borrow() != Cancel::None {
-        shared.finish(index, Outcome::NotStarted, not_started());
-        return;
+async fn worker(queue: Arc<Mutex<VecDeque<(usize, HostJob)>>>, cancel: watch::Receiver<Cancel>, shared: Arc<Shared>) {
+    loop {
+        if *cancel.borrow() != Cancel::None {
+            return;
+        }
+        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+        let Some((index, job)) = next else { return };
+        shared.started(index, &job.label);
+        let (outcome, report) = flow::install(&job, &shared.ctx).await;
+        shared.finish(index, outcome, report);
     }
-    shared.started(index, &job.label);
-    let (outcome, report) = flow::install(&job, &shared.ctx).await;
-    shared.finish(index, outcome, report);
 }

@@ -129,7 +129,14 @@ impl Connection for SshConnection {
 
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
-            let dir = format!(".pushinst-{}", self.shared.run_id);
+            // Per host as well as per run: homes on NFS are shared between hosts.
+            let host: String = self
+                .endpoint
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+                .collect();
+            let dir = format!(".pushinst-{}-{host}-{}", self.shared.run_id, self.endpoint.port);
             // Recorded before the directory exists, so cleanup covers a half-done upload.
             self.staged = Some(dir.clone());
             stage::upload(&self.handle, &dir, payloads).await?;

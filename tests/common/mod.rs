@@ -1,0 +1,250 @@
+//! A fleet of real OpenSSH servers for one test, started by
+//! `examples/fleet/sshd-fleet.sh` on addresses of its own in 127.0.0.0/8.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+pub const FLEET_USER: &str = "pushinst-fleet";
+pub const FLEET_HOME: &str = "/var/lib/pushinst-fleet";
+
+static NEXT_FLEET: AtomicU16 = AtomicU16::new(0);
+
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+    pub endpoints: Vec<String>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet/sshd-fleet.sh")
+}
+
+impl Fleet {
+    /// `n` sshd processes, each on its own loopback address. Addresses derive from the
+    /// test process id, so tests running in parallel never collide.
+    pub fn start(n: usize) -> Fleet {
+        let dir = tempfile::Builder::new().prefix("pushinst-test-").tempdir().expect("temp dir");
+        let pid = std::process::id();
+        let port = 2200 + NEXT_FLEET.fetch_add(1, Ordering::SeqCst);
+        let (a, b) = (((pid / 250) % 250) + 1, (pid % 250) + 1);
+        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{port}")).collect();
+        let status = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .args(&endpoints)
+            .status()
+            .expect("run sshd-fleet.sh");
+        assert!(
+            status.success(),
+            "sshd-fleet.sh start failed; run `examples/fleet/sshd-fleet.sh setup` as root first (tests/run.sh does)"
+        );
+        Fleet { dir, endpoints }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn password(&self) -> String {
+        std::fs::read_to_string(self.path("password")).expect("fleet password").trim().to_string()
+    }
+
+    /// The `hosts = [...]` list for an inventory.
+    pub fn hosts_list(&self) -> String {
+        let quoted: Vec<String> = self.endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// An installer script, made executable.
+    pub fn installer(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(name, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// A standard installer: records start/end in the shared timeline, sleeps, marks
+    /// the host installed, and exits with `$EXIT_<host>` semantics given by `tail`.
+    pub fn recording_installer(&self, sleep: &str, tail: &str) -> PathBuf {
+        let timeline = self.path("timeline");
+        self.installer(
+            "install.sh",
+            &format!(
+                r#"echo "start $(date +%s.%N) $PUSHINST_FIXTURE_HOST" >> {t}
+echo "installing on $PUSHINST_FIXTURE_HOST as $(id -un): $*"
+sleep {sleep}
+mkdir -p "$PUSHINST_FIXTURE_DIR/opt/agent" && touch "$PUSHINST_FIXTURE_DIR/opt/agent/installed"
+echo "end $(date +%s.%N) $PUSHINST_FIXTURE_HOST" >> {t}
+{tail}
+exit 0"#,
+                t = timeline.display()
+            ),
+        )
+    }
+
+    /// (host, start, end) for every installer run recorded in the timeline.
+    pub fn timeline(&self) -> Vec<(String, f64, Option<f64>)> {
+        let text = std::fs::read_to_string(self.path("timeline")).unwrap_or_default();
+        let mut runs: Vec<(String, f64, Option<f64>)> = Vec::new();
+        for line in text.lines() {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let [kind, at, host] = parts[..] else { continue };
+            let at: f64 = at.parse().expect("timestamp");
+            match kind {
+                "start" => runs.push((host.to_string(), at, None)),
+                "end" => {
+                    if let Some(run) = runs.iter_mut().rev().find(|r| r.0 == host && r.2.is_none()) {
+                        run.2 = Some(at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        runs
+    }
+
+    pub fn host_root(&self, n: usize) -> PathBuf {
+        self.path(&format!("host{n}/root"))
+    }
+
+    pub fn pushinst(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushinst"));
+        cmd.current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("PUSHINST_INVENTORY");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, |_| {})
+    }
+
+    pub fn run_with(&self, args: &[&str], setup: impl FnOnce(&mut Command)) -> Run {
+        let mut cmd = self.pushinst();
+        cmd.args(args);
+        setup(&mut cmd);
+        let started = Instant::now();
+        let output = cmd.output().expect("run pushinst");
+        Run {
+            output,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Every file under the log directory, concatenated.
+    pub fn all_logs(&self) -> String {
+        let mut out = String::new();
+        let root = self.path(".local/state/pushinst/logs");
+        for run in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(run.path()).into_iter().flatten().flatten() {
+                out.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// Staging directories a run left in the fleet user's home.
+    pub fn leftovers(&self, run_id: &str) -> Vec<String> {
+        std::fs::read_dir(FLEET_HOME)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&format!(".pushinst-{run_id}")))
+            .collect()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+pub struct Run {
+    pub output: Output,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// JSON Lines events (for `--output json` runs).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    pub fn finished(&self) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["type"] == "host_finished")
+            .map(|e| e["data"].clone())
+            .collect()
+    }
+
+    /// The outcome recorded for `host` (label as shown, e.g. `127.1.2.1:2200`).
+    pub fn outcome(&self, host: &str) -> serde_json::Value {
+        self.finished()
+            .into_iter()
+            .find(|d| d["host"] == host)
+            .unwrap_or_else(|| panic!("no result for {host} in:\n{}\n{}", self.stdout(), self.stderr()))["outcome"]
+            .clone()
+    }
+
+    pub fn run_id(&self) -> String {
+        self.events()
+            .into_iter()
+            .find(|e| e["type"] == "run_started")
+            .and_then(|e| e["data"]["run_id"].as_str().map(str::to_string))
+            .expect("run_started event")
+    }
+
+    pub fn debug(&self) -> String {
+        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code(), self.stdout(), self.stderr())
+    }
+}
+
+/// A port on which nothing listens.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A host that accepts TCP connections and then never says a word.
+pub fn silent_host() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let clone = listener.try_clone().expect("clone listener");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in clone.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    (listener, port)
+}

@@ -1,0 +1,390 @@
+//! End-to-end deploys against real OpenSSH servers (see tests/common).
+
+mod common;
+
+use common::{Fleet, closed_port, silent_host};
+
+/// An inventory over the whole fleet: `wrong` is a credential the servers refuse,
+/// `fleet` logs in with the fleet password and uses sudo.
+fn inventory(fleet: &Fleet, settings: &str, package: &str, credentials: &str) -> String {
+    format!(
+        r#"[settings]
+known_hosts = "known_hosts"
+{settings}
+
+[credentials.wrong]
+user = "pushinst-fleet"
+password = {{ env = "WRONG_PW" }}
+
+[credentials.fleet]
+user = "pushinst-fleet"
+password = {{ file = "password" }}
+sudo = true
+
+[credentials.plain]
+user = "pushinst-fleet"
+password = {{ file = "password" }}
+
+[packages.agent]
+version = "1.0"
+{package}
+
+[groups.fleet]
+hosts = {hosts}
+os = "linux"
+credentials = {credentials}
+"#,
+        hosts = fleet.hosts_list()
+    )
+}
+
+const AGENT: &str = r#"linux = { file = "install.sh", args = ["--unattended"], detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/agent/installed\"" }"#;
+
+#[test]
+fn group_larger_than_concurrency_never_runs_more_than_n_at_once() {
+    let fleet = Fleet::start(6);
+    fleet.recording_installer("0.4", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--concurrency", "2", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    let finished = run.finished();
+    assert_eq!(finished.len(), 6);
+    assert!(finished.iter().all(|f| f["outcome"]["status"] == "ok"), "{}", run.debug());
+
+    let runs = fleet.timeline();
+    assert_eq!(runs.len(), 6, "each host ran the installer once: {runs:?}");
+    let mut peak = 0;
+    for (_, start, _) in &runs {
+        let overlapping = runs
+            .iter()
+            .filter(|(_, s, e)| s <= start && e.expect("every run ended") > *start)
+            .count();
+        peak = peak.max(overlapping);
+    }
+    assert_eq!(peak, 2, "at most 2 installers at once, and the pool was used: {runs:?}");
+    // Queue order is inventory order: host1 and host2 start first.
+    let mut by_start = runs.clone();
+    by_start.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let first: Vec<&str> = by_start[..2].iter().map(|r| r.0.as_str()).collect();
+    assert!(first.contains(&"host1") && first.contains(&"host2"), "{by_start:?}");
+}
+
+#[test]
+fn installer_failure_keeps_its_code_and_the_rest_succeed() {
+    let fleet = Fleet::start(3);
+    fleet.recording_installer("0", r#"[ "$PUSHINST_FIXTURE_HOST" = host2 ] && { echo "disk on fire" >&2; exit 3; }"#);
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let failed = run.outcome(&fleet.endpoints[1]);
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["exit_code"], 3);
+    assert_eq!(failed["step"], "execute");
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
+    assert_eq!(run.outcome(&fleet.endpoints[2])["status"], "ok");
+    // The summary names the failure, and the log keeps the installer's words.
+    assert!(run.stderr().contains("installer exited with code 3"), "{}", run.debug());
+    assert!(fleet.all_logs().contains("disk on fire"));
+    assert!(fleet.leftovers(&run.run_id()).is_empty(), "cleanup ran after the failure too");
+}
+
+#[test]
+fn dead_and_silent_hosts_fail_with_a_reason_within_their_timeouts() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("0", "");
+    let closed = closed_port();
+    let (_listener, silent) = silent_host();
+    let text = inventory(&fleet, "connect_timeout = \"1s\"", AGENT, r#"["fleet"]"#).replace(
+        "hosts = [",
+        &format!("hosts = [\"127.0.0.1:{closed}\", \"localhost:{silent}\", "),
+    );
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--concurrency", "2", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let dead = run.outcome(&format!("127.0.0.1:{closed}"));
+    assert_eq!(dead["status"], "unreachable");
+    assert!(dead["reason"].as_str().unwrap().contains("connection refused"), "{dead}");
+    let mute = run.outcome(&format!("localhost:{silent}"));
+    assert_eq!(mute["status"], "unreachable");
+    assert_eq!(mute["reason"], "timeout during connect (1s)");
+    for endpoint in &fleet.endpoints {
+        assert_eq!(run.outcome(endpoint)["status"], "ok", "{}", run.debug());
+    }
+    assert!(run.elapsed.as_secs() < 10, "took {:?}", run.elapsed);
+}
+
+#[test]
+fn a_refused_credential_falls_through_to_the_next() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["wrong", "fleet"]"#));
+    let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
+        c.env("WRONG_PW", "not-the-password");
+    });
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    let events = run.events();
+    let rejected = events.iter().find(|e| e["type"] == "credential_rejected").expect("a rejection");
+    assert_eq!(rejected["data"]["credential"], "wrong");
+    let finished = &run.finished()[0];
+    assert_eq!(finished["credential"], "fleet");
+    assert_eq!(finished["outcome"]["status"], "ok");
+}
+
+#[test]
+fn every_credential_refused_is_a_failure_naming_them() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["wrong"]"#));
+    let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
+        c.env("WRONG_PW", "not-the-password");
+    });
+    assert_eq!(run.code(), 1);
+    let outcome = run.outcome(&fleet.endpoints[0]);
+    assert_eq!(outcome["step"], "authenticate");
+    assert!(outcome["reason"].as_str().unwrap().contains("wrong: password refused"), "{outcome}");
+    assert!(fleet.timeline().is_empty());
+}
+
+#[test]
+fn a_changed_host_key_is_refused_under_strict() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("0", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    // Record another key for host1, as if it had been replaced by an impostor.
+    let other = fleet.path("impostor");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let impostor = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let known = std::fs::read_to_string(fleet.path("known_hosts")).unwrap();
+    let mut lines: Vec<String> = known.lines().map(str::to_string).collect();
+    let name = lines[0].split(' ').next().unwrap().to_string();
+    let key: Vec<&str> = impostor.split(' ').take(2).collect();
+    lines[0] = format!("{name} {}", key.join(" "));
+    fleet.write("known_hosts", &(lines.join("\n") + "\n"));
+
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let refused = run.outcome(&fleet.endpoints[0]);
+    assert_eq!(refused["status"], "failed");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(reason.contains("HOST KEY CHANGED") && reason.contains("SHA256:") && reason.contains("ssh-keygen -R"), "{reason}");
+    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
+    let ran: Vec<String> = fleet.timeline().into_iter().map(|r| r.0).collect();
+    assert_eq!(ran, ["host2"], "nothing ran on the refused host");
+}
+
+#[test]
+fn unknown_host_keys_are_refused_by_strict_and_recorded_by_accept_new() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    fleet.write("known_hosts", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let strict = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(strict.code(), 1);
+    let reason = strict.outcome(&fleet.endpoints[0])["reason"].as_str().unwrap().to_string();
+    assert!(reason.starts_with("unknown host key") && reason.contains("accept-new"), "{reason}");
+
+    fleet.write("pushinst.toml", &inventory(&fleet, "host_key_policy = \"accept-new\"", AGENT, r#"["fleet"]"#));
+    let learn = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(learn.code(), 0, "{}", learn.debug());
+    let known = std::fs::read_to_string(fleet.path("known_hosts")).unwrap();
+    assert!(known.contains("ssh-ed25519"), "{known}");
+}
+
+#[test]
+fn detect_skips_an_installed_host_unless_forced() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("0", "");
+    std::fs::create_dir_all(fleet.host_root(1).join("opt/agent")).unwrap();
+    std::fs::write(fleet.host_root(1).join("opt/agent/installed"), "").unwrap();
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "already-installed");
+    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
+    let ran: Vec<String> = fleet.timeline().into_iter().map(|r| r.0).collect();
+    assert_eq!(ran, ["host2"]);
+
+    let forced = fleet.run(&["deploy", "agent", "--to", &fleet.endpoints[0], "--force", "--output", "json"]);
+    assert_eq!(forced.code(), 0, "{}", forced.debug());
+    assert_eq!(forced.outcome(&fleet.endpoints[0])["status"], "ok");
+}
+
+#[test]
+fn installer_that_outlives_its_timeout_is_stopped_and_cleaned_up() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("60", "");
+    let package = AGENT.replace("args = [", "timeout = \"1s\", args = [");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", &package, r#"["plain"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let outcome = run.outcome(&fleet.endpoints[0]);
+    assert_eq!(outcome["step"], "execute");
+    assert!(outcome["reason"].as_str().unwrap().starts_with("timeout during execute"), "{outcome}");
+    assert!(run.elapsed.as_secs() < 15, "took {:?}", run.elapsed);
+    assert!(fleet.leftovers(&run.run_id()).is_empty(), "the staging directory was removed");
+}
+
+#[test]
+fn sudo_runs_as_root_and_plain_runs_as_the_user() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--force"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert!(fleet.all_logs().contains("as root: --unattended"), "{}", fleet.all_logs());
+
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["plain"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert!(fleet.all_logs().contains("as pushinst-fleet: --unattended"), "{}", fleet.all_logs());
+}
+
+#[test]
+fn a_wrong_sudo_password_is_reported_as_sudo_refusing() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let text = inventory(&fleet, "", AGENT, r#"["fleet"]"#)
+        .replace("sudo = true", "sudo = true\nsudo_password = { env = \"WRONG_PW\" }");
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
+        c.env("WRONG_PW", "not-the-sudo-password");
+    });
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let outcome = run.outcome(&fleet.endpoints[0]);
+    assert!(outcome["reason"].as_str().unwrap().starts_with("sudo refused"), "{outcome}");
+    assert!(fleet.timeline().is_empty());
+}
+
+#[test]
+fn secrets_never_appear_in_output_or_logs() {
+    let fleet = Fleet::start(2);
+    // An installer that tries hard to leak: it prints its environment and stdin.
+    fleet.installer("install.sh", "env; cat; echo done");
+    let text = inventory(&fleet, "", r#"linux = { file = "install.sh" }"#, r#"["wrong", "fleet"]"#);
+    fleet.write("pushinst.toml", &text);
+    let wrong = "wrong-password-7d1e";
+    let password = fleet.password();
+    for args in [
+        &["deploy", "agent", "--to", "fleet", "-v"][..],
+        &["deploy", "agent", "--to", "fleet", "--output", "json"][..],
+        &["deploy", "agent", "--to", "fleet", "-vv"][..],
+        &["deploy", "agent", "--to", "fleet", "--dry-run"][..],
+    ] {
+        let run = fleet.run_with(args, |c| {
+            c.env("WRONG_PW", wrong);
+        });
+        assert!(run.code() == 0, "{}", run.debug());
+        for secret in [wrong, password.as_str()] {
+            assert!(!run.stdout().contains(secret), "secret in stdout of {args:?}");
+            assert!(!run.stderr().contains(secret), "secret in stderr of {args:?}");
+        }
+    }
+    let logs = fleet.all_logs();
+    assert!(logs.contains("done"), "the installer ran: {logs}");
+    assert!(!logs.contains(wrong) && !logs.contains(&password), "secret in a log file");
+}
+
+#[test]
+fn key_files_of_every_format_and_passphrases_log_in() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    // An encrypted OpenSSH key, authorised alongside the fleet's own keys.
+    let encrypted = fleet.path("id_encrypted");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "key-passphrase-1", "-f"])
+        .arg(&encrypted)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut authorized = std::fs::read_to_string(fleet.path("authorized_keys")).unwrap();
+    authorized.push_str(&std::fs::read_to_string(encrypted.with_extension("pub")).unwrap());
+    fleet.write("authorized_keys", &authorized);
+
+    for key in [
+        "key = \"id_ed25519\"".to_string(),
+        "key = \"id_rsa.pem\"".to_string(),
+        "key = \"id_encrypted\"\npassphrase = { env = \"KEY_PASS\" }".to_string(),
+    ] {
+        let text = inventory(&fleet, "", AGENT, r#"["keyed"]"#)
+            + &format!("\n[credentials.keyed]\nuser = \"pushinst-fleet\"\n{key}\n");
+        fleet.write("pushinst.toml", &text);
+        let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--force", "--output", "json"], |c| {
+            c.env("KEY_PASS", "key-passphrase-1");
+        });
+        assert_eq!(run.code(), 0, "{key}: {}", run.debug());
+        assert_eq!(run.finished()[0]["credential"], "keyed");
+    }
+}
+
+#[test]
+fn ssh_agent_keys_log_in() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let socket = fleet.path("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+        }
+    }
+    let _agent = Kill(agent);
+    for _ in 0..50 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(fleet.path("id_ed25519"))
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let text = inventory(&fleet, "", AGENT, r#"["agent"]"#) + "\n[credentials.agent]\nuser = \"pushinst-fleet\"\nagent = true\n";
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
+        c.env("SSH_AUTH_SOCK", &socket);
+    });
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.finished()[0]["credential"], "agent");
+}
+
+#[test]
+fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
+    let fleet = Fleet::start(3);
+    fleet.recording_installer("1.5", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let mut cmd = fleet.pushinst();
+    cmd.args(["deploy", "agent", "--to", "fleet", "--concurrency", "1", "--output", "json"])
+        .stdout(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until the first installer is running, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fleet.timeline().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let run = common::Run { output, elapsed: std::time::Duration::ZERO };
+    assert_eq!(run.code(), 130, "{}", run.debug());
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok", "the running host finished");
+    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "not-started");
+    assert_eq!(run.outcome(&fleet.endpoints[2])["status"], "not-started");
+    assert_eq!(fleet.timeline().len(), 1);
+    assert!(fleet.leftovers(&run.run_id()).is_empty());
+}
