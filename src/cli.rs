@@ -13,7 +13,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// The inventory file
-    #[arg(short, long, global = true, env = "PUSHINST_INVENTORY", default_value = "pushinst.toml", value_name = "FILE")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "PUSHINST_INVENTORY",
+        default_value = "pushinst.toml",
+        value_name = "FILE"
+    )]
     pub inventory: PathBuf,
 
     /// How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)

@@ -101,7 +101,9 @@ fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
     match (cli.output, cli.quiet) {
         (OutputFormat::Json, _) => sinks.push(Box::new(JsonLines::new(std::io::stdout()))),
         (OutputFormat::Human, true) => {}
-        (OutputFormat::Human, false) if std::io::stderr().is_terminal() => sinks.push(Box::new(Progress::new())),
+        (OutputFormat::Human, false) if std::io::stderr().is_terminal() => {
+            sinks.push(Box::new(Progress::new()))
+        }
         (OutputFormat::Human, false) => sinks.push(Box::new(Lines::new(std::io::stdout(), cli.verbose > 0))),
     }
     sinks
@@ -110,7 +112,8 @@ fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
 /// First Ctrl-C (or SIGTERM): start no new host. Second: abort the running ones.
 async fn watch_signals(cancel: watch::Sender<Cancel>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         return;
     };
     for level in [Cancel::Stop, Cancel::Abort] {
@@ -133,7 +136,9 @@ fn resolve_credentials(
         if out.contains_key(name) {
             continue;
         }
-        let Some(def) = inv.credentials.get(name) else { continue };
+        let Some(def) = inv.credentials.get(name) else {
+            continue;
+        };
         let credential = credential(def, redactor).map_err(|source| AppError::Secret {
             credential: name.clone(),
             source,
@@ -143,16 +148,31 @@ fn resolve_credentials(
     Ok(out)
 }
 
-fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential, crate::secrets::SecretError> {
+fn credential(
+    def: &CredentialDef,
+    redactor: &mut Redactor,
+) -> Result<Credential, crate::secrets::SecretError> {
     let what = |thing: &str| format!("{thing} for credential {} (user {})", def.name, def.user);
     let mut resolve = |source: &crate::secrets::SecretSource, thing: &str| {
         let secret = source.resolve(&what(thing))?;
         redactor.add(&secret);
         Ok::<_, crate::secrets::SecretError>(secret)
     };
-    let password = def.password.as_ref().map(|s| resolve(s, "password")).transpose()?;
-    let passphrase = def.passphrase.as_ref().map(|s| resolve(s, "key passphrase")).transpose()?;
-    let sudo_password = def.sudo_password.as_ref().map(|s| resolve(s, "sudo password")).transpose()?;
+    let password = def
+        .password
+        .as_ref()
+        .map(|s| resolve(s, "password"))
+        .transpose()?;
+    let passphrase = def
+        .passphrase
+        .as_ref()
+        .map(|s| resolve(s, "key passphrase"))
+        .transpose()?;
+    let sudo_password = def
+        .sudo_password
+        .as_ref()
+        .map(|s| resolve(s, "sudo password"))
+        .transpose()?;
     // Cheapest and safest first: the agent, then a key, then a password.
     let mut methods = Vec::new();
     if def.agent {
@@ -199,7 +219,13 @@ fn build_jobs(
             })?;
         }
     }
-    let ssh: Arc<dyn Connector> = Arc::new(SshConnector::new(HostKeyCheck { known_hosts, accept_new }, run_id));
+    let ssh: Arc<dyn Connector> = Arc::new(SshConnector::new(
+        HostKeyCheck {
+            known_hosts,
+            accept_new,
+        },
+        run_id,
+    ));
     let windows: Arc<dyn Connector> = Arc::new(transport::Unavailable(
         "Windows targets are not supported by this version of pushinst yet".into(),
     ));
@@ -229,7 +255,11 @@ fn build_jobs(
                 port: t.port.unwrap_or(port),
             },
             connector,
-            credentials: t.credentials.iter().filter_map(|c| credentials.get(c).cloned()).collect(),
+            credentials: t
+                .credentials
+                .iter()
+                .filter_map(|c| credentials.get(c).cloned())
+                .collect(),
             detect: install.detect.clone(),
             payloads: files,
             install: Install {
@@ -265,7 +295,9 @@ fn read_payload(path: &Path, executable: bool) -> Result<Payload, AppError> {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn state_dir() -> PathBuf {

@@ -9,7 +9,8 @@ use crate::error::{AppError, EXIT_OK};
 
 pub fn generate(args: &GenerateArgs) -> Result<u8, AppError> {
     let io = |what: String| move |source| AppError::Io { what, source };
-    std::fs::create_dir_all(&args.out_dir).map_err(io(format!("cannot create {}", args.out_dir.display())))?;
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(io(format!("cannot create {}", args.out_dir.display())))?;
     let mut cmd = Cli::command();
     match args.what {
         Generated::Completions => {

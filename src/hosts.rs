@@ -18,7 +18,13 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
             });
             println!("{line}");
         } else if t.address != t.name {
-            println!("{}\t{}\tvia {}\t{}", t.label(), t.os, t.address, t.credentials.join(","));
+            println!(
+                "{}\t{}\tvia {}\t{}",
+                t.label(),
+                t.os,
+                t.address,
+                t.credentials.join(",")
+            );
         } else {
             println!("{}\t{}\t{}", t.label(), t.os, t.credentials.join(","));
         }

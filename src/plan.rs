@@ -57,10 +57,18 @@ impl PlanError {
         match self {
             PlanError::UnknownPackage { known, .. } => Some(format!(
                 "packages in the inventory: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             )),
-            PlanError::File { .. } => Some("paths in the inventory are relative to the inventory file".into()),
-            PlanError::NoVariant { os, .. } => Some(format!("add `{os} = {{ file = \"…\" }}` to the package, or exclude those hosts with `!HOST`")),
+            PlanError::File { .. } => {
+                Some("paths in the inventory are relative to the inventory file".into())
+            }
+            PlanError::NoVariant { os, .. } => Some(format!(
+                "add `{os} = {{ file = \"…\" }}` to the package, or exclude those hosts with `!HOST`"
+            )),
         }
     }
 }
@@ -73,11 +81,19 @@ pub struct PlanOptions {
     pub force: bool,
 }
 
-pub fn plan(inv: &Inventory, package: &str, targets: Vec<Target>, options: PlanOptions) -> Result<Plan, PlanError> {
-    let pkg = inv.packages.get(package).ok_or_else(|| PlanError::UnknownPackage {
-        name: package.to_string(),
-        known: inv.packages.keys().cloned().collect(),
-    })?;
+pub fn plan(
+    inv: &Inventory,
+    package: &str,
+    targets: Vec<Target>,
+    options: PlanOptions,
+) -> Result<Plan, PlanError> {
+    let pkg = inv
+        .packages
+        .get(package)
+        .ok_or_else(|| PlanError::UnknownPackage {
+            name: package.to_string(),
+            known: inv.packages.keys().cloned().collect(),
+        })?;
     for os in [Os::Linux, Os::Windows] {
         let count = targets.iter().filter(|t| t.os == os).count();
         if count > 0 && pkg.variant(os).is_none() {
@@ -146,7 +162,11 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
 /// What `--dry-run` prints.
 pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, CredentialDef>) -> String {
     let mut out = String::new();
-    let version = plan.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let version = plan
+        .version
+        .as_deref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "plan: {}{version} on {} host(s), {} at a time; nothing will be touched (dry run)",
@@ -156,7 +176,11 @@ pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, Cred
     );
     for host in &plan.hosts {
         let t = &host.target;
-        let via = if t.address != t.name { format!(" via {}", t.address) } else { String::new() };
+        let via = if t.address != t.name {
+            format!(" via {}", t.address)
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "\n{} ({}){via}", t.label(), t.os);
         let creds: Vec<String> = t
             .credentials
@@ -167,7 +191,12 @@ pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, Cred
         let Some(install) = &host.install else { continue };
         let mut argv = vec![file_name(&install.installer)];
         argv.extend(install.args.iter().cloned());
-        let _ = writeln!(out, "  installer    {} ({} bytes)", install.installer.display(), install.installer_size);
+        let _ = writeln!(
+            out,
+            "  installer    {} ({} bytes)",
+            install.installer.display(),
+            install.installer_size
+        );
         if let Some(config) = &install.config {
             let _ = writeln!(out, "  config       {}", config.display());
         }

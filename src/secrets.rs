@@ -101,9 +101,7 @@ impl SecretSource {
     /// Read the secret. `what` names it in a prompt ("password for linux-deploy").
     pub fn resolve(&self, what: &str) -> Result<Secret, SecretError> {
         let value = match self {
-            SecretSource::Env(var) => {
-                std::env::var(var).map_err(|_| SecretError::EnvMissing(var.clone()))?
-            }
+            SecretSource::Env(var) => std::env::var(var).map_err(|_| SecretError::EnvMissing(var.clone()))?,
             SecretSource::File(path) => read_private_file(path)?,
             SecretSource::Prompt => prompt(what)?,
             SecretSource::Keyring(name) => keyring_lookup(name)?,
@@ -238,7 +236,10 @@ mod tests {
         let err = SecretSource::Env("PUSHINST_TEST_UNSET_VAR".into())
             .resolve("pw")
             .unwrap_err();
-        assert_eq!(err.to_string(), "environment variable `PUSHINST_TEST_UNSET_VAR` is not set");
+        assert_eq!(
+            err.to_string(),
+            "environment variable `PUSHINST_TEST_UNSET_VAR` is not set"
+        );
     }
 
     #[test]

@@ -45,11 +45,24 @@ fn group_larger_than_concurrency_never_runs_more_than_n_at_once() {
     let fleet = Fleet::start(6);
     fleet.recording_installer("0.4", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
-    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--concurrency", "2", "--output", "json"]);
+    let run = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        "fleet",
+        "--concurrency",
+        "2",
+        "--output",
+        "json",
+    ]);
     assert_eq!(run.code(), 0, "{}", run.debug());
     let finished = run.finished();
     assert_eq!(finished.len(), 6);
-    assert!(finished.iter().all(|f| f["outcome"]["status"] == "ok"), "{}", run.debug());
+    assert!(
+        finished.iter().all(|f| f["outcome"]["status"] == "ok"),
+        "{}",
+        run.debug()
+    );
 
     let runs = fleet.timeline();
     assert_eq!(runs.len(), 6, "each host ran the installer once: {runs:?}");
@@ -61,18 +74,27 @@ fn group_larger_than_concurrency_never_runs_more_than_n_at_once() {
             .count();
         peak = peak.max(overlapping);
     }
-    assert_eq!(peak, 2, "at most 2 installers at once, and the pool was used: {runs:?}");
+    assert_eq!(
+        peak, 2,
+        "at most 2 installers at once, and the pool was used: {runs:?}"
+    );
     // Queue order is inventory order: host1 and host2 start first.
     let mut by_start = runs.clone();
     by_start.sort_by(|a, b| a.1.total_cmp(&b.1));
     let first: Vec<&str> = by_start[..2].iter().map(|r| r.0.as_str()).collect();
-    assert!(first.contains(&"host1") && first.contains(&"host2"), "{by_start:?}");
+    assert!(
+        first.contains(&"host1") && first.contains(&"host2"),
+        "{by_start:?}"
+    );
 }
 
 #[test]
 fn installer_failure_keeps_its_code_and_the_rest_succeed() {
     let fleet = Fleet::start(3);
-    fleet.recording_installer("0", r#"[ "$PUSHINST_FIXTURE_HOST" = host2 ] && { echo "disk on fire" >&2; exit 3; }"#);
+    fleet.recording_installer(
+        "0",
+        r#"[ "$PUSHINST_FIXTURE_HOST" = host2 ] && { echo "disk on fire" >&2; exit 3; }"#,
+    );
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
     let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
     assert_eq!(run.code(), 1, "{}", run.debug());
@@ -83,9 +105,16 @@ fn installer_failure_keeps_its_code_and_the_rest_succeed() {
     assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
     assert_eq!(run.outcome(&fleet.endpoints[2])["status"], "ok");
     // The summary names the failure, and the log keeps the installer's words.
-    assert!(run.stderr().contains("installer exited with code 3"), "{}", run.debug());
+    assert!(
+        run.stderr().contains("installer exited with code 3"),
+        "{}",
+        run.debug()
+    );
     assert!(fleet.all_logs().contains("disk on fire"));
-    assert!(fleet.leftovers(&run.run_id()).is_empty(), "cleanup ran after the failure too");
+    assert!(
+        fleet.leftovers(&run.run_id()).is_empty(),
+        "cleanup ran after the failure too"
+    );
 }
 
 #[test]
@@ -99,11 +128,23 @@ fn dead_and_silent_hosts_fail_with_a_reason_within_their_timeouts() {
         &format!("hosts = [\"127.0.0.1:{closed}\", \"localhost:{silent}\", "),
     );
     fleet.write("pushinst.toml", &text);
-    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--concurrency", "2", "--output", "json"]);
+    let run = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        "fleet",
+        "--concurrency",
+        "2",
+        "--output",
+        "json",
+    ]);
     assert_eq!(run.code(), 1, "{}", run.debug());
     let dead = run.outcome(&format!("127.0.0.1:{closed}"));
     assert_eq!(dead["status"], "unreachable");
-    assert!(dead["reason"].as_str().unwrap().contains("connection refused"), "{dead}");
+    assert!(
+        dead["reason"].as_str().unwrap().contains("connection refused"),
+        "{dead}"
+    );
     let mute = run.outcome(&format!("localhost:{silent}"));
     assert_eq!(mute["status"], "unreachable");
     assert_eq!(mute["reason"], "timeout during connect (1s)");
@@ -117,13 +158,19 @@ fn dead_and_silent_hosts_fail_with_a_reason_within_their_timeouts() {
 fn a_refused_credential_falls_through_to_the_next() {
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "");
-    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["wrong", "fleet"]"#));
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, "", AGENT, r#"["wrong", "fleet"]"#),
+    );
     let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
         c.env("WRONG_PW", "not-the-password");
     });
     assert_eq!(run.code(), 0, "{}", run.debug());
     let events = run.events();
-    let rejected = events.iter().find(|e| e["type"] == "credential_rejected").expect("a rejection");
+    let rejected = events
+        .iter()
+        .find(|e| e["type"] == "credential_rejected")
+        .expect("a rejection");
     assert_eq!(rejected["data"]["credential"], "wrong");
     let finished = &run.finished()[0];
     assert_eq!(finished["credential"], "fleet");
@@ -141,7 +188,13 @@ fn every_credential_refused_is_a_failure_naming_them() {
     assert_eq!(run.code(), 1);
     let outcome = run.outcome(&fleet.endpoints[0]);
     assert_eq!(outcome["step"], "authenticate");
-    assert!(outcome["reason"].as_str().unwrap().contains("wrong: password refused"), "{outcome}");
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .contains("wrong: password refused"),
+        "{outcome}"
+    );
     assert!(fleet.timeline().is_empty());
 }
 
@@ -171,7 +224,10 @@ fn a_changed_host_key_is_refused_under_strict() {
     let refused = run.outcome(&fleet.endpoints[0]);
     assert_eq!(refused["status"], "failed");
     let reason = refused["reason"].as_str().unwrap();
-    assert!(reason.contains("HOST KEY CHANGED") && reason.contains("SHA256:") && reason.contains("ssh-keygen -R"), "{reason}");
+    assert!(
+        reason.contains("HOST KEY CHANGED") && reason.contains("SHA256:") && reason.contains("ssh-keygen -R"),
+        "{reason}"
+    );
     assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
     let ran: Vec<String> = fleet.timeline().into_iter().map(|r| r.0).collect();
     assert_eq!(ran, ["host2"], "nothing ran on the refused host");
@@ -185,10 +241,19 @@ fn unknown_host_keys_are_refused_by_strict_and_recorded_by_accept_new() {
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
     let strict = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
     assert_eq!(strict.code(), 1);
-    let reason = strict.outcome(&fleet.endpoints[0])["reason"].as_str().unwrap().to_string();
-    assert!(reason.starts_with("unknown host key") && reason.contains("accept-new"), "{reason}");
+    let reason = strict.outcome(&fleet.endpoints[0])["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.starts_with("unknown host key") && reason.contains("accept-new"),
+        "{reason}"
+    );
 
-    fleet.write("pushinst.toml", &inventory(&fleet, "host_key_policy = \"accept-new\"", AGENT, r#"["fleet"]"#));
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, "host_key_policy = \"accept-new\"", AGENT, r#"["fleet"]"#),
+    );
     let learn = fleet.run(&["deploy", "agent", "--to", "fleet", "--output", "json"]);
     assert_eq!(learn.code(), 0, "{}", learn.debug());
     let known = std::fs::read_to_string(fleet.path("known_hosts")).unwrap();
@@ -209,7 +274,15 @@ fn detect_skips_an_installed_host_unless_forced() {
     let ran: Vec<String> = fleet.timeline().into_iter().map(|r| r.0).collect();
     assert_eq!(ran, ["host2"]);
 
-    let forced = fleet.run(&["deploy", "agent", "--to", &fleet.endpoints[0], "--force", "--output", "json"]);
+    let forced = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        &fleet.endpoints[0],
+        "--force",
+        "--output",
+        "json",
+    ]);
     assert_eq!(forced.code(), 0, "{}", forced.debug());
     assert_eq!(forced.outcome(&fleet.endpoints[0])["status"], "ok");
 }
@@ -224,9 +297,18 @@ fn installer_that_outlives_its_timeout_is_stopped_and_cleaned_up() {
     assert_eq!(run.code(), 1, "{}", run.debug());
     let outcome = run.outcome(&fleet.endpoints[0]);
     assert_eq!(outcome["step"], "execute");
-    assert!(outcome["reason"].as_str().unwrap().starts_with("timeout during execute"), "{outcome}");
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout during execute"),
+        "{outcome}"
+    );
     assert!(run.elapsed.as_secs() < 15, "took {:?}", run.elapsed);
-    assert!(fleet.leftovers(&run.run_id()).is_empty(), "the staging directory was removed");
+    assert!(
+        fleet.leftovers(&run.run_id()).is_empty(),
+        "the staging directory was removed"
+    );
 }
 
 #[test]
@@ -236,29 +318,42 @@ fn sudo_runs_as_root_and_plain_runs_as_the_user() {
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
     let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--force"]);
     assert_eq!(run.code(), 0, "{}", run.debug());
-    assert!(fleet.all_logs().contains("as root: --unattended"), "{}", fleet.all_logs());
+    assert!(
+        fleet.all_logs().contains("as root: --unattended"),
+        "{}",
+        fleet.all_logs()
+    );
 
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["plain"]"#));
     let run = fleet.run(&["deploy", "agent", "--to", "fleet"]);
     assert_eq!(run.code(), 0, "{}", run.debug());
-    assert!(fleet.all_logs().contains("as pushinst-fleet: --unattended"), "{}", fleet.all_logs());
+    assert!(
+        fleet.all_logs().contains("as pushinst-fleet: --unattended"),
+        "{}",
+        fleet.all_logs()
+    );
 }
 
 #[test]
 fn a_wrong_sudo_password_is_reported_as_sudo_refusing() {
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "");
-    let text = inventory(&fleet, "", AGENT, r#"["fleet"]"#)
-        .replace("sudo = true", "sudo = true\nsudo_password = { env = \"WRONG_PW\" }");
+    let text = inventory(&fleet, "", AGENT, r#"["fleet"]"#).replace(
+        "sudo = true",
+        "sudo = true\nsudo_password = { env = \"WRONG_PW\" }",
+    );
     fleet.write("pushinst.toml", &text);
     let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
         c.env("WRONG_PW", "not-the-sudo-password");
     });
     assert_eq!(run.code(), 1, "{}", run.debug());
     let outcome = run.outcome(&fleet.endpoints[0]);
-    assert!(outcome["reason"].as_str().unwrap().starts_with("sudo refused"), "{outcome}");
+    assert!(
+        outcome["reason"].as_str().unwrap().starts_with("sudo refused"),
+        "{outcome}"
+    );
     assert!(fleet.timeline().is_empty());
 }
 
@@ -267,7 +362,12 @@ fn secrets_never_appear_in_output_or_logs() {
     let fleet = Fleet::start(2);
     // An installer that tries hard to leak: it prints its environment and stdin.
     fleet.installer("install.sh", "env; cat; echo done");
-    let text = inventory(&fleet, "", r#"linux = { file = "install.sh" }"#, r#"["wrong", "fleet"]"#);
+    let text = inventory(
+        &fleet,
+        "",
+        r#"linux = { file = "install.sh" }"#,
+        r#"["wrong", "fleet"]"#,
+    );
     fleet.write("pushinst.toml", &text);
     let wrong = "wrong-password-7d1e";
     let password = fleet.password();
@@ -288,7 +388,10 @@ fn secrets_never_appear_in_output_or_logs() {
     }
     let logs = fleet.all_logs();
     assert!(logs.contains("done"), "the installer ran: {logs}");
-    assert!(!logs.contains(wrong) && !logs.contains(&password), "secret in a log file");
+    assert!(
+        !logs.contains(wrong) && !logs.contains(&password),
+        "secret in a log file"
+    );
 }
 
 #[test]
@@ -315,9 +418,12 @@ fn key_files_of_every_format_and_passphrases_log_in() {
         let text = inventory(&fleet, "", AGENT, r#"["keyed"]"#)
             + &format!("\n[credentials.keyed]\nuser = \"pushinst-fleet\"\n{key}\n");
         fleet.write("pushinst.toml", &text);
-        let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--force", "--output", "json"], |c| {
-            c.env("KEY_PASS", "key-passphrase-1");
-        });
+        let run = fleet.run_with(
+            &["deploy", "agent", "--to", "fleet", "--force", "--output", "json"],
+            |c| {
+                c.env("KEY_PASS", "key-passphrase-1");
+            },
+        );
         assert_eq!(run.code(), 0, "{key}: {}", run.debug());
         assert_eq!(run.finished()[0]["credential"], "keyed");
     }
@@ -354,7 +460,8 @@ fn ssh_agent_keys_log_in() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{added:?}");
-    let text = inventory(&fleet, "", AGENT, r#"["agent"]"#) + "\n[credentials.agent]\nuser = \"pushinst-fleet\"\nagent = true\n";
+    let text = inventory(&fleet, "", AGENT, r#"["agent"]"#)
+        + "\n[credentials.agent]\nuser = \"pushinst-fleet\"\nagent = true\n";
     fleet.write("pushinst.toml", &text);
     let run = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], |c| {
         c.env("SSH_AUTH_SOCK", &socket);
@@ -369,20 +476,39 @@ fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
     fleet.recording_installer("1.5", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
     let mut cmd = fleet.pushinst();
-    cmd.args(["deploy", "agent", "--to", "fleet", "--concurrency", "1", "--output", "json"])
-        .stdout(std::process::Stdio::piped());
+    cmd.args([
+        "deploy",
+        "agent",
+        "--to",
+        "fleet",
+        "--concurrency",
+        "1",
+        "--output",
+        "json",
+    ])
+    .stdout(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     // Wait until the first installer is running, then interrupt.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while fleet.timeline().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let output = child.wait_with_output().unwrap();
-    let run = common::Run { output, elapsed: std::time::Duration::ZERO };
+    let run = common::Run {
+        output,
+        elapsed: std::time::Duration::ZERO,
+    };
     assert_eq!(run.code(), 130, "{}", run.debug());
-    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok", "the running host finished");
+    assert_eq!(
+        run.outcome(&fleet.endpoints[0])["status"],
+        "ok",
+        "the running host finished"
+    );
     assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "not-started");
     assert_eq!(run.outcome(&fleet.endpoints[2])["status"], "not-started");
     assert_eq!(fleet.timeline().len(), 1);

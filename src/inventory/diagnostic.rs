@@ -64,11 +64,7 @@ impl InventoryError {
                 }
                 out
             }
-            InventoryError::Invalid {
-                path,
-                text,
-                problems,
-            } => {
+            InventoryError::Invalid { path, text, problems } => {
                 let theme = if color {
                     GraphicalTheme::unicode()
                 } else {

@@ -37,7 +37,7 @@ pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
         base,
         problems: Vec::new(),
     };
-    let inventory = check.inventory(path, raw);
+    let inventory = check.inventory(raw);
     if check.problems.is_empty() {
         Ok(inventory)
     } else {
@@ -84,7 +84,7 @@ impl Checker {
         self.problems.push(problem);
     }
 
-    fn inventory(&mut self, path: &Path, raw: RawInventory) -> Inventory {
+    fn inventory(&mut self, raw: RawInventory) -> Inventory {
         let allow_plain = raw.settings.allow_plaintext_secrets.unwrap_or(false);
         let credential_names: Vec<String> = raw.credentials.keys().cloned().collect();
         let settings = self.settings(raw.settings, &credential_names);
@@ -101,7 +101,7 @@ impl Checker {
         let groups = raw
             .groups
             .into_iter()
-            .filter_map(|(name, g)| self.group(&name, g, &credential_names).map(|g| (name, g)))
+            .filter_map(|(name, g)| self.group(g, &credential_names).map(|g| (name, g)))
             .collect::<BTreeMap<_, _>>();
         let hosts = raw
             .hosts
@@ -114,7 +114,6 @@ impl Checker {
             .filter_map(|(name, j)| self.job(&name, j, &packages, &groups).map(|j| (name, j)))
             .collect();
         Inventory {
-            path: path.to_path_buf(),
             settings,
             credentials,
             packages,
@@ -145,14 +144,6 @@ impl Checker {
             Some(c) => *c.get_ref() as usize,
             None => 20,
         };
-        let max_attempts = match raw.max_attempts {
-            Some(m) if *m.get_ref() < 1 => {
-                self.push(Problem::at(m.span(), "max_attempts must be at least 1"));
-                3
-            }
-            Some(m) => (*m.get_ref()).min(u32::MAX as i64) as u32,
-            None => 3,
-        };
         let host_key_policy = match raw.host_key_policy {
             None => HostKeyPolicy::Strict,
             Some(p) => match p.get_ref().as_str() {
@@ -170,11 +161,9 @@ impl Checker {
         Settings {
             concurrency,
             timeouts,
-            max_attempts,
             host_key_policy,
             known_hosts: raw.known_hosts.map(|p| self.path(p.get_ref())),
             log_dir: raw.log_dir.map(|p| self.path(p.get_ref())),
-            state: raw.state.map(|p| self.path(p.get_ref())),
             default_os: raw.os.and_then(|os| self.os(&os)),
             default_credentials: raw
                 .credentials
@@ -287,7 +276,12 @@ impl Checker {
         }
     }
 
-    fn credential(&mut self, name: &str, raw: Spanned<RawCredential>, allow_plain: bool) -> Option<CredentialDef> {
+    fn credential(
+        &mut self,
+        name: &str,
+        raw: Spanned<RawCredential>,
+        allow_plain: bool,
+    ) -> Option<CredentialDef> {
         let span = raw.span();
         let raw = raw.into_inner();
         if raw.password.is_none() && raw.key.is_none() && !raw.agent {
@@ -346,7 +340,7 @@ impl Checker {
         }
     }
 
-    fn group(&mut self, name: &str, raw: Spanned<RawGroup>, credentials: &[String]) -> Option<Group> {
+    fn group(&mut self, raw: Spanned<RawGroup>, credentials: &[String]) -> Option<Group> {
         let raw = raw.into_inner();
         let mut hosts = Vec::new();
         for pattern in &raw.hosts {
@@ -362,7 +356,6 @@ impl Checker {
             }
         }
         Some(Group {
-            name: name.to_string(),
             hosts,
             os: raw.os.as_ref().and_then(|os| self.os(os)),
             credentials: self.references(raw.credentials, credentials, "credential"),
@@ -412,7 +405,9 @@ impl Checker {
         let mut names: Vec<Spanned<String>> = raw.package.into_iter().collect();
         names.extend(raw.packages);
         if names.is_empty() {
-            self.push(Problem::at(span, format!("job `{name}` names no package")).hint("add `package = \"NAME\"`"));
+            self.push(
+                Problem::at(span, format!("job `{name}` names no package")).hint("add `package = \"NAME\"`"),
+            );
         }
         let known: Vec<String> = packages.keys().cloned().collect();
         let packages = self.references(names, &known, "package");
@@ -424,10 +419,12 @@ impl Checker {
                 if groups.contains_key(text) || pattern::expand(text).is_ok() {
                     Some(t.into_inner())
                 } else {
-                    self.push(Problem::at(t.span(), format!("unknown target `{text}`")).hint(format!(
-                        "name a group ({}) or a host",
-                        list(groups.keys().map(String::as_str))
-                    )));
+                    self.push(
+                        Problem::at(t.span(), format!("unknown target `{text}`")).hint(format!(
+                            "name a group ({}) or a host",
+                            list(groups.keys().map(String::as_str))
+                        )),
+                    );
                     None
                 }
             })
@@ -488,7 +485,10 @@ credentials = ["deploy"]
         assert_eq!(web.hosts[4].to_string(), "10.0.0.2:2222");
         let pkg = &inv.packages["agent"];
         assert_eq!(pkg.success_codes, [0]);
-        assert_eq!(pkg.linux.as_ref().unwrap().file, PathBuf::from("/etc/p/dist/install.sh"));
+        assert_eq!(
+            pkg.linux.as_ref().unwrap().file,
+            PathBuf::from("/etc/p/dist/install.sh")
+        );
     }
 
     #[test]
@@ -501,7 +501,10 @@ credentials = ["deploy"]
 
     #[test]
     fn unknown_references_list_what_exists() {
-        let text = GOOD.replace("credentials = [\"deploy\"]", "credentials = [\"deplyo\", \"root\"]");
+        let text = GOOD.replace(
+            "credentials = [\"deploy\"]",
+            "credentials = [\"deplyo\", \"root\"]",
+        );
         let p = problems(&text);
         assert_eq!(p.len(), 2, "{p:?}");
         assert_eq!(p[0].hint.as_deref(), Some("did you mean `deploy`?"));

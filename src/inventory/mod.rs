@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use diagnostic::{InventoryError, Problem};
+pub use diagnostic::InventoryError;
 pub use load::load;
 pub use pattern::HostAddr;
 pub use targets::{Target, TargetError, resolve_targets};
@@ -47,11 +47,9 @@ pub enum HostKeyPolicy {
 pub struct Settings {
     pub concurrency: usize,
     pub timeouts: Timeouts,
-    pub max_attempts: u32,
     pub host_key_policy: HostKeyPolicy,
     pub known_hosts: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
-    pub state: Option<PathBuf>,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
 }
@@ -99,7 +97,6 @@ impl Package {
 
 #[derive(Debug, Clone)]
 pub struct Group {
-    pub name: String,
     pub hosts: Vec<HostAddr>,
     pub os: Option<Os>,
     pub credentials: Vec<String>,
@@ -115,7 +112,9 @@ pub struct HostOverride {
     pub credentials: Option<Vec<String>>,
 }
 
+/// Parsed and checked now so a bad job is caught early; `sync` will run them.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct Job {
     pub name: String,
     pub packages: Vec<String>,
@@ -125,11 +124,11 @@ pub struct Job {
 
 #[derive(Debug, Clone)]
 pub struct Inventory {
-    pub path: PathBuf,
     pub settings: Settings,
     pub credentials: BTreeMap<String, CredentialDef>,
     pub packages: BTreeMap<String, Package>,
     pub groups: BTreeMap<String, Group>,
     pub hosts: Vec<HostOverride>,
+    #[allow(dead_code)]
     pub jobs: BTreeMap<String, Job>,
 }

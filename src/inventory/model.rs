@@ -36,12 +36,10 @@ pub struct RawSettings {
     pub exec_timeout: Option<Spanned<String>>,
     pub cleanup_timeout: Option<Spanned<String>>,
     pub host_timeout: Option<Spanned<String>>,
-    pub max_attempts: Option<Spanned<i64>>,
     pub host_key_policy: Option<Spanned<String>>,
     pub known_hosts: Option<Spanned<String>>,
     pub allow_plaintext_secrets: Option<bool>,
     pub log_dir: Option<Spanned<String>>,
-    pub state: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,

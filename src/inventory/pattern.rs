@@ -111,9 +111,7 @@ fn parse_port(text: &str) -> Result<u16, PatternError> {
 }
 
 fn expand_cidr(block: &str, port: Option<u16>) -> Result<Vec<HostAddr>, PatternError> {
-    let net: Ipv4Net = block
-        .parse()
-        .map_err(|_| PatternError::Cidr(block.to_string()))?;
+    let net: Ipv4Net = block.parse().map_err(|_| PatternError::Cidr(block.to_string()))?;
     // A /32 or /31 has no network or broadcast address to skip.
     let addrs: Vec<Ipv4Addr> = if net.prefix_len() >= 31 {
         net.hosts().collect()
@@ -191,9 +189,15 @@ mod tests {
 
     #[test]
     fn ranges_keep_padding_and_nest() {
-        assert_eq!(names("ws-[008-011].corp"), ["ws-008.corp", "ws-009.corp", "ws-010.corp", "ws-011.corp"]);
+        assert_eq!(
+            names("ws-[008-011].corp"),
+            ["ws-008.corp", "ws-009.corp", "ws-010.corp", "ws-011.corp"]
+        );
         assert_eq!(names("r[1-2]n[1-2]"), ["r1n1", "r1n2", "r2n1", "r2n2"]);
-        assert_eq!(names("127.0.80.[1-2]:2222"), ["127.0.80.1:2222", "127.0.80.2:2222"]);
+        assert_eq!(
+            names("127.0.80.[1-2]:2222"),
+            ["127.0.80.1:2222", "127.0.80.2:2222"]
+        );
     }
 
     #[test]
@@ -207,12 +211,24 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert_eq!(expand("web-[20-01]"), Err(PatternError::Backwards("20-01".into())));
+        assert_eq!(
+            expand("web-[20-01]"),
+            Err(PatternError::Backwards("20-01".into()))
+        );
         assert_eq!(expand("web-[1-x]"), Err(PatternError::Range("1-x".into())));
         assert_eq!(expand("web-[1-3"), Err(PatternError::Unclosed("web-[1-3".into())));
         assert_eq!(expand("web:0"), Err(PatternError::Port("0".into())));
-        assert_eq!(expand("10.0.0.0/33"), Err(PatternError::Cidr("10.0.0.0/33".into())));
-        assert_eq!(expand("h-[1-100000]"), Err(PatternError::TooMany("h-[1-100000]".into())));
-        assert_eq!(expand("bad name"), Err(PatternError::Character("bad name".into(), ' ')));
+        assert_eq!(
+            expand("10.0.0.0/33"),
+            Err(PatternError::Cidr("10.0.0.0/33".into()))
+        );
+        assert_eq!(
+            expand("h-[1-100000]"),
+            Err(PatternError::TooMany("h-[1-100000]".into()))
+        );
+        assert_eq!(
+            expand("bad name"),
+            Err(PatternError::Character("bad name".into(), ' '))
+        );
     }
 }

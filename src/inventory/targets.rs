@@ -56,10 +56,12 @@ impl TargetError {
             TargetError::Unknown { hint, .. } => Some(hint.clone()),
             TargetError::Pattern { source, .. } => source.hint().map(str::to_string),
             TargetError::NoOs(_) => Some(
-                "put it in a group with `os = …`, give it a [[hosts]] entry, or set `os` in [settings]".into(),
+                "put it in a group with `os = …`, give it a [[hosts]] entry, or set `os` in [settings]"
+                    .into(),
             ),
             TargetError::NoCredentials(_) => Some(
-                "list `credentials` on its group or [[hosts]] entry, or set `credentials` in [settings]".into(),
+                "list `credentials` on its group or [[hosts]] entry, or set `credentials` in [settings]"
+                    .into(),
             ),
             TargetError::Empty => Some("check the `!` exclusions in --to".into()),
         }
@@ -69,7 +71,12 @@ impl TargetError {
 pub fn resolve_targets(inv: &Inventory, to: &[String]) -> Result<Vec<Target>, TargetError> {
     let mut targets: Vec<Target> = Vec::new();
     let mut excluded: Vec<HostAddr> = Vec::new();
-    for item in to.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|t| !t.is_empty()) {
+    for item in to
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         if let Some(negated) = item.strip_prefix('!') {
             excluded.extend(members(inv, negated)?.into_iter().map(|(addr, _)| addr));
             continue;
@@ -103,7 +110,10 @@ fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Option<&
     })?;
     let mut out = Vec::new();
     for addr in hosts {
-        let group = inv.groups.values().find(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
+        let group = inv
+            .groups
+            .values()
+            .find(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
         let known = group.is_some() || override_for(inv, &addr.name).is_some();
         if !known && (inv.settings.default_os.is_none() || looks_like_group(inv, item)) {
             return Err(unknown(inv, item));
@@ -158,7 +168,9 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
         return Err(TargetError::NoCredentials(label));
     }
     Ok(Target {
-        address: over.and_then(|o| o.address.clone()).unwrap_or_else(|| addr.name.clone()),
+        address: over
+            .and_then(|o| o.address.clone())
+            .unwrap_or_else(|| addr.name.clone()),
         port: addr.port.or(over.and_then(|o| o.port)),
         name: addr.name,
         os,
@@ -207,14 +219,26 @@ credentials = ["b"]
     fn groups_dedupe_and_keep_order() {
         assert_eq!(
             resolve(&["db", "web"]).unwrap(),
-            ["db-1.example", "web-02.example", "web-01.example", "web-03.example:2203", "web-04.example"]
+            [
+                "db-1.example",
+                "web-02.example",
+                "web-01.example",
+                "web-03.example:2203",
+                "web-04.example"
+            ]
         );
     }
 
     #[test]
     fn exclusions_apply_to_hosts_and_groups() {
-        assert_eq!(resolve(&["web", "!web-0[1-2].example"]).unwrap(), ["web-03.example:2203", "web-04.example"]);
-        assert_eq!(resolve(&["web,!db"]).unwrap(), ["web-01.example", "web-03.example:2203", "web-04.example"]);
+        assert_eq!(
+            resolve(&["web", "!web-0[1-2].example"]).unwrap(),
+            ["web-03.example:2203", "web-04.example"]
+        );
+        assert_eq!(
+            resolve(&["web,!db"]).unwrap(),
+            ["web-01.example", "web-03.example:2203", "web-04.example"]
+        );
         assert!(matches!(resolve(&["web", "!web"]), Err(TargetError::Empty)));
     }
 
@@ -222,7 +246,10 @@ credentials = ["b"]
     fn overrides_win_over_the_group() {
         let inv = parse(Path::new("inv.toml"), INV.to_string()).unwrap();
         let t = &resolve_targets(&inv, &["web-03.example".to_string()]).unwrap()[0];
-        assert_eq!((t.address.as_str(), t.port, t.credentials.clone()), ("127.0.0.3", Some(2203), vec!["b".to_string()]));
+        assert_eq!(
+            (t.address.as_str(), t.port, t.credentials.clone()),
+            ("127.0.0.3", Some(2203), vec!["b".to_string()])
+        );
         let t = &resolve_targets(&inv, &["web-04.example".to_string()]).unwrap()[0];
         assert_eq!(t.credentials, ["a", "b"]);
     }
@@ -232,6 +259,10 @@ credentials = ["b"]
         let err = resolve(&["webs"]).unwrap_err();
         assert_eq!(err.hint().unwrap(), "did you mean the group `web`?");
         let err = resolve(&["mail.example"]).unwrap_err();
-        assert!(err.hint().unwrap().contains("groups: `db`, `web`"), "{:?}", err.hint());
+        assert!(
+            err.hint().unwrap().contains("groups: `db`, `web`"),
+            "{:?}",
+            err.hint()
+        );
     }
 }

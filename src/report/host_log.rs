@@ -15,13 +15,21 @@ pub struct HostLogs {
 impl HostLogs {
     pub fn create(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(HostLogs { dir: dir.to_path_buf() })
+        Ok(HostLogs {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn path_for(dir: &Path, host: &str) -> PathBuf {
         let safe: String = host
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         dir.join(format!("{safe}.log"))
     }
@@ -52,14 +60,25 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     }
     let _ = writeln!(out, "\nsteps:");
     for step in &report.steps {
-        let _ = writeln!(out, "  {:<13} {:>7}  {}", step.step.name(), secs(step.duration), step.result);
+        let _ = writeln!(
+            out,
+            "  {:<13} {:>7}  {}",
+            step.step.name(),
+            secs(step.duration),
+            step.result
+        );
     }
     let dropped = if report.output_dropped > 0 {
         format!(", first {} bytes dropped", report.output_dropped)
     } else {
         String::new()
     };
-    let _ = writeln!(out, "\noutput ({} bytes{dropped}):\n{}", report.output.len(), report.output);
+    let _ = writeln!(
+        out,
+        "\noutput ({} bytes{dropped}):\n{}",
+        report.output.len(),
+        report.output
+    );
     out
 }
 

@@ -41,9 +41,20 @@ impl<W: Write + Send> Sink for Lines<W> {
                 host,
                 credential,
                 reason,
-            } => writeln!(self.out, "{at} {host}: credential {credential} refused ({reason}), trying the next")?,
-            EventKind::HostFinished { host, outcome, report, .. } => {
-                let code = outcome.exit_code().map(|c| format!(", exit {c}")).unwrap_or_default();
+            } => writeln!(
+                self.out,
+                "{at} {host}: credential {credential} refused ({reason}), trying the next"
+            )?,
+            EventKind::HostFinished {
+                host,
+                outcome,
+                report,
+                ..
+            } => {
+                let code = outcome
+                    .exit_code()
+                    .map(|c| format!(", exit {c}"))
+                    .unwrap_or_default();
                 writeln!(
                     self.out,
                     "{at} {host}: {} — {}{code} ({})",

@@ -42,7 +42,10 @@ impl Progress {
         let bars = &self.bars;
         self.hosts.entry(host.to_string()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         })
@@ -75,10 +78,20 @@ impl Sink for Progress {
                 let host = host.clone();
                 self.host_bar(&host).set_message(format!("{host}: {step}"));
             }
-            EventKind::CredentialRejected { host, credential, reason } => {
-                self.bars.println(format!("  {host}: credential {credential} refused ({reason})"))?;
+            EventKind::CredentialRejected {
+                host,
+                credential,
+                reason,
+            } => {
+                self.bars
+                    .println(format!("  {host}: credential {credential} refused ({reason})"))?;
             }
-            EventKind::HostFinished { host, outcome, report, stats } => {
+            EventKind::HostFinished {
+                host,
+                outcome,
+                report,
+                stats,
+            } => {
                 if let Some(bar) = self.hosts.remove(host) {
                     bar.finish_and_clear();
                     self.bars.remove(&bar);
@@ -93,8 +106,9 @@ impl Sink for Progress {
                 self.tally(stats);
             }
             EventKind::RunBeginCancel { .. } => {
-                self.bars
-                    .println("interrupted: no new hosts will start; Ctrl-C again to abort the running ones")?;
+                self.bars.println(
+                    "interrupted: no new hosts will start; Ctrl-C again to abort the running ones",
+                )?;
             }
             EventKind::RunFinished { .. } => {
                 if let Some(bar) = self.overall.take() {

@@ -50,11 +50,29 @@ impl Summary {
         }
         out.push('\n');
         if !self.problems.is_empty() {
-            let width = self.problems.iter().map(|(h, _)| h.len()).max().unwrap_or(4).max(4);
-            let _ = writeln!(out, "\n{:<width$}  {:<12} {:>5}  REASON", "HOST", "RESULT", "EXIT");
+            let width = self
+                .problems
+                .iter()
+                .map(|(h, _)| h.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let _ = writeln!(
+                out,
+                "\n{:<width$}  {:<12} {:>5}  REASON",
+                "HOST", "RESULT", "EXIT"
+            );
             for (host, outcome) in &self.problems {
-                let code = outcome.exit_code().map(|c| c.to_string()).unwrap_or_else(|| "-".into());
-                let _ = writeln!(out, "{host:<width$}  {:<12} {code:>5}  {}", outcome.status(), outcome.reason());
+                let code = outcome
+                    .exit_code()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    out,
+                    "{host:<width$}  {:<12} {code:>5}  {}",
+                    outcome.status(),
+                    outcome.reason()
+                );
             }
         }
         if let Some(dir) = &self.log_dir {

@@ -47,7 +47,9 @@ impl Shared {
     fn started(&self, index: usize, host: &str) {
         self.hosts()[index] = HostState::Running;
         self.stats().running += 1;
-        self.ctx.sink.emit(EventKind::HostStarted { host: host.to_string() });
+        self.ctx.sink.emit(EventKind::HostStarted {
+            host: host.to_string(),
+        });
     }
 
     /// Count and announce under one lock, so every event's stats are in order.
@@ -71,7 +73,12 @@ impl Shared {
     }
 }
 
-pub async fn run(jobs: Vec<HostJob>, config: RunConfig, sink: EventSink, mut cancel: watch::Receiver<Cancel>) -> RunStats {
+pub async fn run(
+    jobs: Vec<HostJob>,
+    config: RunConfig,
+    sink: EventSink,
+    mut cancel: watch::Receiver<Cancel>,
+) -> RunStats {
     let total = jobs.len();
     sink.emit(EventKind::RunStarted {
         run_id: config.run_id.clone(),
@@ -142,7 +149,11 @@ pub async fn run(jobs: Vec<HostJob>, config: RunConfig, sink: EventSink, mut can
     stats
 }
 
-async fn worker(queue: Arc<Mutex<VecDeque<(usize, HostJob)>>>, cancel: watch::Receiver<Cancel>, shared: Arc<Shared>) {
+async fn worker(
+    queue: Arc<Mutex<VecDeque<(usize, HostJob)>>>,
+    cancel: watch::Receiver<Cancel>,
+    shared: Arc<Shared>,
+) {
     loop {
         if *cancel.borrow() != Cancel::None {
             return;

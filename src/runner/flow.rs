@@ -64,7 +64,11 @@ impl HostRun<'_> {
     async fn flow(&mut self, conn: &mut dyn Connection) -> Result<Outcome, Outcome> {
         let job = self.job;
         let auth = self
-            .step(Step::Authenticate, self.ctx.timeouts.auth, conn.authenticate(&job.credentials))
+            .step(
+                Step::Authenticate,
+                self.ctx.timeouts.auth,
+                conn.authenticate(&job.credentials),
+            )
             .await;
         let auth = match auth {
             Ok(auth) => auth,
@@ -74,7 +78,10 @@ impl HostRun<'_> {
         self.report.credential = Some(auth.accepted.clone());
 
         if let (Some(detect), false) = (&job.detect, self.ctx.force) {
-            if self.step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect)).await? {
+            if self
+                .step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect))
+                .await?
+            {
                 return Ok(Outcome::AlreadyInstalled);
             }
         }
@@ -89,7 +96,9 @@ impl HostRun<'_> {
         argv.extend(install.args.iter().cloned());
         self.report.command = Some(self.ctx.redactor.redact(&argv.join(" ")));
         let run = conn.execute(&install);
-        let output = self.step(Step::Execute, install.timeout + EXEC_GRACE, run).await?;
+        let output = self
+            .step(Step::Execute, install.timeout + EXEC_GRACE, run)
+            .await?;
         Ok(self.classify(output))
     }
 
@@ -103,7 +112,9 @@ impl HostRun<'_> {
 
     async fn cleanup(&mut self, conn: &mut dyn Connection) {
         // Not bounded by the host deadline: leaving files behind is worse than running late.
-        let result = self.step(Step::Cleanup, self.ctx.timeouts.cleanup, conn.cleanup()).await;
+        let result = self
+            .step(Step::Cleanup, self.ctx.timeouts.cleanup, conn.cleanup())
+            .await;
         if let Err(outcome) = result {
             self.report.cleanup_error = Some(outcome.reason());
         }
@@ -131,7 +142,11 @@ impl HostRun<'_> {
         limit: Duration,
         work: impl Future<Output = Result<T, TransportError>>,
     ) -> Result<T, Outcome> {
-        let limit = if step == Step::Cleanup { limit } else { self.remaining(limit) };
+        let limit = if step == Step::Cleanup {
+            limit
+        } else {
+            self.remaining(limit)
+        };
         self.ctx.sink.emit(EventKind::StepStarted {
             host: self.job.label.clone(),
             step,
@@ -146,7 +161,10 @@ impl HostRun<'_> {
             Ok(Err(err)) => self.failure(step, err),
             Err(_) => {
                 let why = if step != Step::Cleanup && Instant::now() >= self.deadline {
-                    format!("host deadline ({}) reached", humantime::format_duration(self.ctx.timeouts.host))
+                    format!(
+                        "host deadline ({}) reached",
+                        humantime::format_duration(self.ctx.timeouts.host)
+                    )
                 } else {
                     humantime::format_duration(limit).to_string()
                 };
@@ -239,10 +257,19 @@ mod tests {
             reboot: vec![3010, 1641],
         };
         assert_eq!(classify(&RemoteExit::Code(0), &codes).status(), "ok");
-        assert_eq!(classify(&RemoteExit::Code(3010), &codes).status(), "reboot-required");
-        assert_eq!(classify(&RemoteExit::Code(1641), &codes).status(), "reboot-required");
+        assert_eq!(
+            classify(&RemoteExit::Code(3010), &codes).status(),
+            "reboot-required"
+        );
+        assert_eq!(
+            classify(&RemoteExit::Code(1641), &codes).status(),
+            "reboot-required"
+        );
         let failed = classify(&RemoteExit::Code(3), &codes);
         assert_eq!((failed.status(), failed.exit_code()), ("failed", Some(3)));
-        assert_eq!(classify(&RemoteExit::Signal("KILL".into()), &codes).status(), "failed");
+        assert_eq!(
+            classify(&RemoteExit::Signal("KILL".into()), &codes).status(),
+            "failed"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dispatch::{Cancel, run};
-pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
+pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats};
 
 use crate::secrets::Redactor;
 use crate::transport::{Connector, Credential, Endpoint, Install, Payload};

@@ -115,22 +115,21 @@ pub enum TransportError {
     ExecTimedOut { timeout: Duration, output: OutputTail },
 }
 
-impl TransportError {
-    /// Failures where the host was never really reached count as *unreachable*.
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Unreachable(_))
-    }
-}
-
 /// Opens connections for one protocol.
 pub trait Connector: Send + Sync {
-    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>>;
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>>;
 }
 
 /// One connection to one host, used for the whole install flow.
 pub trait Connection: Send {
     /// Try the credentials in order; only a refusal moves on to the next one.
-    fn authenticate<'a>(&'a mut self, credentials: &'a [Credential]) -> BoxFuture<'a, Result<AuthOutcome, TransportError>>;
+    fn authenticate<'a>(
+        &'a mut self,
+        credentials: &'a [Credential],
+    ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>>;
 
     /// Run the package's detect command; `true` when it says the package is installed.
     fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>>;

@@ -27,7 +27,10 @@ impl Fleet {
     /// `n` sshd processes, each on its own loopback address. Addresses derive from the
     /// test process id, so tests running in parallel never collide.
     pub fn start(n: usize) -> Fleet {
-        let dir = tempfile::Builder::new().prefix("pushinst-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-test-")
+            .tempdir()
+            .expect("temp dir");
         let pid = std::process::id();
         let port = 2200 + NEXT_FLEET.fetch_add(1, Ordering::SeqCst);
         let (a, b) = (((pid / 250) % 250) + 1, (pid % 250) + 1);
@@ -50,7 +53,10 @@ impl Fleet {
     }
 
     pub fn password(&self) -> String {
-        std::fs::read_to_string(self.path("password")).expect("fleet password").trim().to_string()
+        std::fs::read_to_string(self.path("password"))
+            .expect("fleet password")
+            .trim()
+            .to_string()
     }
 
     /// The `hosts = [...]` list for an inventory.
@@ -225,7 +231,12 @@ impl Run {
     }
 
     pub fn debug(&self) -> String {
-        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code(), self.stdout(), self.stderr())
+        format!(
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
     }
 }
 

@@ -41,7 +41,10 @@ pub(super) async fn authenticate(
 }
 
 /// `Ok(None)` when logged in; `Ok(Some(reason))` when this credential was refused.
-async fn try_credential(conn: &mut SshConnection, credential: &Credential) -> Result<Option<String>, TransportError> {
+async fn try_credential(
+    conn: &mut SshConnection,
+    credential: &Credential,
+) -> Result<Option<String>, TransportError> {
     let mut reasons = Vec::new();
     for method in &credential.methods {
         let outcome = match method {
@@ -89,7 +92,10 @@ fn lost(e: russh::Error) -> TransportError {
     TransportError::Unreachable(format!("connection lost during authentication: {e}"))
 }
 
-async fn rsa_hash(conn: &SshConnection, algorithm: Algorithm) -> Result<Option<russh::keys::HashAlg>, TransportError> {
+async fn rsa_hash(
+    conn: &SshConnection,
+    algorithm: Algorithm,
+) -> Result<Option<russh::keys::HashAlg>, TransportError> {
     if !matches!(algorithm, Algorithm::Rsa { .. }) {
         return Ok(None);
     }

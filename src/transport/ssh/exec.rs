@@ -18,7 +18,11 @@ fn lost(e: russh::Error) -> TransportError {
     TransportError::Unreachable(format!("connection lost: {e}"))
 }
 
-async fn start(handle: &Handle<Client>, command: &str, stdin: Option<&[u8]>) -> Result<russh::Channel<Msg>, TransportError> {
+async fn start(
+    handle: &Handle<Client>,
+    command: &str,
+    stdin: Option<&[u8]>,
+) -> Result<russh::Channel<Msg>, TransportError> {
     let channel = handle.channel_open_session().await.map_err(lost)?;
     channel.exec(true, command).await.map_err(lost)?;
     if let Some(input) = stdin {
@@ -36,7 +40,9 @@ async fn collect(channel: &mut russh::Channel<Msg>, tail: &mut OutputTail) -> Op
             ChannelMsg::Data { data } => tail.push(&data),
             ChannelMsg::ExtendedData { data, .. } => tail.push(&data),
             ChannelMsg::ExitStatus { exit_status } => exit = Some(RemoteExit::Code(exit_status as i32)),
-            ChannelMsg::ExitSignal { signal_name, .. } => exit = Some(RemoteExit::Signal(format!("{signal_name:?}"))),
+            ChannelMsg::ExitSignal { signal_name, .. } => {
+                exit = Some(RemoteExit::Signal(format!("{signal_name:?}")))
+            }
             _ => {}
         }
     }
@@ -44,12 +50,16 @@ async fn collect(channel: &mut russh::Channel<Msg>, tail: &mut OutputTail) -> Op
 }
 
 /// Run a short command and wait for it (the runner bounds the wait).
-pub(super) async fn run(handle: &Handle<Client>, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, TransportError> {
+pub(super) async fn run(
+    handle: &Handle<Client>,
+    command: &str,
+    stdin: Option<&[u8]>,
+) -> Result<ExecOutput, TransportError> {
     let mut channel = start(handle, command, stdin).await?;
     let mut output = OutputTail::new(OUTPUT_LIMIT);
-    let exit = collect(&mut channel, &mut output)
-        .await
-        .ok_or_else(|| TransportError::Unreachable("the connection closed before the command finished".into()))?;
+    let exit = collect(&mut channel, &mut output).await.ok_or_else(|| {
+        TransportError::Unreachable("the connection closed before the command finished".into())
+    })?;
     Ok(ExecOutput { exit, output })
 }
 
@@ -64,8 +74,16 @@ pub(super) fn command_line(dir: &str, argv: &[String], sudo: Option<&Sudo>) -> (
                 Sudo::Password(secret) => ("-S -p ''", Some(format!("{}\n", secret.expose()).into_bytes())),
                 Sudo::NoPassword => ("-n", None),
             };
-            let script = quote(&format!("echo '{SUDO_MARKER}' >&2; exec \"$0\" \"$@\" </dev/null"));
-            (format!("cd {} && exec sudo {flags} -- /bin/sh -c {script} {argv}", quote(dir)), stdin)
+            let script = quote(&format!(
+                "echo '{SUDO_MARKER}' >&2; exec \"$0\" \"$@\" </dev/null"
+            ));
+            (
+                format!(
+                    "cd {} && exec sudo {flags} -- /bin/sh -c {script} {argv}",
+                    quote(dir)
+                ),
+                stdin,
+            )
         }
     }
 }
@@ -100,15 +118,28 @@ pub(super) async fn install(
     };
     if sudo.is_some() && !output.remove_line(SUDO_MARKER) {
         let said = output.text();
-        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
         return Err(TransportError::Sudo(last.trim().to_string()));
     }
     Ok(ExecOutput { exit, output })
 }
 
-pub(super) async fn remove_dir(handle: &Handle<Client>, dir: &str, sudo: Option<&Sudo>) -> Result<(), TransportError> {
+pub(super) async fn remove_dir(
+    handle: &Handle<Client>,
+    dir: &str,
+    sudo: Option<&Sudo>,
+) -> Result<(), TransportError> {
     // The installer may have left root-owned files in the directory: remove as root too.
-    let argv = ["rm".to_string(), "-rf".to_string(), "--".to_string(), dir.to_string()];
+    let argv = [
+        "rm".to_string(),
+        "-rf".to_string(),
+        "--".to_string(),
+        dir.to_string(),
+    ];
     let (line, stdin) = command_line(".", &argv, sudo);
     let out = run(handle, &line, stdin.as_deref()).await?;
     match out.exit {
@@ -128,10 +159,17 @@ mod tests {
     #[test]
     fn sudo_password_goes_to_stdin_not_the_command() {
         let argv = vec!["./setup.sh".to_string(), "--name=it's".to_string()];
-        let (line, stdin) = command_line(".pushinst-1", &argv, Some(&Sudo::Password(Secret::new("pw-XYZ".into()))));
+        let (line, stdin) = command_line(
+            ".pushinst-1",
+            &argv,
+            Some(&Sudo::Password(Secret::new("pw-XYZ".into()))),
+        );
         assert!(!line.contains("pw-XYZ"));
         assert_eq!(stdin.unwrap(), b"pw-XYZ\n");
-        assert!(line.starts_with("cd '.pushinst-1' && exec sudo -S -p '' -- /bin/sh -c "), "{line}");
+        assert!(
+            line.starts_with("cd '.pushinst-1' && exec sudo -S -p '' -- /bin/sh -c "),
+            "{line}"
+        );
         assert!(line.ends_with("'./setup.sh' '--name=it'\\''s'"), "{line}");
         let (plain, none) = command_line("d", &argv, None);
         assert_eq!(plain, "cd 'd' && exec './setup.sh' '--name=it'\\''s' </dev/null");

@@ -68,8 +68,11 @@ impl Client {
             Ok(true) => Ok(()),
             Ok(false) if self.check.accept_new => {
                 let _guard = LEARN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-                russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, path)
-                    .map_err(|e| ClientError::HostKey(format!("cannot record the host key in {}: {e}", path.display())))
+                russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, path).map_err(
+                    |e| {
+                        ClientError::HostKey(format!("cannot record the host key in {}: {e}", path.display()))
+                    },
+                )
             }
             Ok(false) => Err(ClientError::HostKey(format!(
                 "unknown host key: {} offers {shown}, which {} does not list; check the fingerprint, then add it with `ssh-keyscan -p {} {} >> {}` or set host_key_policy = \"accept-new\"",
@@ -86,7 +89,10 @@ impl Client {
                 self.known_hosts_name(),
                 path.display()
             ))),
-            Err(e) => Err(ClientError::HostKey(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(ClientError::HostKey(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 }

@@ -14,7 +14,10 @@ use russh::client::{self, Handle};
 pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
-use super::{AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload, TransportError};
+use super::{
+    AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload,
+    TransportError,
+};
 
 /// Opens SSH connections for one run.
 pub struct SshConnector {
@@ -47,7 +50,10 @@ impl SshConnector {
 }
 
 impl Connector for SshConnector {
-    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
         Box::pin(async move {
             let handle = open(&self.shared, endpoint).await?;
             Ok(Box::new(SshConnection {
@@ -83,8 +89,12 @@ async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, Tr
 fn describe_connect_error(endpoint: &Endpoint, e: &std::io::Error) -> String {
     use std::io::ErrorKind;
     match e.kind() {
-        ErrorKind::ConnectionRefused => format!("connection refused on port {} (is sshd running?)", endpoint.port),
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => format!("no route to {}", endpoint.address),
+        ErrorKind::ConnectionRefused => {
+            format!("connection refused on port {} (is sshd running?)", endpoint.port)
+        }
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            format!("no route to {}", endpoint.address)
+        }
         _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
             format!("cannot resolve `{}`", endpoint.address)
         }
@@ -116,7 +126,10 @@ impl SshConnection {
 }
 
 impl Connection for SshConnection {
-    fn authenticate<'a>(&'a mut self, credentials: &'a [Credential]) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
+    fn authenticate<'a>(
+        &'a mut self,
+        credentials: &'a [Credential],
+    ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
         Box::pin(auth::authenticate(self, credentials))
     }
 
@@ -134,7 +147,13 @@ impl Connection for SshConnection {
                 .endpoint
                 .name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let dir = format!(".pushinst-{}-{host}-{}", self.shared.run_id, self.endpoint.port);
             // Recorded before the directory exists, so cleanup covers a half-done upload.

@@ -20,7 +20,14 @@ mod tests {
     fn quotes_survive_the_shell() {
         let args = ["plain", "with space", "it's", "$(rm -rf /)", "a\"b", ""];
         let line = format!("printf '%s\\n' {}", join(args));
-        let out = std::process::Command::new("sh").arg("-c").arg(line).output().unwrap();
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "plain\nwith space\nit's\n$(rm -rf /)\na\"b\n\n");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "plain\nwith space\nit's\n$(rm -rf /)\na\"b\n\n"
+        );
     }
 }

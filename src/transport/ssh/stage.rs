@@ -24,7 +24,11 @@ fn attrs(mode: u32) -> FileAttributes {
     }
 }
 
-pub(super) async fn upload(handle: &Handle<Client>, dir: &str, payloads: &[Payload]) -> Result<(), TransportError> {
+pub(super) async fn upload(
+    handle: &Handle<Client>,
+    dir: &str,
+    payloads: &[Payload],
+) -> Result<(), TransportError> {
     let channel = handle
         .channel_open_session()
         .await
@@ -63,14 +67,21 @@ pub(super) async fn upload(handle: &Handle<Client>, dir: &str, payloads: &[Paylo
     Ok(())
 }
 
-pub(super) async fn verify(handle: &Handle<Client>, dir: &str, payloads: &[Payload]) -> Result<(), TransportError> {
+pub(super) async fn verify(
+    handle: &Handle<Client>,
+    dir: &str,
+    payloads: &[Payload],
+) -> Result<(), TransportError> {
     let mut argv = vec!["sha256sum".to_string(), "--".to_string()];
     argv.extend(payloads.iter().map(|p| p.file_name.clone()));
     let (line, _) = exec::command_line(dir, &argv, None);
     let out = exec::run(handle, &line, None).await?;
     let text = out.output.text();
     if out.exit != RemoteExit::Code(0) {
-        return Err(TransportError::Remote(format!("cannot verify the upload: {}", text.trim())));
+        return Err(TransportError::Remote(format!(
+            "cannot verify the upload: {}",
+            text.trim()
+        )));
     }
     for payload in payloads {
         let seen = text.lines().find_map(|l| {
@@ -88,4 +99,3 @@ pub(super) async fn verify(handle: &Handle<Client>, dir: &str, payloads: &[Paylo
     }
     Ok(())
 }
-
