@@ -211,13 +211,11 @@ fn build_jobs(
         .clone()
         .unwrap_or_else(|| home().join(".ssh").join("known_hosts"));
     let accept_new = inv.settings.host_key_policy == HostKeyPolicy::AcceptNew;
-    if accept_new {
-        if let Some(dir) = known_hosts.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
-                what: format!("cannot create {}", dir.display()),
-                source,
-            })?;
-        }
+    if accept_new && let Some(dir) = known_hosts.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
+            what: format!("cannot create {}", dir.display()),
+            source,
+        })?;
     }
     let ssh: Arc<dyn Connector> = Arc::new(SshConnector::new(
         HostKeyCheck {

@@ -203,10 +203,10 @@ impl Checker {
 
     /// Paths in the inventory are relative to the inventory file; `~/` is $HOME.
     fn path(&self, raw: &str) -> PathBuf {
-        if let Some(rest) = raw.strip_prefix("~/") {
-            if let Some(home) = std::env::var_os("HOME") {
-                return PathBuf::from(home).join(rest);
-            }
+        if let Some(rest) = raw.strip_prefix("~/")
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            return PathBuf::from(home).join(rest);
         }
         self.base.join(raw)
     }

@@ -82,17 +82,16 @@ pub fn expand(pattern: &str) -> Result<Vec<HostAddr>, PatternError> {
 
 /// Split `host:port` and `[v6]:port`; a bare IPv6 address keeps its colons.
 fn split_port(pattern: &str) -> Result<(&str, Option<u16>), PatternError> {
-    if let Some(rest) = pattern.strip_prefix('[') {
-        if let Some((addr, tail)) = rest.split_once(']') {
-            if addr.contains(':') {
-                let port = match tail.strip_prefix(':') {
-                    Some(p) => Some(parse_port(p)?),
-                    None if tail.is_empty() => None,
-                    None => return Err(PatternError::Port(tail.to_string())),
-                };
-                return Ok((addr, port));
-            }
-        }
+    if let Some(rest) = pattern.strip_prefix('[')
+        && let Some((addr, tail)) = rest.split_once(']')
+        && addr.contains(':')
+    {
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None if tail.is_empty() => None,
+            None => return Err(PatternError::Port(tail.to_string())),
+        };
+        return Ok((addr, port));
     }
     match pattern.matches(':').count() {
         1 => {

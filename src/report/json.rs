@@ -20,11 +20,11 @@ impl<W: Write + Send> JsonLines<W> {
 
 pub fn encode(event: &Event) -> Value {
     let mut value = serde_json::to_value(&event.kind).unwrap_or(Value::Null);
-    if let (Some(obj), EventKind::HostFinished { report, .. }) = (value.as_object_mut(), &event.kind) {
-        if let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut) {
-            data.insert("credential".into(), json!(report.credential));
-            data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
-        }
+    if let (Some(obj), EventKind::HostFinished { report, .. }) = (value.as_object_mut(), &event.kind)
+        && let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut)
+    {
+        data.insert("credential".into(), json!(report.credential));
+        data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
     }
     if let Some(obj) = value.as_object_mut() {
         obj.insert("timestamp".into(), json!(clock(event.time)));

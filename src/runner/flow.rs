@@ -77,13 +77,12 @@ impl HostRun<'_> {
         self.rejections(&auth.rejected);
         self.report.credential = Some(auth.accepted.clone());
 
-        if let (Some(detect), false) = (&job.detect, self.ctx.force) {
-            if self
+        if let (Some(detect), false) = (&job.detect, self.ctx.force)
+            && self
                 .step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect))
                 .await?
-            {
-                return Ok(Outcome::AlreadyInstalled);
-            }
+        {
+            return Ok(Outcome::AlreadyInstalled);
         }
         self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&job.payloads))
             .await?;

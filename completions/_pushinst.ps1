@@ -1,0 +1,111 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'pushinst'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'pushinst' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install a package on the targets')
+            [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pushinst;deploy' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;hosts' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;generate' {
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'out-dir')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;help' {
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install a package on the targets')
+            [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pushinst;help;deploy' {
+            break
+        }
+        'pushinst;help;hosts' {
+            break
+        }
+        'pushinst;help;generate' {
+            break
+        }
+        'pushinst;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,231 @@
+//! The command line without a fleet: inventory errors, target listing, dry runs and
+//! the generated completions and man page.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn pushinst(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pushinst"))
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("PUSHINST_INVENTORY")
+        .args(args)
+        .output()
+        .expect("run pushinst")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A listener that counts connections: proof that nothing was touched.
+fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for _ in listener.incoming() {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (port, count)
+}
+
+fn good_inventory(port: u16) -> String {
+    format!(
+        r#"[settings]
+concurrency = 4
+
+[credentials.deploy]
+user = "deploy"
+password = {{ env = "DEPLOY_PW" }}
+sudo = true
+
+[credentials.backup]
+user = "backup"
+key = "id_ed25519"
+
+[packages.agent]
+version = "7.2.1"
+linux = {{ file = "install.sh", args = ["--unattended"], detect = "test -x /opt/agent" }}
+reboot_codes = [3010]
+
+[groups.web]
+hosts = ["web-[01-03].example", "127.0.0.1:{port}"]
+os = "linux"
+credentials = ["deploy", "backup"]
+
+[groups.db]
+hosts = ["10.0.0.0/30"]
+os = "linux"
+credentials = ["backup"]
+"#
+    )
+}
+
+#[test]
+fn a_broken_inventory_exits_2_with_file_line_column_and_hint_touching_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, connections) = counting_listener();
+    std::fs::write(dir.path().join("install.sh"), "#!/bin/sh\n").unwrap();
+    let broken = good_inventory(port)
+        .replace("concurrency = 4", "concurency = 4")
+        .replace(
+            "credentials = [\"deploy\", \"backup\"]",
+            "credentials = [\"deploy\", \"bakup\"]",
+        );
+    std::fs::write(dir.path().join("pushinst.toml"), broken).unwrap();
+    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    // Parse errors stop at the first; this one is the misspelt key on line 2.
+    assert!(err.contains("pushinst.toml:2:1"), "{err}");
+    assert!(
+        err.contains("concurency = 4"),
+        "the offending line is shown: {err}"
+    );
+    assert!(err.contains("did you mean `concurrency`?"), "{err}");
+    assert!(err.contains("nothing was touched"), "{err}");
+
+    // Fix the key: now the unknown credential is reported where it is written.
+    let broken = good_inventory(port).replace("\"deploy\", \"backup\"]", "\"deploy\", \"bakup\"]");
+    std::fs::write(dir.path().join("pushinst.toml"), broken).unwrap();
+    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown credential `bakup`"), "{err}");
+    assert!(err.contains("pushinst.toml:21:"), "{err}");
+    assert!(err.contains("did you mean `backup`?"), "{err}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "no host was contacted");
+}
+
+#[test]
+fn bad_targets_and_packages_exit_2_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("install.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(dir.path().join("pushinst.toml"), good_inventory(1)).unwrap();
+    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "webb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean the group `web`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = pushinst(dir.path(), &["deploy", "agnet", "--to", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("packages in the inventory: agent"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(dir.path().join("install.sh")).unwrap();
+    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "web", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read installer"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = pushinst(dir.path(), &["deploy", "agent"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses a missing --to");
+}
+
+#[test]
+fn a_missing_inventory_names_the_ways_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pushinst(dir.path(), &["hosts", "--to", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot read inventory pushinst.toml") && err.contains("PUSHINST_INVENTORY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hosts_lists_resolved_targets_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), good_inventory(2222)).unwrap();
+    let out = pushinst(
+        dir.path(),
+        &[
+            "-i",
+            "inv.toml",
+            "hosts",
+            "--to",
+            "db",
+            "web",
+            "web-02.example",
+            "!web-03.example",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hosts: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "10.0.0.1",
+            "10.0.0.2",
+            "web-01.example",
+            "web-02.example",
+            "127.0.0.1:2222"
+        ]
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, connections) = counting_listener();
+    std::fs::write(dir.path().join("install.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(dir.path().join("pushinst.toml"), good_inventory(port)).unwrap();
+    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "web", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.starts_with("plan: agent 7.2.1 on 4 host(s), 4 at a time"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("credentials  deploy (deploy: password from env DEPLOY_PW, sudo), then backup"),
+        "{plan}"
+    );
+    assert!(plan.contains("detect `test -x /opt/agent` → upload + verify sha256 → execute `install.sh --unattended` via sudo (timeout 30m)"), "{plan}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+    assert!(
+        !dir.path().join(".local").exists(),
+        "no log directory was created"
+    );
+}
+
+#[test]
+fn completions_and_man_page_are_up_to_date() {
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (what, committed) in [("completions", "completions"), ("man", "man")] {
+        let status = Command::new(env!("CARGO_BIN_EXE_pushinst"))
+            .args(["generate", what, "--out-dir"])
+            .arg(out.path().join(what))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for entry in std::fs::read_dir(out.path().join(what)).unwrap() {
+            let entry = entry.unwrap();
+            let fresh = std::fs::read_to_string(entry.path()).unwrap();
+            let path = root.join(committed).join(entry.file_name());
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                fresh == old,
+                "{} is stale: run `cargo run -- generate {what} --out-dir {committed}`",
+                path.display()
+            );
+        }
+    }
+}
