@@ -229,3 +229,18 @@ fn completions_and_man_page_are_up_to_date() {
         }
     }
 }
+
+#[test]
+fn a_refused_inline_password_is_not_echoed_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = good_inventory(1).replace("{ env = \"DEPLOY_PW\" }", "\"inline-secret-4242\"");
+    std::fs::write(dir.path().join("pushinst.toml"), inventory).unwrap();
+    let out = pushinst(dir.path(), &["hosts", "--to", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("plain-text secret refused") && err.contains("pushinst.toml:7:"),
+        "{err}"
+    );
+    assert!(!err.contains("inline-secret-4242"), "{err}");
+}

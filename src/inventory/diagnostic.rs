@@ -81,7 +81,7 @@ impl InventoryError {
                         diag = diag.with_help(hint.clone());
                     }
                     let report = miette::Report::new(diag)
-                        .with_source_code(NamedSource::new(path.display().to_string(), text.clone()));
+                        .with_source_code(NamedSource::new(path.display().to_string(), mask_secrets(text)));
                     let _ = handler.render_report(&mut out, report.as_ref());
                     out.push('\n');
                 }
@@ -89,5 +89,47 @@ impl InventoryError {
                 out
             }
         }
+    }
+}
+
+/// Blank out inline secrets before showing source lines: an error report goes to
+/// terminals, cron mail and CI logs. Byte lengths are kept, so spans stay valid.
+fn mask_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let key = line.split('=').next().unwrap_or("").to_ascii_lowercase();
+        let secret_key = line.contains('=') && (key.contains("pass") || key.contains("secret"));
+        match (secret_key, line.find(['"', '\''])) {
+            (true, Some(open)) => {
+                let quote = line.as_bytes()[open] as char;
+                let close = line[open + 1..]
+                    .rfind(quote)
+                    .map(|i| open + 1 + i)
+                    .unwrap_or(line.len());
+                out.push_str(&line[..=open]);
+                out.push_str(&"*".repeat(close - open - 1));
+                out.push_str(&line[close..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_secrets_are_masked_in_reports() {
+        let text = "[credentials.x]\nuser = \"u\"\npassword = \"hunter2\"\nsudo_password = 'pässword'\n";
+        let masked = mask_secrets(text);
+        assert_eq!(masked.len(), text.len());
+        assert!(
+            !masked.contains("hunter2") && !masked.contains("pässword"),
+            "{masked}"
+        );
+        assert!(masked.contains("password = \"*******\""), "{masked}");
+        assert!(masked.contains("user = \"u\""));
     }
 }
