@@ -239,7 +239,7 @@ fn a_refused_inline_password_is_not_echoed_in_the_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("plain-text secret refused") && err.contains("pushinst.toml:7:"),
+        err.contains("plain-text secret refused") && err.contains("pushinst.toml:6:12"),
         "{err}"
     );
     assert!(!err.contains("inline-secret-4242"), "{err}");
