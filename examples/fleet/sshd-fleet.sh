@@ -82,9 +82,10 @@ MaxStartups 200:30:400
 MaxSessions 50
 LogLevel ERROR
 CONF
-        # Without -D, sshd binds first and then detaches: once it returns, it listens.
+        rm -f "$host/sshd.pid" "$host/sshd.log"
         /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log" \
             || die "sshd for $endpoint did not start: $(cat "$host/sshd.log" 2>/dev/null)"
+        wait_listening "$host" "$endpoint"
         if [ "$port" = 22 ]; then
             printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$host/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
         else
@@ -92,6 +93,22 @@ CONF
         fi
         echo "$endpoint" >> "$dir/endpoints"
     done
+}
+
+# sshd detaches before it binds, and writes its pid file once it listens: wait for
+# that, and fail loudly if the address was taken.
+wait_listening() {
+    local host=$1 endpoint=$2 i
+    for i in $(seq 1 250); do
+        if [ -s "$host/sshd.pid" ] && kill -0 "$(cat "$host/sshd.pid")" 2>/dev/null; then
+            return 0
+        fi
+        if grep -q "Cannot bind\|fatal" "$host/sshd.log" 2>/dev/null; then
+            die "sshd for $endpoint did not start: $(cat "$host/sshd.log")"
+        fi
+        sleep 0.02
+    done
+    die "sshd for $endpoint did not start within 5s: $(cat "$host/sshd.log" 2>/dev/null)"
 }
 
 stop() {

@@ -148,8 +148,8 @@ impl Outcome {
         match self {
             Outcome::Ok {
                 reboot_required: true,
-                exit_code,
-            } => format!("installed; exit code {exit_code} asks for a reboot"),
+                ..
+            } => "installed; the host needs a reboot".to_string(),
             Outcome::Ok { .. } => "installed".to_string(),
             Outcome::AlreadyInstalled => "already installed (detect succeeded)".to_string(),
             Outcome::Failed { reason, .. } | Outcome::Unreachable { reason, .. } => reason.clone(),
