@@ -244,3 +244,34 @@ fn a_refused_inline_password_is_not_echoed_in_the_error() {
     );
     assert!(!err.contains("inline-secret-4242"), "{err}");
 }
+
+#[test]
+fn the_readme_inventory_is_the_example_file_and_it_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/inventory.toml")).unwrap();
+    let block = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in the README");
+    assert_eq!(block, example, "README.md and examples/inventory.toml differ");
+    let out = pushinst(
+        root,
+        &[
+            "-i",
+            "examples/inventory.toml",
+            "hosts",
+            "--to",
+            "web-servers",
+            "branch-office",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert_eq!(listed.lines().count(), 20 + 14 + 1 + 120, "{listed}");
+    assert!(
+        listed.contains("web-07.corp.example:2200\tlinux\tvia 192.0.2.17\tops-agent"),
+        "{listed}"
+    );
+}
