@@ -514,3 +514,88 @@ fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
     assert_eq!(fleet.timeline().len(), 1);
     assert!(fleet.leftovers(&run.run_id()).is_empty());
 }
+
+#[test]
+fn keyring_secrets_come_from_the_secret_service() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let text = inventory(&fleet, "", AGENT, r#"["vault"]"#)
+        + "\n[credentials.vault]\nuser = \"pushinst-fleet\"\npassword = { keyring = \"fleet-vault\" }\n";
+    fleet.write("pushinst.toml", &text);
+    // A private D-Bus session with an unlocked GNOME Keyring holding the password.
+    let script = format!(
+        "echo -n unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+         printf %s \"$FLEET_PW\" | secret-tool store --label=pushinst service pushinst credential fleet-vault && \
+         exec {} deploy agent --to fleet --output json",
+        env!("CARGO_BIN_EXE_pushinst")
+    );
+    let mut cmd = fleet.pushinst();
+    let cmd = cmd.env("FLEET_PW", fleet.password());
+    let mut session = std::process::Command::new("dbus-run-session");
+    session
+        .args(["--", "sh", "-c", &script])
+        .current_dir(fleet.dir.path());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => session.env(key, value),
+            None => session.env_remove(key),
+        };
+    }
+    let output = session
+        .output()
+        .expect("dbus-run-session (apt: dbus gnome-keyring libsecret-tools)");
+    let run = common::Run {
+        output,
+        elapsed: std::time::Duration::ZERO,
+    };
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.finished()[0]["credential"], "vault");
+
+    // Without a Secret Service the credential is refused up front, nothing touched.
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--force"]);
+    assert_eq!(run.code(), 2, "{}", run.debug());
+    assert!(
+        run.stderr()
+            .contains("credential `vault`: keyring entry `fleet-vault`"),
+        "{}",
+        run.debug()
+    );
+    assert_eq!(fleet.timeline().len(), 1);
+}
+
+#[test]
+fn windows_hosts_in_a_mixed_group_fail_with_a_reason_and_linux_hosts_proceed() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("0", "");
+    let package = format!("{AGENT}\nwindows = {{ file = \"install.sh\" }}");
+    let text = inventory(&fleet, "", &package, r#"["fleet"]"#)
+        + "\n[[hosts]]\nname = \"ws-01.example\"\nos = \"windows\"\ncredentials = [\"plain\"]\n\n[groups.mixed]\nhosts = [\"ws-01.example\"]\n";
+    fleet.write(
+        "pushinst.toml",
+        &text.replace(
+            "[groups.mixed]\nhosts = [",
+            &format!("[groups.mixed]\nhosts = [\"{}\", ", fleet.endpoints[0]),
+        ),
+    );
+    let run = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        "mixed",
+        &fleet.endpoints[1],
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let windows = run.outcome("ws-01.example");
+    assert_eq!(windows["status"], "failed");
+    assert!(
+        windows["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Windows targets are not supported"),
+        "{windows}"
+    );
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
+    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
+}

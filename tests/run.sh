@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: install what the tests need (OpenSSH
-# server and client, sudo, the fleet user), check formatting and lints, then run
+# server and client, sudo, the fleet user, a Secret Service for the keyring test), check formatting and lints, then run
 # every test with cargo-nextest. The tests start and stop their own sshd servers on
 # loopback addresses; nothing listens beyond 127.0.0.0/8.
 set -euo pipefail
@@ -8,9 +8,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v ssh-keygen >/dev/null || ! command -v ssh-agent >/dev/null; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-client >/dev/null \
-        || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-client >/dev/null; }
+# ssh-keygen/ssh-agent for key tests; a private D-Bus session with GNOME Keyring and
+# secret-tool for the keyring test.
+packages=(openssh-client dbus gnome-keyring libsecret-tools)
+if ! command -v ssh-agent >/dev/null || ! command -v dbus-run-session >/dev/null \
+    || ! command -v gnome-keyring-daemon >/dev/null || ! command -v secret-tool >/dev/null; then
+    install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null; }
+    install || { as_root apt-get update -q >/dev/null && install; }
 fi
 as_root examples/fleet/sshd-fleet.sh setup
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

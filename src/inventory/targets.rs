@@ -151,18 +151,32 @@ fn override_for<'a>(inv: &'a Inventory, name: &str) -> Option<&'a HostOverride> 
     inv.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
-/// Decide address, port, OS and credentials: `[[hosts]]` beats the group beats `[settings]`.
+/// Decide address, port, OS and credentials: `[[hosts]]` beats the group the host was
+/// named through, which beats any other group listing it, which beats `[settings]`.
 fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Target, TargetError> {
     let over = override_for(inv, &addr.name);
     let label = addr.to_string();
+    let groups: Vec<&Group> = group
+        .into_iter()
+        .chain(
+            inv.groups
+                .values()
+                .filter(|g| g.hosts.iter().any(|h| same_host(h, &addr))),
+        )
+        .collect();
     let os = over
         .and_then(|o| o.os)
-        .or(group.and_then(|g| g.os))
+        .or_else(|| groups.iter().find_map(|g| g.os))
         .or(inv.settings.default_os)
         .ok_or_else(|| TargetError::NoOs(label.clone()))?;
     let credentials = over
         .and_then(|o| o.credentials.clone())
-        .or_else(|| group.map(|g| g.credentials.clone()).filter(|c| !c.is_empty()))
+        .or_else(|| {
+            groups
+                .iter()
+                .map(|g| g.credentials.clone())
+                .find(|c| !c.is_empty())
+        })
         .unwrap_or_else(|| inv.settings.default_credentials.clone());
     if credentials.is_empty() {
         return Err(TargetError::NoCredentials(label));
@@ -252,6 +266,14 @@ credentials = ["b"]
         );
         let t = &resolve_targets(&inv, &["web-04.example".to_string()]).unwrap()[0];
         assert_eq!(t.credentials, ["a", "b"]);
+    }
+
+    #[test]
+    fn facts_missing_from_one_group_come_from_another() {
+        let text = format!("{INV}\n[groups.mixed]\nhosts = [\"db-1.example\"]\n");
+        let inv = parse(Path::new("inv.toml"), text).unwrap();
+        let t = &resolve_targets(&inv, &["mixed".to_string()]).unwrap()[0];
+        assert_eq!((t.os, t.credentials.clone()), (Os::Linux, vec!["b".to_string()]));
     }
 
     #[test]
