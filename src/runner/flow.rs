@@ -2,7 +2,9 @@
 //! execute → classify, then cleanup on every path out.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use super::events::{EventKind, EventSink, HostReport, Outcome, Step, StepRecord};
 use super::{ExitCodes, HostJob, Timeouts};
@@ -69,11 +71,7 @@ impl HostRun<'_> {
                 self.ctx.timeouts.auth,
                 conn.authenticate(&job.credentials),
             )
-            .await;
-        let auth = match auth {
-            Ok(auth) => auth,
-            Err(outcome) => return Err(outcome),
-        };
+            .await?;
         self.rejections(&auth.rejected);
         self.report.credential = Some(auth.accepted.clone());
 
@@ -141,17 +139,19 @@ impl HostRun<'_> {
         limit: Duration,
         work: impl Future<Output = Result<T, TransportError>>,
     ) -> Result<T, Outcome> {
-        let limit = if step == Step::Cleanup {
-            limit
-        } else {
-            self.remaining(limit)
+        // Cleanup must run even past the deadline; execute gets the deadline inside
+        // the transport, which can then stop the installer instead of abandoning it.
+        let bounded = match step {
+            Step::Cleanup | Step::Execute => limit,
+            _ => self.remaining(limit),
         };
+        let by_deadline = bounded < limit;
         self.ctx.sink.emit(EventKind::StepStarted {
             host: self.job.label.clone(),
             step,
         });
         let started = Instant::now();
-        let result = tokio::time::timeout(limit, work).await;
+        let result = tokio::time::timeout(bounded, work).await;
         let outcome = match result {
             Ok(Ok(value)) => {
                 self.record(step, started, "ok".to_string());
@@ -159,7 +159,7 @@ impl HostRun<'_> {
             }
             Ok(Err(err)) => self.failure(step, err),
             Err(_) => {
-                let why = if step != Step::Cleanup && Instant::now() >= self.deadline {
+                let why = if by_deadline {
                     format!(
                         "host deadline ({}) reached",
                         humantime::format_duration(self.ctx.timeouts.host)

@@ -4,6 +4,8 @@
 mod dispatch;
 pub mod events;
 mod flow;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
