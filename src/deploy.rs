@@ -37,7 +37,7 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<u8, AppError> {
     };
     let plan = plan::plan(&inv, &args.package, targets, options)?;
     if args.dry_run {
-        print!("{}", plan::render(&plan, &inv.credentials));
+        report::write_out(&mut std::io::stdout(), &plan::render(&plan, &inv.credentials));
         return Ok(EXIT_OK);
     }
 
@@ -82,9 +82,9 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<u8, AppError> {
     let summary = reporter.await.unwrap_or_default();
     if let Some(text) = summary.text() {
         if cli.output == OutputFormat::Json {
-            eprint!("{text}");
+            report::write_out(&mut std::io::stderr(), text);
         } else {
-            print!("{text}");
+            report::write_out(&mut std::io::stdout(), text);
         }
     }
     Ok(if interrupted {

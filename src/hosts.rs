@@ -7,6 +7,7 @@ use crate::inventory;
 pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
     let inv = inventory::load(&cli.inventory)?;
     let targets = inventory::resolve_targets(&inv, &args.to)?;
+    let mut out = String::new();
     for t in &targets {
         if cli.output == OutputFormat::Json {
             let line = serde_json::json!({
@@ -16,19 +17,20 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
                 "os": t.os,
                 "credentials": t.credentials,
             });
-            println!("{line}");
+            out.push_str(&format!("{line}\n"));
         } else if t.address != t.name {
-            println!(
-                "{}\t{}\tvia {}\t{}",
+            out.push_str(&format!(
+                "{}\t{}\tvia {}\t{}\n",
                 t.label(),
                 t.os,
                 t.address,
                 t.credentials.join(",")
-            );
+            ));
         } else {
-            println!("{}\t{}\t{}", t.label(), t.os, t.credentials.join(","));
+            out.push_str(&format!("{}\t{}\t{}\n", t.label(), t.os, t.credentials.join(",")));
         }
     }
+    crate::report::write_out(&mut std::io::stdout(), &out);
     if !cli.quiet && cli.output == OutputFormat::Human {
         eprintln!("{} host(s)", targets.len());
     }

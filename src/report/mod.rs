@@ -34,6 +34,12 @@ pub async fn consume(
     summary
 }
 
+/// A closed pipe (`pushinst … | head`) must not turn into a panic; the exit code
+/// still tells the truth.
+pub fn write_out(out: &mut dyn io::Write, text: &str) {
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 pub(crate) fn clock(time: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
