@@ -101,7 +101,9 @@ fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
     match (cli.output, cli.quiet) {
         (OutputFormat::Json, _) => sinks.push(Box::new(JsonLines::new(std::io::stdout()))),
         (OutputFormat::Human, true) => {}
-        (OutputFormat::Human, false) if std::io::stderr().is_terminal() => {
+        (OutputFormat::Human, false)
+            if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() =>
+        {
             sinks.push(Box::new(Progress::new()))
         }
         (OutputFormat::Human, false) => sinks.push(Box::new(Lines::new(std::io::stdout(), cli.verbose > 0))),
