@@ -599,3 +599,91 @@ fn windows_hosts_in_a_mixed_group_fail_with_a_reason_and_linux_hosts_proceed() {
     assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
     assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
 }
+
+#[test]
+fn second_interrupt_abandons_running_hosts_at_once() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("30", "");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let mut cmd = fleet.pushinst();
+    cmd.args([
+        "deploy",
+        "agent",
+        "--to",
+        "fleet",
+        "--concurrency",
+        "1",
+        "--output",
+        "json",
+    ])
+    .stdout(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fleet.timeline().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    let run = common::Run {
+        output,
+        elapsed: started.elapsed(),
+    };
+    assert_eq!(run.code(), 130, "{}", run.debug());
+    assert!(run.elapsed.as_secs() < 5, "aborted in {:?}", run.elapsed);
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "interrupted");
+    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "not-started");
+    let reasons: Vec<String> = run
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "run_begin_cancel")
+        .map(|e| e["data"]["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons, ["interrupt", "abort"]);
+}
+
+#[test]
+fn plain_lines_off_a_terminal_and_quiet_prints_only_the_summary() {
+    let fleet = Fleet::start(2);
+    fleet.recording_installer("0", r#"[ "$PUSHINST_FIXTURE_HOST" = host2 ] && exit 4"#);
+    fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let out = run.stdout();
+    assert!(!out.contains('\u{1b}'), "no escape codes off a terminal: {out:?}");
+    let (a, b) = (&fleet.endpoints[0], &fleet.endpoints[1]);
+    for line in [
+        format!("{a}: started"),
+        format!("{a}: ok — installed, exit 0"),
+        format!("{b}: failed — installer exited with code 4, exit 4"),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        out.contains("2 host(s) in") && out.contains("1 ok") && out.contains("1 failed"),
+        "{out}"
+    );
+    assert!(out.contains("per-host logs: "), "{out}");
+
+    let quiet = fleet.run(&["deploy", "agent", "--to", "fleet", "-q", "--force"]);
+    assert_eq!(quiet.code(), 1);
+    let out = quiet.stdout();
+    assert!(!out.contains("started"), "{out}");
+    assert!(
+        !out.contains(&format!("{a}: ok")),
+        "successes are not listed: {out}"
+    );
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(b.as_str()))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[1..3], ["failed", "4"], "{row}");
+}

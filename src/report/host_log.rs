@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Sink, clock, secs};
+use super::{Sink, clock};
 use crate::runner::{Event, EventKind, HostReport, Outcome};
 
 pub struct HostLogs {
@@ -41,7 +41,7 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     if let Some(started) = report.started {
         let _ = writeln!(out, "started:    {}", clock(started));
     }
-    let _ = writeln!(out, "duration:   {}", secs(report.duration));
+    let _ = writeln!(out, "duration:   {:.3}s", report.duration.as_secs_f64());
     for r in &report.rejected {
         let _ = writeln!(out, "refused:    credential {} ({})", r.credential, r.reason);
     }
@@ -62,9 +62,9 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     for step in &report.steps {
         let _ = writeln!(
             out,
-            "  {:<13} {:>7}  {}",
+            "  {:<13} {:>8.3}s  {}",
             step.step.name(),
-            secs(step.duration),
+            step.duration.as_secs_f64(),
             step.result
         );
     }
