@@ -687,3 +687,71 @@ fn plain_lines_off_a_terminal_and_quiet_prints_only_the_summary() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[1..3], ["failed", "4"], "{row}");
 }
+
+#[test]
+fn a_prompted_password_is_asked_on_the_terminal_without_echo_and_refused_without_one() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let text = inventory(&fleet, "", AGENT, r#"["asker"]"#)
+        + "\n[credentials.asker]\nuser = \"pushinst-fleet\"\npassword = { prompt = true }\n";
+    fleet.write("pushinst.toml", &text);
+
+    let refused = fleet.run_with(&["deploy", "agent", "--to", "fleet"], |c| {
+        c.stdin(std::process::Stdio::null());
+    });
+    assert_eq!(refused.code(), 2, "{}", refused.debug());
+    assert!(
+        refused.stderr().contains("standard input is not a terminal"),
+        "{}",
+        refused.debug()
+    );
+    assert!(fleet.timeline().is_empty(), "nothing was touched");
+
+    // `script` gives pushinst a terminal and types the password into it.
+    let password = fleet.password();
+    let line = format!(
+        "{} deploy agent --to fleet --output json",
+        env!("CARGO_BIN_EXE_pushinst")
+    );
+    let mut cmd = fleet.pushinst();
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(fleet.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    for (key, value) in cmd.stdin(std::process::Stdio::null()).get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script.spawn().expect("script (util-linux)");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Type only once the prompt is up, as a person would: echo is off by then.
+    let mut shown = Vec::new();
+    let mut typed = false;
+    let mut chunk = [0u8; 4096];
+    loop {
+        use std::io::{Read, Write};
+        let n = stdout.read(&mut chunk).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        shown.extend_from_slice(&chunk[..n]);
+        if !typed && String::from_utf8_lossy(&shown).contains("(user pushinst-fleet): ") {
+            writeln!(stdin, "{password}").unwrap();
+            typed = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    let shown = String::from_utf8_lossy(&shown).into_owned();
+    assert!(status.success(), "{shown}");
+    assert!(
+        shown.contains("password for credential asker (user pushinst-fleet): "),
+        "{shown}"
+    );
+    assert!(shown.contains("\"credential\":\"asker\""), "{shown}");
+    assert!(!shown.contains(&password), "the password was echoed: {shown}");
+}
