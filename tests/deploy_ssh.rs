@@ -526,7 +526,7 @@ fn keyring_secrets_come_from_the_secret_service() {
     let script = format!(
         "echo -n unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
          printf %s \"$FLEET_PW\" | secret-tool store --label=pushinst service pushinst credential fleet-vault && \
-         exec {} deploy agent --to fleet --output json",
+         exec {} deploy agent --to fleet --output json > events.jsonl",
         env!("CARGO_BIN_EXE_pushinst")
     );
     let mut cmd = fleet.pushinst();
@@ -541,9 +541,11 @@ fn keyring_secrets_come_from_the_secret_service() {
             None => session.env_remove(key),
         };
     }
-    let output = session
+    let mut output = session
         .output()
         .expect("dbus-run-session (apt: dbus gnome-keyring libsecret-tools)");
+    // A keyring daemon started by D-Bus activation may print to the session's stdout.
+    output.stdout = std::fs::read(fleet.path("events.jsonl")).unwrap_or_default();
     let run = common::Run {
         output,
         elapsed: std::time::Duration::ZERO,
@@ -729,7 +731,7 @@ fn a_prompted_password_is_asked_on_the_terminal_without_echo_and_refused_without
     let mut child = script.spawn().expect("script (util-linux)");
     let mut stdout = child.stdout.take().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // Type only once the prompt is up, as a person would: echo is off by then.
+    // Type only once the prompt is up, as a person would.
     let mut shown = Vec::new();
     let mut typed = false;
     let mut chunk = [0u8; 4096];
@@ -741,6 +743,8 @@ fn a_prompted_password_is_asked_on_the_terminal_without_echo_and_refused_without
         }
         shown.extend_from_slice(&chunk[..n]);
         if !typed && String::from_utf8_lossy(&shown).contains("(user pushinst-fleet): ") {
+            // rpassword turns echo off just after printing the prompt.
+            std::thread::sleep(std::time::Duration::from_millis(300));
             writeln!(stdin, "{password}").unwrap();
             typed = true;
         }
