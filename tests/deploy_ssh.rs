@@ -43,7 +43,7 @@ const AGENT: &str = r#"linux = { file = "install.sh", args = ["--unattended"], d
 #[test]
 fn group_larger_than_concurrency_never_runs_more_than_n_at_once() {
     let fleet = Fleet::start(6);
-    fleet.recording_installer("0.4", "");
+    fleet.recording_installer("0.8", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
     let run = fleet.run(&[
         "deploy",
