@@ -88,7 +88,7 @@ fn refused(result: AuthResult, reason: &str) -> Option<String> {
     }
 }
 
-fn lost(e: russh::Error) -> TransportError {
+fn lost(e: impl std::fmt::Display) -> TransportError {
     TransportError::Unreachable(format!("connection lost during authentication: {e}"))
 }
 
@@ -124,13 +124,9 @@ async fn agent(conn: &mut SshConnection, user: &str) -> Result<Option<String>, T
         {
             Ok(AuthResult::Success) => return Ok(None),
             Ok(AuthResult::Failure { .. }) => {}
-            Err(e) if conn.handle.is_closed() => return Err(lost_agent(e)),
+            Err(e) if conn.handle.is_closed() => return Err(lost(e)),
             Err(_) => {}
         }
     }
     Ok(Some("agent keys refused".to_string()))
-}
-
-fn lost_agent(e: impl std::fmt::Display) -> TransportError {
-    TransportError::Unreachable(format!("connection lost during authentication: {e}"))
 }
