@@ -475,8 +475,7 @@ fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
     let fleet = Fleet::start(3);
     fleet.recording_installer("1.5", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
-    let mut cmd = fleet.pushinst();
-    cmd.args([
+    let args = [
         "deploy",
         "agent",
         "--to",
@@ -485,19 +484,9 @@ fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
         "1",
         "--output",
         "json",
-    ])
-    .stdout(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    // Wait until the first installer is running, then interrupt.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while fleet.timeline().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    ];
+    let child = fleet.spawn_until_installing(&args);
+    common::interrupt(&child);
     let output = child.wait_with_output().unwrap();
     let run = common::Run {
         output,
@@ -607,8 +596,7 @@ fn second_interrupt_abandons_running_hosts_at_once() {
     let fleet = Fleet::start(2);
     fleet.recording_installer("30", "");
     fleet.write("pushinst.toml", &inventory(&fleet, "", AGENT, r#"["fleet"]"#));
-    let mut cmd = fleet.pushinst();
-    cmd.args([
+    let args = [
         "deploy",
         "agent",
         "--to",
@@ -617,20 +605,11 @@ fn second_interrupt_abandons_running_hosts_at_once() {
         "1",
         "--output",
         "json",
-    ])
-    .stdout(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while fleet.timeline().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    ];
+    let child = fleet.spawn_until_installing(&args);
     let started = std::time::Instant::now();
     for _ in 0..2 {
-        let kill = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
+        common::interrupt(&child);
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let output = child.wait_with_output().unwrap();

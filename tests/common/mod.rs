@@ -149,6 +149,21 @@ exit 0"#,
         }
     }
 
+    /// Start pushinst in the background, return once an installer is running.
+    pub fn spawn_until_installing(&self, args: &[&str]) -> std::process::Child {
+        let child = self
+            .pushinst()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pushinst");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.timeline().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
     /// Every file under the log directory, concatenated.
     pub fn all_logs(&self) -> String {
         let mut out = String::new();
@@ -238,6 +253,15 @@ impl Run {
             self.stderr()
         )
     }
+}
+
+/// Ctrl-C, as a terminal would send it.
+pub fn interrupt(child: &std::process::Child) {
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
 }
 
 /// A port on which nothing listens.
