@@ -51,6 +51,8 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<u8, AppError> {
         .clone()
         .or_else(|| inv.settings.log_dir.as_ref().map(|d| d.join(&run_id)))
         .unwrap_or_else(|| state_dir().join("logs").join(&run_id));
+    // The summary names it, often in a cron mail read elsewhere: make it absolute.
+    let log_dir = std::path::absolute(&log_dir).unwrap_or(log_dir);
     let logs = HostLogs::create(&log_dir).map_err(|source| AppError::Io {
         what: format!("cannot create the log directory {}", log_dir.display()),
         source,

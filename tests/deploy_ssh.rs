@@ -123,11 +123,12 @@ fn dead_and_silent_hosts_fail_with_a_reason_within_their_timeouts() {
     fleet.recording_installer("0", "");
     let closed = closed_port();
     let (_listener, silent) = silent_host();
-    let text = inventory(&fleet, "connect_timeout = \"1s\"", AGENT, r#"["fleet"]"#).replace(
+    let text = inventory(&fleet, "connect_timeout = \"30s\"", AGENT, r#"["fleet"]"#).replace(
         "hosts = [",
         &format!("hosts = [\"127.0.0.1:{closed}\", \"localhost:{silent}\", "),
     );
     fleet.write("pushinst.toml", &text);
+    // The flag wins over the setting.
     let run = fleet.run(&[
         "deploy",
         "agent",
@@ -135,6 +136,8 @@ fn dead_and_silent_hosts_fail_with_a_reason_within_their_timeouts() {
         "fleet",
         "--concurrency",
         "2",
+        "--connect-timeout",
+        "1s",
         "--output",
         "json",
     ]);
@@ -308,6 +311,53 @@ fn installer_that_outlives_its_timeout_is_stopped_and_cleaned_up() {
     assert!(
         fleet.leftovers(&run.run_id()).is_empty(),
         "the staging directory was removed"
+    );
+
+    // `--exec-timeout` wins over the package's own timeout.
+    let package = AGENT.replace("args = [", "timeout = \"1h\", args = [");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", &package, r#"["plain"]"#));
+    let run = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        "fleet",
+        "--exec-timeout",
+        "1s",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let reason = run.outcome(&fleet.endpoints[0])["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("did not finish within 1s"), "{reason}");
+}
+
+#[test]
+fn the_config_file_is_uploaded_beside_the_installer_and_logs_go_to_log_dir() {
+    let fleet = Fleet::start(1);
+    fleet.installer(
+        "install.sh",
+        "echo \"config says: $(cat acme.conf)\"; stat -c '%a %n' acme.conf install.sh",
+    );
+    fleet.write("acme.conf", "server=mgmt.example\n");
+    let package = r#"linux = { file = "install.sh", config = "acme.conf" }"#;
+    fleet.write("pushinst.toml", &inventory(&fleet, "", package, r#"["plain"]"#));
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--log-dir", "my-logs"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert!(
+        run.stdout()
+            .contains(&format!("per-host logs: {}", fleet.path("my-logs").display())),
+        "{}",
+        run.debug()
+    );
+    let log_name = format!("{}.log", fleet.endpoints[0].replace(':', "_"));
+    let log = std::fs::read_to_string(fleet.path("my-logs").join(log_name)).expect("host log in --log-dir");
+    assert!(log.contains("config says: server=mgmt.example"), "{log}");
+    assert!(
+        log.contains("600 acme.conf") && log.contains("700 install.sh"),
+        "{log}"
     );
 }
 

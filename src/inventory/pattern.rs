@@ -1,8 +1,6 @@
 //! Host patterns: `name`, `name:port`, ranges like `web-[01-20].example` and IPv4
 //! CIDR blocks like `10.20.30.0/26`.
 
-use std::net::Ipv4Addr;
-
 use ipnet::Ipv4Net;
 
 /// Refuse patterns that would expand to more hosts than anyone pushes to at once;
@@ -111,17 +109,12 @@ fn parse_port(text: &str) -> Result<u16, PatternError> {
 
 fn expand_cidr(block: &str, port: Option<u16>) -> Result<Vec<HostAddr>, PatternError> {
     let net: Ipv4Net = block.parse().map_err(|_| PatternError::Cidr(block.to_string()))?;
-    // A /32 or /31 has no network or broadcast address to skip.
-    let addrs: Vec<Ipv4Addr> = if net.prefix_len() >= 31 {
-        net.hosts().collect()
-    } else {
-        if net.prefix_len() < 16 {
-            return Err(PatternError::TooMany(block.to_string()));
-        }
-        net.hosts().collect()
-    };
-    Ok(addrs
-        .into_iter()
+    if net.prefix_len() < 16 {
+        return Err(PatternError::TooMany(block.to_string()));
+    }
+    // `hosts()` skips network and broadcast addresses, except in a /31 or /32.
+    Ok(net
+        .hosts()
         .map(|ip| HostAddr {
             name: ip.to_string(),
             port,

@@ -12,7 +12,7 @@ use crate::runner::{Event, EventKind, Outcome};
 pub struct Summary {
     problems: Vec<(String, Outcome)>,
     text: Option<String>,
-    pub log_dir: Option<PathBuf>,
+    log_dir: Option<PathBuf>,
 }
 
 impl Summary {
