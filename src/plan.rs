@@ -1,18 +1,16 @@
-//! Targets × package → what will happen on each host. Pure: reads the installer's
+//! Targets × packages → what will happen on each host. Pure: reads the installer's
 //! size, never its bytes, and touches no host. `--dry-run` prints exactly this.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::inventory::{CredentialDef, Inventory, Os, Package, Target, Timeouts};
+use crate::inventory::{CredentialDef, Inventory, Os, Package, RebootPolicy, Target, Timeouts};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub package: String,
-    pub version: Option<String>,
-    pub success_codes: Vec<i32>,
-    pub reboot_codes: Vec<i32>,
+    /// Installed on each host in this order; a failure stops the later ones there.
+    pub packages: Vec<PackagePlan>,
     pub concurrency: usize,
     pub timeouts: Timeouts,
     pub force: bool,
@@ -20,10 +18,20 @@ pub struct Plan {
 }
 
 #[derive(Debug, Clone)]
+pub struct PackagePlan {
+    pub name: String,
+    pub version: Option<String>,
+    pub success_codes: Vec<i32>,
+    pub reboot_codes: Vec<i32>,
+    pub reboot: RebootPolicy,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
 pub struct HostPlan {
     pub target: Target,
-    /// `None` when the package has no installer for this host's OS.
-    pub install: Option<InstallPlan>,
+    /// One per package, in the plan's order.
+    pub installs: Vec<InstallPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +83,8 @@ impl PlanError {
 
 pub struct PlanOptions {
     pub concurrency: Option<usize>,
+    /// A job's reboot policy, over each package's own.
+    pub reboot: Option<RebootPolicy>,
     pub timeouts: Timeouts,
     /// `--exec-timeout`: wins over the package's own timeout.
     pub exec_timeout: Option<Duration>,
@@ -83,44 +93,58 @@ pub struct PlanOptions {
 
 pub fn plan(
     inv: &Inventory,
-    package: &str,
+    packages: &[String],
     targets: Vec<Target>,
     options: PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let pkg = inv
-        .packages
-        .get(package)
-        .ok_or_else(|| PlanError::UnknownPackage {
-            name: package.to_string(),
-            known: inv.packages.keys().cloned().collect(),
-        })?;
-    for os in [Os::Linux, Os::Windows] {
-        let count = targets.iter().filter(|t| t.os == os).count();
-        if count > 0 && pkg.variant(os).is_none() {
-            return Err(PlanError::NoVariant {
-                package: package.to_string(),
-                os,
-                count,
-            });
+    let mut plans = Vec::new();
+    let mut installs: Vec<(Option<InstallPlan>, Option<InstallPlan>)> = Vec::new();
+    for package in packages {
+        let pkg = inv
+            .packages
+            .get(package)
+            .ok_or_else(|| PlanError::UnknownPackage {
+                name: package.to_string(),
+                known: inv.packages.keys().cloned().collect(),
+            })?;
+        for os in [Os::Linux, Os::Windows] {
+            let count = targets.iter().filter(|t| t.os == os).count();
+            if count > 0 && pkg.variant(os).is_none() {
+                return Err(PlanError::NoVariant {
+                    package: package.to_string(),
+                    os,
+                    count,
+                });
+            }
         }
+        installs.push((
+            install_plan(pkg, Os::Linux, &options)?,
+            install_plan(pkg, Os::Windows, &options)?,
+        ));
+        plans.push(PackagePlan {
+            name: package.to_string(),
+            version: pkg.version.clone(),
+            success_codes: pkg.success_codes.clone(),
+            reboot_codes: pkg.reboot_codes.clone(),
+            reboot: options.reboot.unwrap_or(pkg.reboot),
+            max_attempts: pkg.attempts_allowed(&inv.settings),
+        });
     }
-    let linux = install_plan(pkg, Os::Linux, &options)?;
-    let windows = install_plan(pkg, Os::Windows, &options)?;
     let hosts = targets
         .into_iter()
         .map(|target| HostPlan {
-            install: match target.os {
-                Os::Linux => linux.clone(),
-                Os::Windows => windows.clone(),
-            },
+            installs: installs
+                .iter()
+                .filter_map(|(linux, windows)| match target.os {
+                    Os::Linux => linux.clone(),
+                    Os::Windows => windows.clone(),
+                })
+                .collect(),
             target,
         })
         .collect();
     Ok(Plan {
-        package: package.to_string(),
-        version: pkg.version.clone(),
-        success_codes: pkg.success_codes.clone(),
-        reboot_codes: pkg.reboot_codes.clone(),
+        packages: plans,
         concurrency: options.concurrency.unwrap_or(inv.settings.concurrency).max(1),
         timeouts: options.timeouts,
         force: options.force,
@@ -162,15 +186,18 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
 /// What `--dry-run` prints.
 pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, CredentialDef>) -> String {
     let mut out = String::new();
-    let version = plan
-        .version
-        .as_deref()
-        .map(|v| format!(" {v}"))
-        .unwrap_or_default();
+    let names: Vec<String> = plan
+        .packages
+        .iter()
+        .map(|p| match &p.version {
+            Some(v) => format!("{} {v}", p.name),
+            None => p.name.clone(),
+        })
+        .collect();
     let _ = writeln!(
         out,
-        "plan: {}{version} on {} host(s), {} at a time; nothing will be touched (dry run)",
-        plan.package,
+        "plan: {} on {} host(s), {} at a time; nothing will be touched (dry run)",
+        names.join(" → "),
         plan.hosts.len(),
         plan.concurrency
     );
@@ -188,43 +215,63 @@ pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, Cred
             .map(|name| describe_credential(name, credentials.get(name)))
             .collect();
         let _ = writeln!(out, "  credentials  {}", creds.join(", then "));
-        let Some(install) = &host.install else { continue };
-        let mut argv = vec![file_name(&install.installer)];
-        argv.extend(install.args.iter().cloned());
-        let _ = writeln!(
-            out,
-            "  installer    {} ({} bytes)",
-            install.installer.display(),
-            install.installer_size
-        );
-        if let Some(config) = &install.config {
-            let _ = writeln!(out, "  config       {}", config.display());
-        }
         let sudo = t
             .credentials
             .iter()
             .any(|c| credentials.get(c).is_some_and(|c| c.sudo));
-        let mut steps = vec!["connect".to_string(), "authenticate".to_string()];
-        match (&install.detect, plan.force) {
-            (Some(cmd), false) => steps.push(format!("detect `{cmd}`")),
-            (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
-            (None, _) => {}
+        for (package, install) in plan.packages.iter().zip(&host.installs) {
+            if plan.packages.len() > 1 {
+                let _ = writeln!(out, "  package      {}", package.name);
+            }
+            render_install(&mut out, plan, package, install, sudo);
         }
-        steps.push("upload + verify sha256".to_string());
-        steps.push(format!(
-            "execute `{}`{} (timeout {})",
-            argv.join(" "),
-            if sudo { " via sudo" } else { "" },
-            humantime::format_duration(install.timeout)
-        ));
-        steps.push(format!(
-            "classify (ok: {:?}, reboot: {:?})",
-            plan.success_codes, plan.reboot_codes
-        ));
-        steps.push("clean up".to_string());
-        let _ = writeln!(out, "  steps        {}", steps.join(" → "));
     }
     out
+}
+
+fn render_install(out: &mut String, plan: &Plan, package: &PackagePlan, install: &InstallPlan, sudo: bool) {
+    let mut argv = vec![file_name(&install.installer)];
+    argv.extend(install.args.iter().cloned());
+    let _ = writeln!(
+        out,
+        "  installer    {} ({} bytes)",
+        install.installer.display(),
+        install.installer_size
+    );
+    if let Some(config) = &install.config {
+        let _ = writeln!(out, "  config       {}", config.display());
+    }
+    let mut steps = vec!["connect".to_string(), "authenticate".to_string()];
+    match (&install.detect, plan.force) {
+        (Some(cmd), false) => steps.push(format!("detect `{cmd}`")),
+        (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
+        (None, _) => {}
+    }
+    steps.push("upload + verify sha256".to_string());
+    steps.push(format!(
+        "execute `{}`{} (timeout {})",
+        argv.join(" "),
+        if sudo { " via sudo" } else { "" },
+        humantime::format_duration(install.timeout)
+    ));
+    steps.push(format!(
+        "classify (ok: {:?}, reboot: {:?})",
+        package.success_codes, package.reboot_codes
+    ));
+    steps.push("clean up".to_string());
+    if package.reboot != RebootPolicy::Never {
+        steps.push(format!("reboot ({})", reboot_name(package.reboot)));
+    }
+    let _ = writeln!(out, "  steps        {}", steps.join(" → "));
+}
+
+fn reboot_name(policy: RebootPolicy) -> &'static str {
+    match policy {
+        RebootPolicy::Never => "never",
+        RebootPolicy::IfRequired => "if required",
+        RebootPolicy::Always => "always",
+        RebootPolicy::Ask => "ask the logged-on users first",
+    }
 }
 
 fn describe_credential(name: &str, def: Option<&CredentialDef>) -> String {

@@ -72,6 +72,9 @@ fn syntax_problem(err: &toml::de::Error) -> Problem {
     Problem::at(span, message).label("here")
 }
 
+/// Kaspersky's default: three failed installer runs, then the host waits for an admin.
+const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
 const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
 
 struct Checker {
@@ -158,7 +161,21 @@ impl Checker {
                 }
             },
         };
+        let max_attempts = self.count(raw.max_attempts, "max_attempts").unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        let reboot = RebootNotice {
+            delay: match raw.reboot_delay {
+                Some(d) if d.get_ref().trim() == "0s" || d.get_ref().trim() == "0" => Duration::ZERO,
+                other => self.duration(other, Duration::from_secs(5 * 60)),
+            },
+            message: raw.reboot_message.unwrap_or_else(|| {
+                "Software was installed on this computer; it will restart to finish. Please save your work."
+                    .to_string()
+            }),
+        };
         Settings {
+            max_attempts,
+            reboot,
+            state: raw.state.map(|p| self.path(p.get_ref())),
             concurrency,
             timeouts,
             host_key_policy,
@@ -170,6 +187,33 @@ impl Checker {
                 .map(|list| self.references(list, credentials, "credential"))
                 .unwrap_or_default(),
         }
+    }
+
+    /// A positive count such as `max_attempts`.
+    fn count(&mut self, raw: Option<Spanned<i64>>, what: &str) -> Option<u32> {
+        let raw = raw?;
+        match u32::try_from(*raw.get_ref()) {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                self.push(
+                    Problem::at(raw.span(), format!("{what} must be a whole number of at least 1"))
+                        .hint(format!("the default is {DEFAULT_MAX_ATTEMPTS}; `pushinst reset` sets a host's counter back to 0")),
+                );
+                None
+            }
+        }
+    }
+
+    fn reboot(&mut self, raw: Option<Spanned<String>>) -> Option<RebootPolicy> {
+        let raw = raw?;
+        let policy = RebootPolicy::parse(raw.get_ref());
+        if policy.is_none() {
+            self.push(
+                Problem::at(raw.span(), format!("unknown reboot policy `{}`", raw.get_ref()))
+                    .hint(format!("use one of: {}", RebootPolicy::NAMES.join(", "))),
+            );
+        }
+        policy
     }
 
     fn duration(&mut self, raw: Option<Spanned<String>>, default: Duration) -> Duration {
@@ -326,6 +370,8 @@ impl Checker {
             success_codes: raw.success_codes.unwrap_or_else(|| vec![0]),
             reboot_codes: raw.reboot_codes.unwrap_or_default(),
             timeout,
+            reboot: self.reboot(raw.reboot).unwrap_or_default(),
+            max_attempts: self.count(raw.max_attempts, "max_attempts"),
         })
     }
 
@@ -433,7 +479,7 @@ impl Checker {
             name: name.to_string(),
             packages,
             targets,
-            reboot: raw.reboot.map(Spanned::into_inner),
+            reboot: self.reboot(raw.reboot),
         })
     }
 }

@@ -16,7 +16,7 @@ pub use load::load;
 pub use pattern::HostAddr;
 pub use targets::{Target, TargetError, resolve_targets};
 
-pub use crate::runner::Timeouts;
+pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
 use crate::secrets::SecretSource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -50,6 +50,9 @@ pub struct Settings {
     pub host_key_policy: HostKeyPolicy,
     pub known_hosts: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub max_attempts: u32,
+    pub reboot: RebootNotice,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
 }
@@ -84,9 +87,16 @@ pub struct Package {
     pub success_codes: Vec<i32>,
     pub reboot_codes: Vec<i32>,
     pub timeout: Option<Duration>,
+    pub reboot: RebootPolicy,
+    /// Failed installer runs allowed per host before it is skipped (overrides the setting).
+    pub max_attempts: Option<u32>,
 }
 
 impl Package {
+    pub fn attempts_allowed(&self, settings: &Settings) -> u32 {
+        self.max_attempts.unwrap_or(settings.max_attempts)
+    }
+
     pub fn variant(&self, os: Os) -> Option<&Variant> {
         match os {
             Os::Linux => self.linux.as_ref(),
@@ -112,14 +122,15 @@ pub struct HostOverride {
     pub credentials: Option<Vec<String>>,
 }
 
-/// Parsed and checked now so a bad job is caught early; `sync` will run them.
+/// A job bound to targets: `sync` delivers its packages, in order, wherever they
+/// have no success on record.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
 pub struct Job {
     pub name: String,
     pub packages: Vec<String>,
     pub targets: Vec<String>,
-    pub reboot: Option<String>,
+    /// Wins over each package's own policy.
+    pub reboot: Option<RebootPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +140,5 @@ pub struct Inventory {
     pub packages: BTreeMap<String, Package>,
     pub groups: BTreeMap<String, Group>,
     pub hosts: Vec<HostOverride>,
-    #[allow(dead_code)]
     pub jobs: BTreeMap<String, Job>,
 }

@@ -40,6 +40,11 @@ pub struct RawSettings {
     pub known_hosts: Option<Spanned<String>>,
     pub allow_plaintext_secrets: Option<bool>,
     pub log_dir: Option<Spanned<String>>,
+    /// The history database.
+    pub state: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<i64>>,
+    pub reboot_delay: Option<Spanned<String>>,
+    pub reboot_message: Option<String>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,
@@ -85,6 +90,8 @@ pub struct RawPackage {
     pub success_codes: Option<Vec<i32>>,
     pub reboot_codes: Option<Vec<i32>>,
     pub timeout: Option<Spanned<String>>,
+    pub reboot: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,7 @@
 //! and the end of the output. Secrets were removed before the runner emitted them.
 
 use std::fmt::Write as _;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::{Sink, clock};
@@ -38,6 +38,7 @@ impl HostLogs {
 pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "host:       {} ({})", report.host, report.address);
+    let _ = writeln!(out, "package:    {}", report.package);
     if let Some(started) = report.started {
         let _ = writeln!(out, "started:    {}", clock(started));
     }
@@ -85,10 +86,15 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
 impl Sink for HostLogs {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         if let EventKind::HostFinished { outcome, report, .. } = &event.kind {
-            if *outcome == Outcome::NotStarted {
+            if matches!(outcome, Outcome::NotStarted { .. }) {
                 return Ok(());
             }
-            std::fs::write(Self::path_for(&self.dir, &report.host), render(report, outcome))?;
+            // One file per host; a host installing several packages gets one section each.
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(Self::path_for(&self.dir, &report.host))?;
+            file.write_all(render(report, outcome).as_bytes())?;
         }
         Ok(())
     }

@@ -2,18 +2,23 @@
 
 use std::io::{self, Write};
 
-use super::{Sink, clock, secs};
+use super::{PackageTag, Sink, clock, secs};
 use crate::runner::{Event, EventKind};
 
 pub struct Lines<W: Write + Send> {
     out: W,
     /// Also show each step as it starts (`-v`).
     steps: bool,
+    packages: PackageTag,
 }
 
 impl<W: Write + Send> Lines<W> {
     pub fn new(out: W, steps: bool) -> Self {
-        Lines { out, steps }
+        Lines {
+            out,
+            steps,
+            packages: PackageTag::default(),
+        }
     }
 }
 
@@ -23,15 +28,15 @@ impl<W: Write + Send> Sink for Lines<W> {
         match &event.kind {
             EventKind::RunStarted {
                 run_id,
-                package,
-                version,
+                packages,
                 hosts,
                 concurrency,
             } => {
-                let version = version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+                self.packages = PackageTag::new(packages);
                 writeln!(
                     self.out,
-                    "{at} run {run_id}: {package}{version} on {hosts} host(s), {concurrency} at a time"
+                    "{at} run {run_id}: {} on {hosts} host(s), {concurrency} at a time",
+                    packages.join(" → ")
                 )?;
             }
             EventKind::HostStarted { host } => writeln!(self.out, "{at} {host}: started")?,
@@ -47,6 +52,7 @@ impl<W: Write + Send> Sink for Lines<W> {
             )?,
             EventKind::HostFinished {
                 host,
+                package,
                 outcome,
                 report,
                 ..
@@ -57,7 +63,8 @@ impl<W: Write + Send> Sink for Lines<W> {
                     .unwrap_or_default();
                 writeln!(
                     self.out,
-                    "{at} {host}: {} — {}{code} ({})",
+                    "{at} {host}{}: {} — {}{code} ({})",
+                    self.packages.tag(package),
                     outcome.status(),
                     outcome.reason(),
                     secs(report.duration)
@@ -72,6 +79,7 @@ impl<W: Write + Send> Sink for Lines<W> {
                     crate::runner::events::CancelReason::Abort => "aborting running hosts now",
                 }
             )?,
+            EventKind::RebootRequested { host, result } => writeln!(self.out, "{at} {host}: {result}")?,
             EventKind::RunFinished { .. } => {}
         }
         self.out.flush()

@@ -40,6 +40,28 @@ pub fn write_out(out: &mut dyn io::Write, text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
+/// Names the package beside the host only when a run installs several.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PackageTag {
+    several: bool,
+}
+
+impl PackageTag {
+    pub fn new(packages: &[String]) -> Self {
+        PackageTag {
+            several: packages.len() > 1,
+        }
+    }
+
+    pub fn tag(&self, package: &str) -> String {
+        if self.several {
+            format!(" [{package}]")
+        } else {
+            String::new()
+        }
+    }
+}
+
 pub(crate) fn clock(time: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Sink, secs};
+use super::{PackageTag, Sink, secs};
 use crate::runner::{Event, EventKind, RunStats};
 
 pub struct Progress {
     bars: MultiProgress,
     overall: Option<ProgressBar>,
     hosts: HashMap<String, ProgressBar>,
+    packages: PackageTag,
 }
 
 impl Progress {
@@ -21,11 +22,13 @@ impl Progress {
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             overall: None,
             hosts: HashMap::new(),
+            packages: PackageTag::default(),
         }
     }
 
     fn tally(&self, stats: &RunStats) {
         if let Some(bar) = &self.overall {
+            bar.set_length(stats.total as u64);
             bar.set_position(stats.finished as u64);
             bar.set_message(format!(
                 "ok {}  failed {}  unreachable {}  running {}  queued {}",
@@ -61,15 +64,16 @@ impl Default for Progress {
 impl Sink for Progress {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match &event.kind {
-            EventKind::RunStarted { hosts, package, .. } => {
+            EventKind::RunStarted { hosts, packages, .. } => {
                 let bar = self.bars.add(ProgressBar::new(*hosts as u64));
                 bar.set_style(
                     ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}  {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
                 );
-                bar.set_prefix(package.clone());
+                bar.set_prefix(packages.join(" → "));
                 self.overall = Some(bar);
+                self.packages = PackageTag::new(packages);
             }
             EventKind::HostStarted { host } => {
                 self.host_bar(host).set_message(format!("{host}: connecting"));
@@ -88,6 +92,7 @@ impl Sink for Progress {
             }
             EventKind::HostFinished {
                 host,
+                package,
                 outcome,
                 report,
                 stats,
@@ -98,12 +103,16 @@ impl Sink for Progress {
                 }
                 let mark = if outcome.succeeded() { "✔" } else { "✘" };
                 self.bars.println(format!(
-                    "{mark} {host}: {} — {} ({})",
+                    "{mark} {host}{}: {} — {} ({})",
+                    self.packages.tag(package),
                     outcome.status(),
                     outcome.reason(),
                     secs(report.duration)
                 ))?;
                 self.tally(stats);
+            }
+            EventKind::RebootRequested { host, result } => {
+                self.bars.println(format!("  {host}: {result}"))?;
             }
             EventKind::RunBeginCancel { .. } => {
                 self.bars.println(

@@ -5,12 +5,15 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 
-use super::{Sink, secs};
+use super::{PackageTag, Sink, secs};
 use crate::runner::{Event, EventKind, Outcome};
 
 #[derive(Default)]
 pub struct Summary {
     problems: Vec<(String, Outcome)>,
+    hosts: usize,
+    packages: Vec<String>,
+    reboots: Vec<(String, String)>,
     text: Option<String>,
     log_dir: Option<PathBuf>,
 }
@@ -35,16 +38,23 @@ impl Summary {
         } else {
             String::new()
         };
+        let what = if self.packages.len() > 1 {
+            format!("{} host(s) × {} packages", self.hosts, self.packages.len())
+        } else {
+            format!("{} host(s)", stats.total)
+        };
         let _ = write!(
             out,
-            "\n{} host(s) in {}: {} ok{reboot}, {} already installed, {} failed, {} unreachable",
-            stats.total,
+            "\n{what} in {}: {} ok{reboot}, {} already installed, {} failed, {} unreachable",
             secs(elapsed),
             stats.ok,
             stats.already_installed,
             stats.failed,
             stats.unreachable
         );
+        if stats.skipped > 0 {
+            let _ = write!(out, ", {} skipped", stats.skipped);
+        }
         if stats.not_started > 0 {
             let _ = write!(out, ", {} not started", stats.not_started);
         }
@@ -75,6 +85,9 @@ impl Summary {
                 );
             }
         }
+        for (host, result) in &self.reboots {
+            let _ = writeln!(out, "{host}: {result}");
+        }
         if let Some(dir) = &self.log_dir {
             let _ = writeln!(out, "\nper-host logs: {}", dir.display());
         }
@@ -85,8 +98,21 @@ impl Summary {
 impl Sink for Summary {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match &event.kind {
-            EventKind::HostFinished { host, outcome, .. } if !outcome.succeeded() => {
-                self.problems.push((host.clone(), outcome.clone()));
+            EventKind::RunStarted { hosts, packages, .. } => {
+                self.hosts = *hosts;
+                self.packages = packages.clone();
+            }
+            EventKind::HostFinished {
+                host,
+                package,
+                outcome,
+                ..
+            } if !outcome.succeeded() => {
+                let tag = PackageTag::new(&self.packages).tag(package);
+                self.problems.push((format!("{host}{tag}"), outcome.clone()));
+            }
+            EventKind::RebootRequested { host, result } => {
+                self.reboots.push((host.clone(), result.clone()));
             }
             EventKind::RunFinished { stats } => self.text = Some(self.render(stats, event.elapsed)),
             _ => {}

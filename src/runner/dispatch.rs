@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::events::{CancelReason, EventKind, EventSink, HostReport, Outcome, RunStats};
 use super::flow::{self, Ctx};
-use super::{HostJob, RunConfig};
+use super::{HostJob, RunConfig, Until};
 
 /// What the operator has asked for so far; it only ever escalates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,7 +33,8 @@ enum HostState {
 struct Shared {
     ctx: Ctx,
     stats: Mutex<RunStats>,
-    hosts: Mutex<Vec<HostState>>,
+    /// One per host+package, hosts in queue order, each host's packages in a row.
+    slots: Mutex<Vec<HostState>>,
 }
 
 impl Shared {
@@ -40,25 +42,26 @@ impl Shared {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn hosts(&self) -> std::sync::MutexGuard<'_, Vec<HostState>> {
-        self.hosts.lock().unwrap_or_else(|e| e.into_inner())
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<HostState>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn started(&self, index: usize, host: &str) {
-        self.hosts()[index] = HostState::Running;
-        self.stats().running += 1;
+    fn started(&self, first: usize, count: usize, host: &str) {
+        self.slots()[first..first + count].fill(HostState::Running);
+        self.stats().running += count;
         self.ctx.sink.emit(EventKind::HostStarted {
             host: host.to_string(),
         });
     }
 
-    /// Count and announce under one lock, so every event's stats are in order.
-    fn finish(&self, index: usize, outcome: Outcome, report: HostReport) {
-        let mut hosts = self.hosts();
-        let was = std::mem::replace(&mut hosts[index], HostState::Done);
+    /// Record, count and announce under one lock, so every event's stats are in order.
+    fn finish(&self, slot: usize, outcome: Outcome, report: HostReport) {
+        let mut slots = self.slots();
+        let was = std::mem::replace(&mut slots[slot], HostState::Done);
         if was == HostState::Done {
             return;
         }
+        self.ctx.ledger.finish(&report.host, &report.package, &outcome, &report);
         let mut stats = self.stats();
         if was == HostState::Running {
             stats.running -= 1;
@@ -66,6 +69,7 @@ impl Shared {
         stats.count(&outcome);
         self.ctx.sink.emit(EventKind::HostFinished {
             host: report.host.clone(),
+            package: report.package.clone(),
             outcome,
             report: Arc::new(report),
             stats: stats.clone(),
@@ -79,33 +83,40 @@ pub async fn run(
     sink: EventSink,
     mut cancel: watch::Receiver<Cancel>,
 ) -> RunStats {
-    let total = jobs.len();
+    let mut slots = Vec::new();
+    let mut queue = VecDeque::new();
+    for job in jobs {
+        let first = slots.len();
+        slots.extend(job.packages.iter().map(|p| (job.label.clone(), p.package.clone())));
+        queue.push_back((first, job));
+    }
     sink.emit(EventKind::RunStarted {
         run_id: config.run_id.clone(),
-        package: config.package.clone(),
-        version: config.version.clone(),
-        hosts: total,
+        packages: config.packages.clone(),
+        hosts: queue.len(),
         concurrency: config.concurrency,
     });
     let shared = Arc::new(Shared {
         ctx: Ctx {
             sink: sink.clone(),
             timeouts: config.timeouts,
-            codes: config.codes,
             force: config.force,
             redactor: config.redactor,
+            notice: config.notice,
+            ledger: config.ledger,
         },
         stats: Mutex::new(RunStats {
-            total,
+            total: slots.len(),
             ..RunStats::default()
         }),
-        hosts: Mutex::new(vec![HostState::Queued; total]),
+        slots: Mutex::new(vec![HostState::Queued; slots.len()]),
     });
-    let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
-    let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>()));
+    let workers = config.concurrency.clamp(1, queue.len().max(1));
+    let queue = Arc::new(Mutex::new(queue));
+    let until = config.until.clone();
     let mut tasks = JoinSet::new();
-    for _ in 0..config.concurrency.clamp(1, total.max(1)) {
-        tasks.spawn(worker(queue.clone(), cancel.clone(), shared.clone()));
+    for _ in 0..workers {
+        tasks.spawn(worker(queue.clone(), cancel.clone(), until.clone(), shared.clone()));
     }
     let mut level = Cancel::None;
     let mut listening = true;
@@ -130,19 +141,27 @@ pub async fn run(
             }
         }
     }
-    // Hosts still queued after a cancel, or whose worker was aborted, never reported.
-    let states = shared.hosts().clone();
-    for (index, (label, state)) in labels.into_iter().zip(states).enumerate() {
+    // Slots still queued after a cancel or the window's end, or whose worker was
+    // aborted, never reported.
+    let waiting = match (&until, level) {
+        (Some(until), Cancel::None) => format!("not started: the window closed at {}", until.label),
+        _ => "not started: the run was interrupted".to_string(),
+    };
+    let states = shared.slots().clone();
+    for (slot, ((host, package), state)) in slots.into_iter().zip(states).enumerate() {
         let outcome = match state {
             HostState::Done => continue,
             HostState::Running => Outcome::Interrupted,
-            HostState::Queued => Outcome::NotStarted,
+            HostState::Queued => Outcome::NotStarted {
+                reason: waiting.clone(),
+            },
         };
         let report = HostReport {
-            host: label,
+            host,
+            package,
             ..HostReport::default()
         };
-        shared.finish(index, outcome, report);
+        shared.finish(slot, outcome, report);
     }
     let stats = shared.stats().clone();
     sink.emit(EventKind::RunFinished { stats: stats.clone() });
@@ -152,16 +171,22 @@ pub async fn run(
 async fn worker(
     queue: Arc<Mutex<VecDeque<(usize, HostJob)>>>,
     cancel: watch::Receiver<Cancel>,
+    until: Option<Until>,
     shared: Arc<Shared>,
 ) {
     loop {
         if *cancel.borrow() != Cancel::None {
             return;
         }
+        if until.as_ref().is_some_and(|u| Instant::now() >= u.at) {
+            return;
+        }
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-        let Some((index, job)) = next else { return };
-        shared.started(index, &job.label);
-        let (outcome, report) = flow::install(&job, &shared.ctx).await;
-        shared.finish(index, outcome, report);
+        let Some((first, job)) = next else { return };
+        shared.started(first, job.packages.len(), &job.label);
+        let mut done = |index: usize, outcome: Outcome, report: HostReport| {
+            shared.finish(first + index, outcome, report);
+        };
+        flow::install(&job, &shared.ctx, &mut done).await;
     }
 }

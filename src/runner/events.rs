@@ -21,8 +21,7 @@ pub struct Event {
 pub enum EventKind {
     RunStarted {
         run_id: String,
-        package: String,
-        version: Option<String>,
+        packages: Vec<String>,
         hosts: usize,
         concurrency: usize,
     },
@@ -38,12 +37,18 @@ pub enum EventKind {
         credential: String,
         reason: String,
     },
+    /// One package on one host is done (a host installing several emits one each).
     HostFinished {
         host: String,
+        package: String,
         outcome: Outcome,
         #[serde(skip)]
         report: Arc<HostReport>,
         stats: RunStats,
+    },
+    RebootRequested {
+        host: String,
+        result: String,
     },
     RunBeginCancel {
         reason: CancelReason,
@@ -110,8 +115,15 @@ pub enum Outcome {
         step: Step,
         reason: String,
     },
-    /// Cancelled before it started.
-    NotStarted,
+    /// Not attempted, for a reason decided before touching the host (attempt limit,
+    /// another run holds it, an earlier package failed).
+    Skipped {
+        reason: String,
+    },
+    /// Never started: the run was interrupted or its window closed.
+    NotStarted {
+        reason: String,
+    },
     /// Aborted while running; its files may still be on the host.
     Interrupted,
 }
@@ -127,7 +139,8 @@ impl Outcome {
             Outcome::AlreadyInstalled => "already-installed",
             Outcome::Failed { .. } => "failed",
             Outcome::Unreachable { .. } => "unreachable",
-            Outcome::NotStarted => "not-started",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::NotStarted { .. } => "not-started",
             Outcome::Interrupted => "interrupted",
         }
     }
@@ -152,8 +165,10 @@ impl Outcome {
             } => "installed; the host needs a reboot".to_string(),
             Outcome::Ok { .. } => "installed".to_string(),
             Outcome::AlreadyInstalled => "already installed (detect succeeded)".to_string(),
-            Outcome::Failed { reason, .. } | Outcome::Unreachable { reason, .. } => reason.clone(),
-            Outcome::NotStarted => "not started: the run was interrupted".to_string(),
+            Outcome::Failed { reason, .. }
+            | Outcome::Unreachable { reason, .. }
+            | Outcome::Skipped { reason }
+            | Outcome::NotStarted { reason } => reason.clone(),
             Outcome::Interrupted => "interrupted while running; files may remain on the host".to_string(),
         }
     }
@@ -170,6 +185,7 @@ pub struct RunStats {
     pub already_installed: usize,
     pub failed: usize,
     pub unreachable: usize,
+    pub skipped: usize,
     pub not_started: usize,
 }
 
@@ -188,7 +204,8 @@ impl RunStats {
             Outcome::AlreadyInstalled => self.already_installed += 1,
             Outcome::Failed { .. } | Outcome::Interrupted => self.failed += 1,
             Outcome::Unreachable { .. } => self.unreachable += 1,
-            Outcome::NotStarted => self.not_started += 1,
+            Outcome::Skipped { .. } => self.skipped += 1,
+            Outcome::NotStarted { .. } => self.not_started += 1,
         }
     }
 
@@ -201,6 +218,7 @@ impl RunStats {
 #[derive(Debug, Clone, Default)]
 pub struct HostReport {
     pub host: String,
+    pub package: String,
     pub address: String,
     pub credential: Option<String>,
     pub rejected: Vec<Rejection>,
@@ -211,6 +229,7 @@ pub struct HostReport {
     pub output: String,
     pub output_dropped: u64,
     pub cleanup_error: Option<String>,
+    pub reboot: Option<String>,
     pub started: Option<SystemTime>,
     pub duration: Duration,
 }

@@ -1,13 +1,15 @@
-//! The install flow on one host: connect → authenticate → detect → upload →
-//! execute → classify, then cleanup on every path out.
+//! The install flow on one host: connect → authenticate, then for each package in
+//! order detect → upload → execute → classify → cleanup (on every path out), then
+//! the reboot the packages' policy asks for.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::events::{EventKind, EventSink, HostReport, Outcome, Step, StepRecord};
-use super::{ExitCodes, HostJob, Timeouts};
+use super::{ExitCodes, HostJob, Ledger, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts};
 use crate::secrets::Redactor;
 use crate::transport::{Connection, ExecOutput, Install, RemoteExit, TransportError};
 
@@ -18,17 +20,20 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) struct Ctx {
     pub sink: EventSink,
     pub timeouts: Timeouts,
-    pub codes: ExitCodes,
     pub force: bool,
     pub redactor: Redactor,
+    pub notice: RebootNotice,
+    pub ledger: Arc<dyn Ledger>,
 }
 
-pub(super) async fn install(job: &HostJob, ctx: &Ctx) -> (Outcome, HostReport) {
+/// Runs every package of one host; `done` hears about each package as it ends.
+pub(super) async fn install(job: &HostJob, ctx: &Ctx, done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send)) {
     let started = Instant::now();
     let mut host = HostRun {
         job,
         ctx,
         deadline: started + ctx.timeouts.host,
+        package: None,
         report: HostReport {
             host: job.label.clone(),
             address: format!("{}:{}", job.endpoint.address, job.endpoint.port),
@@ -36,58 +41,145 @@ pub(super) async fn install(job: &HostJob, ctx: &Ctx) -> (Outcome, HostReport) {
             ..HostReport::default()
         },
     };
-    let outcome = host.run().await;
-    host.report.duration = started.elapsed();
-    (outcome, host.report)
+    let (runnable, blocked) = host.claim();
+    if runnable > 0 {
+        host.run(runnable, started, done).await;
+    }
+    if let Some(reason) = blocked {
+        for (index, pkg) in job.packages.iter().enumerate().skip(runnable) {
+            let reason = if index == runnable {
+                reason.clone()
+            } else {
+                "skipped: an earlier package was not installed".to_string()
+            };
+            done(index, Outcome::Skipped { reason }, host.report_for(pkg));
+        }
+    }
 }
 
 struct HostRun<'a> {
     job: &'a HostJob,
     ctx: &'a Ctx,
     deadline: Instant,
+    /// The package being worked on, once the connection is up.
+    package: Option<&'a str>,
     report: HostReport,
 }
 
-impl HostRun<'_> {
-    async fn run(&mut self) -> Outcome {
+impl<'a> HostRun<'a> {
+    /// Take the packages in order until one may not run (attempt limit, another run).
+    fn claim(&self) -> (usize, Option<String>) {
+        for (index, pkg) in self.job.packages.iter().enumerate() {
+            if let Some(reason) = &pkg.skip {
+                return (index, Some(reason.clone()));
+            }
+            if let Err(holder) = self.ctx.ledger.begin(&self.job.label, &pkg.package) {
+                return (index, Some(format!("busy: {holder}")));
+            }
+        }
+        (self.job.packages.len(), None)
+    }
+
+    fn report_for(&self, pkg: &PackageJob) -> HostReport {
+        HostReport {
+            package: pkg.package.clone(),
+            ..self.report.clone()
+        }
+    }
+
+    async fn run(
+        &mut self,
+        runnable: usize,
+        started: Instant,
+        done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send),
+    ) {
+        let packages = &self.job.packages[..runnable];
         let connect = self.job.connector.connect(&self.job.endpoint);
         let mut conn = match self.step(Step::Connect, self.ctx.timeouts.connect, connect).await {
             Ok(conn) => conn,
-            Err(outcome) => return outcome,
+            Err(outcome) => {
+                self.report.duration = started.elapsed();
+                for (index, pkg) in packages.iter().enumerate() {
+                    done(index, outcome.clone(), self.report_for(pkg));
+                }
+                return;
+            }
         };
-        let outcome = match self.flow(conn.as_mut()).await {
-            Ok(outcome) | Err(outcome) => outcome,
-        };
-        self.cleanup(conn.as_mut()).await;
+        let session = self.authenticate(conn.as_mut()).await;
+        let connected = self.report.clone();
+        let mut results = Vec::new();
+        let mut earlier_failed = false;
+        for (index, pkg) in packages.iter().enumerate() {
+            self.report = HostReport {
+                package: pkg.package.clone(),
+                started: Some(SystemTime::now()),
+                ..connected.clone()
+            };
+            let begun = Instant::now();
+            let outcome = match (&session, earlier_failed) {
+                (Err(outcome), _) => outcome.clone(),
+                (Ok(_), true) => Outcome::Skipped {
+                    reason: "skipped: an earlier package failed".to_string(),
+                },
+                (Ok(credential), false) => self.package(conn.as_mut(), pkg, credential).await,
+            };
+            earlier_failed |= !outcome.succeeded();
+            self.report.duration = if index == 0 { started.elapsed() } else { begun.elapsed() };
+            results.push(outcome.clone());
+            done(index, outcome, std::mem::take(&mut self.report));
+        }
+        if session.is_ok() {
+            self.reboot(conn.as_mut(), packages, &results).await;
+        }
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
-        outcome
     }
 
-    async fn flow(&mut self, conn: &mut dyn Connection) -> Result<Outcome, Outcome> {
-        let job = self.job;
+    /// The credential label that got in, or the outcome every package gets.
+    async fn authenticate(&mut self, conn: &mut dyn Connection) -> Result<String, Outcome> {
         let auth = self
             .step(
                 Step::Authenticate,
                 self.ctx.timeouts.auth,
-                conn.authenticate(&job.credentials),
+                conn.authenticate(&self.job.credentials),
             )
             .await?;
         self.rejections(&auth.rejected);
         self.report.credential = Some(auth.accepted.clone());
+        Ok(auth.accepted)
+    }
 
-        if let (Some(detect), false) = (&job.detect, self.ctx.force)
-            && self
-                .step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect))
-                .await?
-        {
-            return Ok(Outcome::AlreadyInstalled);
+    async fn package(&mut self, conn: &mut dyn Connection, pkg: &'a PackageJob, credential: &str) -> Outcome {
+        self.package = Some(&pkg.package);
+        if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
+            match self.step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect)).await {
+                Ok(true) => return Outcome::AlreadyInstalled,
+                Ok(false) => {}
+                Err(outcome) => return outcome,
+            }
         }
-        self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&job.payloads))
-            .await?;
+        let artefacts = conn.prepare(&pkg.package);
+        if let Err(why) = self.ctx.ledger.will_create(&self.job.label, credential, &artefacts) {
+            return Outcome::Failed {
+                step: Step::Upload,
+                reason: format!("cannot record in the history what would be created, so nothing was: {why}"),
+                exit_code: None,
+            };
+        }
+        let outcome = match self.stage_and_run(conn, pkg).await {
+            Ok(outcome) | Err(outcome) => outcome,
+        };
+        if self.cleanup(conn).await {
+            self.ctx.ledger.removed(&self.job.label, &artefacts);
+        }
+        outcome
+    }
 
+    async fn stage_and_run(&mut self, conn: &mut dyn Connection, pkg: &PackageJob) -> Result<Outcome, Outcome> {
+        self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
+            .await?;
         let install = Install {
-            timeout: self.remaining(job.install.timeout),
-            ..job.install.clone()
+            timeout: self.remaining(pkg.install.timeout),
+            ..pkg.install.clone()
         };
         let mut argv = vec![install.program.clone()];
         argv.extend(install.args.iter().cloned());
@@ -96,25 +188,78 @@ impl HostRun<'_> {
         let output = self
             .step(Step::Execute, install.timeout + EXEC_GRACE, run)
             .await?;
-        Ok(self.classify(output))
+        Ok(self.classify(output, &pkg.codes))
     }
 
-    fn classify(&mut self, out: ExecOutput) -> Outcome {
+    fn classify(&mut self, out: ExecOutput, codes: &ExitCodes) -> Outcome {
         self.report.output = self.ctx.redactor.redact(&out.output.text());
         self.report.output_dropped = out.output.dropped();
-        let outcome = classify(&out.exit, &self.ctx.codes);
+        let outcome = classify(&out.exit, codes);
         self.report.exit_code = outcome.exit_code();
         outcome
     }
 
-    async fn cleanup(&mut self, conn: &mut dyn Connection) {
+    /// `true` when everything staged is gone.
+    async fn cleanup(&mut self, conn: &mut dyn Connection) -> bool {
         // Not bounded by the host deadline: leaving files behind is worse than running late.
         let result = self
             .step(Step::Cleanup, self.ctx.timeouts.cleanup, conn.cleanup())
             .await;
-        if let Err(outcome) = result {
-            self.report.cleanup_error = Some(outcome.reason());
+        match result {
+            Ok(()) => true,
+            Err(outcome) => {
+                self.report.cleanup_error = Some(outcome.reason());
+                false
+            }
         }
+    }
+
+    /// One reboot at the end, for all packages: never between two installs.
+    async fn reboot(&mut self, conn: &mut dyn Connection, packages: &[PackageJob], results: &[Outcome]) {
+        let mut asked = Vec::new();
+        let mut warn = false;
+        for (pkg, outcome) in packages.iter().zip(results) {
+            let Outcome::Ok { reboot_required, .. } = outcome else { continue };
+            match (pkg.reboot, reboot_required) {
+                (RebootPolicy::Always, _) | (RebootPolicy::IfRequired, true) => asked.push(pkg),
+                (RebootPolicy::Ask, true) => {
+                    warn = true;
+                    asked.push(pkg);
+                }
+                (RebootPolicy::Never, true) => {
+                    self.ctx.ledger.reboot(&self.job.label, &pkg.package, &RebootState::Pending)
+                }
+                _ => {}
+            }
+        }
+        if asked.is_empty() {
+            return;
+        }
+        let (delay, message) = if warn {
+            (self.ctx.notice.delay, self.ctx.notice.message.clone())
+        } else {
+            (Duration::ZERO, String::new())
+        };
+        let request = tokio::time::timeout(self.ctx.timeouts.cleanup, conn.reboot(delay, &message)).await;
+        let state = match request {
+            Ok(Ok(())) => RebootState::Requested,
+            Ok(Err(e)) => RebootState::Failed(self.ctx.redactor.redact(&e.to_string())),
+            Err(_) => RebootState::Failed("timed out".to_string()),
+        };
+        for pkg in asked {
+            self.ctx.ledger.reboot(&self.job.label, &pkg.package, &state);
+        }
+        let result = match &state {
+            RebootState::Requested if delay.is_zero() => "reboot requested now".to_string(),
+            RebootState::Requested => {
+                format!("reboot requested in {}", humantime::format_duration(delay))
+            }
+            other => other.label(),
+        };
+        self.ctx.sink.emit(EventKind::RebootRequested {
+            host: self.job.label.clone(),
+            result,
+        });
     }
 
     fn rejections(&mut self, rejected: &[crate::transport::Rejection]) {
@@ -150,6 +295,9 @@ impl HostRun<'_> {
             host: self.job.label.clone(),
             step,
         });
+        if let Some(package) = self.package {
+            self.ctx.ledger.phase(&self.job.label, package, step);
+        }
         let started = Instant::now();
         let result = tokio::time::timeout(bounded, work).await;
         let outcome = match result {

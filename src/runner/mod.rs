@@ -4,6 +4,7 @@
 mod dispatch;
 pub mod events;
 mod flow;
+mod ledger;
 #[cfg(test)]
 mod tests;
 
@@ -11,10 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dispatch::{Cancel, run};
-pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats};
+pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
+pub use ledger::{Ledger, NoLedger, RebootState};
 
 use crate::secrets::Redactor;
 use crate::transport::{Connector, Credential, Endpoint, Install, Payload};
+
+/// The end of a maintenance window: no host starts after it.
+#[derive(Debug, Clone)]
+pub struct Until {
+    pub at: tokio::time::Instant,
+    /// How the operator wrote it, for the hosts left waiting.
+    pub label: String,
+}
 
 /// Per-step limits and the whole-host deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +64,67 @@ pub struct HostJob {
     pub endpoint: Endpoint,
     pub connector: Arc<dyn Connector>,
     pub credentials: Vec<Credential>,
+    /// Installed in this order over one connection; a failure skips the rest.
+    pub packages: Vec<PackageJob>,
+}
+
+/// One package on one host: an attempt.
+#[derive(Clone)]
+pub struct PackageJob {
+    pub package: String,
+    pub version: Option<String>,
     pub detect: Option<String>,
     pub payloads: Vec<Payload>,
     pub install: Install,
+    pub codes: ExitCodes,
+    pub reboot: RebootPolicy,
+    /// Decided before the run (an attempt limit): the host is not touched for it.
+    pub skip: Option<String>,
+}
+
+/// What to do when a package is installed (Kaspersky's restart options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebootPolicy {
+    #[default]
+    Never,
+    /// Reboot at once when the installer returned a reboot code.
+    IfRequired,
+    /// Reboot at once after every successful install.
+    Always,
+    /// When a reboot code came back: warn the logged-on users, wait, then reboot.
+    Ask,
+}
+
+impl RebootPolicy {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "never" => RebootPolicy::Never,
+            "if-required" => RebootPolicy::IfRequired,
+            "always" => RebootPolicy::Always,
+            "ask" => RebootPolicy::Ask,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &[&str] = &["never", "if-required", "always", "ask"];
+}
+
+/// The warning `ask` gives the logged-on users.
+#[derive(Debug, Clone)]
+pub struct RebootNotice {
+    pub delay: Duration,
+    pub message: String,
 }
 
 pub struct RunConfig {
     pub run_id: String,
-    pub package: String,
-    pub version: Option<String>,
+    pub packages: Vec<String>,
     pub concurrency: usize,
     pub timeouts: Timeouts,
-    pub codes: ExitCodes,
     pub force: bool,
     pub redactor: Redactor,
+    pub until: Option<Until>,
+    pub notice: RebootNotice,
+    pub ledger: Arc<dyn Ledger>,
 }

@@ -85,6 +85,35 @@ pub struct ExecOutput {
     pub output: OutputTail,
 }
 
+/// Something a transport creates on a target and must remove again. It is put on
+/// record before it exists, so `pushinst cleanup` can remove what a crash left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artefact {
+    pub kind: ArtefactKind,
+    /// Where it is, in the transport's own terms (a directory relative to the login home).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtefactKind {
+    Directory,
+}
+
+impl ArtefactKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArtefactKind::Directory => "directory",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "directory" => Some(ArtefactKind::Directory),
+            _ => None,
+        }
+    }
+}
+
 /// Who got in, and who was turned away first.
 #[derive(Debug, Clone)]
 pub struct AuthOutcome {
@@ -134,7 +163,10 @@ pub trait Connection: Send {
     /// Run the package's detect command; `true` when it says the package is installed.
     fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>>;
 
-    /// Copy the payloads into a fresh private directory and verify their checksums.
+    /// Name what `stage` and `execute` will create for this package, without creating it.
+    fn prepare(&mut self, package: &str) -> Vec<Artefact>;
+
+    /// Copy the payloads into the prepared private directory and verify their checksums.
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>>;
 
     /// Run the staged installer and wait for it, at most `install.timeout`.
@@ -142,6 +174,16 @@ pub trait Connection: Send {
 
     /// Remove everything `stage` created. Safe to call when nothing was staged.
     fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>>;
+
+    /// Remove artefacts an earlier, interrupted run left behind.
+    fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>>;
+
+    /// Ask the host to reboot after `delay`, telling logged-on users `message`.
+    fn reboot<'a>(
+        &'a mut self,
+        delay: Duration,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<(), TransportError>>;
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
 }

@@ -151,6 +151,30 @@ pub(super) async fn remove_dir(
     }
 }
 
+/// `shutdown -r +MINUTES MESSAGE`: shutdown itself warns the logged-in users and
+/// refuses new logins in the last minutes.
+pub(super) async fn reboot(
+    handle: &Handle<Client>,
+    delay: Duration,
+    message: &str,
+    sudo: Option<&Sudo>,
+) -> Result<(), TransportError> {
+    let minutes = delay.as_secs().div_ceil(60);
+    let mut argv = vec!["shutdown".to_string(), "-r".to_string(), format!("+{minutes}")];
+    if !message.is_empty() {
+        argv.push(message.to_string());
+    }
+    let (line, stdin) = command_line(".", &argv, sudo);
+    let out = run(handle, &line, stdin.as_deref()).await?;
+    match out.exit {
+        RemoteExit::Code(0) => Ok(()),
+        other => Err(TransportError::Remote(format!(
+            "shutdown -r failed ({other:?}): {}",
+            out.output.text().replace(SUDO_MARKER, "").trim()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

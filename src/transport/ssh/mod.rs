@@ -8,6 +8,7 @@ mod quote;
 mod stage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::client::{self, Handle};
 
@@ -15,7 +16,7 @@ pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
 use super::{
-    AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload,
+    Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload,
     TransportError,
 };
 
@@ -140,13 +141,10 @@ impl Connection for SshConnection {
         })
     }
 
-    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async move {
-            // Per host as well as per run: homes on NFS are shared between hosts.
-            let host: String = self
-                .endpoint
-                .name
-                .chars()
+    fn prepare(&mut self, package: &str) -> Vec<Artefact> {
+        // Per host as well as per run: homes on NFS are shared between hosts.
+        let safe = |text: &str| -> String {
+            text.chars()
                 .map(|c| {
                     if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
                         c
@@ -154,10 +152,29 @@ impl Connection for SshConnection {
                         '_'
                     }
                 })
-                .collect();
-            let dir = format!(".pushinst-{}-{host}-{}", self.shared.run_id, self.endpoint.port);
-            // Recorded before the directory exists, so cleanup covers a half-done upload.
-            self.staged = Some(dir.clone());
+                .collect()
+        };
+        let dir = format!(
+            ".pushinst-{}-{}-{}-{}",
+            self.shared.run_id,
+            safe(package),
+            safe(&self.endpoint.name),
+            self.endpoint.port
+        );
+        // Set before the directory exists, so cleanup covers a half-done upload.
+        self.staged = Some(dir.clone());
+        vec![Artefact {
+            kind: ArtefactKind::Directory,
+            path: dir,
+        }]
+    }
+
+    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let dir = self
+                .staged
+                .clone()
+                .ok_or_else(|| TransportError::Remote("no staging directory was prepared".to_string()))?;
             stage::upload(&self.handle, &dir, payloads).await?;
             stage::verify(&self.handle, &dir, payloads).await
         })
@@ -182,6 +199,25 @@ impl Connection for SshConnection {
             self.staged = None;
             Ok(())
         })
+    }
+
+    fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            for artefact in artefacts {
+                match artefact.kind {
+                    ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn reboot<'a>(
+        &'a mut self,
+        delay: Duration,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(exec::reboot(&self.handle, delay, message, self.sudo()))
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
