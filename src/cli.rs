@@ -23,6 +23,10 @@ pub struct Cli {
     )]
     pub inventory: PathBuf,
 
+    /// The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]
+    #[arg(long, global = true, env = "PUSHINST_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
     /// How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -47,24 +51,32 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Install a package on the targets
+    /// Install packages on the targets (several packages install in the order given)
     Deploy(DeployArgs),
     /// List the targets `--to` resolves to, without touching them
     Hosts(HostsArgs),
+    /// Deliver every [jobs] entry (or the ones named) to each target with no success on record
+    Sync(SyncArgs),
+    /// Start a job saved with `deploy --save-as`, or an inventory [jobs] entry
+    Run(RunJobArgs),
+    /// Run again only the hosts of the last (or given) run that did not succeed
+    Retry(RetryArgs),
+    /// Host by host, the latest result of each package from the history
+    Status(StatusArgs),
+    /// The diagnostic log of a host's latest attempt
+    Logs(LogsArgs),
+    /// Set the failed-attempt counter of hosts back to 0, so they are tried again
+    Reset(ResetArgs),
+    /// Remove what interrupted or crashed runs left on targets (temp dirs), from the journal
+    Cleanup(CleanupArgs),
     /// Write shell completions and the man page (for packagers)
     #[command(hide = true)]
     Generate(GenerateArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct DeployArgs {
-    /// The package to install, as named in [packages.NAME]
-    pub package: String,
-
-    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes
-    #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
-    pub to: Vec<String>,
-
+/// How any run goes: the pool, the limits, the window.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
     /// Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub concurrency: Option<u32>,
@@ -76,6 +88,10 @@ pub struct DeployArgs {
     /// Install even where the package's detect command says it is already installed
     #[arg(long)]
     pub force: bool,
+
+    /// Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 
     /// Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]
     #[arg(long, value_name = "DIR")]
@@ -92,6 +108,100 @@ pub struct DeployArgs {
     /// Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]
     #[arg(long, value_name = "DURATION")]
     pub host_timeout: Option<humantime::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The packages to install, as named in [packages.NAME], in this order
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+
+    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes
+    #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+
+    /// Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub save_as: Option<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The [jobs] entries to deliver [default: all of them]
+    #[arg(value_name = "JOB")]
+    pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunJobArgs {
+    /// The saved job's name (see `pushinst status`), or an inventory [jobs] entry
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The run to retry, as printed at its start [default: the latest run]
+    #[arg(value_name = "RUN")]
+    pub run_id: Option<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this [jobs] entry or package
+    #[arg(value_name = "JOB|PACKAGE")]
+    pub name: Option<String>,
+
+    /// Only these targets (and list those with no attempt yet)
+    #[arg(long = "to", num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The host, as pushinst names it (`status` lists them)
+    pub host: String,
+
+    /// The run [default: the host's latest attempt]
+    #[arg(long = "run", value_name = "RUN")]
+    pub run_id: Option<String>,
+
+    /// Only this package's attempt
+    #[arg(long, value_name = "PACKAGE")]
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The hosts whose counter to reset
+    #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+
+    /// The package whose counter to reset
+    #[arg(long, required = true, value_name = "PACKAGE")]
+    pub package: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only these targets [default: every host with leftovers on record]
+    #[arg(long = "to", num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

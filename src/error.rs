@@ -29,6 +29,11 @@ pub enum AppError {
         #[source]
         source: SecretError,
     },
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    /// A request that makes no sense (an unknown run, a bad --until).
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -48,7 +53,8 @@ impl AppError {
             AppError::Inventory(e) => return e.render(color),
             AppError::Targets(e) => e.hint(),
             AppError::Plan(e) => e.hint(),
-            AppError::Secret { .. } | AppError::Io { .. } => None,
+            AppError::Usage { hint, .. } => hint.clone(),
+            AppError::Secret { .. } | AppError::Io { .. } | AppError::History(_) => None,
         };
         let mut out = format!("pushinst: error: {self}\n");
         if let Some(hint) = hint {

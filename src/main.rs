@@ -1,16 +1,17 @@
 //! pushinst: parse → run → exit code. Everything else lives in the modules.
 
 mod cli;
-mod deploy;
+mod commands;
 mod error;
-mod generate;
-mod hosts;
+mod history;
 mod inventory;
+mod launch;
 mod plan;
 mod report;
 mod runner;
 mod secrets;
 mod transport;
+mod window;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -31,9 +32,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match &cli.command {
-            Command::Deploy(args) => deploy::deploy(&cli, args).await,
-            Command::Hosts(args) => hosts::hosts(&cli, args),
-            Command::Generate(args) => generate::generate(args),
+            Command::Deploy(args) => commands::deploy::deploy(&cli, args).await,
+            Command::Hosts(args) => commands::hosts::hosts(&cli, args),
+            Command::Sync(args) => commands::sync::sync(&cli, args).await,
+            Command::Run(args) => commands::run::run(&cli, args).await,
+            Command::Retry(args) => commands::retry::retry(&cli, args).await,
+            Command::Status(args) => commands::status::status(&cli, args),
+            Command::Logs(args) => commands::logs::logs(&cli, args),
+            Command::Reset(args) => commands::reset::reset(&cli, args),
+            Command::Cleanup(args) => commands::cleanup::cleanup(&cli, args).await,
+            Command::Generate(args) => commands::generate::generate(args),
         }
     });
     // Hosts still in their cleanup after an abort must not keep the process alive.

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub use diagnostic::InventoryError;
 pub use load::load;
 pub use pattern::HostAddr;
+pub use suggest::nearest;
 pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};

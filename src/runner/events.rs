@@ -110,6 +110,9 @@ pub enum Outcome {
         step: Step,
         reason: String,
         exit_code: Option<i32>,
+        /// The installer itself ran and failed (what an attempt limit counts), as
+        /// opposed to never getting that far.
+        installer_ran: bool,
     },
     Unreachable {
         step: Step,
@@ -229,7 +232,6 @@ pub struct HostReport {
     pub output: String,
     pub output_dropped: u64,
     pub cleanup_error: Option<String>,
-    pub reboot: Option<String>,
     pub started: Option<SystemTime>,
     pub duration: Duration,
 }

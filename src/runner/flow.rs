@@ -73,8 +73,8 @@ impl<'a> HostRun<'a> {
             if let Some(reason) = &pkg.skip {
                 return (index, Some(reason.clone()));
             }
-            if let Err(holder) = self.ctx.ledger.begin(&self.job.label, &pkg.package) {
-                return (index, Some(format!("busy: {holder}")));
+            if let Err(reason) = self.ctx.ledger.begin(&self.job.label, &pkg.package) {
+                return (index, Some(reason));
             }
         }
         (self.job.packages.len(), None)
@@ -163,6 +163,7 @@ impl<'a> HostRun<'a> {
                 step: Step::Upload,
                 reason: format!("cannot record in the history what would be created, so nothing was: {why}"),
                 exit_code: None,
+                installer_ran: false,
             };
         }
         let outcome = match self.stage_and_run(conn, pkg).await {
@@ -322,6 +323,7 @@ impl<'a> HostRun<'a> {
                         step,
                         reason,
                         exit_code: None,
+                installer_ran: step == Step::Execute,
                     },
                 }
             }
@@ -347,6 +349,7 @@ impl<'a> HostRun<'a> {
                     step,
                     reason: TransportError::AuthRejected(rejected).to_string(),
                     exit_code: None,
+                installer_ran: false,
                 }
             }
             TransportError::ExecTimedOut { timeout, output } => {
@@ -358,12 +361,14 @@ impl<'a> HostRun<'a> {
                         humantime::format_duration(timeout)
                     ),
                     exit_code: None,
+                installer_ran: true,
                 }
             }
             other => Outcome::Failed {
                 step,
                 reason: self.ctx.redactor.redact(&other.to_string()),
                 exit_code: None,
+                installer_ran: false,
             },
         }
     }
@@ -384,11 +389,13 @@ pub(super) fn classify(exit: &RemoteExit, codes: &ExitCodes) -> Outcome {
             step: Step::Execute,
             reason: format!("installer exited with code {code}"),
             exit_code: Some(*code),
+            installer_ran: true,
         },
         RemoteExit::Signal(signal) => Outcome::Failed {
             step: Step::Execute,
             reason: format!("installer killed by signal {signal}"),
             exit_code: None,
+                installer_ran: true,
         },
     }
 }

@@ -26,7 +26,8 @@ impl RebootState {
 }
 
 pub trait Ledger: Send + Sync {
-    /// Take host+package for this run. `Err` says who holds it; the host is skipped.
+    /// Take host+package for this run. `Err` is why not (another run holds it); the
+    /// package is then skipped on this host.
     fn begin(&self, host: &str, package: &str) -> Result<(), String>;
 
     /// The furthest step reached, so a crash shows where it stopped.
@@ -45,8 +46,10 @@ pub trait Ledger: Send + Sync {
 }
 
 /// For runs with no history (tests of the runner itself).
+#[cfg(test)]
 pub struct NoLedger;
 
+#[cfg(test)]
 impl Ledger for NoLedger {
     fn begin(&self, _: &str, _: &str) -> Result<(), String> {
         Ok(())

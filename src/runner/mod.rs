@@ -13,7 +13,9 @@ use std::time::Duration;
 
 pub use dispatch::{Cancel, run};
 pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
-pub use ledger::{Ledger, NoLedger, RebootState};
+#[cfg(test)]
+pub use ledger::NoLedger;
+pub use ledger::{Ledger, RebootState};
 
 use crate::secrets::Redactor;
 use crate::transport::{Connector, Credential, Endpoint, Install, Payload};

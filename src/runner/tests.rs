@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::events::Step;
 use super::*;
 use crate::transport::{
-    AuthOutcome, BoxFuture, Connection, ExecOutput, OutputTail, RemoteExit, TransportError,
+    Artefact, AuthOutcome, BoxFuture, Connection, ExecOutput, OutputTail, RemoteExit, TransportError,
 };
 
 /// A host that answers every step at once, except `stall`, where it hangs forever.
@@ -18,6 +18,45 @@ struct Scripted {
     stall: Option<Step>,
     exit: i32,
     calls: Arc<Mutex<Vec<Step>>>,
+    /// Shared with a [`Recording`] ledger, to see what happened in which order.
+    log: Log,
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn note(log: &Log, line: String) {
+    log.lock().unwrap().push(line);
+}
+
+/// A ledger that writes down every call, and refuses `busy` packages.
+#[derive(Default)]
+struct Recording {
+    log: Log,
+    busy: Option<String>,
+}
+
+impl Ledger for Recording {
+    fn begin(&self, host: &str, package: &str) -> Result<(), String> {
+        if self.busy.as_deref() == Some(package) {
+            return Err("busy: another run holds it".into());
+        }
+        note(&self.log, format!("begin {host} {package}"));
+        Ok(())
+    }
+    fn phase(&self, _: &str, _: &str, _: Step) {}
+    fn will_create(&self, _: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
+        note(&self.log, format!("journal {} as {credential}", artefacts[0].path));
+        Ok(())
+    }
+    fn removed(&self, _: &str, artefacts: &[Artefact]) {
+        note(&self.log, format!("forget {}", artefacts[0].path));
+    }
+    fn finish(&self, host: &str, package: &str, outcome: &Outcome, _: &HostReport) {
+        note(&self.log, format!("finish {host} {package} {}", outcome.status()));
+    }
+    fn reboot(&self, _: &str, package: &str, state: &RebootState) {
+        note(&self.log, format!("reboot {package} {}", state.label()));
+    }
 }
 
 impl Scripted {
@@ -62,7 +101,14 @@ impl Connection for Scripted {
     fn detect<'a>(&'a mut self, _: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
         self.enter(Step::Detect, false)
     }
+    fn prepare(&mut self, package: &str) -> Vec<Artefact> {
+        vec![Artefact {
+            kind: crate::transport::ArtefactKind::Directory,
+            path: format!("dir-{package}"),
+        }]
+    }
     fn stage<'a>(&'a mut self, _: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+        note(&self.log, "stage".into());
         self.enter(Step::Upload, ())
     }
     fn execute<'a>(&'a mut self, _: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
@@ -73,14 +119,46 @@ impl Connection for Scripted {
         self.enter(Step::Execute, out)
     }
     fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
+        note(&self.log, "cleanup".into());
         self.enter(Step::Cleanup, ())
+    }
+    fn remove<'a>(&'a mut self, _: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn reboot<'a>(&'a mut self, delay: Duration, _: &'a str) -> BoxFuture<'a, Result<(), TransportError>> {
+        note(&self.log, format!("shutdown in {}s", delay.as_secs()));
+        Box::pin(async { Ok(()) })
     }
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async {})
     }
 }
 
+fn package(name: &str) -> PackageJob {
+    PackageJob {
+        package: name.into(),
+        version: None,
+        detect: Some("true".into()),
+        payloads: vec![],
+        install: Install {
+            program: "setup".into(),
+            args: vec![],
+            timeout: Duration::from_secs(600),
+        },
+        codes: ExitCodes {
+            success: vec![0],
+            reboot: vec![3010],
+        },
+        reboot: RebootPolicy::Never,
+        skip: None,
+    }
+}
+
 fn job(name: &str, host: &Scripted) -> HostJob {
+    jobs(name, host, vec![package("p")])
+}
+
+fn jobs(name: &str, host: &Scripted, packages: Vec<PackageJob>) -> HostJob {
     HostJob {
         label: name.into(),
         endpoint: Endpoint {
@@ -90,30 +168,37 @@ fn job(name: &str, host: &Scripted) -> HostJob {
         },
         connector: Arc::new(host.clone()),
         credentials: vec![],
-        detect: Some("true".into()),
-        payloads: vec![],
-        install: Install {
-            program: "setup".into(),
-            args: vec![],
-            timeout: Duration::from_secs(600),
-        },
+        packages,
     }
 }
 
 fn config(concurrency: usize, timeouts: Timeouts) -> RunConfig {
     RunConfig {
         run_id: "r".into(),
-        package: "p".into(),
-        version: None,
+        packages: vec!["p".into()],
         concurrency,
         timeouts,
-        codes: ExitCodes {
-            success: vec![0],
-            reboot: vec![],
-        },
         force: false,
         redactor: Default::default(),
+        until: None,
+        notice: RebootNotice {
+            delay: Duration::from_secs(300),
+            message: "save your work".into(),
+        },
+        ledger: Arc::new(NoLedger),
     }
+}
+
+fn recorded(host: &Scripted, concurrency: usize) -> (RunConfig, Log) {
+    let ledger = Recording {
+        log: host.log.clone(),
+        busy: None,
+    };
+    let config = RunConfig {
+        ledger: Arc::new(ledger),
+        ..config(concurrency, Timeouts::default())
+    };
+    (config, host.log.clone())
 }
 
 /// Run the jobs and return each host's outcome, in the order they finished.
@@ -132,7 +217,7 @@ async fn outcomes(jobs: Vec<HostJob>, config: RunConfig, cancel: Cancel) -> Vec<
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stall_at_any_step_times_out_with_that_step_and_still_cleans_up() {
+async fn a_stall_at_any_step_times_out_with_that_step_and_cleans_up_what_was_staged() {
     for (stall, expected) in [
         (Step::Connect, "timeout during connect (10s)"),
         (Step::Authenticate, "timeout during authenticate (30s)"),
@@ -157,9 +242,10 @@ async fn a_stall_at_any_step_times_out_with_that_step_and_still_cleans_up() {
             if unreachable { "unreachable" } else { "failed" }
         );
         let cleaned = host.calls().contains(&Step::Cleanup);
+        // Nothing exists on the host before the upload begins, so nothing to remove.
         assert_eq!(
             cleaned,
-            stall != Step::Connect,
+            matches!(stall, Step::Upload | Step::Execute),
             "cleanup after a stall in {stall}"
         );
     }
@@ -219,6 +305,118 @@ async fn a_cancelled_run_starts_nothing() {
         Cancel::Stop,
     )
     .await;
-    assert!(done.iter().all(|(_, o)| *o == Outcome::NotStarted), "{done:?}");
+    assert!(
+        done.iter().all(|(_, o)| o.status() == "not-started"),
+        "{done:?}"
+    );
     assert!(host.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_already_closed_starts_nothing_and_says_why() {
+    let host = Scripted::default();
+    let mut config = config(2, Timeouts::default());
+    config.until = Some(Until {
+        at: tokio::time::Instant::now(),
+        label: "05:00".into(),
+    });
+    let done = outcomes(vec![job("a", &host), job("b", &host)], config, Cancel::None).await;
+    assert_eq!(done.len(), 2);
+    for (_, outcome) in &done {
+        assert_eq!(outcome.reason(), "not started: the window closed at 05:00");
+    }
+    assert!(host.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn packages_install_in_order_over_one_connection_and_a_failure_stops_the_rest() {
+    let host = Scripted {
+        exit: 3,
+        ..Scripted::default()
+    };
+    let (config, log) = recorded(&host, 1);
+    let packages = vec![package("first"), package("second")];
+    let done = outcomes(vec![jobs("h", &host, packages)], config, Cancel::None).await;
+    let statuses: Vec<&str> = done.iter().map(|(_, o)| o.status()).collect();
+    assert_eq!(statuses, ["failed", "skipped"]);
+    assert_eq!(done[1].1.reason(), "skipped: an earlier package failed");
+    let connects = host.calls().iter().filter(|s| **s == Step::Connect).count();
+    assert_eq!(connects, 1);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "begin h first",
+            "begin h second",
+            "journal dir-first as c",
+            "stage",
+            "cleanup",
+            "forget dir-first",
+            "finish h first failed",
+            "finish h second skipped",
+        ],
+        "the artefact is on record before it is created, and struck after cleanup"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
+    let host = Scripted::default();
+    let mut limited = package("first");
+    limited.skip = Some("attempt-limit (3/3)".into());
+    let (limited_config, _) = recorded(&host, 1);
+    let done = outcomes(
+        vec![jobs("h", &host, vec![limited, package("second")])],
+        limited_config,
+        Cancel::None,
+    )
+    .await;
+    assert_eq!(done[0].1.reason(), "attempt-limit (3/3)");
+    assert_eq!(done[1].1.reason(), "skipped: an earlier package was not installed");
+    assert!(host.calls().is_empty(), "no connection for a skipped host");
+
+    let busy_host = Scripted::default();
+    let config = RunConfig {
+        ledger: Arc::new(Recording {
+            log: busy_host.log.clone(),
+            busy: Some("p".into()),
+        }),
+        ..config(1, Timeouts::default())
+    };
+    let done = outcomes(vec![job("h", &busy_host)], config, Cancel::None).await;
+    assert_eq!(done[0].1.reason(), "busy: another run holds it");
+    assert!(busy_host.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn reboots_follow_the_policy_once_after_all_packages() {
+    for (policy, exit, expected) in [
+        (RebootPolicy::Never, 3010, vec!["reboot p pending"]),
+        (RebootPolicy::Never, 0, vec![]),
+        (RebootPolicy::IfRequired, 0, vec![]),
+        (
+            RebootPolicy::IfRequired,
+            3010,
+            vec!["shutdown in 0s", "reboot p requested"],
+        ),
+        (RebootPolicy::Always, 0, vec!["shutdown in 0s", "reboot p requested"]),
+        (RebootPolicy::Ask, 3010, vec!["shutdown in 300s", "reboot p requested"]),
+        (RebootPolicy::Ask, 0, vec![]),
+    ] {
+        let host = Scripted {
+            exit,
+            ..Scripted::default()
+        };
+        let (config, log) = recorded(&host, 1);
+        let mut pkg = package("p");
+        pkg.reboot = policy;
+        outcomes(vec![jobs("h", &host, vec![pkg])], config, Cancel::None).await;
+        let seen: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("reboot") || l.starts_with("shutdown"))
+            .cloned()
+            .collect();
+        assert_eq!(seen, expected, "{policy:?} with exit {exit}");
+    }
 }

@@ -1,0 +1,67 @@
+//! `pushinst retry [RUN]` (JP1's "re-execute only the jobs that ended in error"):
+//! the hosts of that run that failed, were unreachable, skipped or interrupted,
+//! and only the packages they lack. Hosts that succeeded are never touched.
+
+use std::collections::HashSet;
+
+use crate::cli::{Cli, RetryArgs};
+use crate::error::{AppError, EXIT_OK};
+use crate::inventory;
+use crate::launch::{RunRequest, Selection, launch, open_history};
+
+pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
+    let inv = inventory::load(&cli.inventory)?;
+    let history = open_history(cli, Some(&inv))?;
+    let Some(run) = history.run(args.run_id.as_deref())? else {
+        return Err(AppError::Usage {
+            message: match &args.run_id {
+                Some(id) => format!("no run `{id}` in the history ({})", history.path().display()),
+                None => format!("no run in the history yet ({})", history.path().display()),
+            },
+            hint: Some("`pushinst status` shows what is on record".into()),
+        });
+    };
+    if run.finished_at.is_none() {
+        return Err(AppError::Usage {
+            message: format!("run {} is still going", run.id),
+            hint: Some("retry it once it has finished".into()),
+        });
+    }
+    let failed: Vec<_> = history
+        .run_attempts(&run.id)?
+        .into_iter()
+        .filter(|a| !a.succeeded())
+        .collect();
+    if failed.is_empty() {
+        if !cli.quiet {
+            println!("nothing to retry: every host of run {} succeeded", run.id);
+        }
+        return Ok(EXIT_OK);
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    for a in &failed {
+        if !hosts.contains(&a.host) {
+            hosts.push(a.host.clone());
+        }
+    }
+    let pairs: HashSet<(String, String)> = failed.into_iter().map(|a| (a.host, a.package)).collect();
+    let reboot = run.job.as_ref().and_then(|j| inv.jobs.get(j)).and_then(|j| j.reboot);
+    let request = RunRequest {
+        command: "retry",
+        job: run.job.clone(),
+        packages: run.packages.clone(),
+        targets: inventory::resolve_targets(&inv, &hosts)?,
+        reboot,
+        selection: Selection::Only(pairs),
+    };
+    if !cli.quiet && cli.output == crate::cli::OutputFormat::Human {
+        println!(
+            "retrying {} host(s) of run {} ({}, started {})",
+            hosts.len(),
+            run.id,
+            run.command,
+            crate::report::clock(run.started_at)
+        );
+    }
+    launch(cli, &inv, &args.run, request).await
+}
