@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         'pushinst' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
@@ -32,22 +33,32 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install a package on the targets')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry')
+            [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Run again only the hosts of the last (or given) run that did not succeed')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Host by host, the latest result of each package from the history')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'The diagnostic log of a host''s latest attempt')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Set the failed-attempt counter of hosts back to 0, so they are tried again')
+            [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'pushinst;deploy' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes')
+            [CompletionResult]::new('--save-as', '--save-as', [CompletionResultType]::ParameterName, 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
             [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
             [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
@@ -63,7 +74,141 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;sync' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;run' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;retry' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;status' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only these targets (and list those with no attempt yet)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;logs' {
+            [CompletionResult]::new('--run', '--run', [CompletionResultType]::ParameterName, 'The run [default: the host''s latest attempt]')
+            [CompletionResult]::new('--package', '--package', [CompletionResultType]::ParameterName, 'Only this package''s attempt')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;reset' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The hosts whose counter to reset')
+            [CompletionResult]::new('--package', '--package', [CompletionResultType]::ParameterName, 'The package whose counter to reset')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;cleanup' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only these targets [default: every host with leftovers on record]')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also show each step as it starts; twice for debug logs on stderr')
@@ -76,6 +221,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'out-dir')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
@@ -86,8 +232,15 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;help' {
-            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install a package on the targets')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry')
+            [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Run again only the hosts of the last (or given) run that did not succeed')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Host by host, the latest result of each package from the history')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'The diagnostic log of a host''s latest attempt')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Set the failed-attempt counter of hosts back to 0, so they are tried again')
+            [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -96,6 +249,27 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;help;hosts' {
+            break
+        }
+        'pushinst;help;sync' {
+            break
+        }
+        'pushinst;help;run' {
+            break
+        }
+        'pushinst;help;retry' {
+            break
+        }
+        'pushinst;help;status' {
+            break
+        }
+        'pushinst;help;logs' {
+            break
+        }
+        'pushinst;help;reset' {
+            break
+        }
+        'pushinst;help;cleanup' {
             break
         }
         'pushinst;help;generate' {

@@ -129,7 +129,8 @@ exit 0"#,
             .env("HOME", self.dir.path())
             .env_remove("XDG_STATE_HOME")
             .env_remove("SSH_AUTH_SOCK")
-            .env_remove("PUSHINST_INVENTORY");
+            .env_remove("PUSHINST_INVENTORY")
+            .env_remove("PUSHINST_STATE");
         cmd
     }
 
