@@ -10,6 +10,9 @@
 # Each sshd sets PUSHINST_FIXTURE_HOST (host1, host2, …) and PUSHINST_FIXTURE_DIR (a
 # directory standing in for that host's file system) in the sessions it starts, and
 # sudo keeps both, so one installer script can behave like several machines.
+# Under sudo, `shutdown` is a stand-in that writes its arguments to
+# $PUSHINST_FIXTURE_DIR/shutdown instead of rebooting this machine.
+# Each sshd logs logins to DIR/hostN/sshd.log, so tests can count them.
 # The servers listen on loopback only and admit only the fleet user.
 set -euo pipefail
 
@@ -34,8 +37,18 @@ setup() {
         (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$PASSWORD_FILE")
     fi
     echo "$FLEET_USER:$(cat "$PASSWORD_FILE")" | chpasswd
+    # The fleet stands in for many machines on one: a reboot request must not reboot it.
+    mkdir -p "$FLEET_HOME/bin"
+    cat > "$FLEET_HOME/bin/shutdown" <<'FAKE'
+#!/bin/sh
+# pushinst fleet stand-in: record the request, reboot nothing.
+echo "$*" >> "${PUSHINST_FIXTURE_DIR:-/nonexistent}/shutdown" && echo "Reboot scheduled (fleet stand-in)"
+FAKE
+    chmod 0755 "$FLEET_HOME/bin" "$FLEET_HOME/bin/shutdown"
+    chown root:root "$FLEET_HOME/bin" "$FLEET_HOME/bin/shutdown"
     cat > /etc/sudoers.d/pushinst-fleet <<SUDO
 Defaults:$FLEET_USER lecture=never, env_keep += "PUSHINST_FIXTURE_HOST PUSHINST_FIXTURE_DIR"
+Defaults:$FLEET_USER secure_path="$FLEET_HOME/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 $FLEET_USER ALL=(ALL) ALL
 SUDO
     chmod 0440 /etc/sudoers.d/pushinst-fleet
@@ -80,7 +93,7 @@ Subsystem sftp internal-sftp
 SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400
 MaxSessions 50
-LogLevel ERROR
+LogLevel INFO
 CONF
         rm -f "$host/sshd.pid" "$host/sshd.log"
         /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log" \

@@ -119,6 +119,20 @@ exit 0"#,
         runs
     }
 
+    /// Successful SSH logins host `n` (1-based) has seen, from its sshd log.
+    pub fn logins(&self, n: usize) -> usize {
+        std::fs::read_to_string(self.path(&format!("host{n}/sshd.log")))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("Accepted "))
+            .count()
+    }
+
+    /// `logins` for every host, in order.
+    pub fn all_logins(&self) -> Vec<usize> {
+        (1..=self.endpoints.len()).map(|n| self.logins(n)).collect()
+    }
+
     pub fn host_root(&self, n: usize) -> PathBuf {
         self.path(&format!("host{n}/root"))
     }
