@@ -442,6 +442,24 @@ fn secrets_never_appear_in_output_or_logs() {
         !logs.contains(wrong) && !logs.contains(&password),
         "secret in a log file"
     );
+    // Nor in the history, nor in what the history commands print.
+    let state = fleet.path(".local/state/pushinst");
+    for file in ["history.db", "history.db-wal"] {
+        let bytes = std::fs::read(state.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(wrong) && !text.contains(&password),
+            "secret in {file}"
+        );
+    }
+    for args in [
+        &["status", "--output", "json"][..],
+        &["logs", &fleet.endpoints[0]][..],
+    ] {
+        let run = fleet.run(args);
+        assert_eq!(run.code(), 0, "{}", run.debug());
+        assert!(!run.stdout().contains(wrong) && !run.stdout().contains(&password));
+    }
 }
 
 #[test]

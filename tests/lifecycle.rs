@@ -86,7 +86,13 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while fleet.timeline().iter().filter(|(h, ..)| h == "host3" || h == "host4").count() < 2 {
+    while fleet
+        .timeline()
+        .iter()
+        .filter(|(h, ..)| h == "host3" || h == "host4")
+        .count()
+        < 2
+    {
         assert!(Instant::now() < deadline, "host3 and host4 never started");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -97,7 +103,11 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
         elapsed: Duration::ZERO,
     }
     .run_id();
-    assert_eq!(staging_dirs(&run_id).len(), 2, "the killed run left host3 and host4 staged");
+    assert_eq!(
+        staging_dirs(&run_id).len(),
+        2,
+        "the killed run left host3 and host4 staged"
+    );
 
     let rows = status(&fleet, &["--to", "fleet"]);
     let result = |n: usize| status_of(&rows, &fleet.endpoints[n - 1])["result"].clone();
@@ -108,13 +118,19 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
     assert_eq!(result(5), "not-started");
     assert_eq!(status_of(&rows, &fleet.endpoints[2])["phase"], "execute");
     let human = fleet.run(&["status"]).stdout();
-    assert!(human.contains("5 host/package pair(s): 1 interrupted") || human.contains("2 interrupted"), "{human}");
+    assert!(
+        human.contains("5 host/package pair(s): 1 interrupted") || human.contains("2 interrupted"),
+        "{human}"
+    );
 
     let logins_before = fleet.all_logins();
     let clean = fleet.run(&["cleanup"]);
     assert_eq!(clean.code(), 0, "{}", clean.debug());
     assert!(staging_dirs(&run_id).is_empty(), "{}", clean.debug());
-    assert!(clean.stdout().contains(&format!("{}: removed directory .pushinst-{run_id}", fleet.endpoints[2])));
+    assert!(clean.stdout().contains(&format!(
+        "{}: removed directory .pushinst-{run_id}",
+        fleet.endpoints[2]
+    )));
     let logins_after = fleet.all_logins();
     assert_eq!(
         (logins_after[0], logins_after[1], logins_after[4]),
@@ -122,7 +138,11 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
         "cleanup only visits hosts with leftovers"
     );
     let again = fleet.run(&["cleanup"]);
-    assert!(again.stdout().contains("nothing to clean up"), "{}", again.debug());
+    assert!(
+        again.stdout().contains("nothing to clean up"),
+        "{}",
+        again.debug()
+    );
 }
 
 #[test]
@@ -138,7 +158,12 @@ fn retry_touches_only_the_hosts_that_failed_and_logs_shows_why() {
     let logs = fleet.run(&["logs", &fleet.endpoints[1]]);
     assert_eq!(logs.code(), 0, "{}", logs.debug());
     let text = logs.stdout();
-    for expected in ["failed — installer exited with code 3", "exit code:  3", "disk on fire", "execute"] {
+    for expected in [
+        "failed — installer exited with code 3",
+        "exit code:  3",
+        "disk on fire",
+        "execute",
+    ] {
         assert!(text.contains(expected), "{expected:?} missing from logs:\n{text}");
     }
 
@@ -159,8 +184,14 @@ fn the_attempt_limit_skips_a_host_until_reset_and_offline_hosts_do_not_count() {
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "exit 5");
     let dead = format!("127.0.0.1:{}", closed_port());
-    let extra = format!("[groups.both]\nhosts = [\"{}\", \"{dead}\"]\nos = \"linux\"\ncredentials = [\"fleet\"]\n", fleet.endpoints[0]);
-    fleet.write("pushinst.toml", &inventory(&fleet, "connect_timeout = \"2s\"", &extra));
+    let extra = format!(
+        "[groups.both]\nhosts = [\"{}\", \"{dead}\"]\nos = \"linux\"\ncredentials = [\"fleet\"]\n",
+        fleet.endpoints[0]
+    );
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, "connect_timeout = \"2s\"", &extra),
+    );
     for _ in 0..3 {
         let run = fleet.run(&["deploy", "agent", "--to", "both"]);
         assert_eq!(run.code(), 1, "{}", run.debug());
@@ -168,8 +199,15 @@ fn the_attempt_limit_skips_a_host_until_reset_and_offline_hosts_do_not_count() {
     let logins = fleet.logins(1);
     let blocked = fleet.run(&["deploy", "agent", "--to", "both", "--output", "json"]);
     assert_eq!(blocked.outcome(&fleet.endpoints[0])["status"], "skipped");
-    assert_eq!(blocked.outcome(&fleet.endpoints[0])["reason"], "attempt-limit (3/3)");
-    assert_eq!(blocked.outcome(&dead)["status"], "unreachable", "offline hosts are still tried");
+    assert_eq!(
+        blocked.outcome(&fleet.endpoints[0])["reason"],
+        "attempt-limit (3/3)"
+    );
+    assert_eq!(
+        blocked.outcome(&dead)["status"],
+        "unreachable",
+        "offline hosts are still tried"
+    );
     assert_eq!(fleet.logins(1), logins, "a host at its limit is not touched");
     let rows = status(&fleet, &["agent"]);
     assert_eq!(status_of(&rows, &fleet.endpoints[0])["attempts"], 3);
@@ -181,12 +219,20 @@ fn the_attempt_limit_skips_a_host_until_reset_and_offline_hosts_do_not_count() {
     for expected in ["failed", "attempt-limit (4/4)"] {
         let run = fleet.run(&["deploy", "agent", "--to", &fleet.endpoints[0], "--output", "json"]);
         let outcome = run.outcome(&fleet.endpoints[0]);
-        assert!(outcome["status"] == expected || outcome["reason"] == expected, "{}", run.debug());
+        assert!(
+            outcome["status"] == expected || outcome["reason"] == expected,
+            "{}",
+            run.debug()
+        );
     }
 
     let reset = fleet.run(&["reset", "--to", &fleet.endpoints[0], "--package", "agent"]);
     assert_eq!(reset.code(), 0, "{}", reset.debug());
-    assert!(reset.stdout().contains("4 failed attempt(s) forgotten"), "{}", reset.debug());
+    assert!(
+        reset.stdout().contains("4 failed attempt(s) forgotten"),
+        "{}",
+        reset.debug()
+    );
     let logins = fleet.logins(1);
     let retried = fleet.run(&["deploy", "agent", "--to", "both", "--output", "json"]);
     assert_eq!(retried.outcome(&fleet.endpoints[0])["status"], "failed");
@@ -200,9 +246,15 @@ fn sync_installs_a_host_added_to_the_group_and_touches_no_other() {
     let job = "[jobs.protect]\npackage = \"agent\"\ntargets = [\"office\"]\n";
     let group = |hosts: &[String]| {
         let quoted: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-        format!("[groups.office]\nhosts = [{}]\nos = \"linux\"\ncredentials = [\"fleet\"]\n{job}", quoted.join(", "))
+        format!(
+            "[groups.office]\nhosts = [{}]\nos = \"linux\"\ncredentials = [\"fleet\"]\n{job}",
+            quoted.join(", ")
+        )
     };
-    fleet.write("pushinst.toml", &inventory(&fleet, "", &group(&fleet.endpoints[..2])));
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, "", &group(&fleet.endpoints[..2])),
+    );
     let first = fleet.run(&["sync"]);
     assert_eq!(first.code(), 0, "{}", first.debug());
     assert_eq!(fleet.all_logins(), [1, 1, 0]);
@@ -262,13 +314,23 @@ linux = { file = "install.sh", detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/age
             .map(|r| r.outcome(host)["status"].as_str().unwrap().to_string())
             .collect();
         assert!(statuses.contains(&"ok".to_string()), "{host}: {statuses:?}");
-        let other = statuses.iter().find(|s| *s != "ok").expect("one run did not install");
-        assert!(other == "skipped" || other == "already-installed", "{host}: {statuses:?}");
+        let other = statuses
+            .iter()
+            .find(|s| *s != "ok")
+            .expect("one run did not install");
+        assert!(
+            other == "skipped" || other == "already-installed",
+            "{host}: {statuses:?}"
+        );
     }
     let busy = runs
         .iter()
         .flat_map(|r| r.finished())
-        .filter(|d| d["outcome"]["reason"].as_str().is_some_and(|r| r.starts_with("busy: another run holds it")))
+        .filter(|d| {
+            d["outcome"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("busy: another run holds it"))
+        })
         .count();
     assert!(busy > 0, "both runs started together, so some host was busy");
 }
@@ -281,7 +343,8 @@ fn a_window_already_closed_starts_nothing_and_says_so() {
     let run = fleet.run(&["deploy", "agent", "--to", "fleet", "--until", "2020-01-01 00:00"]);
     assert_eq!(run.code(), 1, "{}", run.debug());
     assert!(
-        run.stdout().contains("not started: the window closed at 2020-01-01 00:00"),
+        run.stdout()
+            .contains("not started: the window closed at 2020-01-01 00:00"),
         "{}",
         run.debug()
     );
@@ -299,26 +362,40 @@ fn a_saved_job_touches_nothing_until_run() {
     fleet.write("pushinst.toml", &inventory(&fleet, "", ""));
     let saved = fleet.run(&["deploy", "agent", "--to", "fleet", "--save-as"]);
     assert_eq!(saved.code(), 0, "{}", saved.debug());
-    assert!(saved.stdout().contains("saved job \"Install agent 1.0\""), "{}", saved.debug());
+    assert!(
+        saved.stdout().contains("saved job \"Install agent 1.0\""),
+        "{}",
+        saved.debug()
+    );
     assert_eq!(fleet.all_logins(), [0, 0]);
     let run = fleet.run(&["run", "Install agent 1.0"]);
     assert_eq!(run.code(), 0, "{}", run.debug());
     assert_eq!(fleet.all_logins(), [1, 1]);
     let unknown = fleet.run(&["run", "nope"]);
     assert_eq!(unknown.code(), 2);
-    assert!(unknown.stderr().contains("Install agent 1.0"), "{}", unknown.debug());
+    assert!(
+        unknown.stderr().contains("Install agent 1.0"),
+        "{}",
+        unknown.debug()
+    );
 }
 
 #[test]
 fn a_job_installs_its_packages_in_order_over_one_login_and_stops_after_a_failure() {
     let fleet = Fleet::start(2);
     for (name, body) in [
-        ("first.sh", "echo \"first $PUSHINST_FIXTURE_HOST\" >> \"$PUSHINST_FIXTURE_DIR/order\""),
+        (
+            "first.sh",
+            "echo \"first $PUSHINST_FIXTURE_HOST\" >> \"$PUSHINST_FIXTURE_DIR/order\"",
+        ),
         (
             "second.sh",
             "echo \"second $PUSHINST_FIXTURE_HOST\" >> \"$PUSHINST_FIXTURE_DIR/order\"; [ \"$PUSHINST_FIXTURE_HOST\" = host2 ] && exit 7; exit 0",
         ),
-        ("third.sh", "echo \"third $PUSHINST_FIXTURE_HOST\" >> \"$PUSHINST_FIXTURE_DIR/order\""),
+        (
+            "third.sh",
+            "echo \"third $PUSHINST_FIXTURE_HOST\" >> \"$PUSHINST_FIXTURE_DIR/order\"",
+        ),
     ] {
         fleet.installer(name, body);
     }
@@ -343,7 +420,12 @@ targets = ["fleet"]
         .finished()
         .into_iter()
         .filter(|d| d["host"] == fleet.endpoints[1].as_str())
-        .map(|d| (d["package"].as_str().unwrap().to_string(), d["outcome"]["status"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["package"].as_str().unwrap().to_string(),
+                d["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         host2,
@@ -373,9 +455,13 @@ reboot = "ask"
     fleet.write("pushinst.toml", &inventory(&fleet, settings, extra));
     let run = fleet.run(&["sync"]);
     assert_eq!(run.code(), 0, "{}", run.debug());
-    let shutdown = std::fs::read_to_string(fleet.host_root(1).join("shutdown")).expect("host1 asked to reboot");
+    let shutdown =
+        std::fs::read_to_string(fleet.host_root(1).join("shutdown")).expect("host1 asked to reboot");
     assert_eq!(shutdown, "-r +2 Patching: save your work\n");
-    assert!(!fleet.host_root(2).join("shutdown").exists(), "host2 needed no reboot");
+    assert!(
+        !fleet.host_root(2).join("shutdown").exists(),
+        "host2 needed no reboot"
+    );
     assert!(run.stdout().contains("reboot requested in 2m"), "{}", run.debug());
     let rows = status(&fleet, &["patch"]);
     assert_eq!(status_of(&rows, &fleet.endpoints[0])["reboot"], "requested");
@@ -385,7 +471,10 @@ reboot = "ask"
     // Under the default policy a reboot code is only recorded as pending.
     let pending = fleet.run(&["deploy", "kernel", "--to", &fleet.endpoints[0]]);
     assert_eq!(pending.code(), 0, "{}", pending.debug());
-    assert_eq!(std::fs::read_to_string(fleet.host_root(1).join("shutdown")).unwrap(), shutdown);
+    assert_eq!(
+        std::fs::read_to_string(fleet.host_root(1).join("shutdown")).unwrap(),
+        shutdown
+    );
     let rows = status(&fleet, &["kernel"]);
     assert_eq!(status_of(&rows, &fleet.endpoints[0])["reboot"], "pending");
 }
@@ -394,16 +483,30 @@ reboot = "ask"
 fn the_credential_that_worked_last_time_is_tried_first() {
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "");
-    let text = inventory(&fleet, "", "").replace(r#"credentials = ["fleet"]"#, r#"credentials = ["wrong", "fleet"]"#);
+    let text = inventory(&fleet, "", "").replace(
+        r#"credentials = ["fleet"]"#,
+        r#"credentials = ["wrong", "fleet"]"#,
+    );
     fleet.write("pushinst.toml", &text);
-    let rejected = |run: &Run| run.events().iter().filter(|e| e["type"] == "credential_rejected").count();
+    let rejected = |run: &Run| {
+        run.events()
+            .iter()
+            .filter(|e| e["type"] == "credential_rejected")
+            .count()
+    };
     let with_env = |c: &mut std::process::Command| {
         c.env("WRONG_PW", "not-the-password");
     };
-    let first = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], with_env);
+    let first = fleet.run_with(
+        &["deploy", "agent", "--to", "fleet", "--output", "json"],
+        with_env,
+    );
     assert_eq!(first.code(), 0, "{}", first.debug());
     assert_eq!(rejected(&first), 1);
-    let second = fleet.run_with(&["deploy", "agent", "--to", "fleet", "--output", "json"], with_env);
+    let second = fleet.run_with(
+        &["deploy", "agent", "--to", "fleet", "--output", "json"],
+        with_env,
+    );
     assert_eq!(second.code(), 0, "{}", second.debug());
     assert_eq!(rejected(&second), 0, "the remembered credential went first");
     assert_eq!(second.finished()[0]["credential"], "fleet");

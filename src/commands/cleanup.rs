@@ -22,7 +22,12 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
     let wanted: Option<Vec<String>> = if args.to.is_empty() {
         None
     } else {
-        Some(inventory::resolve_targets(&inv, &args.to)?.iter().map(Target::label).collect())
+        Some(
+            inventory::resolve_targets(&inv, &args.to)?
+                .iter()
+                .map(Target::label)
+                .collect(),
+        )
     };
     let mut by_host: BTreeMap<String, Vec<ArtefactRow>> = BTreeMap::new();
     for row in history.leftovers()? {
@@ -51,7 +56,10 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
     let credentials = launch::resolve_for(&inv, targets.iter().map(|(t, _)| t), &mut redactor)?;
     let connectors = Connectors::new(&inv, &launch::new_run_id())?;
     let timeouts = plan_options(&inv, &args.run, None).timeouts;
-    let concurrency = args.run.concurrency.map_or(inv.settings.concurrency, |c| c as usize);
+    let concurrency = args
+        .run
+        .concurrency
+        .map_or(inv.settings.concurrency, |c| c as usize);
     let results: Vec<(String, Result<Vec<String>, String>)> = futures::stream::iter(targets)
         .map(|(target, rows)| {
             let history = history.clone();
@@ -107,7 +115,9 @@ async fn clean_host(
     history: &History,
     timeouts: &Timeouts,
 ) -> Result<Vec<String>, String> {
-    let timed = |what: &'static str, limit| move |_| format!("timeout during {what} ({})", humantime::format_duration(limit));
+    let timed = |what: &'static str, limit| {
+        move |_| format!("timeout during {what} ({})", humantime::format_duration(limit))
+    };
     let mut conn = tokio::time::timeout(timeouts.connect, connector.connect(&endpoint))
         .await
         .map_err(timed("connect", timeouts.connect))?
@@ -119,7 +129,9 @@ async fn clean_host(
             .map_err(|e| e.to_string())?;
         let mut removed = Vec::new();
         for row in rows {
-            let Some(kind) = ArtefactKind::parse(&row.kind) else { continue };
+            let Some(kind) = ArtefactKind::parse(&row.kind) else {
+                continue;
+            };
             let artefact = [Artefact {
                 kind,
                 path: row.path.clone(),
@@ -137,4 +149,3 @@ async fn clean_host(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn.close()).await;
     result
 }
-

@@ -40,10 +40,12 @@ pub fn logs(cli: &Cli, args: &LogsArgs) -> Result<u8, AppError> {
                 Some(id) => format!("no attempt on record for {} in run {id}", args.host),
                 None => format!("no attempt on record for {}", args.host),
             },
-            hint: Some(match crate::inventory::nearest(&args.host, known.iter().map(String::as_str)) {
-                Some(near) => format!("did you mean `{near}`? (`pushinst status` lists the hosts)"),
-                None => "`pushinst status` lists the hosts on record".into(),
-            }),
+            hint: Some(
+                match crate::inventory::nearest(&args.host, known.iter().map(String::as_str)) {
+                    Some(near) => format!("did you mean `{near}`? (`pushinst status` lists the hosts)"),
+                    None => "`pushinst status` lists the hosts on record".into(),
+                },
+            ),
         });
     }
     let mut out = String::new();
@@ -57,7 +59,9 @@ pub fn logs(cli: &Cli, args: &LogsArgs) -> Result<u8, AppError> {
             a.status(),
             a.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default()
         ));
-        let Some(path) = a.log_path.as_deref() else { continue };
+        let Some(path) = a.log_path.as_deref() else {
+            continue;
+        };
         if shown.contains(&path) {
             continue;
         }

@@ -45,7 +45,11 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         }
     }
     let pairs: HashSet<(String, String)> = failed.into_iter().map(|a| (a.host, a.package)).collect();
-    let reboot = run.job.as_ref().and_then(|j| inv.jobs.get(j)).and_then(|j| j.reboot);
+    let reboot = run
+        .job
+        .as_ref()
+        .and_then(|j| inv.jobs.get(j))
+        .and_then(|j| j.reboot);
     let request = RunRequest {
         command: "retry",
         job: run.job.clone(),

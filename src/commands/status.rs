@@ -33,7 +33,10 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, AppError> {
     let inv = optional_inventory(cli)?;
     if inv.is_none() && !args.to.is_empty() {
         return Err(AppError::Usage {
-            message: format!("--to needs the inventory, and {} does not exist", cli.inventory.display()),
+            message: format!(
+                "--to needs the inventory, and {} does not exist",
+                cli.inventory.display()
+            ),
             hint: Some("pass it with -i FILE or PUSHINST_INVENTORY".into()),
         });
     }
@@ -158,7 +161,12 @@ fn render(entries: &[Entry]) -> String {
         );
     }
     let counts: Vec<String> = tally.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    let _ = writeln!(out, "\n{} host/package pair(s): {}", entries.len(), counts.join(", "));
+    let _ = writeln!(
+        out,
+        "\n{} host/package pair(s): {}",
+        entries.len(),
+        counts.join(", ")
+    );
     out
 }
 

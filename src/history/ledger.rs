@@ -39,9 +39,7 @@ impl RunLedger {
             && run != self.run_id
             && process_alive(pid)
         {
-            return Ok(Some(format!(
-                "busy: another run holds it (run {run}, pid {pid})"
-            )));
+            return Ok(Some(format!("busy: another run holds it (run {run}, pid {pid})")));
         }
         tx.execute(
             "INSERT OR REPLACE INTO leases (host, package, run_id, pid) VALUES (?1, ?2, ?3, ?4)",
@@ -56,7 +54,13 @@ impl RunLedger {
         Ok(None)
     }
 
-    fn record(&self, host: &str, package: &str, outcome: &Outcome, report: &HostReport) -> Result<(), HistoryError> {
+    fn record(
+        &self,
+        host: &str,
+        package: &str,
+        outcome: &Outcome,
+        report: &HostReport,
+    ) -> Result<(), HistoryError> {
         let mut conn = self.history.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_ms();
@@ -86,7 +90,14 @@ impl RunLedger {
             tx.execute(
                 "INSERT INTO attempts (run_id, host, package, queued_at, finished_at, phase, result, reason)
                  VALUES (?1, ?2, ?3, ?4, ?4, 'queued', ?5, ?6)",
-                params![self.run_id, host, package, now, outcome.status(), outcome.reason()],
+                params![
+                    self.run_id,
+                    host,
+                    package,
+                    now,
+                    outcome.status(),
+                    outcome.reason()
+                ],
             )?;
         }
         if let Outcome::Failed {
@@ -163,7 +174,8 @@ impl Ledger for RunLedger {
     }
 
     fn will_create(&self, host: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
-        self.journal(host, credential, artefacts).map_err(|e| e.to_string())
+        self.journal(host, credential, artefacts)
+            .map_err(|e| e.to_string())
     }
 
     fn removed(&self, host: &str, artefacts: &[Artefact]) {

@@ -69,8 +69,10 @@ impl History {
         };
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
         schema::migrate(&mut conn)?;
         let history = History {
             conn: Mutex::new(conn),
@@ -112,7 +114,10 @@ impl History {
                  WHERE run_id = ?1 AND result IS NULL",
                 params![run, now, pid],
             )?;
-            tx.execute("UPDATE runs SET finished_at = ?2 WHERE id = ?1", params![run, now])?;
+            tx.execute(
+                "UPDATE runs SET finished_at = ?2 WHERE id = ?1",
+                params![run, now],
+            )?;
             tx.execute("DELETE FROM leases WHERE run_id = ?1", params![run])?;
         }
         tx.commit()?;
@@ -216,9 +221,7 @@ impl History {
     pub fn saved_job_names(&self) -> Result<Vec<String>, HistoryError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT name FROM saved_jobs ORDER BY name")?;
-        let names = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
+        let names = stmt.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
         Ok(names)
     }
 

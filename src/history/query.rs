@@ -137,7 +137,11 @@ impl History {
                 .query_row(&format!("{sql} WHERE id = ?1"), params![id], run)
                 .optional()?,
             None => conn
-                .query_row(&format!("{sql} ORDER BY started_at DESC, rowid DESC LIMIT 1"), [], run)
+                .query_row(
+                    &format!("{sql} ORDER BY started_at DESC, rowid DESC LIMIT 1"),
+                    [],
+                    run,
+                )
                 .optional()?,
         };
         Ok(row)

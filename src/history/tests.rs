@@ -1,0 +1,186 @@
+//! The database on its own: migrations, recovery after a dead process, leases,
+//! attempt counters and the journal.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::runner::{HostReport, Ledger, Outcome, Step};
+use crate::transport::{Artefact, ArtefactKind};
+
+fn open(dir: &tempfile::TempDir) -> History {
+    History::open(&dir.path().join("state/history.db")).expect("open history")
+}
+
+fn start(history: &History, id: &str, hosts: &[&str]) {
+    let slots: Vec<(String, String, Option<String>)> = hosts
+        .iter()
+        .map(|h| (h.to_string(), "p".to_string(), Some("1.0".to_string())))
+        .collect();
+    history
+        .begin_run(&NewRun {
+            id,
+            command: "deploy",
+            job: None,
+            packages: &["p".to_string()],
+            log_dir: None,
+            slots: &slots,
+        })
+        .expect("begin run");
+}
+
+/// A pid that existed and is gone now.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+    let pid = child.id();
+    child.wait().expect("wait");
+    pid
+}
+
+fn failed(installer_ran: bool) -> Outcome {
+    Outcome::Failed {
+        step: Step::Execute,
+        reason: "installer exited with code 3".into(),
+        exit_code: Some(3),
+        installer_ran,
+    }
+}
+
+#[test]
+fn migrations_run_once_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(&dir));
+    drop(open(&dir));
+    let path = dir.path().join("state/history.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = History::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("newer pushinst"), "{err}");
+}
+
+#[test]
+fn a_dead_process_leaves_interrupted_and_not_started_attempts_and_no_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a", "b", "c"]);
+    let ledger = RunLedger::new(history.clone(), "r1", None);
+    ledger.begin("a", "p").unwrap();
+    ledger.finish("a", "p", &Outcome::AlreadyInstalled, &HostReport::default());
+    ledger.begin("b", "p").unwrap();
+    ledger.phase("b", "p", Step::Execute);
+    // Make the run look like another process that was killed.
+    let pid = dead_pid();
+    history.conn().execute("UPDATE runs SET pid = ?1", [pid]).unwrap();
+    history
+        .conn()
+        .execute("UPDATE leases SET pid = ?1", [pid])
+        .unwrap();
+    drop(ledger);
+    drop(history);
+
+    let history = open(&dir);
+    let rows = history.run_attempts("r1").unwrap();
+    let results: Vec<(&str, &str)> = rows.iter().map(|r| (r.host.as_str(), r.status())).collect();
+    assert_eq!(
+        results,
+        [
+            ("a", "already-installed"),
+            ("b", "interrupted"),
+            ("c", "not-started")
+        ]
+    );
+    assert_eq!(rows[1].phase, "execute");
+    assert!(history.run(Some("r1")).unwrap().unwrap().finished_at.is_some());
+    let leases: i64 = history
+        .conn()
+        .query_row("SELECT count(*) FROM leases", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leases, 0);
+}
+
+#[test]
+fn a_live_run_holds_its_lease_and_a_dead_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a"]);
+    start(&history, "r2", &["a"]);
+    let first = RunLedger::new(history.clone(), "r1", None);
+    let second = RunLedger::new(history.clone(), "r2", None);
+    first.begin("a", "p").unwrap();
+    // Both ledgers live in this process; make the holder a different, live one.
+    let holder = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    history
+        .conn()
+        .execute("UPDATE leases SET pid = ?1", [holder.id()])
+        .unwrap();
+    let busy = second.begin("a", "p").unwrap_err();
+    assert!(busy.starts_with("busy: another run holds it (run r1"), "{busy}");
+    let mut holder = holder;
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    second
+        .begin("a", "p")
+        .expect("a dead holder's lease is taken over");
+}
+
+#[test]
+fn only_installer_failures_count_and_reset_forgets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r1", None);
+    ledger.finish("a", "p", &failed(true), &HostReport::default());
+    start(&history, "r2", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r2", None);
+    ledger.finish("a", "p", &failed(false), &HostReport::default());
+    start(&history, "r3", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r3", None);
+    let unreachable = Outcome::Unreachable {
+        step: Step::Connect,
+        reason: "connection refused".into(),
+    };
+    ledger.finish("a", "p", &unreachable, &HostReport::default());
+    assert_eq!(history.failures("a", "p").unwrap(), 1);
+    assert_eq!(history.reset("a", "p").unwrap(), 1);
+    assert_eq!(history.failures("a", "p").unwrap(), 0);
+}
+
+#[test]
+fn the_journal_keeps_artefacts_until_removed_and_hides_those_of_running_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r1", None);
+    let staged = |path: &str| Artefact {
+        kind: ArtefactKind::Directory,
+        path: path.into(),
+    };
+    ledger.will_create("a", "cred", &[staged("d1")]).unwrap();
+    ledger.will_create("a", "cred", &[staged("d2")]).unwrap();
+    ledger.removed("a", &[staged("d1")]);
+    assert!(history.leftovers().unwrap().is_empty(), "the run is still going");
+    history.end_run("r1").unwrap();
+    let left = history.leftovers().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].path.as_str(), left[0].credential.as_str()),
+        ("d2", "cred")
+    );
+    history.artefact_removed(left[0].id).unwrap();
+    assert!(history.leftovers().unwrap().is_empty());
+}
+
+#[test]
+fn the_last_credential_that_got_in_is_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r1", None);
+    let report = HostReport {
+        credential: Some("second".into()),
+        ..HostReport::default()
+    };
+    ledger.finish("a", "p", &Outcome::AlreadyInstalled, &report);
+    assert_eq!(history.last_credential("a").unwrap().as_deref(), Some("second"));
+    assert_eq!(history.last_credential("b").unwrap(), None);
+}

@@ -161,7 +161,9 @@ impl Checker {
                 }
             },
         };
-        let max_attempts = self.count(raw.max_attempts, "max_attempts").unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        let max_attempts = self
+            .count(raw.max_attempts, "max_attempts")
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
         let reboot = RebootNotice {
             delay: match raw.reboot_delay {
                 Some(d) if d.get_ref().trim() == "0s" || d.get_ref().trim() == "0" => Duration::ZERO,
@@ -535,6 +537,41 @@ credentials = ["deploy"]
             pkg.linux.as_ref().unwrap().file,
             PathBuf::from("/etc/p/dist/install.sh")
         );
+    }
+
+    #[test]
+    fn lifecycle_settings_load_and_bad_ones_are_located() {
+        let text = GOOD.replace(
+            "connect_timeout = \"3s\"",
+            "connect_timeout = \"3s\"\nmax_attempts = 5\nstate = \"db/h.db\"\nreboot_delay = \"10m\"",
+        ) + "[jobs.web]\npackage = \"agent\"\ntargets = [\"web\"]\nreboot = \"always\"\n";
+        let text = text.replace(
+            "reboot_codes = [3010]\n",
+            "reboot_codes = [3010]\nreboot = \"ask\"\nmax_attempts = 2\n",
+        );
+        let inv = parse(Path::new("/etc/p/inv.toml"), text.clone()).unwrap();
+        assert_eq!(inv.settings.max_attempts, 5);
+        assert_eq!(inv.settings.state, Some(PathBuf::from("/etc/p/db/h.db")));
+        assert_eq!(inv.settings.reboot.delay, Duration::from_secs(600));
+        assert_eq!(inv.jobs["web"].reboot, Some(RebootPolicy::Always));
+        let agent = &inv.packages["agent"];
+        assert_eq!(
+            (agent.reboot, agent.attempts_allowed(&inv.settings)),
+            (RebootPolicy::Ask, 2)
+        );
+
+        let bad = text
+            .replace("max_attempts = 5", "max_attempts = 0")
+            .replace("reboot = \"always\"", "reboot = \"sometimes\"");
+        let p = problems(&bad);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].message, "max_attempts must be a whole number of at least 1");
+        assert_eq!(p[1].message, "unknown reboot policy `sometimes`");
+        assert_eq!(
+            p[1].hint.as_deref(),
+            Some("use one of: never, if-required, always, ask")
+        );
+        assert!(p.iter().all(|p| p.span.is_some()));
     }
 
     #[test]

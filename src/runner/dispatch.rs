@@ -61,7 +61,9 @@ impl Shared {
         if was == HostState::Done {
             return;
         }
-        self.ctx.ledger.finish(&report.host, &report.package, &outcome, &report);
+        self.ctx
+            .ledger
+            .finish(&report.host, &report.package, &outcome, &report);
         let mut stats = self.stats();
         if was == HostState::Running {
             stats.running -= 1;
@@ -87,7 +89,11 @@ pub async fn run(
     let mut queue = VecDeque::new();
     for job in jobs {
         let first = slots.len();
-        slots.extend(job.packages.iter().map(|p| (job.label.clone(), p.package.clone())));
+        slots.extend(
+            job.packages
+                .iter()
+                .map(|p| (job.label.clone(), p.package.clone())),
+        );
         queue.push_back((first, job));
     }
     sink.emit(EventKind::RunStarted {
@@ -116,7 +122,12 @@ pub async fn run(
     let until = config.until.clone();
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        tasks.spawn(worker(queue.clone(), cancel.clone(), until.clone(), shared.clone()));
+        tasks.spawn(worker(
+            queue.clone(),
+            cancel.clone(),
+            until.clone(),
+            shared.clone(),
+        ));
     }
     let mut level = Cancel::None;
     let mut listening = true;

@@ -27,7 +27,11 @@ pub(super) struct Ctx {
 }
 
 /// Runs every package of one host; `done` hears about each package as it ends.
-pub(super) async fn install(job: &HostJob, ctx: &Ctx, done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send)) {
+pub(super) async fn install(
+    job: &HostJob,
+    ctx: &Ctx,
+    done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send),
+) {
     let started = Instant::now();
     let mut host = HostRun {
         job,
@@ -124,7 +128,11 @@ impl<'a> HostRun<'a> {
                 (Ok(credential), false) => self.package(conn.as_mut(), pkg, credential).await,
             };
             earlier_failed |= !outcome.succeeded();
-            self.report.duration = if index == 0 { started.elapsed() } else { begun.elapsed() };
+            self.report.duration = if index == 0 {
+                started.elapsed()
+            } else {
+                begun.elapsed()
+            };
             results.push(outcome.clone());
             done(index, outcome, std::mem::take(&mut self.report));
         }
@@ -151,14 +159,21 @@ impl<'a> HostRun<'a> {
     async fn package(&mut self, conn: &mut dyn Connection, pkg: &'a PackageJob, credential: &str) -> Outcome {
         self.package = Some(&pkg.package);
         if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
-            match self.step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect)).await {
+            match self
+                .step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect))
+                .await
+            {
                 Ok(true) => return Outcome::AlreadyInstalled,
                 Ok(false) => {}
                 Err(outcome) => return outcome,
             }
         }
         let artefacts = conn.prepare(&pkg.package);
-        if let Err(why) = self.ctx.ledger.will_create(&self.job.label, credential, &artefacts) {
+        if let Err(why) = self
+            .ctx
+            .ledger
+            .will_create(&self.job.label, credential, &artefacts)
+        {
             return Outcome::Failed {
                 step: Step::Upload,
                 reason: format!("cannot record in the history what would be created, so nothing was: {why}"),
@@ -175,7 +190,11 @@ impl<'a> HostRun<'a> {
         outcome
     }
 
-    async fn stage_and_run(&mut self, conn: &mut dyn Connection, pkg: &PackageJob) -> Result<Outcome, Outcome> {
+    async fn stage_and_run(
+        &mut self,
+        conn: &mut dyn Connection,
+        pkg: &PackageJob,
+    ) -> Result<Outcome, Outcome> {
         self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
             .await?;
         let install = Install {
@@ -220,7 +239,9 @@ impl<'a> HostRun<'a> {
         let mut asked = Vec::new();
         let mut warn = false;
         for (pkg, outcome) in packages.iter().zip(results) {
-            let Outcome::Ok { reboot_required, .. } = outcome else { continue };
+            let Outcome::Ok { reboot_required, .. } = outcome else {
+                continue;
+            };
             match (pkg.reboot, reboot_required) {
                 (RebootPolicy::Always, _) | (RebootPolicy::IfRequired, true) => asked.push(pkg),
                 (RebootPolicy::Ask, true) => {
@@ -228,7 +249,9 @@ impl<'a> HostRun<'a> {
                     asked.push(pkg);
                 }
                 (RebootPolicy::Never, true) => {
-                    self.ctx.ledger.reboot(&self.job.label, &pkg.package, &RebootState::Pending)
+                    self.ctx
+                        .ledger
+                        .reboot(&self.job.label, &pkg.package, &RebootState::Pending)
                 }
                 _ => {}
             }
@@ -323,7 +346,7 @@ impl<'a> HostRun<'a> {
                         step,
                         reason,
                         exit_code: None,
-                installer_ran: step == Step::Execute,
+                        installer_ran: step == Step::Execute,
                     },
                 }
             }
@@ -349,7 +372,7 @@ impl<'a> HostRun<'a> {
                     step,
                     reason: TransportError::AuthRejected(rejected).to_string(),
                     exit_code: None,
-                installer_ran: false,
+                    installer_ran: false,
                 }
             }
             TransportError::ExecTimedOut { timeout, output } => {
@@ -361,7 +384,7 @@ impl<'a> HostRun<'a> {
                         humantime::format_duration(timeout)
                     ),
                     exit_code: None,
-                installer_ran: true,
+                    installer_ran: true,
                 }
             }
             other => Outcome::Failed {
@@ -395,7 +418,7 @@ pub(super) fn classify(exit: &RemoteExit, codes: &ExitCodes) -> Outcome {
             step: Step::Execute,
             reason: format!("installer killed by signal {signal}"),
             exit_code: None,
-                installer_ran: true,
+            installer_ran: true,
         },
     }
 }

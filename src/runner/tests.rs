@@ -45,7 +45,10 @@ impl Ledger for Recording {
     }
     fn phase(&self, _: &str, _: &str, _: Step) {}
     fn will_create(&self, _: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
-        note(&self.log, format!("journal {} as {credential}", artefacts[0].path));
+        note(
+            &self.log,
+            format!("journal {} as {credential}", artefacts[0].path),
+        );
         Ok(())
     }
     fn removed(&self, _: &str, artefacts: &[Artefact]) {
@@ -305,10 +308,7 @@ async fn a_cancelled_run_starts_nothing() {
         Cancel::Stop,
     )
     .await;
-    assert!(
-        done.iter().all(|(_, o)| o.status() == "not-started"),
-        "{done:?}"
-    );
+    assert!(done.iter().all(|(_, o)| o.status() == "not-started"), "{done:?}");
     assert!(host.calls().is_empty());
 }
 
@@ -371,7 +371,10 @@ async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
     )
     .await;
     assert_eq!(done[0].1.reason(), "attempt-limit (3/3)");
-    assert_eq!(done[1].1.reason(), "skipped: an earlier package was not installed");
+    assert_eq!(
+        done[1].1.reason(),
+        "skipped: an earlier package was not installed"
+    );
     assert!(host.calls().is_empty(), "no connection for a skipped host");
 
     let busy_host = Scripted::default();
@@ -398,8 +401,16 @@ async fn reboots_follow_the_policy_once_after_all_packages() {
             3010,
             vec!["shutdown in 0s", "reboot p requested"],
         ),
-        (RebootPolicy::Always, 0, vec!["shutdown in 0s", "reboot p requested"]),
-        (RebootPolicy::Ask, 3010, vec!["shutdown in 300s", "reboot p requested"]),
+        (
+            RebootPolicy::Always,
+            0,
+            vec!["shutdown in 0s", "reboot p requested"],
+        ),
+        (
+            RebootPolicy::Ask,
+            3010,
+            vec!["shutdown in 300s", "reboot p requested"],
+        ),
         (RebootPolicy::Ask, 0, vec![]),
     ] {
         let host = Scripted {

@@ -16,8 +16,8 @@ pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
 use super::{
-    Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput, Install, Payload,
-    TransportError,
+    Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput,
+    Install, Payload, TransportError,
 };
 
 /// Opens SSH connections for one run.
@@ -205,7 +205,9 @@ impl Connection for SshConnection {
         Box::pin(async move {
             for artefact in artefacts {
                 match artefact.kind {
-                    ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?,
+                    ArtefactKind::Directory => {
+                        exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?
+                    }
                 }
             }
             Ok(())
