@@ -47,7 +47,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l to -d 'Grou
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l save-as -d 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -70,7 +70,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s v -l verbose
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -85,7 +85,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s v -l verbose 
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -100,7 +100,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s v -l verbose -
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -142,7 +142,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s h -l help -d
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l to -d 'Only these targets [default: every host with leftovers on record]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l log-dir -d 'Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r

@@ -19,13 +19,18 @@ examples/fleet/sshd-fleet.sh start "$state" 127.0.80.{1..5}:2222
 cp examples/demo/pushinst.toml examples/demo/acme-install.sh "$state/"
 
 cargo build --quiet
+# The demo keeps its history beside its fleet, not in your own state directory.
+export PUSHINST_INVENTORY=$state/pushinst.toml PUSHINST_STATE=$state/history.db
 status=0
-./target/debug/pushinst -i "$state/pushinst.toml" deploy acme-agent --to demo "$@" || status=$?
+./target/debug/pushinst deploy acme-agent --to demo "$@" || status=$?
 echo
-echo "pushinst exited with $status."
+echo "pushinst exited with $status. What the history now says:"
+./target/debug/pushinst status acme-agent
 if [ -n "${KEEP:-}" ]; then
-    echo "The fleet keeps running. Deploy again (every host is now already-installed):"
-    echo "  ./target/debug/pushinst -i $state/pushinst.toml deploy acme-agent --to demo"
+    echo "The fleet keeps running. Try, with the same two variables set:"
+    echo "  export PUSHINST_INVENTORY=$PUSHINST_INVENTORY PUSHINST_STATE=$PUSHINST_STATE"
+    echo "  ./target/debug/pushinst deploy acme-agent --to demo   # now already-installed"
+    echo "  ./target/debug/pushinst logs 127.0.80.3:2222"
     echo "Stop it with: examples/fleet/sshd-fleet.sh stop $state"
 fi
 exit "$status"

@@ -93,7 +93,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 
-    /// Where per-host logs go [default: $XDG_STATE_HOME/pushinst/logs/RUN]
+    /// Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 

@@ -101,7 +101,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         .log_dir
         .clone()
         .or_else(|| inv.settings.log_dir.as_ref().map(|d| d.join(&run_id)))
-        .unwrap_or_else(|| state_dir().join("logs").join(&run_id));
+        .unwrap_or_else(|| logs_beside(history.path()).join(&run_id));
     // The summary names it, often in a cron mail read elsewhere: make it absolute.
     let log_dir = std::path::absolute(&log_dir).unwrap_or(log_dir);
     let logs = HostLogs::create(&log_dir).map_err(|source| AppError::Io {
@@ -447,6 +447,13 @@ fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Logs live beside the history that points at them.
+fn logs_beside(history: &Path) -> PathBuf {
+    history
+        .parent()
+        .map_or_else(|| state_dir().join("logs"), |dir| dir.join("logs"))
 }
 
 pub fn state_dir() -> PathBuf {

@@ -151,14 +151,14 @@ fn render(entries: &[Entry]) -> String {
             Some(a) if !a.succeeded() => a.reason.clone().unwrap_or_else(|| format!("at {}", a.phase)),
             _ => String::new(),
         };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{:<host_w$}  {:<pkg_w$}  {:<17}  {when:<20}  {:>8}  {exit:>5}  {reboot:<9}  {detail}",
             e.host,
             e.package,
             e.result(),
             format!("{}/{}", e.failures, e.max_attempts),
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let counts: Vec<String> = tally.iter().map(|(r, n)| format!("{n} {r}")).collect();
     let _ = writeln!(
