@@ -54,7 +54,7 @@ pub(super) async fn install(
             let reason = if index == runnable {
                 reason.clone()
             } else {
-                "skipped: an earlier package was not installed".to_string()
+                "earlier package not installed".to_string()
             };
             done(index, Outcome::Skipped { reason }, host.report_for(pkg));
         }
@@ -123,7 +123,7 @@ impl<'a> HostRun<'a> {
             let outcome = match (&session, earlier_failed) {
                 (Err(outcome), _) => outcome.clone(),
                 (Ok(_), true) => Outcome::Skipped {
-                    reason: "skipped: an earlier package failed".to_string(),
+                    reason: "earlier package failed".to_string(),
                 },
                 (Ok(credential), false) => self.package(conn.as_mut(), pkg, credential).await,
             };

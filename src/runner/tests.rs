@@ -339,7 +339,7 @@ async fn packages_install_in_order_over_one_connection_and_a_failure_stops_the_r
     let done = outcomes(vec![jobs("h", &host, packages)], config, Cancel::None).await;
     let statuses: Vec<&str> = done.iter().map(|(_, o)| o.status()).collect();
     assert_eq!(statuses, ["failed", "skipped"]);
-    assert_eq!(done[1].1.reason(), "skipped: an earlier package failed");
+    assert_eq!(done[1].1.reason(), "earlier package failed");
     let connects = host.calls().iter().filter(|s| **s == Step::Connect).count();
     assert_eq!(connects, 1);
     assert_eq!(
@@ -371,10 +371,7 @@ async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
     )
     .await;
     assert_eq!(done[0].1.reason(), "attempt-limit (3/3)");
-    assert_eq!(
-        done[1].1.reason(),
-        "skipped: an earlier package was not installed"
-    );
+    assert_eq!(done[1].1.reason(), "earlier package not installed");
     assert!(host.calls().is_empty(), "no connection for a skipped host");
 
     let busy_host = Scripted::default();
