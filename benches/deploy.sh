@@ -15,6 +15,8 @@ ROUNDS=${ROUNDS:-3}
 examples/fleet/sshd-fleet.sh setup
 cargo build --release --quiet
 state=$(mktemp -d /tmp/pushinst-bench.XXXXXX)
+# Its history (one attempt per host per round) stays with the bench, not in yours.
+export PUSHINST_STATE=$state/history.db
 trap 'examples/fleet/sshd-fleet.sh stop "$state"; rm -rf "$state"' EXIT
 endpoints=()
 for i in $(seq 1 "$HOSTS"); do endpoints+=("127.0.90.$i:2222"); done
