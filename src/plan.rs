@@ -27,6 +27,16 @@ pub struct PackagePlan {
     pub max_attempts: u32,
 }
 
+impl PackagePlan {
+    /// `acme-agent 7.2.1`, or the bare name when there is no version.
+    pub fn title(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} {v}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HostPlan {
     pub target: Target,
@@ -186,14 +196,7 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
 /// What `--dry-run` prints.
 pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, CredentialDef>) -> String {
     let mut out = String::new();
-    let names: Vec<String> = plan
-        .packages
-        .iter()
-        .map(|p| match &p.version {
-            Some(v) => format!("{} {v}", p.name),
-            None => p.name.clone(),
-        })
-        .collect();
+    let names: Vec<String> = plan.packages.iter().map(PackagePlan::title).collect();
     let _ = writeln!(
         out,
         "plan: {} on {} host(s), {} at a time; nothing will be touched (dry run)",

@@ -8,23 +8,7 @@ use common::{Fleet, closed_port, silent_host};
 /// `fleet` logs in with the fleet password and uses sudo.
 fn inventory(fleet: &Fleet, settings: &str, package: &str, credentials: &str) -> String {
     format!(
-        r#"[settings]
-known_hosts = "known_hosts"
-{settings}
-
-[credentials.wrong]
-user = "pushinst-fleet"
-password = {{ env = "WRONG_PW" }}
-
-[credentials.fleet]
-user = "pushinst-fleet"
-password = {{ file = "password" }}
-sudo = true
-
-[credentials.plain]
-user = "pushinst-fleet"
-password = {{ file = "password" }}
-
+        r#"{head}
 [packages.agent]
 version = "1.0"
 {package}
@@ -34,6 +18,7 @@ hosts = {hosts}
 os = "linux"
 credentials = {credentials}
 "#,
+        head = fleet.inventory_head(settings),
         hosts = fleet.hosts_list()
     )
 }

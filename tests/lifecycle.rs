@@ -7,24 +7,12 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{FLEET_HOME, Fleet, Run, closed_port};
+use common::{Fleet, Run, closed_port};
 
 /// An inventory over the fleet; `extra` is appended (packages, jobs, more groups).
 fn inventory(fleet: &Fleet, settings: &str, extra: &str) -> String {
     format!(
-        r#"[settings]
-known_hosts = "known_hosts"
-{settings}
-
-[credentials.wrong]
-user = "pushinst-fleet"
-password = {{ env = "WRONG_PW" }}
-
-[credentials.fleet]
-user = "pushinst-fleet"
-password = {{ file = "password" }}
-sudo = true
-
+        r#"{head}
 [packages.agent]
 version = "1.0"
 linux = {{ file = "install.sh" }}
@@ -35,6 +23,7 @@ os = "linux"
 credentials = ["fleet"]
 {extra}
 "#,
+        head = fleet.inventory_head(settings),
         hosts = fleet.hosts_list()
     )
 }
@@ -56,16 +45,6 @@ fn status_of(rows: &[serde_json::Value], host: &str) -> serde_json::Value {
         .find(|r| r["host"] == host)
         .unwrap_or_else(|| panic!("{host} not in status: {rows:?}"))
         .clone()
-}
-
-fn staging_dirs(run_id: &str) -> Vec<String> {
-    std::fs::read_dir(FLEET_HOME)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&format!(".pushinst-{run_id}-")))
-        .collect()
 }
 
 #[test]
@@ -104,7 +83,7 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
     }
     .run_id();
     assert_eq!(
-        staging_dirs(&run_id).len(),
+        fleet.leftovers(&run_id).len(),
         2,
         "the killed run left host3 and host4 staged"
     );
@@ -126,7 +105,7 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
     let logins_before = fleet.all_logins();
     let clean = fleet.run(&["cleanup"]);
     assert_eq!(clean.code(), 0, "{}", clean.debug());
-    assert!(staging_dirs(&run_id).is_empty(), "{}", clean.debug());
+    assert!(fleet.leftovers(&run_id).is_empty(), "{}", clean.debug());
     assert!(clean.stdout().contains(&format!(
         "{}: removed directory .pushinst-{run_id}",
         fleet.endpoints[2]

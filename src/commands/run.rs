@@ -30,14 +30,7 @@ pub fn save(
     // Plan now so a job that cannot run is refused now, not at 3 a.m.
     let plan = plan::plan(inv, &job.packages, targets, plan_options(inv, args, None))?;
     let name = if name.trim().is_empty() {
-        let packages: Vec<String> = plan
-            .packages
-            .iter()
-            .map(|p| match &p.version {
-                Some(v) => format!("{} {v}", p.name),
-                None => p.name.clone(),
-            })
-            .collect();
+        let packages: Vec<String> = plan.packages.iter().map(plan::PackagePlan::title).collect();
         format!("Install {}", packages.join(", "))
     } else {
         name.trim().to_string()

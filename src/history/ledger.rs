@@ -118,6 +118,15 @@ impl RunLedger {
         Ok(())
     }
 
+    /// One column of this run's attempt on host+package.
+    fn set(&self, host: &str, package: &str, column: &'static str, value: &str) -> Result<(), HistoryError> {
+        self.history.conn().execute(
+            &format!("UPDATE attempts SET {column} = ?4 WHERE run_id = ?1 AND host = ?2 AND package = ?3"),
+            params![self.run_id, host, package, value],
+        )?;
+        Ok(())
+    }
+
     fn journal(&self, host: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), HistoryError> {
         let mut conn = self.history.conn();
         let tx = conn.transaction()?;
@@ -161,16 +170,7 @@ impl Ledger for RunLedger {
     }
 
     fn phase(&self, host: &str, package: &str, step: Step) {
-        let result = self
-            .history
-            .conn()
-            .execute(
-                "UPDATE attempts SET phase = ?4 WHERE run_id = ?1 AND host = ?2 AND package = ?3",
-                params![self.run_id, host, package, step.name()],
-            )
-            .map(drop)
-            .map_err(HistoryError::from);
-        warn("a step", result);
+        warn("a step", self.set(host, package, "phase", step.name()));
     }
 
     fn will_create(&self, host: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
@@ -187,15 +187,6 @@ impl Ledger for RunLedger {
     }
 
     fn reboot(&self, host: &str, package: &str, state: &RebootState) {
-        let result = self
-            .history
-            .conn()
-            .execute(
-                "UPDATE attempts SET reboot = ?4 WHERE run_id = ?1 AND host = ?2 AND package = ?3",
-                params![self.run_id, host, package, state.label()],
-            )
-            .map(drop)
-            .map_err(HistoryError::from);
-        warn("a reboot", result);
+        warn("a reboot", self.set(host, package, "reboot", &state.label()));
     }
 }

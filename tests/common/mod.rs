@@ -71,6 +71,31 @@ impl Fleet {
         path
     }
 
+    /// The start of an inventory for this fleet: `settings`, then the credentials
+    /// `wrong` (refused: its password comes from $WRONG_PW), `fleet` (the fleet
+    /// password, with sudo) and `plain` (the same, without sudo).
+    pub fn inventory_head(&self, settings: &str) -> String {
+        format!(
+            r#"[settings]
+known_hosts = "known_hosts"
+{settings}
+
+[credentials.wrong]
+user = "{FLEET_USER}"
+password = {{ env = "WRONG_PW" }}
+
+[credentials.fleet]
+user = "{FLEET_USER}"
+password = {{ file = "password" }}
+sudo = true
+
+[credentials.plain]
+user = "{FLEET_USER}"
+password = {{ file = "password" }}
+"#
+        )
+    }
+
     /// An installer script, made executable.
     pub fn installer(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
