@@ -97,25 +97,11 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         }
         return Ok(EXIT_OK);
     }
-    let log_dir = args
-        .log_dir
-        .clone()
-        .or_else(|| inv.settings.log_dir.as_ref().map(|d| d.join(&run_id)))
-        .unwrap_or_else(|| logs_beside(history.path()).join(&run_id));
-    // The summary names it, often in a cron mail read elsewhere: make it absolute.
-    let log_dir = std::path::absolute(&log_dir).unwrap_or(log_dir);
+    let log_dir = log_dir(inv, args, &history, &run_id);
     let logs = HostLogs::create(&log_dir).map_err(|source| AppError::Io {
         what: format!("cannot create the log directory {}", log_dir.display()),
         source,
     })?;
-    let slots: Vec<(String, String, Option<String>)> = jobs
-        .iter()
-        .flat_map(|job| {
-            job.packages
-                .iter()
-                .map(|p| (job.label.clone(), p.package.clone(), p.version.clone()))
-        })
-        .collect();
     let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
     history.begin_run(&NewRun {
         id: &run_id,
@@ -123,7 +109,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         job: request.job.as_deref(),
         packages: &packages,
         log_dir: Some(&log_dir),
-        slots: &slots,
+        slots: &slots(&jobs),
     })?;
 
     let (sink, events) = EventSink::new();
@@ -150,7 +136,9 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let stats = runner::run(jobs, config, sink, cancel_rx.clone()).await;
     let interrupted = *cancel_rx.borrow() != Cancel::None;
     signals.abort();
-    history.end_run(&run_id)?;
+    if let Err(e) = history.end_run(&run_id) {
+        tracing::warn!("could not record the end of run {run_id}: {e}");
+    }
     let summary = reporter.await.unwrap_or_default();
     if let Some(text) = summary.text() {
         if cli.output == OutputFormat::Json {
@@ -168,7 +156,29 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     })
 }
 
-pub fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
+/// `--log-dir`, else `settings.log_dir/RUN`, else `logs/RUN` beside the history.
+fn log_dir(inv: &Inventory, args: &RunArgs, history: &History, run_id: &str) -> PathBuf {
+    let dir = args
+        .log_dir
+        .clone()
+        .or_else(|| inv.settings.log_dir.as_ref().map(|d| d.join(run_id)))
+        .unwrap_or_else(|| logs_beside(history.path()).join(run_id));
+    // The summary names it, often in a cron mail read elsewhere: make it absolute.
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// Every host+package the run will work on, for the history.
+fn slots(jobs: &[HostJob]) -> Vec<(String, String, Option<String>)> {
+    jobs.iter()
+        .flat_map(|job| {
+            job.packages
+                .iter()
+                .map(|p| (job.label.clone(), p.package.clone(), p.version.clone()))
+        })
+        .collect()
+}
+
+fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(logs)];
     match (cli.output, cli.quiet) {
         (OutputFormat::Json, _) => sinks.push(Box::new(JsonLines::new(std::io::stdout()))),
@@ -184,7 +194,7 @@ pub fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
 }
 
 /// First Ctrl-C (or SIGTERM): start no new host. Second: abort the running ones.
-pub async fn watch_signals(cancel: watch::Sender<Cancel>) {
+async fn watch_signals(cancel: watch::Sender<Cancel>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
     else {
@@ -200,7 +210,7 @@ pub async fn watch_signals(cancel: watch::Sender<Cancel>) {
 }
 
 /// Read every secret the plan needs, once, prompting where the inventory says so.
-pub fn resolve_credentials(
+fn resolve_credentials(
     inv: &Inventory,
     plan: &Plan,
     redactor: &mut Redactor,
@@ -456,7 +466,7 @@ fn logs_beside(history: &Path) -> PathBuf {
         .map_or_else(|| state_dir().join("logs"), |dir| dir.join("logs"))
 }
 
-pub fn state_dir() -> PathBuf {
+fn state_dir() -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join(".local").join("state"))
