@@ -473,7 +473,8 @@ fn state_dir() -> PathBuf {
         .join("pushinst")
 }
 
-/// `20261125-142000-1a2b`: sortable, and unique enough across processes.
+/// `20261125-142000-1a2b`: sortable. The tail is the process id, so two runs
+/// started in the same second on this machine (sharing one history) never collide.
 pub fn new_run_id() -> String {
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
@@ -481,9 +482,5 @@ pub fn new_run_id() -> String {
         .filter(char::is_ascii_digit)
         .collect();
     let (date, time) = stamp.split_at(8.min(stamp.len()));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{date}-{time}-{:04x}", (nanos ^ std::process::id()) & 0xffff)
+    format!("{date}-{time}-{:04x}", std::process::id())
 }
