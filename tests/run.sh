@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: install what the tests need (OpenSSH
-# server and client, sudo, the fleet user, a Secret Service for the keyring test), check formatting and lints, then run
-# every test with cargo-nextest. The tests start and stop their own sshd servers on
-# loopback addresses; nothing listens beyond 127.0.0.0/8.
+# server and client, sudo, the fleet user, a Secret Service for the keyring test,
+# Samba for the Windows file transfer tests), check formatting and lints, then run
+# every test with cargo-nextest. The tests start and stop their own sshd and smbd
+# servers on loopback addresses; nothing listens beyond 127.0.0.0/8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ if ! command -v ssh-agent >/dev/null || ! command -v dbus-run-session >/dev/null
     install || { as_root apt-get update -q >/dev/null && install; }
 fi
 as_root examples/fleet/sshd-fleet.sh setup
+as_root examples/fleet/smbd-fleet.sh setup
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 cargo fmt --check

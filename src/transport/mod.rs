@@ -4,6 +4,7 @@
 
 pub mod output;
 pub mod ssh;
+pub mod windows;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,0 +1,58 @@
+//! NTSTATUS codes an SMB server answers with, by name, as admins search for them.
+
+pub const SUCCESS: u32 = 0x0000_0000;
+pub const PENDING: u32 = 0x0000_0103;
+pub const BUFFER_OVERFLOW: u32 = 0x8000_0005;
+pub const END_OF_FILE: u32 = 0xC000_0011;
+pub const MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
+pub const ACCESS_DENIED: u32 = 0xC000_0022;
+pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
+pub const OBJECT_NAME_COLLISION: u32 = 0xC000_0035;
+pub const OBJECT_PATH_NOT_FOUND: u32 = 0xC000_003A;
+pub const LOGON_FAILURE: u32 = 0xC000_006D;
+pub const DISK_FULL: u32 = 0xC000_007F;
+pub const BAD_NETWORK_NAME: u32 = 0xC000_00CC;
+
+const NAMES: &[(u32, &str)] = &[
+    (SUCCESS, "STATUS_SUCCESS"),
+    (PENDING, "STATUS_PENDING"),
+    (BUFFER_OVERFLOW, "STATUS_BUFFER_OVERFLOW"),
+    (END_OF_FILE, "STATUS_END_OF_FILE"),
+    (MORE_PROCESSING_REQUIRED, "STATUS_MORE_PROCESSING_REQUIRED"),
+    (ACCESS_DENIED, "STATUS_ACCESS_DENIED"),
+    (OBJECT_NAME_NOT_FOUND, "STATUS_OBJECT_NAME_NOT_FOUND"),
+    (OBJECT_NAME_COLLISION, "STATUS_OBJECT_NAME_COLLISION"),
+    (OBJECT_PATH_NOT_FOUND, "STATUS_OBJECT_PATH_NOT_FOUND"),
+    (LOGON_FAILURE, "STATUS_LOGON_FAILURE"),
+    (DISK_FULL, "STATUS_DISK_FULL"),
+    (BAD_NETWORK_NAME, "STATUS_BAD_NETWORK_NAME"),
+    (0xC000_0043, "STATUS_SHARING_VIOLATION"),
+    (0xC000_0064, "STATUS_NO_SUCH_USER"),
+    (0xC000_006E, "STATUS_ACCOUNT_RESTRICTION"),
+    (0xC000_0071, "STATUS_PASSWORD_EXPIRED"),
+    (0xC000_0072, "STATUS_ACCOUNT_DISABLED"),
+    (0xC000_00BB, "STATUS_NOT_SUPPORTED"),
+    (0xC000_00B0, "STATUS_PIPE_DISCONNECTED"),
+    (0xC000_00AE, "STATUS_PIPE_BUSY"),
+    (0xC000_0101, "STATUS_DIRECTORY_NOT_EMPTY"),
+    (0xC000_0203, "STATUS_USER_SESSION_DELETED"),
+    (0xC000_0234, "STATUS_ACCOUNT_LOCKED_OUT"),
+    (0xC000_035C, "STATUS_NETWORK_SESSION_EXPIRED"),
+    (0xC000_0022, "STATUS_ACCESS_DENIED"),
+];
+
+pub fn name(status: u32) -> String {
+    NAMES
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map(|(_, name)| name.to_string())
+        .unwrap_or_else(|| format!("NTSTATUS 0x{status:08X}"))
+}
+
+/// A logon the server refused for the account itself (the next credential may work).
+pub fn is_logon_refusal(status: u32) -> bool {
+    matches!(
+        status,
+        LOGON_FAILURE | 0xC000_0064 | 0xC000_006E | 0xC000_0071 | 0xC000_0072 | 0xC000_0234
+    )
+}

@@ -1,0 +1,174 @@
+//! The client against a real Samba smbd configured like current Windows (SMB3 only,
+//! signing mandatory, encryption required, NTLMv2 only), started for each test by
+//! `examples/fleet/smbd-fleet.sh`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use super::*;
+
+static NEXT: AtomicU16 = AtomicU16::new(0);
+
+pub struct Samba {
+    pub dir: tempfile::TempDir,
+    pub addr: String,
+    pub port: u16,
+}
+
+impl Samba {
+    pub fn start(env: &[(&str, &str)]) -> Samba {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let addr = format!("127.{}.{}.{}", 100 + (pid % 100), (pid / 100) % 250 + 1, n + 1);
+        let port = 4450 + n;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet/smbd-fleet.sh");
+        let status = std::process::Command::new(script)
+            .arg("start")
+            .arg(dir.path())
+            .arg(format!("{addr}:{port}"))
+            .envs(env.iter().copied())
+            .status()
+            .expect("run smbd-fleet.sh");
+        assert!(
+            status.success(),
+            "smbd did not start; run `examples/fleet/smbd-fleet.sh setup` as root"
+        );
+        Samba { dir, addr, port }
+    }
+
+    pub fn password(&self) -> Secret {
+        Secret::new(
+            std::fs::read_to_string(self.dir.path().join("password"))
+                .unwrap()
+                .trim()
+                .to_string(),
+        )
+    }
+
+    pub fn admin_share(&self) -> PathBuf {
+        self.dir.path().join("smb1/windows")
+    }
+
+    pub async fn connect(&self) -> Session {
+        let stream = TcpStream::connect((self.addr.as_str(), self.port))
+            .await
+            .expect("connect");
+        Session::negotiate(stream, &self.addr).await.expect("negotiate")
+    }
+}
+
+impl Drop for Samba {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet/smbd-fleet.sh");
+        let _ = std::process::Command::new(script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn admin() -> Account {
+    Account::parse(r".\Administrator")
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_then_the_right_one_logs_in_encrypted() {
+    let samba = Samba::start(&[]);
+    let mut session = samba.connect().await;
+    assert_eq!(session.dialect(), "3.1.1");
+    let refused = session
+        .login(&admin(), &Secret::new("wrong".into()), Encryption::IfAsked)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.status().is_some_and(status::is_logon_refusal),
+        "{refused}"
+    );
+    session
+        .login(&admin(), &samba.password(), Encryption::Required)
+        .await
+        .expect("login");
+    assert!(session.is_encrypted());
+    let missing = session.tree_connect("NOPE$").await.err().expect("no such share");
+    assert_eq!(missing.status(), Some(status::BAD_NETWORK_NAME), "{missing}");
+}
+
+#[tokio::test]
+async fn files_go_up_come_back_intact_and_are_deleted() {
+    let samba = Samba::start(&[]);
+    let mut session = samba.connect().await;
+    session
+        .login(&admin(), &samba.password(), Encryption::Required)
+        .await
+        .expect("login");
+    let tree = session.tree_connect("ADMIN$").await.expect("ADMIN$");
+    let dir = session
+        .create(
+            &tree,
+            &Open {
+                path: r"Temp\pushinst-test",
+                access: access::READ_ATTRIBUTES,
+                disposition: disposition::CREATE,
+                options: options::DIRECTORY,
+            },
+        )
+        .await
+        .expect("mkdir");
+    session.close(&tree, dir).await.unwrap();
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 123)
+        .map(|i: u32| (i * 7 % 251) as u8)
+        .collect();
+    let file = session
+        .create(
+            &tree,
+            &Open {
+                path: r"Temp\pushinst-test\setup.exe",
+                access: access::READ_DATA | access::WRITE_DATA,
+                disposition: disposition::CREATE,
+                options: options::NON_DIRECTORY,
+            },
+        )
+        .await
+        .expect("create");
+    session.write_all(&tree, file, &data).await.expect("write");
+    let back = session.read_all(&tree, file).await.expect("read");
+    session.close(&tree, file).await.unwrap();
+    assert!(back == data, "read back {} bytes of {}", back.len(), data.len());
+    let on_disk = samba.admin_share().join("Temp/pushinst-test/setup.exe");
+    assert_eq!(std::fs::read(&on_disk).unwrap().len(), data.len());
+    session
+        .delete(&tree, r"Temp\pushinst-test\setup.exe", false)
+        .await
+        .expect("delete file");
+    session
+        .delete(&tree, r"Temp\pushinst-test", true)
+        .await
+        .expect("delete dir");
+    assert!(!samba.admin_share().join("Temp/pushinst-test").exists());
+}
+
+#[tokio::test]
+async fn required_encryption_refuses_a_server_that_does_not_encrypt() {
+    let samba = Samba::start(&[("SMBD_ENCRYPT", "off"), ("SMBD_SIGNING", "mandatory")]);
+    let mut session = samba.connect().await;
+    let refused = session
+        .login(&admin(), &samba.password(), Encryption::Required)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, SmbError::Encryption(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("smb_encryption is required"),
+        "{refused}"
+    );
+    // Signed but not encrypted, when encryption is not asked for.
+    session
+        .login(&admin(), &samba.password(), Encryption::IfAsked)
+        .await
+        .expect("login");
+    assert!(!session.is_encrypted());
+    session
+        .tree_connect("ADMIN$")
+        .await
+        .expect("a signed tree connect");
+}
