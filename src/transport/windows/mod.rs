@@ -3,4 +3,6 @@
 
 #![allow(dead_code)]
 
+mod pipe;
+pub mod rpc;
 pub mod smb;

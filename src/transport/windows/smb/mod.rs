@@ -418,6 +418,29 @@ impl Session {
         Ok(())
     }
 
+    /// One write at `offset` (a pipe ignores the offset).
+    pub async fn write_at(
+        &mut self,
+        tree: &Tree,
+        file: FileId,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), SmbError> {
+        let mut w = self.header(Command::Write, 1, tree.0);
+        w.u16(49)
+            .u16((HEADER_LEN + 48) as u16)
+            .u32(data.len() as u32)
+            .u64(offset)
+            .bytes(&file.0)
+            .u32(0)
+            .u32(0)
+            .u16(0)
+            .u16(0)
+            .u32(0)
+            .bytes(data);
+        self.call(w, "write").await.map(drop)
+    }
+
     /// Up to `len` bytes from `offset`; empty at the end of the file.
     pub async fn read(
         &mut self,

@@ -172,3 +172,26 @@ async fn required_encryption_refuses_a_server_that_does_not_encrypt() {
         .await
         .expect("a signed tree connect");
 }
+
+#[tokio::test]
+async fn samba_binds_svcctl_opens_the_manager_and_refuses_create_service() {
+    use crate::transport::windows::pipe::SmbPipe;
+    use crate::transport::windows::rpc::{RpcClient, RpcError, scmr};
+    let samba = Samba::start(&[]);
+    let mut session = samba.connect().await;
+    session
+        .login(&admin(), &samba.password(), Encryption::Required)
+        .await
+        .expect("login");
+    let pipe = SmbPipe::open(&mut session, "svcctl").await.expect("open svcctl");
+    let mut rpc = RpcClient::bind(pipe, &scmr::SVCCTL).await.expect("bind NDR 2.0");
+    let manager = scmr::open_sc_manager(&mut rpc, &samba.addr)
+        .await
+        .expect("OpenSCManagerW");
+    let refused = scmr::create_service(&mut rpc, &manager, "pushinst-test", r"C:\x.cmd")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, RpcError::Fault(0x1c01_0002)), "{refused}");
+    assert!(refused.to_string().contains("does not implement"), "{refused}");
+    scmr::close(&mut rpc, &manager).await.expect("CloseServiceHandle");
+}

@@ -1,0 +1,139 @@
+//! DCE/RPC over a named pipe (or plain TCP, for tests): bind to an interface, make
+//! calls, put fragments back together, and name the faults and Win32 errors that
+//! come back. The calls themselves live in `scmr` and `tsch`.
+
+pub mod ndr;
+pub mod pdu;
+pub mod scmr;
+
+use crate::transport::BoxFuture;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("{0}")]
+    Protocol(String),
+    /// The server rejected the call itself (C706 fault status).
+    #[error("RPC fault {}", fault_name(*.0))]
+    Fault(u32),
+    /// The call ran and returned a Win32 error.
+    #[error("{call} failed: {}", win32_name(*.code))]
+    Win32 { call: &'static str, code: u32 },
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// Something that carries RPC fragments both ways.
+pub trait RpcPipe: Send {
+    /// Send a fragment that expects no answer yet (all but the last of a request).
+    fn write<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<(), RpcError>>;
+    /// Send the last fragment and return the first bytes of the answer.
+    fn transact<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>, RpcError>>;
+    /// More of the answer.
+    fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>>;
+}
+
+/// A bound interface on a pipe.
+pub struct RpcClient<P: RpcPipe> {
+    pipe: P,
+    call_id: u32,
+    max_frag: u16,
+}
+
+impl<P: RpcPipe> RpcClient<P> {
+    pub async fn bind(mut pipe: P, interface: &pdu::Interface) -> Result<Self, RpcError> {
+        let answer = pipe.transact(&pdu::bind(interface, 1)).await?;
+        let max_frag = pdu::bind_ack(&answer, interface)?;
+        Ok(RpcClient {
+            pipe,
+            call_id: 1,
+            max_frag,
+        })
+    }
+
+    pub fn into_pipe(self) -> P {
+        self.pipe
+    }
+
+    /// One call: the request stub out, the response stub back, whole.
+    pub async fn call(&mut self, opnum: u16, stub: &[u8]) -> Result<Vec<u8>, RpcError> {
+        self.call_id += 1;
+        let frags = pdu::request(opnum, stub, self.call_id, self.max_frag);
+        let (last, first) = frags
+            .split_last()
+            .ok_or_else(|| RpcError::Protocol("empty request".into()))?;
+        for frag in first {
+            self.pipe.write(frag).await?;
+        }
+        let mut buffer = self.pipe.transact(last).await?;
+        let mut out = Vec::new();
+        loop {
+            while pdu::frag_len(&buffer).is_none_or(|len| buffer.len() < len) {
+                let more = self.pipe.read().await?;
+                if more.is_empty() {
+                    return Err(RpcError::Protocol(
+                        "the pipe closed in the middle of an answer".into(),
+                    ));
+                }
+                buffer.extend_from_slice(&more);
+            }
+            let len = pdu::frag_len(&buffer).unwrap_or(buffer.len());
+            let fragment = pdu::response(&buffer[..len], self.call_id)?;
+            out.extend_from_slice(&fragment.stub);
+            buffer.drain(..len);
+            if fragment.last {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// The Win32 return code of a call, as an error unless it is 0.
+pub fn check(call: &'static str, code: u32) -> Result<(), RpcError> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(RpcError::Win32 { call, code })
+    }
+}
+
+const WIN32: &[(u32, &str)] = &[
+    (0, "ERROR_SUCCESS"),
+    (2, "ERROR_FILE_NOT_FOUND"),
+    (5, "ERROR_ACCESS_DENIED"),
+    (6, "ERROR_INVALID_HANDLE"),
+    (87, "ERROR_INVALID_PARAMETER"),
+    (1053, "ERROR_SERVICE_REQUEST_TIMEOUT"),
+    (1056, "ERROR_SERVICE_ALREADY_RUNNING"),
+    (1058, "ERROR_SERVICE_DISABLED"),
+    (1060, "ERROR_SERVICE_DOES_NOT_EXIST"),
+    (1072, "ERROR_SERVICE_MARKED_FOR_DELETE"),
+    (1073, "ERROR_SERVICE_EXISTS"),
+    (1115, "ERROR_SHUTDOWN_IN_PROGRESS"),
+    (1722, "RPC_S_SERVER_UNAVAILABLE"),
+];
+
+pub fn win32_name(code: u32) -> String {
+    match WIN32.iter().find(|(c, _)| *c == code) {
+        Some((_, name)) => format!("{name} ({code})"),
+        None => format!("Win32 error {code}"),
+    }
+}
+
+const FAULTS: &[(u32, &str)] = &[
+    (5, "access denied"),
+    (
+        0x1c01_0002,
+        "nca_s_op_rng_error: the server does not implement this call",
+    ),
+    (0x1c01_0003, "nca_s_unk_if: unknown interface"),
+    (0x1c01_000b, "nca_s_proto_error"),
+    (0x1c00_001a, "nca_s_fault_invalid_tag"),
+    (0x0000_06f7, "RPC_X_BAD_STUB_DATA"),
+];
+
+pub fn fault_name(status: u32) -> String {
+    match FAULTS.iter().find(|(c, _)| *c == status) {
+        Some((_, name)) => format!("0x{status:08x} ({name})"),
+        None => format!("0x{status:08x}"),
+    }
+}
