@@ -158,16 +158,8 @@ impl<'a> HostRun<'a> {
 
     async fn package(&mut self, conn: &mut dyn Connection, pkg: &'a PackageJob, credential: &str) -> Outcome {
         self.package = Some(&pkg.package);
-        if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
-            match self
-                .step(Step::Detect, self.ctx.timeouts.auth, conn.detect(detect))
-                .await
-            {
-                Ok(true) => return Outcome::AlreadyInstalled,
-                Ok(false) => {}
-                Err(outcome) => return outcome,
-            }
-        }
+        // On record before anything exists: on Windows even `detect` runs through a
+        // temporary service and files.
         let artefacts = conn.prepare(&pkg.package);
         if let Err(why) = self
             .ctx
@@ -181,7 +173,7 @@ impl<'a> HostRun<'a> {
                 installer_ran: false,
             };
         }
-        let outcome = match self.stage_and_run(conn, pkg).await {
+        let outcome = match self.detect_then_install(conn, pkg).await {
             Ok(outcome) | Err(outcome) => outcome,
         };
         if self.cleanup(conn).await {
@@ -190,11 +182,17 @@ impl<'a> HostRun<'a> {
         outcome
     }
 
-    async fn stage_and_run(
+    async fn detect_then_install(
         &mut self,
         conn: &mut dyn Connection,
         pkg: &PackageJob,
     ) -> Result<Outcome, Outcome> {
+        if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
+            let limit = self.ctx.timeouts.auth;
+            if self.step(Step::Detect, limit, conn.detect(detect)).await? {
+                return Ok(Outcome::AlreadyInstalled);
+            }
+        }
         self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
             .await?;
         let install = Install {

@@ -64,6 +64,7 @@ impl Connector for SshConnector {
                 user: None,
                 credential: None,
                 staged: None,
+                created: false,
             }) as Box<dyn Connection>)
         })
     }
@@ -112,6 +113,8 @@ pub struct SshConnection {
     credential: Option<Credential>,
     /// The staging directory, relative to the login user's home.
     staged: Option<String>,
+    /// Whether `stage` began creating it (so cleanup has something to remove).
+    created: bool,
 }
 
 impl SshConnection {
@@ -175,6 +178,7 @@ impl Connection for SshConnection {
                 .staged
                 .clone()
                 .ok_or_else(|| TransportError::Remote("no staging directory was prepared".to_string()))?;
+            self.created = true;
             stage::upload(&self.handle, &dir, payloads).await?;
             stage::verify(&self.handle, &dir, payloads).await
         })
@@ -192,11 +196,13 @@ impl Connection for SshConnection {
 
     fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
         Box::pin(async move {
-            let Some(dir) = self.staged.clone() else {
+            let Some(dir) = self.staged.clone().filter(|_| self.created) else {
+                self.staged = None;
                 return Ok(());
             };
             exec::remove_dir(&self.handle, &dir, self.sudo()).await?;
             self.staged = None;
+            self.created = false;
             Ok(())
         })
     }
