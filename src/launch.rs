@@ -18,8 +18,13 @@ use crate::plan::{self, InstallPlan, Plan, PlanOptions};
 use crate::report::{self, HostLogs, JsonLines, Lines, Progress, Sink, Summary};
 use crate::runner::{self, Cancel, EventSink, ExitCodes, HostJob, PackageJob, RunConfig, Until};
 use crate::secrets::Redactor;
+use crate::transport::smb::Encryption;
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
-use crate::transport::{self, AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
+use crate::transport::windows::{WindowsConnector, WindowsOptions};
+use crate::transport::{AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
+
+/// How often a Windows host is asked whether the installer has finished.
+const WINDOWS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 use crate::window;
 
 /// What to run, wherever the request came from.
@@ -320,8 +325,16 @@ impl Connectors {
                 },
                 run_id,
             )),
-            windows: Arc::new(transport::Unavailable(
-                "Windows targets are not supported by this version of pushinst yet".into(),
+            windows: Arc::new(WindowsConnector::new(
+                WindowsOptions {
+                    encryption: if inv.settings.smb_encryption_required {
+                        Encryption::Required
+                    } else {
+                        Encryption::IfAsked
+                    },
+                    poll: WINDOWS_POLL,
+                },
+                run_id,
             )),
         })
     }

@@ -608,43 +608,6 @@ fn keyring_secrets_come_from_the_secret_service() {
 }
 
 #[test]
-fn windows_hosts_in_a_mixed_group_fail_with_a_reason_and_linux_hosts_proceed() {
-    let fleet = Fleet::start(2);
-    fleet.recording_installer("0", "");
-    let package = format!("{AGENT}\nwindows = {{ file = \"install.sh\" }}");
-    let text = inventory(&fleet, "", &package, r#"["fleet"]"#)
-        + "\n[[hosts]]\nname = \"ws-01.example\"\nos = \"windows\"\ncredentials = [\"plain\"]\n\n[groups.mixed]\nhosts = [\"ws-01.example\"]\n";
-    fleet.write(
-        "pushinst.toml",
-        &text.replace(
-            "[groups.mixed]\nhosts = [",
-            &format!("[groups.mixed]\nhosts = [\"{}\", ", fleet.endpoints[0]),
-        ),
-    );
-    let run = fleet.run(&[
-        "deploy",
-        "agent",
-        "--to",
-        "mixed",
-        &fleet.endpoints[1],
-        "--output",
-        "json",
-    ]);
-    assert_eq!(run.code(), 1, "{}", run.debug());
-    let windows = run.outcome("ws-01.example");
-    assert_eq!(windows["status"], "failed");
-    assert!(
-        windows["reason"]
-            .as_str()
-            .unwrap()
-            .contains("Windows targets are not supported"),
-        "{windows}"
-    );
-    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
-    assert_eq!(run.outcome(&fleet.endpoints[1])["status"], "ok");
-}
-
-#[test]
 fn second_interrupt_abandons_running_hosts_at_once() {
     let fleet = Fleet::start(2);
     fleet.recording_installer("30", "");

@@ -11,7 +11,8 @@
 #
 # ADDR must be a loopback address (127.x.y.z); aliases other than 127.0.0.1 are added
 # to `lo` as needed and left there (they are harmless and shared by parallel tests).
-# Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server.
+# Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server, and
+# SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off.
 set -euo pipefail
 
 die() { echo "smbd-fleet: $*" >&2; exit 1; }
@@ -39,6 +40,7 @@ start() {
         port=${endpoint##*:}
         host=$dir/smb$n
         mkdir -p "$host"/{private,lock,state,cache,pid,ncalrpc,windows/Temp,c}
+        [ "${SMBD_ADMIN_SHARE:-on}" = off ] && SMBD_ADMIN_SHARE_NAME=NOT-ADMIN
         ip -o addr show dev lo | grep -q " $addr/" || ip addr add "$addr/8" dev lo 2>/dev/null || true
         cat > "$host/smb.conf" <<CONF
 [global]
@@ -65,7 +67,7 @@ start() {
     disable netbios = yes
     load printers = no
     printcap name = /dev/null
-[ADMIN\$]
+[${SMBD_ADMIN_SHARE_NAME:-ADMIN\$}]
     path = $host/windows
     read only = no
     valid users = root

@@ -174,7 +174,23 @@ impl Checker {
                     .to_string()
             }),
         };
+        let smb_encryption_required = match raw.smb_encryption {
+            None => false,
+            Some(s) => match s.get_ref().as_str() {
+                "required" => true,
+                "if-asked" => false,
+                other => {
+                    self.push(
+                        Problem::at(s.span(), format!("unknown smb_encryption `{other}`")).hint(
+                            "use \"required\" (refuse unencrypted sessions) or \"if-asked\" (the default)",
+                        ),
+                    );
+                    false
+                }
+            },
+        };
         Settings {
+            smb_encryption_required,
             max_attempts,
             reboot,
             state: raw.state.map(|p| self.path(p.get_ref())),

@@ -54,6 +54,8 @@ pub struct Settings {
     pub state: Option<PathBuf>,
     pub max_attempts: u32,
     pub reboot: RebootNotice,
+    /// Windows hosts: refuse a session that is not encrypted.
+    pub smb_encryption_required: bool,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
 }

@@ -45,6 +45,8 @@ pub struct RawSettings {
     pub max_attempts: Option<Spanned<i64>>,
     pub reboot_delay: Option<Spanned<String>>,
     pub reboot_message: Option<String>,
+    /// Windows: "required" refuses a host whose SMB session is not encrypted.
+    pub smb_encryption: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,

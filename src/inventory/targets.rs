@@ -114,7 +114,7 @@ fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Option<&
             .groups
             .values()
             .find(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
-        let known = group.is_some() || override_for(inv, &addr.name).is_some();
+        let known = group.is_some() || override_for(inv, &addr).is_some();
         if !known && (inv.settings.default_os.is_none() || looks_like_group(inv, item)) {
             return Err(unknown(inv, item));
         }
@@ -147,14 +147,23 @@ fn unknown(inv: &Inventory, item: &str) -> TargetError {
     }
 }
 
-fn override_for<'a>(inv: &'a Inventory, name: &str) -> Option<&'a HostOverride> {
-    inv.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+/// The `[[hosts]]` entry for this host: one naming its port wins; one naming another
+/// port is about another host on the same machine.
+fn override_for<'a>(inv: &'a Inventory, addr: &HostAddr) -> Option<&'a HostOverride> {
+    let named = || {
+        inv.hosts
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(&addr.name))
+    };
+    named()
+        .find(|h| h.port.is_some() && h.port == addr.port)
+        .or_else(|| named().find(|h| h.port.is_none() || addr.port.is_none()))
 }
 
 /// Decide address, port, OS and credentials: `[[hosts]]` beats the group the host was
 /// named through, which beats any other group listing it, which beats `[settings]`.
 fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Target, TargetError> {
-    let over = override_for(inv, &addr.name);
+    let over = override_for(inv, &addr);
     let label = addr.to_string();
     let groups: Vec<&Group> = group
         .into_iter()
@@ -266,6 +275,17 @@ credentials = ["b"]
         );
         let t = &resolve_targets(&inv, &["web-04.example".to_string()]).unwrap()[0];
         assert_eq!(t.credentials, ["a", "b"]);
+    }
+
+    #[test]
+    fn an_override_naming_a_port_is_about_that_port_only() {
+        let text = format!(
+            "{INV}\n[groups.pair]\nhosts = [\"twin:4400\", \"twin:4401\"]\nos = \"linux\"\ncredentials = [\"a\"]\n\n[[hosts]]\nname = \"twin:4401\"\ncredentials = [\"b\"]\n"
+        );
+        let inv = parse(Path::new("inv.toml"), text).unwrap();
+        let targets = resolve_targets(&inv, &["pair".to_string()]).unwrap();
+        let creds: Vec<Vec<String>> = targets.iter().map(|t| t.credentials.clone()).collect();
+        assert_eq!(creds, [vec!["a".to_string()], vec!["b".to_string()]]);
     }
 
     #[test]

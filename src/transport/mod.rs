@@ -6,6 +6,8 @@ pub mod output;
 pub mod ssh;
 pub mod windows;
 
+pub use windows::smb;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -98,18 +100,22 @@ pub struct Artefact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtefactKind {
     Directory,
+    /// A Windows service (deleted right after it starts; on record in case of a crash).
+    Service,
 }
 
 impl ArtefactKind {
     pub fn name(self) -> &'static str {
         match self {
             ArtefactKind::Directory => "directory",
+            ArtefactKind::Service => "service",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "directory" => Some(ArtefactKind::Directory),
+            "service" => Some(ArtefactKind::Service),
             _ => None,
         }
     }
@@ -187,13 +193,4 @@ pub trait Connection: Send {
     ) -> BoxFuture<'a, Result<(), TransportError>>;
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
-}
-
-/// A connector for a kind of host this build cannot reach: every host fails with the reason.
-pub struct Unavailable(pub String);
-
-impl Connector for Unavailable {
-    fn connect<'a>(&'a self, _: &'a Endpoint) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
-        Box::pin(async move { Err(TransportError::Remote(self.0.clone())) })
-    }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod samba;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -46,6 +48,18 @@ impl Fleet {
             "sshd-fleet.sh start failed; run `examples/fleet/sshd-fleet.sh setup` as root first (tests/run.sh does)"
         );
         Fleet { dir, endpoints }
+    }
+
+    /// A working directory for pushinst with no sshd in it (for Windows-only tests).
+    pub fn workspace() -> Fleet {
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-test-")
+            .tempdir()
+            .expect("temp dir");
+        Fleet {
+            dir,
+            endpoints: Vec::new(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -1,8 +1,341 @@
-//! Windows targets: SMB2/3 for files (the ADMIN$ share) and named pipes, DCE/RPC
-//! over those pipes for the Service Control Manager and the Task Scheduler.
+//! Windows targets, the way ESET's push install and PsExec reach them: one SMB
+//! connection per host carries the upload into `ADMIN$\Temp`, DCE/RPC to the
+//! Service Control Manager over `\PIPE\svcctl` to run a wrapper script as
+//! LocalSystem, the polling for its exit code, and the cleanup.
 
-#![allow(dead_code)]
-
+mod exec;
 mod pipe;
 pub mod rpc;
 pub mod smb;
+mod wrapper;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smb::{Account, Encryption, Open, Session, SmbError, access, disposition, options, status};
+
+use super::{
+    Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint,
+    ExecOutput, Install, Payload, Rejection, TransportError,
+};
+
+/// How the Windows transport behaves for one run.
+#[derive(Debug, Clone)]
+pub struct WindowsOptions {
+    pub encryption: Encryption,
+    /// How often to look for the installer's exit code.
+    pub poll: Duration,
+}
+
+pub struct WindowsConnector {
+    options: Arc<WindowsOptions>,
+    run_id: String,
+}
+
+impl WindowsConnector {
+    pub fn new(options: WindowsOptions, run_id: &str) -> Self {
+        WindowsConnector {
+            options: Arc::new(options),
+            run_id: run_id.to_string(),
+        }
+    }
+}
+
+impl Connector for WindowsConnector {
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+        Box::pin(async move {
+            let stream = tokio::net::TcpStream::connect((endpoint.address.as_str(), endpoint.port))
+                .await
+                .map_err(|e| TransportError::Unreachable(connect_error(endpoint, &e)))?;
+            let session = Session::negotiate(stream, &endpoint.address)
+                .await
+                .map_err(|e| TransportError::Unreachable(format!("SMB negotiation failed: {e}")))?;
+            Ok(Box::new(WindowsConnection {
+                options: self.options.clone(),
+                run_id: self.run_id.clone(),
+                endpoint: endpoint.clone(),
+                session,
+                user: None,
+                staged: None,
+                created: false,
+                services: Vec::new(),
+                pending: Vec::new(),
+            }) as Box<dyn Connection>)
+        })
+    }
+}
+
+fn connect_error(endpoint: &Endpoint, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => format!(
+            "connection refused on port {} (is File and Printer Sharing on, and SMB allowed through the firewall?)",
+            endpoint.port
+        ),
+        _ => format!("cannot connect to {}:{}: {e}", endpoint.address, endpoint.port),
+    }
+}
+
+pub struct WindowsConnection {
+    options: Arc<WindowsOptions>,
+    run_id: String,
+    endpoint: Endpoint,
+    session: Session,
+    user: Option<String>,
+    /// `Temp\pushinst-…` under ADMIN$, once prepared.
+    staged: Option<String>,
+    created: bool,
+    /// Services this connection may create, named before they exist.
+    services: Vec<String>,
+    /// Created and not (yet) deleted: cleanup's business.
+    pending: Vec<String>,
+}
+
+/// The error that names what an administrator must do about an access denial.
+fn denied(what: &str, user: &str) -> TransportError {
+    TransportError::Remote(format!(
+        "access denied to {what} for {user}: a local account other than the built-in Administrator is \
+         filtered by remote UAC (use a domain admin, or set LocalAccountTokenFilterPolicy=1 on the host)"
+    ))
+}
+
+fn smb_failure(e: SmbError) -> TransportError {
+    match e {
+        SmbError::Io(e) => TransportError::Unreachable(format!("connection lost: {e}")),
+        SmbError::Status {
+            status: status::DISK_FULL,
+            ..
+        } => TransportError::Remote("the host's disk is full (STATUS_DISK_FULL)".into()),
+        other => TransportError::Remote(other.to_string()),
+    }
+}
+
+impl WindowsConnection {
+    fn user(&self) -> String {
+        self.user.clone().unwrap_or_default()
+    }
+
+    async fn admin_share(&mut self) -> Result<smb::Tree, TransportError> {
+        match self.session.tree_connect("ADMIN$").await {
+            Ok(tree) => Ok(tree),
+            Err(e) if e.status() == Some(status::ACCESS_DENIED) => Err(denied("ADMIN$", &self.user())),
+            Err(e) if e.status() == Some(status::BAD_NETWORK_NAME) => Err(TransportError::Remote(
+                "the host has no ADMIN$ share (administrative shares are turned off: AutoShareWks=0?)".into(),
+            )),
+            Err(e) => Err(smb_failure(e)),
+        }
+    }
+
+    async fn upload(&mut self, tree: &smb::Tree, path: &str, data: &[u8]) -> Result<(), TransportError> {
+        let open = Open {
+            path,
+            access: access::READ_DATA | access::WRITE_DATA,
+            disposition: disposition::CREATE,
+            options: options::NON_DIRECTORY,
+        };
+        let file = self.session.create(tree, &open).await.map_err(smb_failure)?;
+        let written = self.session.write_all(tree, file, data).await;
+        let _ = self.session.close(tree, file).await;
+        written.map_err(smb_failure)?;
+        let size = self.session.size(tree, path).await.map_err(smb_failure)?;
+        if size != data.len() as u64 {
+            return Err(TransportError::Remote(format!(
+                "{path} is {size} bytes on the host, {} were sent",
+                data.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Remove the staging directory's files, then the directory.
+    async fn remove_dir(&mut self, dir: &str) -> Result<(), TransportError> {
+        let tree = self.admin_share().await?;
+        let names = match self.session.list(&tree, dir).await {
+            Ok(names) => names,
+            Err(e)
+                if matches!(
+                    e.status(),
+                    Some(status::OBJECT_NAME_NOT_FOUND | status::OBJECT_PATH_NOT_FOUND)
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(smb_failure(e)),
+        };
+        for name in names {
+            self.session
+                .delete(&tree, &format!(r"{dir}\{name}"), false)
+                .await
+                .map_err(|e| {
+                    TransportError::Remote(format!("cannot delete {dir}\\{name} (still in use?): {e}"))
+                })?;
+        }
+        self.session.delete(&tree, dir, true).await.map_err(smb_failure)
+    }
+}
+
+impl Connection for WindowsConnection {
+    fn authenticate<'a>(
+        &'a mut self,
+        credentials: &'a [Credential],
+    ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
+        Box::pin(async move {
+            let mut rejected = Vec::new();
+            for credential in credentials {
+                let password = credential.methods.iter().find_map(|m| match m {
+                    AuthMethod::Password(p) => Some(p.clone()),
+                    _ => None,
+                });
+                let Some(password) = password else {
+                    rejected.push(Rejection {
+                        credential: credential.label.clone(),
+                        reason: "Windows logons need a password; this credential has none".into(),
+                    });
+                    continue;
+                };
+                let account = Account::parse(&credential.user);
+                match self
+                    .session
+                    .login(&account, &password, self.options.encryption)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::debug!(
+                            "{}: SMB {} session, encrypted: {}",
+                            self.endpoint.name,
+                            self.session.dialect(),
+                            self.session.is_encrypted()
+                        );
+                        self.user = Some(credential.user.clone());
+                        return Ok(AuthOutcome {
+                            accepted: credential.label.clone(),
+                            rejected,
+                        });
+                    }
+                    Err(e) if e.status().is_some_and(status::is_logon_refusal) => rejected.push(Rejection {
+                        credential: credential.label.clone(),
+                        reason: format!("logon refused ({})", status::name(e.status().unwrap_or_default())),
+                    }),
+                    Err(SmbError::Encryption(why)) => return Err(TransportError::Remote(why)),
+                    Err(e) => return Err(smb_failure(e)),
+                }
+            }
+            Err(TransportError::AuthRejected(rejected))
+        })
+    }
+
+    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
+        Box::pin(async move {
+            let out = exec::run(self, "pushinst-detect", command, Duration::from_secs(120)).await?;
+            Ok(out.exit == super::RemoteExit::Code(0))
+        })
+    }
+
+    fn prepare(&mut self, package: &str) -> Vec<Artefact> {
+        let safe: String = format!("{}-{package}-{}", self.run_id, self.endpoint.name)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let dir = format!(r"Temp\pushinst-{safe}");
+        let tag = u64::from_le_bytes(random8());
+        self.services = vec![format!("pushinst-{tag:016x}-d"), format!("pushinst-{tag:016x}")];
+        self.staged = Some(dir.clone());
+        let mut artefacts = vec![Artefact {
+            kind: ArtefactKind::Directory,
+            path: dir,
+        }];
+        artefacts.extend(self.services.iter().map(|name| Artefact {
+            kind: ArtefactKind::Service,
+            path: name.clone(),
+        }));
+        artefacts
+    }
+
+    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let dir = self
+                .staged
+                .clone()
+                .ok_or_else(|| TransportError::Remote("no staging directory was prepared".into()))?;
+            exec::ensure_dir(self, &dir).await?;
+            let tree = self.admin_share().await?;
+            for payload in payloads {
+                self.upload(&tree, &format!(r"{dir}\{}", payload.file_name), &payload.data)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+        Box::pin(async move {
+            let command =
+                wrapper::install_command(&install.program, &install.args).map_err(TransportError::Remote)?;
+            exec::run(self, "pushinst", &command, install.timeout).await
+        })
+    }
+
+    fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async move {
+            let pending = std::mem::take(&mut self.pending);
+            self.services.clear();
+            let dir = self.staged.take();
+            exec::delete_services(self, &pending).await?;
+            if !self.created {
+                return Ok(());
+            }
+            if let Some(dir) = dir {
+                self.remove_dir(&dir).await?;
+            }
+            self.created = false;
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let services: Vec<String> = artefacts
+                .iter()
+                .filter(|a| a.kind == ArtefactKind::Service)
+                .map(|a| a.path.clone())
+                .collect();
+            exec::delete_services(self, &services).await?;
+            for a in artefacts.iter().filter(|a| a.kind == ArtefactKind::Directory) {
+                self.remove_dir(&a.path).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn reboot<'a>(
+        &'a mut self,
+        delay: Duration,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let mut command = format!("shutdown /r /t {}", delay.as_secs());
+            if !message.is_empty() {
+                command.push_str(&format!(" /c \"{}\"", message.replace(['"', '%'], "")));
+            }
+            exec::start_detached(self, &command).await
+        })
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move { self.session.logoff().await })
+    }
+}
+
+fn random8() -> [u8; 8] {
+    let mut out = [0u8; 8];
+    let _ = getrandom::fill(&mut out);
+    out
+}

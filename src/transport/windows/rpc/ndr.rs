@@ -109,28 +109,4 @@ impl<'a> Decoder<'a> {
             _ => Ok(Some(self.u32()?)),
         }
     }
-
-    /// A `[string, unique] wchar_t*`.
-    pub fn unique_string(&mut self) -> Result<Option<String>, RpcError> {
-        if self.u32()? == 0 {
-            return Ok(None);
-        }
-        let _max = self.u32()?;
-        let _offset = self.u32()?;
-        let count = self.u32()? as usize;
-        let bytes = self.take(count * 2, 2)?;
-        let units: Vec<u16> = bytes
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        Ok(Some(
-            String::from_utf16_lossy(&units)
-                .trim_end_matches('\0')
-                .to_string(),
-        ))
-    }
-
-    pub fn skip(&mut self, n: usize) -> Result<(), RpcError> {
-        self.take(n, 1).map(drop)
-    }
 }

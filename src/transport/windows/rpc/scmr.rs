@@ -1,4 +1,4 @@
-//! MS-SCMR, the Service Control Manager over `\PIPE\svcctl`: the seven calls a
+//! MS-SCMR, the Service Control Manager over `\PIPE\svcctl`: the six calls a
 //! psexec-style install makes. Each call has a pure stub encoder (checked against
 //! impacket's encoding in the golden tests) and a decoder for its answer.
 
@@ -19,7 +19,6 @@ pub const SVCCTL: Interface = Interface {
 
 pub const CLOSE_SERVICE_HANDLE: u16 = 0;
 pub const DELETE_SERVICE: u16 = 2;
-pub const QUERY_SERVICE_STATUS: u16 = 6;
 pub const CREATE_SERVICE_W: u16 = 12;
 pub const OPEN_SC_MANAGER_W: u16 = 15;
 pub const OPEN_SERVICE_W: u16 = 16;
@@ -80,7 +79,7 @@ pub mod stub {
         e.buf
     }
 
-    /// QueryServiceStatus, DeleteService and CloseServiceHandle take only the handle.
+    /// DeleteService and CloseServiceHandle take only the handle.
     pub fn handle_only(handle: &Handle) -> Vec<u8> {
         let mut e = Encoder::default();
         e.handle(handle);
@@ -142,19 +141,6 @@ pub async fn open_service<P: RpcPipe>(
 pub async fn start_service<P: RpcPipe>(rpc: &mut RpcClient<P>, service: &Handle) -> Result<u32, RpcError> {
     let answer = rpc.call(START_SERVICE_W, &stub::start_service(service)).await?;
     Decoder::new(&answer).u32()
-}
-
-/// `dwCurrentState` of SERVICE_STATUS.
-pub async fn query_status<P: RpcPipe>(rpc: &mut RpcClient<P>, service: &Handle) -> Result<u32, RpcError> {
-    let answer = rpc
-        .call(QUERY_SERVICE_STATUS, &stub::handle_only(service))
-        .await?;
-    let mut d = Decoder::new(&answer);
-    let _kind = d.u32()?;
-    let state = d.u32()?;
-    d.skip(20)?;
-    check("QueryServiceStatus", d.u32()?)?;
-    Ok(state)
 }
 
 pub async fn delete_service<P: RpcPipe>(rpc: &mut RpcClient<P>, service: &Handle) -> Result<(), RpcError> {

@@ -117,7 +117,6 @@ pub mod access {
 pub mod disposition {
     pub const OPEN: u32 = 1;
     pub const CREATE: u32 = 2;
-    pub const OPEN_IF: u32 = 3;
     pub const OVERWRITE_IF: u32 = 5;
 }
 
@@ -350,6 +349,24 @@ impl Session {
     }
 
     pub async fn create(&mut self, tree: &Tree, open: &Open<'_>) -> Result<FileId, SmbError> {
+        Ok(self.open_file(tree, open).await?.0)
+    }
+
+    /// The size of an existing file (its end-of-file, as the server reports it).
+    pub async fn size(&mut self, tree: &Tree, path: &str) -> Result<u64, SmbError> {
+        let open = Open {
+            path,
+            access: access::READ_ATTRIBUTES,
+            disposition: disposition::OPEN,
+            options: options::NON_DIRECTORY,
+        };
+        let (file, size) = self.open_file(tree, &open).await?;
+        self.close(tree, file).await?;
+        Ok(size)
+    }
+
+    /// CREATE (MS-SMB2 2.2.13): the handle and the file's end-of-file.
+    async fn open_file(&mut self, tree: &Tree, open: &Open<'_>) -> Result<(FileId, u64), SmbError> {
         let name = utf16(open.path.trim_start_matches('\\'));
         let mut w = self.header(Command::Create, 1, tree.0);
         w.u16(57)
@@ -372,9 +389,10 @@ impl Session {
             w.u8(0);
         }
         let (_, response) = self.call(w, &format!("open {}", open.path)).await?;
+        let r = Reader::new(&response);
         let mut id = [0u8; 16];
-        id.copy_from_slice(Reader::new(&response).slice(HEADER_LEN + 64, 16)?);
-        Ok(FileId(id))
+        id.copy_from_slice(r.slice(HEADER_LEN + 64, 16)?);
+        Ok((FileId(id), r.u64(HEADER_LEN + 48)?))
     }
 
     pub async fn close(&mut self, tree: &Tree, file: FileId) -> Result<(), SmbError> {
@@ -510,6 +528,64 @@ impl Session {
             out.extend_from_slice(&self.read(tree, pipe, 0, CHUNK as u32).await?);
         }
         Ok(out)
+    }
+
+    /// The names in a directory (not `.` and `..`).
+    pub async fn list(&mut self, tree: &Tree, dir: &str) -> Result<Vec<String>, SmbError> {
+        let open = Open {
+            path: dir,
+            access: access::READ_DATA | access::READ_ATTRIBUTES | access::SYNCHRONIZE,
+            disposition: disposition::OPEN,
+            options: options::DIRECTORY,
+        };
+        let handle = self.create(tree, &open).await?;
+        let mut names = Vec::new();
+        let mut first = true;
+        loop {
+            let pattern = utf16("*");
+            let mut w = self.header(Command::QueryDirectory, 1, tree.0);
+            // FileNamesInformation (12); restart the scan the first time.
+            w.u16(33)
+                .u8(12)
+                .u8(u8::from(first))
+                .u32(0)
+                .bytes(&handle.0)
+                .u16((HEADER_LEN + 32) as u16)
+                .u16(pattern.len() as u16)
+                .u32(CHUNK as u32)
+                .bytes(&pattern);
+            first = false;
+            let id = self.send(w).await?;
+            let (header, response) = self.recv(id).await?;
+            if header.status == status::NO_MORE_FILES {
+                break;
+            }
+            check(&header, &format!("list {dir}"))?;
+            let r = Reader::new(&response);
+            let offset = r.u16(HEADER_LEN + 2)? as usize;
+            let len = r.u32(HEADER_LEN + 4)? as usize;
+            let entries = Reader::new(r.slice(offset, len)?);
+            let mut at = 0;
+            loop {
+                let next = entries.u32(at)? as usize;
+                let name_len = entries.u32(at + 8)? as usize;
+                let raw = entries.slice(at + 12, name_len)?;
+                let units: Vec<u16> = raw
+                    .chunks(2)
+                    .map(|c| u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
+                    .collect();
+                let name = String::from_utf16_lossy(&units);
+                if name != "." && name != ".." {
+                    names.push(name);
+                }
+                if next == 0 {
+                    break;
+                }
+                at += next;
+            }
+        }
+        self.close(tree, handle).await?;
+        Ok(names)
     }
 
     /// Delete a file, or an empty directory.

@@ -3,6 +3,7 @@
 pub const SUCCESS: u32 = 0x0000_0000;
 pub const PENDING: u32 = 0x0000_0103;
 pub const BUFFER_OVERFLOW: u32 = 0x8000_0005;
+pub const NO_MORE_FILES: u32 = 0x8000_0006;
 pub const END_OF_FILE: u32 = 0xC000_0011;
 pub const MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
 pub const ACCESS_DENIED: u32 = 0xC000_0022;

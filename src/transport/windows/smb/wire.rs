@@ -22,6 +22,7 @@ pub enum Command {
     Read = 8,
     Write = 9,
     Ioctl = 11,
+    QueryDirectory = 14,
 }
 
 /// Appends little-endian fields to a message.
@@ -64,9 +65,6 @@ impl Writer {
     }
     pub fn len(&self) -> usize {
         self.buf.len()
-    }
-    pub fn put_u16(&mut self, at: usize, v: u16) {
-        self.buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
     }
     pub fn put_u32(&mut self, at: usize, v: u32) {
         self.buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -116,8 +114,6 @@ impl<'a> Reader<'a> {
 #[derive(Debug, Clone)]
 pub struct Header {
     pub status: u32,
-    pub command: u16,
-    pub credits: u16,
     pub flags: u32,
     pub message_id: u64,
     pub tree_id: u32,
@@ -133,8 +129,6 @@ impl Header {
         let flags = r.u32(16)?;
         Ok(Header {
             status: r.u32(8)?,
-            command: r.u16(12)?,
-            credits: r.u16(14)?,
             flags,
             message_id: r.u64(24)?,
             tree_id: if flags & FLAG_ASYNC == 0 { r.u32(36)? } else { 0 },
