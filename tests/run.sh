@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: install what the tests need (OpenSSH
 # server and client, sudo, the fleet user, a Secret Service for the keyring test,
-# Samba for the Windows file transfer tests), check formatting and lints, then run
-# every test with cargo-nextest. The tests start and stop their own sshd and smbd
-# servers on loopback addresses; nothing listens beyond 127.0.0.0/8.
+# Samba for the Windows file transfer tests, a Python venv with impacket for the
+# Windows host emulator), check formatting and lints, then run every test with
+# cargo-nextest. The tests start and stop their own sshd, smbd and emulator servers
+# on loopback addresses; nothing listens beyond 127.0.0.0/8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,14 +12,16 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ssh-keygen/ssh-agent for key tests; a private D-Bus session with GNOME Keyring and
 # secret-tool for the keyring test.
-packages=(openssh-client dbus gnome-keyring libsecret-tools)
+packages=(openssh-client dbus gnome-keyring libsecret-tools python3-venv)
 if ! command -v ssh-agent >/dev/null || ! command -v dbus-run-session >/dev/null \
-    || ! command -v gnome-keyring-daemon >/dev/null || ! command -v secret-tool >/dev/null; then
+    || ! command -v gnome-keyring-daemon >/dev/null || ! command -v secret-tool >/dev/null \
+    || ! python3 -c 'import ensurepip' 2>/dev/null; then
     install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null; }
     install || { as_root apt-get update -q >/dev/null && install; }
 fi
 as_root examples/fleet/sshd-fleet.sh setup
 as_root examples/fleet/smbd-fleet.sh setup
+examples/fleet/windows-emulator.sh setup
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 cargo fmt --check

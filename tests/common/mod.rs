@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod samba;
 
 use std::net::TcpListener;

@@ -183,7 +183,7 @@ async fn wait_for_code(
                     TransportError::Remote(format!("the wrapper wrote {text:?} instead of an exit code"))
                 });
             }
-            Err(e) if e.status() == Some(status::OBJECT_NAME_NOT_FOUND) => {}
+            Err(e) if e.status().is_some_and(status::is_missing) => {}
             Err(e) => return Err(smb_failure(e)),
         }
         if Instant::now() >= deadline {

@@ -154,14 +154,7 @@ impl WindowsConnection {
         let tree = self.admin_share().await?;
         let names = match self.session.list(&tree, dir).await {
             Ok(names) => names,
-            Err(e)
-                if matches!(
-                    e.status(),
-                    Some(status::OBJECT_NAME_NOT_FOUND | status::OBJECT_PATH_NOT_FOUND)
-                ) =>
-            {
-                return Ok(());
-            }
+            Err(e) if e.status().is_some_and(status::is_missing) => return Ok(()),
             Err(e) => return Err(smb_failure(e)),
         };
         for name in names {

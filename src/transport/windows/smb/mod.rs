@@ -1,5 +1,5 @@
 //! A small SMB2/3 client (MS-SMB2): what a push install needs and nothing more.
-//! Dialects 2.1 and 3.1.1, NTLMv2 logon, signing, AES-128-GCM encryption, files on
+//! Dialects 2.0.2, 2.1 and 3.1.1, NTLMv2 logon, signing, AES-128-GCM encryption, files on
 //! a share, and named-pipe transactions for DCE/RPC. One TCP connection per host
 //! carries everything.
 //!
@@ -25,6 +25,7 @@ use wire::{
 
 use crate::secrets::Secret;
 
+const DIALECT_2_0_2: u16 = 0x0202;
 const DIALECT_2_1: u16 = 0x0210;
 const DIALECT_3_1_1: u16 = 0x0311;
 const SIGNING_ENABLED: u16 = 0x0001;
@@ -180,9 +181,9 @@ impl Session {
         self.server_security = r.u16(body + 2)?;
         self.dialect = r.u16(body + 4)?;
         self.server_caps = r.u32(body + 24)?;
-        if self.dialect != DIALECT_2_1 && self.dialect != DIALECT_3_1_1 {
+        if ![DIALECT_2_0_2, DIALECT_2_1, DIALECT_3_1_1].contains(&self.dialect) {
             return Err(SmbError::Protocol(format!(
-                "the server chose SMB dialect 0x{:04x}, which pushinst does not speak (it speaks 2.1 and 3.1.1)",
+                "the server chose SMB dialect 0x{:04x}, which pushinst does not speak (it speaks 2.0.2, 2.1 and 3.1.1)",
                 self.dialect
             )));
         }
@@ -203,10 +204,10 @@ impl Session {
     }
 
     pub fn dialect(&self) -> &'static str {
-        if self.dialect == DIALECT_3_1_1 {
-            "3.1.1"
-        } else {
-            "2.1"
+        match self.dialect {
+            DIALECT_3_1_1 => "3.1.1",
+            DIALECT_2_1 => "2.1",
+            _ => "2.0.2",
         }
     }
 
@@ -697,9 +698,13 @@ impl Session {
             }),
             None => {
                 if let Some(signer) = &self.signer {
+                    // A signed answer must verify; an unsigned one is accepted only from a
+                    // server that does not require signing (it then need not sign).
                     let header = Header::parse(&frame)?;
+                    let signed = header.flags & FLAG_SIGNED != 0;
+                    let must_sign = self.server_security & SIGNING_REQUIRED != 0;
                     let interim = header.status == status::PENDING;
-                    if !interim && (header.flags & FLAG_SIGNED == 0 || !signer.verify(&frame)) {
+                    if (signed && !signer.verify(&frame)) || (!signed && must_sign && !interim) {
                         return Err(SmbError::Protocol(
                             "an answer from the server is unsigned or badly signed".into(),
                         ));
@@ -745,7 +750,7 @@ fn security_buffer(msg: &[u8]) -> Result<&[u8], SmbError> {
 /// Offer 2.1 and 3.1.1, with SHA-512 pre-authentication integrity and AES-128-GCM.
 fn negotiate_request() -> Vec<u8> {
     let mut w = request_header(Command::Negotiate, 0, 0, 0, 0);
-    let dialects = [DIALECT_2_1, DIALECT_3_1_1];
+    let dialects = [DIALECT_2_0_2, DIALECT_2_1, DIALECT_3_1_1];
     w.u16(36)
         .u16(dialects.len() as u16)
         .u16(SIGNING_ENABLED)

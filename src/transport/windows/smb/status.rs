@@ -4,6 +4,7 @@ pub const SUCCESS: u32 = 0x0000_0000;
 pub const PENDING: u32 = 0x0000_0103;
 pub const BUFFER_OVERFLOW: u32 = 0x8000_0005;
 pub const NO_MORE_FILES: u32 = 0x8000_0006;
+pub const NO_SUCH_FILE: u32 = 0xC000_000F;
 pub const END_OF_FILE: u32 = 0xC000_0011;
 pub const MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
 pub const ACCESS_DENIED: u32 = 0xC000_0022;
@@ -18,6 +19,7 @@ const NAMES: &[(u32, &str)] = &[
     (SUCCESS, "STATUS_SUCCESS"),
     (PENDING, "STATUS_PENDING"),
     (BUFFER_OVERFLOW, "STATUS_BUFFER_OVERFLOW"),
+    (NO_SUCH_FILE, "STATUS_NO_SUCH_FILE"),
     (END_OF_FILE, "STATUS_END_OF_FILE"),
     (MORE_PROCESSING_REQUIRED, "STATUS_MORE_PROCESSING_REQUIRED"),
     (ACCESS_DENIED, "STATUS_ACCESS_DENIED"),
@@ -48,6 +50,14 @@ pub fn name(status: u32) -> String {
         .find(|(code, _)| *code == status)
         .map(|(_, name)| name.to_string())
         .unwrap_or_else(|| format!("NTSTATUS 0x{status:08X}"))
+}
+
+/// The file or directory is not there (servers differ in which code they use).
+pub fn is_missing(status: u32) -> bool {
+    matches!(
+        status,
+        NO_SUCH_FILE | OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND
+    )
 }
 
 /// A logon the server refused for the account itself (the next credential may work).

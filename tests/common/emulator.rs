@@ -1,0 +1,78 @@
+//! Windows host EMULATORS (tests/windows-emulator/emulator.py on impacket's SMB
+//! server): they speak SMB2 and MS-SCMR like Windows and run pushinst's wrapper
+//! script as a local process. They prove our wire protocol and flow, not Windows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+static NEXT: AtomicU16 = AtomicU16::new(0);
+
+pub struct Emulators {
+    pub dir: tempfile::TempDir,
+    pub endpoints: Vec<String>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet/windows-emulator.sh")
+}
+
+impl Emulators {
+    /// `n` hosts; `mode` is normal, deny-scm, service-exists or silent.
+    pub fn start(n: usize, mode: &str) -> Emulators {
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-win-")
+            .tempdir()
+            .expect("temp dir");
+        let pid = std::process::id();
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        let (a, b) = (150 + (pid % 50), ((pid / 50) % 250) + 1);
+        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{}", 4500 + k)).collect();
+        let status = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .args(&endpoints)
+            .env("EMULATOR_MODE", mode)
+            .status()
+            .expect("run windows-emulator.sh");
+        assert!(
+            status.success(),
+            "windows-emulator.sh start failed; run `examples/fleet/windows-emulator.sh setup` first"
+        );
+        Emulators { dir, endpoints }
+    }
+
+    /// Host `n`'s (1-based) file system root.
+    pub fn root(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("win{n}"))
+    }
+
+    /// What ADMIN$\Temp of host `n` holds.
+    pub fn temp_entries(&self, n: usize) -> Vec<String> {
+        std::fs::read_dir(self.root(n).join("windows/Temp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The SCM calls host `n` received, one per line.
+    pub fn calls(&self, n: usize) -> Vec<String> {
+        std::fs::read_to_string(self.root(n).join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.path().join("password")
+    }
+}
+
+impl Drop for Emulators {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}

@@ -1,0 +1,194 @@
+//! Full Windows deploys against the Windows host EMULATOR (see tests/common/
+//! emulator.rs): SMB2 upload into ADMIN$, MS-SCMR over \PIPE\svcctl, the wrapper
+//! run as a local process, the exit code polled, everything removed. These prove
+//! pushinst's wire protocol and flow, not Windows itself.
+
+mod common;
+
+use common::Fleet;
+use common::emulator::Emulators;
+
+/// An installer for the emulated hosts: it records its arguments, then exits with
+/// `$EXIT_<hostname-less>`: the code is written where the emulator reads codes
+/// above 255 from.
+fn installer(fleet: &Fleet, body: &str) {
+    fleet.write(
+        "AcmeSetup.exe",
+        &format!("#!/bin/sh\necho \"setup ran with: $*\"\n{body}\n"),
+    );
+}
+
+fn inventory(win: &Emulators, settings: &str, package_extra: &str) -> String {
+    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
+    format!(
+        r#"[settings]
+connect_timeout = "3s"
+{settings}
+
+[credentials.admin]
+user = '.\Administrator'
+password = {{ file = "{password}" }}
+
+[packages.agent]
+version = "7.2"
+windows = {{ file = "AcmeSetup.exe", args = ["/quiet", "INSTALLDIR=C:\\Program Files\\Acme"]{package_extra} }}
+success_codes = [0, 3010]
+reboot_codes = [3010]
+
+[groups.branch]
+hosts = [{hosts}]
+os = "windows"
+credentials = ["admin"]
+"#,
+        password = win.password_file().display(),
+        hosts = hosts.join(", ")
+    )
+}
+
+#[test]
+fn installs_report_ok_failed_and_reboot_required_and_leave_nothing_behind() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(3, "normal");
+    installer(
+        &fleet,
+        r#"case "$PWD" in *win2*) echo 3 > "$PUSHINST_EXIT_FILE";; *win3*) echo 3010 > "$PUSHINST_EXIT_FILE";; esac"#,
+    );
+    fleet.write("pushinst.toml", &inventory(&win, "", ""));
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "-j", "2", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let ok = run.outcome(&win.endpoints[0]);
+    assert_eq!(
+        (ok["status"].as_str(), ok["exit_code"].as_i64()),
+        (Some("ok"), Some(0)),
+        "{}",
+        run.debug()
+    );
+    let failed = run.outcome(&win.endpoints[1]);
+    assert_eq!(failed["exit_code"], 3);
+    assert_eq!(failed["installer_ran"], true);
+    let reboot = run.outcome(&win.endpoints[2]);
+    assert_eq!(reboot["exit_code"], 3010, "{}", run.debug());
+    assert_eq!(reboot["reboot_required"], true, "{}", run.debug());
+    let logs = fleet.all_logs();
+    assert!(
+        logs.contains(r#"setup ran with: /quiet INSTALLDIR=C:\Program Files\Acme"#),
+        "{logs}"
+    );
+    for n in 1..=3 {
+        assert!(
+            win.temp_entries(n).is_empty(),
+            "host {n} left {:?}",
+            win.temp_entries(n)
+        );
+        let calls = win.calls(n);
+        let created: Vec<&String> = calls.iter().filter(|c| c.starts_with("CreateServiceW")).collect();
+        let deleted: Vec<&String> = calls.iter().filter(|c| c.starts_with("DeleteService")).collect();
+        assert_eq!((created.len(), deleted.len()), (1, 1), "{calls:?}");
+        assert!(
+            created[0].contains("start=3 type=0x10"),
+            "own process, demand start: {calls:?}"
+        );
+        assert!(!calls.iter().any(|c| c.contains("ERROR")), "{calls:?}");
+    }
+}
+
+#[test]
+fn an_installer_that_outlives_its_timeout_and_a_silent_host_fail_with_the_reason() {
+    let fleet = Fleet::workspace();
+    let slow = Emulators::start(1, "normal");
+    let silent = Emulators::start(1, "silent");
+    installer(&fleet, "sleep 20");
+    let mut text = inventory(&slow, "", r#", timeout = "2s""#);
+    text = text.replace(
+        &format!("hosts = [\"{}\"]", slow.endpoints[0]),
+        &format!("hosts = [\"{}\", \"{}\"]", slow.endpoints[0], silent.endpoints[0]),
+    );
+    text += &format!(
+        "\n[credentials.silent-admin]\nuser = 'Administrator'\npassword = {{ file = \"{}\" }}\n\n[[hosts]]\nname = \"{}\"\ncredentials = [\"silent-admin\"]\n",
+        silent.password_file().display(),
+        silent.endpoints[0]
+    );
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    assert!(run.elapsed.as_secs() < 15, "took {:?}", run.elapsed);
+    for host in [&slow.endpoints[0], &silent.endpoints[0]] {
+        let outcome = run.outcome(host);
+        assert_eq!(outcome["step"], "execute", "{}", run.debug());
+        assert!(
+            outcome["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no exit code after 2s")
+                && outcome["reason"].as_str().unwrap().contains("antivirus"),
+            "{outcome}"
+        );
+    }
+    assert!(silent.temp_entries(1).is_empty(), "{:?}", silent.temp_entries(1));
+    assert!(silent.calls(1).iter().any(|c| c.starts_with("DeleteService")));
+}
+
+#[test]
+fn scm_access_denied_and_a_taken_service_name_are_explained_and_nothing_is_left() {
+    let fleet = Fleet::workspace();
+    let denied = Emulators::start(1, "deny-scm");
+    installer(&fleet, "exit 0");
+    fleet.write("pushinst.toml", &inventory(&denied, "", ""));
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    let reason = run.outcome(&denied.endpoints[0])["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("access denied to the Service Control Manager")
+            && reason.contains("LocalAccountTokenFilterPolicy"),
+        "{reason}"
+    );
+    assert!(denied.temp_entries(1).is_empty());
+
+    let taken = Emulators::start(1, "service-exists");
+    fleet.write("pushinst.toml", &inventory(&taken, "", ""));
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    let reason = run.outcome(&taken.endpoints[0])["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("already exists") && reason.contains("never touches"),
+        "{reason}"
+    );
+    assert!(taken.temp_entries(1).is_empty());
+    let calls = taken.calls(1);
+    assert!(!calls.iter().any(|c| c.starts_with("DeleteService")), "{calls:?}");
+}
+
+#[test]
+fn detect_through_the_registry_skips_an_installed_host() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(2, "normal");
+    installer(&fleet, "exit 0");
+    std::fs::write(
+        win.root(1).join("registry.json"),
+        r#"{"HKLM\\Software\\Acme\\Agent": {"Version": "7.2.1"}}"#,
+    )
+    .unwrap();
+    let detect = r#", detect = 'reg query "HKLM\Software\Acme\Agent" /v Version'"#;
+    fleet.write("pushinst.toml", &inventory(&win, "", detect));
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.outcome(&win.endpoints[0])["status"], "already-installed");
+    assert_eq!(run.outcome(&win.endpoints[1])["status"], "ok");
+    assert!(
+        !win.calls(1).iter().any(|c| c.starts_with("RUN AcmeSetup")),
+        "{:?}",
+        win.calls(1)
+    );
+    assert!(
+        win.calls(2).iter().any(|c| c.starts_with("RUN AcmeSetup")),
+        "{:?}",
+        win.calls(2)
+    );
+    for n in 1..=2 {
+        assert!(win.temp_entries(n).is_empty(), "{:?}", win.temp_entries(n));
+    }
+}
