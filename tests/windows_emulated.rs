@@ -192,3 +192,53 @@ fn detect_through_the_registry_skips_an_installed_host() {
         assert!(win.temp_entries(n).is_empty(), "{:?}", win.temp_entries(n));
     }
 }
+
+#[test]
+fn a_mixed_group_of_emulated_windows_and_sshd_hosts_installs_everywhere() {
+    let fleet = Fleet::start(3);
+    let win = Emulators::start(3, "normal");
+    installer(&fleet, "exit 0");
+    fleet.recording_installer("0.3", "");
+    let mut all: Vec<String> = win.endpoints.clone();
+    all.extend(fleet.endpoints.iter().cloned());
+    let quoted: Vec<String> = all.iter().map(|h| format!("\"{h}\"")).collect();
+    let text = format!(
+        "{head}\n[credentials.admin]\nuser = '.\\Administrator'\npassword = {{ file = \"{password}\" }}\n\n\
+         [packages.agent]\nlinux = {{ file = \"install.sh\" }}\nwindows = {{ file = \"AcmeSetup.exe\" }}\n\n\
+         [groups.windows]\nhosts = {win_hosts}\nos = \"windows\"\ncredentials = [\"admin\"]\n\n\
+         [groups.linux]\nhosts = {linux_hosts}\nos = \"linux\"\ncredentials = [\"fleet\"]\n\n\
+         [groups.everyone]\nhosts = [{all}]\n",
+        head = fleet.inventory_head(""),
+        password = win.password_file().display(),
+        win_hosts = format!("[{}]", quoted[..3].join(", ")),
+        linux_hosts = fleet.hosts_list(),
+        all = quoted.join(", ")
+    );
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&[
+        "deploy", "agent", "--to", "everyone", "-j", "4", "--output", "json",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    for host in &all {
+        assert_eq!(run.outcome(host)["status"], "ok", "{host}: {}", run.debug());
+    }
+    assert_eq!(fleet.timeline().len(), 3, "every Linux host installed once");
+    for n in 1..=3 {
+        assert!(
+            win.calls(n).iter().any(|c| c.starts_with("RUN AcmeSetup.exe")),
+            "{:?}",
+            win.calls(n)
+        );
+        assert!(win.temp_entries(n).is_empty());
+    }
+    let most = run
+        .finished()
+        .iter()
+        .map(|d| d["stats"]["running"].as_u64().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most < 4,
+        "never more than 4 hosts at once (at most {most} still running when one ended)"
+    );
+}
