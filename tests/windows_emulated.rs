@@ -202,6 +202,7 @@ fn a_mixed_group_of_emulated_windows_and_sshd_hosts_installs_everywhere() {
     let mut all: Vec<String> = win.endpoints.clone();
     all.extend(fleet.endpoints.iter().cloned());
     let quoted: Vec<String> = all.iter().map(|h| format!("\"{h}\"")).collect();
+    let win_hosts = format!("[{}]", quoted[..3].join(", "));
     let text = format!(
         "{head}\n[credentials.admin]\nuser = '.\\Administrator'\npassword = {{ file = \"{password}\" }}\n\n\
          [packages.agent]\nlinux = {{ file = \"install.sh\" }}\nwindows = {{ file = \"AcmeSetup.exe\" }}\n\n\
@@ -210,7 +211,6 @@ fn a_mixed_group_of_emulated_windows_and_sshd_hosts_installs_everywhere() {
          [groups.everyone]\nhosts = [{all}]\n",
         head = fleet.inventory_head(""),
         password = win.password_file().display(),
-        win_hosts = format!("[{}]", quoted[..3].join(", ")),
         linux_hosts = fleet.hosts_list(),
         all = quoted.join(", ")
     );
