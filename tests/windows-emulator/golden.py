@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Golden NDR vectors for pushinst's MS-SCMR request stubs, encoded by impacket.
+
+Run with the emulator's venv:
+    tests/windows-emulator/.venv/bin/python tests/windows-emulator/golden.py \
+        > src/transport/windows/rpc/golden_scmr.json
+
+impacket fills alignment gaps with marker bytes (0xbf, 0xcc, ...) and numbers
+unique pointers at random; NDR leaves both unspecified. So that the vectors compare
+byte for byte, this script has impacket pad with zeros and number referents
+0x20000, 0x20004, ... as pushinst does. Nothing else about the encoding is changed.
+"""
+
+import inspect
+import json
+import re
+import sys
+
+import impacket.dcerpc.v5.ndr as ndr
+
+# Zero padding: re-run ndr's own source with its marker bytes replaced.
+source = re.sub(r"b'\\x[0-9a-fA-F]{2}'\*(pad0?)", r"b'\\x00'*\1", inspect.getsource(ndr))
+exec(compile(source, ndr.__file__, "exec"), ndr.__dict__)
+
+
+class Referents:
+    """What ndr's `random` is asked for: the next referent id."""
+
+    def __init__(self):
+        self.next = 0x20000
+
+    def randint(self, low, high):
+        value = self.next
+        self.next += 4
+        return value
+
+
+from impacket.dcerpc.v5 import scmr  # noqa: E402  (after the patch, on purpose)
+from impacket.dcerpc.v5.dtypes import NULL  # noqa: E402
+
+HANDLE = bytes(range(1, 21))
+NAME = "pushinst-0123456789abcdef"
+BINARY = r'%COMSPEC% /Q /c start "pushinst" /b %COMSPEC% /Q /c "%SystemRoot%\Temp\pushinst-r-agent-ws01\pushinst.cmd"'
+
+
+def fresh(cls):
+    ndr.random = Referents()
+    return cls()
+
+
+def encode():
+    vectors = {}
+
+    r = fresh(scmr.ROpenSCManagerW)
+    r["lpMachineName"] = "ws01.corp.example\x00"
+    r["lpDatabaseName"] = "ServicesActive\x00"
+    r["dwDesiredAccess"] = 0x3
+    vectors["open_sc_manager"] = r.getData()
+
+    r = fresh(scmr.RCreateServiceW)
+    r["hSCManager"] = HANDLE
+    r["lpServiceName"] = NAME + "\x00"
+    r["lpDisplayName"] = NAME + "\x00"
+    r["dwDesiredAccess"] = 0x000F01FF
+    r["dwServiceType"] = 0x10
+    r["dwStartType"] = 3
+    r["dwErrorControl"] = 0
+    r["lpBinaryPathName"] = BINARY + "\x00"
+    r["lpLoadOrderGroup"] = NULL
+    r["lpdwTagId"] = NULL
+    r["lpDependencies"] = NULL
+    r["dwDependSize"] = 0
+    r["lpServiceStartName"] = NULL
+    r["lpPassword"] = NULL
+    r["dwPwSize"] = 0
+    vectors["create_service"] = r.getData()
+
+    r = fresh(scmr.ROpenServiceW)
+    r["hSCManager"] = HANDLE
+    r["lpServiceName"] = NAME + "\x00"
+    r["dwDesiredAccess"] = 0x000F01FF
+    vectors["open_service"] = r.getData()
+
+    r = fresh(scmr.RStartServiceW)
+    r["hService"] = HANDLE
+    r["argc"] = 0
+    r["argv"] = NULL
+    vectors["start_service"] = r.getData()
+
+    for name, cls, field in [
+        ("delete_service", scmr.RDeleteService, "hService"),
+        ("close_service_handle", scmr.RCloseServiceHandle, "hSCObject"),
+    ]:
+        r = fresh(cls)
+        r[field] = HANDLE
+        vectors[name] = r.getData()
+    return vectors
+
+
+def main():
+    vectors = {name: data.hex() for name, data in encode().items()}
+    json.dump(
+        {
+            "generated_by": "tests/windows-emulator/golden.py with impacket 0.13.1",
+            "handle": HANDLE.hex(),
+            "name": NAME,
+            "binary": BINARY,
+            "machine": "ws01.corp.example",
+            "vectors": vectors,
+        },
+        sys.stdout,
+        indent=2,
+    )
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
