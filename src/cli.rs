@@ -89,6 +89,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host's `exec`, else service]
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub exec: Option<crate::inventory::WindowsExec>,
+
     /// Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,

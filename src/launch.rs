@@ -13,14 +13,14 @@ use tokio::sync::watch;
 use crate::cli::{Cli, OutputFormat, RunArgs};
 use crate::error::{AppError, EXIT_HOSTS_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::history::{History, NewRun, RunLedger};
-use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory, Os, RebootPolicy, Target};
+use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory, Os, RebootPolicy, Target, WindowsExec};
 use crate::plan::{self, InstallPlan, Plan, PlanOptions};
 use crate::report::{self, HostLogs, JsonLines, Lines, Progress, Sink, Summary};
 use crate::runner::{self, Cancel, EventSink, ExitCodes, HostJob, PackageJob, RunConfig, Until};
 use crate::secrets::Redactor;
 use crate::transport::smb::Encryption;
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
-use crate::transport::windows::{WindowsConnector, WindowsOptions};
+use crate::transport::windows::{ExecMethod, WindowsConnector, WindowsOptions};
 use crate::transport::{AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
 
 /// How often a Windows host is asked whether the installer has finished.
@@ -92,7 +92,15 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let mut redactor = Redactor::default();
     let credentials = resolve_credentials(inv, &plan, &mut redactor)?;
     let run_id = new_run_id();
-    let jobs = build_jobs(inv, &plan, &credentials, &run_id, &history, &request.selection)?;
+    let jobs = build_jobs(
+        inv,
+        &plan,
+        &credentials,
+        &run_id,
+        &history,
+        &request.selection,
+        args.exec,
+    )?;
     if jobs.is_empty() {
         if cli.output == OutputFormat::Human && !cli.quiet {
             report::write_out(
@@ -300,11 +308,14 @@ fn credential(
 /// The connectors every host of this run shares.
 pub struct Connectors {
     ssh: Arc<dyn Connector>,
-    windows: Arc<dyn Connector>,
+    windows_service: Arc<dyn Connector>,
+    windows_task: Arc<dyn Connector>,
+    /// `--exec`: wins over every host's own method.
+    exec: Option<WindowsExec>,
 }
 
 impl Connectors {
-    pub fn new(inv: &Inventory, run_id: &str) -> Result<Self, AppError> {
+    pub fn new(inv: &Inventory, run_id: &str, exec: Option<WindowsExec>) -> Result<Self, AppError> {
         let known_hosts = inv
             .settings
             .known_hosts
@@ -317,6 +328,20 @@ impl Connectors {
                 source,
             })?;
         }
+        let windows = |method| -> Arc<dyn Connector> {
+            Arc::new(WindowsConnector::new(
+                WindowsOptions {
+                    encryption: if inv.settings.smb_encryption_required {
+                        Encryption::Required
+                    } else {
+                        Encryption::IfAsked
+                    },
+                    method,
+                    poll: WINDOWS_POLL,
+                },
+                run_id,
+            ))
+        };
         Ok(Connectors {
             ssh: Arc::new(SshConnector::new(
                 HostKeyCheck {
@@ -325,25 +350,18 @@ impl Connectors {
                 },
                 run_id,
             )),
-            windows: Arc::new(WindowsConnector::new(
-                WindowsOptions {
-                    encryption: if inv.settings.smb_encryption_required {
-                        Encryption::Required
-                    } else {
-                        Encryption::IfAsked
-                    },
-                    poll: WINDOWS_POLL,
-                },
-                run_id,
-            )),
+            windows_service: windows(ExecMethod::Service),
+            windows_task: windows(ExecMethod::Task),
+            exec,
         })
     }
 
     /// The connector for this target and where it listens.
     pub fn endpoint(&self, t: &Target) -> (Arc<dyn Connector>, Endpoint) {
-        let (connector, port) = match t.os {
-            Os::Linux => (self.ssh.clone(), 22),
-            Os::Windows => (self.windows.clone(), 445),
+        let (connector, port) = match (t.os, self.exec.unwrap_or(t.exec)) {
+            (Os::Linux, _) => (self.ssh.clone(), 22),
+            (Os::Windows, WindowsExec::Service) => (self.windows_service.clone(), 445),
+            (Os::Windows, WindowsExec::Task) => (self.windows_task.clone(), 445),
         };
         let endpoint = Endpoint {
             name: t.name.clone(),
@@ -382,8 +400,9 @@ fn build_jobs(
     run_id: &str,
     history: &History,
     selection: &Selection,
+    exec: Option<WindowsExec>,
 ) -> Result<Vec<HostJob>, AppError> {
-    let connectors = Connectors::new(inv, run_id)?;
+    let connectors = Connectors::new(inv, run_id, exec)?;
     // The installer is read once and its bytes shared by every host.
     let mut payloads: Vec<(InstallPlan, Vec<Payload>)> = Vec::new();
     let mut jobs = Vec::new();

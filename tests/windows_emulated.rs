@@ -242,3 +242,47 @@ fn a_mixed_group_of_emulated_windows_and_sshd_hosts_installs_everywhere() {
         "never more than 4 hosts at once (at most {most} still running when one ended)"
     );
 }
+
+#[test]
+fn exec_task_runs_the_installer_through_a_scheduled_task_as_system() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(2, "normal");
+    installer(&fleet, r#"echo 3010 > "$PUSHINST_EXIT_FILE""#);
+    // One host asks for a task in the inventory, the other gets it from --exec.
+    let text =
+        inventory(&win, "", "") + &format!("\n[[hosts]]\nname = \"{}\"\nexec = \"task\"\n", win.endpoints[0]);
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&["deploy", "agent", "--to", &win.endpoints[0], "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.outcome(&win.endpoints[0])["exit_code"], 3010);
+    let run = fleet.run(&[
+        "deploy",
+        "agent",
+        "--to",
+        &win.endpoints[1],
+        "--exec",
+        "task",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    for n in 1..=2 {
+        let calls = win.calls(n);
+        let registered: Vec<&String> = calls
+            .iter()
+            .filter(|c| c.starts_with("SchRpcRegisterTask"))
+            .collect();
+        assert_eq!(registered.len(), 1, "{calls:?}");
+        assert!(
+            registered[0].contains("system=True") && registered[0].contains("cmd.exe"),
+            "{calls:?}"
+        );
+        assert!(calls.iter().any(|c| c.starts_with("SchRpcRun")), "{calls:?}");
+        assert!(calls.iter().any(|c| c.starts_with("SchRpcDelete")), "{calls:?}");
+        assert!(
+            !calls.iter().any(|c| c.starts_with("CreateServiceW")),
+            "no service: {calls:?}"
+        );
+        assert!(win.temp_entries(n).is_empty());
+    }
+}

@@ -54,7 +54,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
     }
     let mut redactor = Redactor::default();
     let credentials = launch::resolve_for(&inv, targets.iter().map(|(t, _)| t), &mut redactor)?;
-    let connectors = Connectors::new(&inv, &launch::new_run_id())?;
+    let connectors = Connectors::new(&inv, &launch::new_run_id(), args.run.exec)?;
     let timeouts = plan_options(&inv, &args.run, None).timeouts;
     let concurrency = args
         .run

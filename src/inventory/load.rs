@@ -190,6 +190,7 @@ impl Checker {
             },
         };
         Settings {
+            windows_exec: self.exec(raw.exec).unwrap_or_default(),
             smb_encryption_required,
             max_attempts,
             reboot,
@@ -217,6 +218,20 @@ impl Checker {
                     Problem::at(raw.span(), format!("{what} must be a whole number of at least 1"))
                         .hint(format!("the default is {DEFAULT_MAX_ATTEMPTS}; `pushinst reset` sets a host's counter back to 0")),
                 );
+                None
+            }
+        }
+    }
+
+    fn exec(&mut self, raw: Option<Spanned<String>>) -> Option<WindowsExec> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "service" => Some(WindowsExec::Service),
+            "task" => Some(WindowsExec::Task),
+            other => {
+                self.push(Problem::at(raw.span(), format!("unknown exec `{other}`")).hint(
+                    "use \"service\" (a temporary service, the default) or \"task\" (a scheduled task)",
+                ));
                 None
             }
         }
@@ -423,6 +438,7 @@ impl Checker {
             hosts,
             os: raw.os.as_ref().and_then(|os| self.os(os)),
             credentials: self.references(raw.credentials, credentials, "credential"),
+            exec: self.exec(raw.exec),
         })
     }
 
@@ -454,6 +470,7 @@ impl Checker {
             credentials: raw
                 .credentials
                 .map(|list| self.references(list, credentials, "credential")),
+            exec: self.exec(raw.exec),
         })
     }
 

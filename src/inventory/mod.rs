@@ -36,6 +36,15 @@ impl std::fmt::Display for Os {
     }
 }
 
+/// How a Windows host runs the installer: a temporary service (ESET, PsExec) or a
+/// scheduled task (Sophos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WindowsExec {
+    #[default]
+    Service,
+    Task,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {
     /// Unknown or changed keys refuse the host.
@@ -56,6 +65,7 @@ pub struct Settings {
     pub reboot: RebootNotice,
     /// Windows hosts: refuse a session that is not encrypted.
     pub smb_encryption_required: bool,
+    pub windows_exec: WindowsExec,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
 }
@@ -113,6 +123,7 @@ pub struct Group {
     pub hosts: Vec<HostAddr>,
     pub os: Option<Os>,
     pub credentials: Vec<String>,
+    pub exec: Option<WindowsExec>,
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.
@@ -123,6 +134,7 @@ pub struct HostOverride {
     pub port: Option<u16>,
     pub os: Option<Os>,
     pub credentials: Option<Vec<String>>,
+    pub exec: Option<WindowsExec>,
 }
 
 /// A job bound to targets: `sync` delivers its packages, in order, wherever they

@@ -45,6 +45,8 @@ pub struct RawSettings {
     pub max_attempts: Option<Spanned<i64>>,
     pub reboot_delay: Option<Spanned<String>>,
     pub reboot_message: Option<String>,
+    /// Windows: how the installer is run, "service" or "task".
+    pub exec: Option<Spanned<String>>,
     /// Windows: "required" refuses a host whose SMB session is not encrypted.
     pub smb_encryption: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
@@ -114,6 +116,8 @@ pub struct RawGroup {
     pub os: Option<Spanned<String>>,
     #[serde(default)]
     pub credentials: Vec<Spanned<String>>,
+    /// Windows: "service" (default) or "task".
+    pub exec: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +129,7 @@ pub struct RawHost {
     pub port: Option<u16>,
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,
+    pub exec: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
-use super::{Group, HostOverride, Inventory, Os};
+use super::{Group, HostOverride, Inventory, Os, WindowsExec};
 
 /// A host that is ready to plan: where to connect, what it runs, who to log in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct Target {
     pub os: Os,
     /// Credential names, tried in this order.
     pub credentials: Vec<String>,
+    /// Windows hosts: service or scheduled task.
+    pub exec: WindowsExec,
 }
 
 impl Target {
@@ -190,7 +192,12 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
     if credentials.is_empty() {
         return Err(TargetError::NoCredentials(label));
     }
+    let exec = over
+        .and_then(|o| o.exec)
+        .or_else(|| groups.iter().find_map(|g| g.exec))
+        .unwrap_or(inv.settings.windows_exec);
     Ok(Target {
+        exec,
         address: over
             .and_then(|o| o.address.clone())
             .unwrap_or_else(|| addr.name.clone()),

@@ -102,6 +102,8 @@ pub enum ArtefactKind {
     Directory,
     /// A Windows service (deleted right after it starts; on record in case of a crash).
     Service,
+    /// A Windows scheduled task (deleted once the installer has finished).
+    Task,
 }
 
 impl ArtefactKind {
@@ -109,6 +111,7 @@ impl ArtefactKind {
         match self {
             ArtefactKind::Directory => "directory",
             ArtefactKind::Service => "service",
+            ArtefactKind::Task => "task",
         }
     }
 
@@ -116,6 +119,7 @@ impl ArtefactKind {
         match text {
             "directory" => Some(ArtefactKind::Directory),
             "service" => Some(ArtefactKind::Service),
+            "task" => Some(ArtefactKind::Task),
             _ => None,
         }
     }

@@ -2,8 +2,9 @@
 """A Windows host EMULATOR for pushinst's tests. It is not Windows.
 
 It speaks the real protocols a push install uses -- SMB2 (impacket's server) with
-the ADMIN$ and C$ shares, and DCE/RPC MS-SCMR on \\PIPE\\svcctl -- and behaves
-like the Service Control Manager where pushinst can see it: services are created,
+the ADMIN$ and C$ shares, DCE/RPC MS-SCMR on \\PIPE\\svcctl and MS-TSCH on
+\\PIPE\\atsvc -- and behaves like the Service Control Manager and the Task
+Scheduler where pushinst can see it: services are created,
 started (answering 1053, as Windows does for a program that is not a service) and
 deleted. A started service's command line runs pushinst's wrapper script as a
 local process, with C:\\Windows mapped to the ADMIN$ directory. The wrapper is
@@ -27,7 +28,7 @@ import sys
 import threading
 
 from impacket import ntlm
-from impacket.dcerpc.v5 import scmr
+from impacket.dcerpc.v5 import scmr, tsch
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import DCERPCServer
 from impacket.smbserver import SimpleSMBServer
@@ -65,6 +66,18 @@ class Host:
         return os.path.join(self.windows, *path.split("\\"))
 
 
+def logged(host, call):
+    """A failing handler must say why; impacket would just drop the pipe."""
+    def wrapped(data):
+        try:
+            return call(data)
+        except Exception:
+            import traceback
+            host.log("HANDLER-ERROR " + traceback.format_exc().replace("\n", " | "))
+            raise
+    return wrapped
+
+
 class Svcctl(DCERPCServer):
     def __init__(self, host):
         DCERPCServer.__init__(self)
@@ -72,7 +85,7 @@ class Svcctl(DCERPCServer):
         self.addCallbacks(
             ("367ABB81-9844-35F1-AD32-98F038001003", "2.0"),
             "\\PIPE\\svcctl",
-            {opnum: self.logged(call) for opnum, call in {
+            {opnum: logged(host, call) for opnum, call in {
                 0: self.close,
                 2: self.delete,
                 12: self.create,
@@ -82,16 +95,7 @@ class Svcctl(DCERPCServer):
             }.items()},
         )
 
-    def logged(self, call):
-        """A failing handler must say why; impacket would just drop the pipe."""
-        def wrapped(data):
-            try:
-                return call(data)
-            except Exception:
-                import traceback
-                self.host.log("HANDLER-ERROR " + traceback.format_exc().replace("\n", " | "))
-                raise
-        return wrapped
+
 
     def open_manager(self, data):
         request = scmr.ROpenSCManagerW(data)
@@ -164,6 +168,67 @@ class Svcctl(DCERPCServer):
         answer = scmr.RCloseServiceHandleResponse()
         answer["hSCObject"] = b"\x00" * 20
         answer["ErrorCode"] = 0
+        return answer
+
+
+class Atsvc(DCERPCServer):
+    """MS-TSCH: a registered task runs its <Exec> when SchRpcRun asks for it."""
+
+    def __init__(self, host):
+        DCERPCServer.__init__(self)
+        self.host = host
+        self.tasks = {}
+        self.addCallbacks(
+            ("86D35949-83C9-4044-B424-DB363231FD0C", "1.0"),
+            "\\PIPE\\atsvc",
+            {opnum: logged(host, call) for opnum, call in {
+                1: self.register,
+                12: self.run_task,
+                13: self.delete,
+            }.items()},
+        )
+
+    def register(self, data):
+        request = tsch.SchRpcRegisterTask(data)
+        path = request["path"].rstrip("\x00")
+        xml = request["xml"].rstrip("\x00")
+        command = re.search(r"<Command>(.*?)</Command>", xml, re.S)
+        arguments = re.search(r"<Arguments>(.*?)</Arguments>", xml, re.S)
+        system = "<UserId>S-1-5-18</UserId>" in xml
+        self.host.log("SchRpcRegisterTask %s system=%s %s %s" % (
+            path, system, command and command.group(1), arguments and arguments.group(1)))
+        answer = tsch.SchRpcRegisterTaskResponse()
+        answer["pActualPath"] = path + "\x00"
+        answer["pErrorInfo"] = NULL
+        if self.host.mode == "deny-scm":
+            answer["ErrorCode"] = 0x80070005
+            return answer
+        unescape = lambda t: t.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        self.tasks[path] = unescape(arguments.group(1)) if arguments else ""
+        answer["ErrorCode"] = 0
+        return answer
+
+    def run_task(self, data):
+        request = tsch.SchRpcRun(data)
+        path = request["path"].rstrip("\x00")
+        self.host.log("SchRpcRun %s" % path)
+        answer = tsch.SchRpcRunResponse()
+        answer["pGuid"] = b"\x11" * 16
+        if path not in self.tasks:
+            answer["ErrorCode"] = 0x80070002
+            return answer
+        if self.host.mode != "silent":
+            binary = "%COMSPEC% /Q /c " + self.tasks[path]
+            threading.Thread(target=run_service, args=(self.host, binary), daemon=True).start()
+        answer["ErrorCode"] = 0
+        return answer
+
+    def delete(self, data):
+        request = tsch.SchRpcDelete(data)
+        path = request["path"].rstrip("\x00")
+        self.host.log("SchRpcDelete %s" % path)
+        answer = tsch.SchRpcDeleteResponse()
+        answer["ErrorCode"] = 0 if self.tasks.pop(path, None) is not None else 0x80070002
         return answer
 
 
@@ -275,6 +340,8 @@ def main():
     host = Host(args.root, args.mode)
     svcctl = Svcctl(host)
     svcctl.daemon = True
+    atsvc = Atsvc(host)
+    atsvc.daemon = True
     server = SimpleSMBServer(listenAddress=addr, listenPort=int(port))
     server.setSMB2Support(True)
     server.setSMBChallenge("")
@@ -284,7 +351,9 @@ def main():
     nthash = ntlm.compute_nthash(args.password).hex()
     server.addCredential("Administrator", 500, "aad3b435b51404eeaad3b435b51404ee", nthash)
     server.registerNamedPipe("svcctl", ("127.0.0.1", svcctl.getListenPort()))
+    server.registerNamedPipe("atsvc", ("127.0.0.1", atsvc.getListenPort()))
     svcctl.start()
+    atsvc.start()
     with open(os.path.join(args.root, "ready"), "w") as f:
         f.write("%d\n" % os.getpid())
     server.start()

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Golden NDR vectors for pushinst's MS-SCMR request stubs, encoded by impacket.
+"""Golden NDR vectors for pushinst's MS-SCMR and MS-TSCH request stubs, encoded by
+impacket.
 
 Run with the emulator's venv:
     tests/windows-emulator/.venv/bin/python tests/windows-emulator/golden.py \
-        > src/transport/windows/rpc/golden_scmr.json
+        > src/transport/windows/rpc/golden.json
 
 impacket fills alignment gaps with marker bytes (0xbf, 0xcc, ...) and numbers
 unique pointers at random; NDR leaves both unspecified. So that the vectors compare
@@ -35,11 +36,13 @@ class Referents:
         return value
 
 
-from impacket.dcerpc.v5 import scmr  # noqa: E402  (after the patch, on purpose)
+from impacket.dcerpc.v5 import scmr, tsch  # noqa: E402  (after the patch, on purpose)
 from impacket.dcerpc.v5.dtypes import NULL  # noqa: E402
 
 HANDLE = bytes(range(1, 21))
 NAME = "pushinst-0123456789abcdef"
+TASK = "\\pushinst-0123456789abcdef"
+XML = '<?xml version="1.0" encoding="UTF-16"?><Task><Actions><Exec><Command>cmd.exe</Command></Exec></Actions></Task>'
 BINARY = r'%COMSPEC% /Q /c start "pushinst" /b %COMSPEC% /Q /c "%SystemRoot%\Temp\pushinst-r-agent-ws01\pushinst.cmd"'
 
 
@@ -97,6 +100,34 @@ def encode():
     return vectors
 
 
+def encode_tsch():
+    vectors = {}
+    r = fresh(tsch.SchRpcRegisterTask)
+    r["path"] = TASK + "\x00"
+    r["xml"] = XML + "\x00"
+    r["flags"] = tsch.TASK_CREATE
+    r["sddl"] = NULL
+    r["logonType"] = tsch.TASK_LOGON_NONE
+    r["cCreds"] = 0
+    r["pCreds"] = NULL
+    vectors["register_task"] = r.getData()
+
+    r = fresh(tsch.SchRpcRun)
+    r["path"] = TASK + "\x00"
+    r["cArgs"] = 0
+    r["pArgs"] = NULL
+    r["flags"] = 0
+    r["sessionId"] = 0
+    r["user"] = NULL
+    vectors["run"] = r.getData()
+
+    r = fresh(tsch.SchRpcDelete)
+    r["path"] = TASK + "\x00"
+    r["flags"] = 0
+    vectors["delete"] = r.getData()
+    return vectors
+
+
 def main():
     vectors = {name: data.hex() for name, data in encode().items()}
     json.dump(
@@ -106,7 +137,10 @@ def main():
             "name": NAME,
             "binary": BINARY,
             "machine": "ws01.corp.example",
+            "task": TASK,
+            "xml": XML,
             "vectors": vectors,
+            "tsch": {name: data.hex() for name, data in encode_tsch().items()},
         },
         sys.stdout,
         indent=2,

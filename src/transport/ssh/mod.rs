@@ -214,7 +214,7 @@ impl Connection for SshConnection {
                     ArtefactKind::Directory => {
                         exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?
                     }
-                    ArtefactKind::Service => {}
+                    ArtefactKind::Service | ArtefactKind::Task => {}
                 }
             }
             Ok(())

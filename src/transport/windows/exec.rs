@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::pipe::SmbPipe;
-use super::rpc::{RpcClient, RpcError, scmr};
+use super::rpc::{RpcClient, RpcError, scmr, tsch};
 use super::smb::{Open, access, disposition, options, status};
-use super::{WindowsConnection, denied, smb_failure, wrapper};
+use super::{ExecMethod, WindowsConnection, denied, smb_failure, wrapper};
 use crate::transport::output::OUTPUT_LIMIT;
 use crate::transport::{ExecOutput, OutputTail, RemoteExit, TransportError};
 
@@ -79,13 +79,23 @@ pub(super) async fn run(
     }
     .ok_or_else(|| TransportError::Remote("no service name was prepared".into()))?;
     let started = Instant::now();
-    start_service(
-        conn,
-        &service,
-        &wrapper::service_command(&format!(r"%SystemRoot%\{script}")),
-    )
-    .await?;
-    let code = wait_for_code(conn, &format!(r"{dir}\{name}.rc"), started + timeout, timeout).await?;
+    let local = format!(r"%SystemRoot%\{script}");
+    let rc = format!(r"{dir}\{name}.rc");
+    let code = match conn.options.method {
+        ExecMethod::Service => {
+            start_service(conn, &service, &wrapper::service_command(&local)).await?;
+            wait_for_code(conn, &rc, started + timeout, timeout).await?
+        }
+        ExecMethod::Task => {
+            run_task(conn, &service, &local).await?;
+            let code = wait_for_code(conn, &rc, started + timeout, timeout).await;
+            // The task is done with (or given up on): it goes either way.
+            let deleted = delete_tasks(conn, std::slice::from_ref(&service)).await;
+            let code = code?;
+            deleted?;
+            code
+        }
+    };
     let mut output = OutputTail::new(OUTPUT_LIMIT);
     output.push(
         &read_tail(conn, &format!(r"{dir}\{name}.log"))
@@ -151,6 +161,62 @@ async fn start_service(
             super::rpc::win32_name(code)
         ))),
     }
+}
+
+/// Register a task running the wrapper as SYSTEM, and run it (MS-TSCH).
+async fn run_task(conn: &mut WindowsConnection, path: &str, script: &str) -> Result<(), TransportError> {
+    let user = conn.user();
+    let pipe = SmbPipe::open(&mut conn.session, "atsvc")
+        .await
+        .map_err(smb_failure)?;
+    let mut rpc = RpcClient::bind(pipe, &tsch::ATSVC).await.map_err(rpc_failure)?;
+    let xml = tsch::task_xml("cmd.exe", &format!(r#"/Q /c "{script}""#));
+    match tsch::register_task(&mut rpc, path, &xml).await {
+        Ok(()) => conn.pending.push(path.to_string()),
+        Err(RpcError::Win32 {
+            code: 5 | 0x8007_0005,
+            ..
+        }) => return Err(denied("the Task Scheduler", &user)),
+        Err(e) => {
+            return Err(TransportError::Remote(format!(
+                "the host's Task Scheduler would not register a task: {e}"
+            )));
+        }
+    }
+    let ran = tsch::run(&mut rpc, path).await;
+    rpc.into_pipe().close().await;
+    ran.map_err(|e| TransportError::Remote(format!("the task {path} did not run: {e}")))
+}
+
+/// Delete tasks pushinst registered; ones that are gone already are fine.
+pub(super) async fn delete_tasks(
+    conn: &mut WindowsConnection,
+    paths: &[String],
+) -> Result<(), TransportError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let pipe = SmbPipe::open(&mut conn.session, "atsvc")
+        .await
+        .map_err(smb_failure)?;
+    let mut rpc = RpcClient::bind(pipe, &tsch::ATSVC).await.map_err(rpc_failure)?;
+    let mut result = Ok(());
+    for path in paths {
+        match tsch::delete(&mut rpc, path).await {
+            Ok(()) => conn.pending.retain(|p| p != path),
+            // HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND): not there any more.
+            Err(RpcError::Win32 {
+                code: 0x8007_0002, ..
+            }) => conn.pending.retain(|p| p != path),
+            Err(e) => {
+                result = Err(TransportError::Remote(format!(
+                    "the task {path} could not be deleted: {e}"
+                )))
+            }
+        }
+    }
+    rpc.into_pipe().close().await;
+    result
 }
 
 fn rpc_failure(e: RpcError) -> TransportError {

@@ -19,10 +19,20 @@ use super::{
     ExecOutput, Install, Payload, Rejection, TransportError,
 };
 
+/// What runs the wrapper as SYSTEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecMethod {
+    /// A temporary service over `\PIPE\svcctl` (MS-SCMR), deleted as soon as it starts.
+    Service,
+    /// A scheduled task over `\PIPE\atsvc` (MS-TSCH), deleted once the installer ends.
+    Task,
+}
+
 /// How the Windows transport behaves for one run.
 #[derive(Debug, Clone)]
 pub struct WindowsOptions {
     pub encryption: Encryption,
+    pub method: ExecMethod,
     /// How often to look for the installer's exit code.
     pub poll: Duration,
 }
@@ -239,14 +249,21 @@ impl Connection for WindowsConnection {
             .collect();
         let dir = format!(r"Temp\pushinst-{safe}");
         let tag = u64::from_le_bytes(random8());
-        self.services = vec![format!("pushinst-{tag:016x}-d"), format!("pushinst-{tag:016x}")];
+        let (prefix, kind) = match self.options.method {
+            ExecMethod::Service => ("", ArtefactKind::Service),
+            ExecMethod::Task => ("\\", ArtefactKind::Task),
+        };
+        self.services = vec![
+            format!("{prefix}pushinst-{tag:016x}-d"),
+            format!("{prefix}pushinst-{tag:016x}"),
+        ];
         self.staged = Some(dir.clone());
         let mut artefacts = vec![Artefact {
             kind: ArtefactKind::Directory,
             path: dir,
         }];
         artefacts.extend(self.services.iter().map(|name| Artefact {
-            kind: ArtefactKind::Service,
+            kind,
             path: name.clone(),
         }));
         artefacts
@@ -281,7 +298,10 @@ impl Connection for WindowsConnection {
             let pending = std::mem::take(&mut self.pending);
             self.services.clear();
             let dir = self.staged.take();
-            exec::delete_services(self, &pending).await?;
+            match self.options.method {
+                ExecMethod::Service => exec::delete_services(self, &pending).await?,
+                ExecMethod::Task => exec::delete_tasks(self, &pending).await?,
+            }
             if !self.created {
                 return Ok(());
             }
@@ -301,6 +321,12 @@ impl Connection for WindowsConnection {
                 .map(|a| a.path.clone())
                 .collect();
             exec::delete_services(self, &services).await?;
+            let tasks: Vec<String> = artefacts
+                .iter()
+                .filter(|a| a.kind == ArtefactKind::Task)
+                .map(|a| a.path.clone())
+                .collect();
+            exec::delete_tasks(self, &tasks).await?;
             for a in artefacts.iter().filter(|a| a.kind == ArtefactKind::Directory) {
                 self.remove_dir(&a.path).await?;
             }

@@ -5,6 +5,7 @@
 pub mod ndr;
 pub mod pdu;
 pub mod scmr;
+pub mod tsch;
 
 use crate::transport::BoxFuture;
 

@@ -96,6 +96,11 @@ impl<'a> Decoder<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Opaque bytes (a GUID).
+    pub fn handle_bytes(&mut self, n: usize) -> Result<&'a [u8], RpcError> {
+        self.take(n, 4)
+    }
+
     pub fn handle(&mut self) -> Result<Handle, RpcError> {
         let mut h = [0u8; 20];
         h.copy_from_slice(self.take(20, 4)?);
@@ -108,5 +113,25 @@ impl<'a> Decoder<'a> {
             0 => Ok(None),
             _ => Ok(Some(self.u32()?)),
         }
+    }
+
+    /// A `[string, unique] wchar_t*`.
+    pub fn unique_string(&mut self) -> Result<Option<String>, RpcError> {
+        if self.u32()? == 0 {
+            return Ok(None);
+        }
+        let _max = self.u32()?;
+        let _offset = self.u32()?;
+        let count = self.u32()? as usize;
+        let bytes = self.take(count * 2, 2)?;
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Ok(Some(
+            String::from_utf16_lossy(&units)
+                .trim_end_matches('\0')
+                .to_string(),
+        ))
     }
 }

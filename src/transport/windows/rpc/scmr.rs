@@ -161,7 +161,7 @@ mod tests {
 
     /// Vectors encoded by impacket's own MS-SCMR structures (golden.py), with
     /// zero padding and referents numbered as we number them.
-    const GOLDEN: &str = include_str!("golden_scmr.json");
+    const GOLDEN: &str = include_str!("golden.json");
 
     fn golden() -> (serde_json::Value, Handle) {
         let g: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden JSON");

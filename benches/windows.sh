@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark, Windows side, with a release build of pushinst. Run as root.
+#
+# 1. Deploy a 5 MiB installer to 10 Windows host EMULATORS at concurrency 5
+#    (wall time, median and best of ROUNDS).
+# 2. Upload throughput to a real Samba smbd over loopback (SMB 3.1.1, signed and
+#    AES-128-GCM encrypted): pushinst's upload step for a 64 MiB file, against
+#    `smbclient put` of the same file with the same protection, in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+[ "$(id -u)" = 0 ] || { echo "windows.sh: run as root (it adds loopback addresses)" >&2; exit 2; }
+
+examples/fleet/smbd-fleet.sh setup
+examples/fleet/windows-emulator.sh setup
+cargo build --release --quiet
+state=$(mktemp -d /tmp/pushinst-winbench.XXXXXX)
+export PUSHINST_STATE=$state/history.db
+trap 'examples/fleet/windows-emulator.sh stop "$state/win"; examples/fleet/smbd-fleet.sh stop "$state/smb"; rm -rf "$state"' EXIT
+
+endpoints=()
+for i in $(seq 1 10); do endpoints+=("127.0.91.$i:4455"); done
+examples/fleet/windows-emulator.sh start "$state/win" "${endpoints[@]}"
+examples/fleet/smbd-fleet.sh start "$state/smb" 127.0.92.1:4455
+
+python3 - "$state" <<'PY'
+import sys
+state = sys.argv[1]
+head = b"#!/bin/sh\nsleep 0.5\nexit 0\n"
+with open(f"{state}/AcmeSetup.exe", "wb") as f:
+    f.write(head + b"#" * (5 * 1024 * 1024 - len(head) - 1) + b"\n")
+with open(f"{state}/big.bin", "wb") as f:
+    f.write(bytes(range(256)) * (64 * 1024 * 4))
+PY
+
+cat > "$state/pushinst.toml" <<TOML
+[settings]
+smb_encryption = "required"
+[credentials.emulated]
+user = '.\\Administrator'
+password = { file = "win/password" }
+[credentials.samba]
+user = '.\\Administrator'
+password = { file = "smb/password" }
+[packages.bench]
+windows = { file = "AcmeSetup.exe" }
+[packages.big]
+windows = { file = "big.bin" }
+[groups.emulated]
+hosts = ["127.0.91.[1-10]:4455"]
+os = "windows"
+credentials = ["emulated"]
+[groups.samba]
+hosts = ["127.0.92.1:4455"]
+os = "windows"
+credentials = ["samba"]
+TOML
+sed -i 's/^smb_encryption = "required"$//' "$state/pushinst.toml"  # the emulator (impacket) cannot encrypt
+
+wall() {
+    python3 - "$@" <<'PY'
+import subprocess, sys, time
+start = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(f"{time.monotonic() - start:.3f}")
+PY
+}
+stats() { sort -n | awk '{a[NR]=$1} END {printf "median %6.2f s   best %6.2f s", a[int((NR+1)/2)], a[1]}'; }
+
+echo "1. a 5 MiB installer (sleep 0.5 s) to 10 emulated Windows hosts, 5 at a time, $ROUNDS rounds"
+for r in $(seq 1 "$ROUNDS"); do
+    wall target/release/pushinst -i "$state/pushinst.toml" deploy bench --to emulated -j 5 -q --log-dir "$state/logs-$r"
+done | stats; echo
+
+echo "2. upload of 64 MiB to Samba over loopback (SMB 3.1.1, signed, encrypted), $ROUNDS rounds"
+for r in $(seq 1 "$ROUNDS"); do
+    target/release/pushinst -i "$state/pushinst.toml" deploy big --to samba -q --log-dir "$state/up-$r" >/dev/null || true
+    awk '$1 == "upload" {print $2}' "$state/up-$r"/*.log | tr -d s
+done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "pushinst          median %6.1f MiB/s (upload step %.3f s)\n", 64/m, m}'
+for r in $(seq 1 "$ROUNDS"); do
+    wall smbclient -p 4455 -m SMB3 --client-protection=encrypt -U "Administrator%$(cat "$state/smb/password")" \
+        '//127.0.92.1/ADMIN$' -c "put $state/big.bin Temp\\big-$r.bin"
+done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "smbclient put     median %6.1f MiB/s (whole command %.3f s, connect and logon included)\n", 64/m, m}'
