@@ -51,6 +51,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--save-as', '--save-as', [CompletionResultType]::ParameterName, 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
@@ -87,6 +88,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         'pushinst;sync' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
@@ -109,6 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         'pushinst;run' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
@@ -131,6 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         'pushinst;retry' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
@@ -198,6 +202,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only these targets [default: every host with leftovers on record]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')

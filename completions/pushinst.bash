@@ -119,7 +119,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__cleanup)
-            opts="-j -i -q -v -h --to --concurrency --dry-run --force --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -i -q -v -h --to --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +135,10 @@ _pushinst() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
                     ;;
                 --until)
@@ -181,7 +185,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__deploy)
-            opts="-j -i -q -v -h --to --save-as --concurrency --dry-run --force --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -i -q -v -h --to --save-as --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,6 +205,10 @@ _pushinst() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
                     ;;
                 --until)
@@ -559,7 +567,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__retry)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -571,6 +579,10 @@ _pushinst() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
                     ;;
                 --until)
@@ -617,7 +629,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__run)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -629,6 +641,10 @@ _pushinst() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
                     ;;
                 --until)
@@ -709,7 +725,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__sync)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +737,10 @@ _pushinst() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
                     ;;
                 --until)

@@ -46,6 +46,8 @@ complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "help" -d 'Print t
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l save-as -d 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
@@ -69,6 +71,8 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s q -l quiet -
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
@@ -84,6 +88,8 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s q -l quiet -d
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
@@ -99,6 +105,8 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s q -l quiet -d 
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
@@ -141,6 +149,8 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s v -l verbose
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l to -d 'Only these targets [default: every host with leftovers on record]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::inventory::{CredentialDef, Inventory, Os, Package, RebootPolicy, Target, Timeouts};
+use crate::transport::Detect;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -50,7 +51,7 @@ pub struct InstallPlan {
     pub installer_size: u64,
     pub config: Option<PathBuf>,
     pub args: Vec<String>,
-    pub detect: Option<String>,
+    pub detect: Option<Detect>,
     pub timeout: Duration,
 }
 
@@ -246,7 +247,7 @@ fn render_install(out: &mut String, plan: &Plan, package: &PackagePlan, install:
     }
     let mut steps = vec!["connect".to_string(), "authenticate".to_string()];
     match (&install.detect, plan.force) {
-        (Some(cmd), false) => steps.push(format!("detect `{cmd}`")),
+        (Some(detect), false) => steps.push(format!("detect {detect}")),
         (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
         (None, _) => {}
     }

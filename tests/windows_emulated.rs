@@ -286,3 +286,33 @@ fn exec_task_runs_the_installer_through_a_scheduled_task_as_system() {
         assert!(win.temp_entries(n).is_empty());
     }
 }
+
+#[test]
+fn a_registry_check_with_a_minimum_version_installs_only_where_older() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(3, "normal");
+    installer(&fleet, "exit 0");
+    for (n, version) in [(1, "7.2.10"), (2, "7.1.9")] {
+        std::fs::write(
+            win.root(n).join("registry.json"),
+            format!(r#"{{"HKLM\\Software\\Acme\\Agent": {{"Version": "{version}"}}}}"#),
+        )
+        .unwrap();
+    }
+    let detect =
+        r#", detect = { registry = 'HKLM\Software\Acme\Agent', value = "Version", min_version = "7.2.9" }"#;
+    fleet.write("pushinst.toml", &inventory(&win, "", detect));
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    let status = |n: usize| run.outcome(&win.endpoints[n - 1])["status"].clone();
+    assert_eq!(status(1), "already-installed", "7.2.10 is at least 7.2.9");
+    assert_eq!(status(2), "ok", "7.1.9 is older: installed");
+    assert_eq!(status(3), "ok", "no value at all: installed");
+    let dry = fleet.run(&["deploy", "agent", "--to", "branch", "--dry-run"]);
+    assert!(
+        dry.stdout()
+            .contains(r"detect registry HKLM\Software\Acme\Agent\Version >= 7.2.9"),
+        "{}",
+        dry.stdout()
+    );
+}

@@ -398,8 +398,8 @@ impl Checker {
         Some(Package {
             name: name.to_string(),
             version: raw.version,
-            linux: raw.linux.map(|v| self.variant(v)),
-            windows: raw.windows.map(|v| self.variant(v)),
+            linux: raw.linux.map(|v| self.variant(v, Os::Linux)),
+            windows: raw.windows.map(|v| self.variant(v, Os::Windows)),
             success_codes: raw.success_codes.unwrap_or_else(|| vec![0]),
             reboot_codes: raw.reboot_codes.unwrap_or_default(),
             timeout,
@@ -408,13 +408,31 @@ impl Checker {
         })
     }
 
-    fn variant(&mut self, raw: Spanned<RawVariant>) -> Variant {
+    fn variant(&mut self, raw: Spanned<RawVariant>, os: Os) -> Variant {
         let raw = raw.into_inner();
+        let detect = raw.detect.and_then(|d| {
+            let span = d.span();
+            match d.into_inner() {
+                RawDetect::Command(command) => Some(Detect::Command(command)),
+                RawDetect::Registry(r) if os == Os::Windows => Some(Detect::Registry {
+                    key: r.registry,
+                    value: r.value,
+                    min_version: r.min_version,
+                }),
+                RawDetect::Registry(_) => {
+                    self.push(
+                        Problem::at(span, "a registry check is for Windows installers")
+                            .hint("on Linux write a command: detect = \"test -x /opt/acme/bin/agent\""),
+                    );
+                    None
+                }
+            }
+        });
         Variant {
             file: self.path(raw.file.get_ref()),
             args: raw.args,
             config: raw.config.map(|c| self.path(c.get_ref())),
-            detect: raw.detect,
+            detect,
             timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
         }
     }
@@ -605,6 +623,23 @@ credentials = ["deploy"]
             Some("use one of: never, if-required, always, ask")
         );
         assert!(p.iter().all(|p| p.span.is_some()));
+    }
+
+    #[test]
+    fn a_registry_check_belongs_to_a_windows_installer() {
+        let registry = r#"detect = { registry = 'HKLM\Software\Acme', value = "Version" }"#;
+        let windows = GOOD.replace(
+            r#"detect = "test -x /opt/agent" }"#,
+            &format!("}}\nwindows = {{ file = \"a.exe\", {registry} }}"),
+        );
+        let inv = parse(Path::new("inv.toml"), windows).unwrap();
+        assert!(matches!(
+            inv.packages["agent"].windows.as_ref().unwrap().detect,
+            Some(Detect::Registry { .. })
+        ));
+        let linux = GOOD.replace(r#"detect = "test -x /opt/agent""#, registry);
+        let p = problems(&linux);
+        assert_eq!(p[0].message, "a registry check is for Windows installers");
     }
 
     #[test]

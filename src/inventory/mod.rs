@@ -19,6 +19,7 @@ pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
 use crate::secrets::SecretSource;
+pub use crate::transport::Detect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,7 +88,7 @@ pub struct Variant {
     pub file: PathBuf,
     pub args: Vec<String>,
     pub config: Option<PathBuf>,
-    pub detect: Option<String>,
+    pub detect: Option<Detect>,
     pub timeout: Option<Duration>,
 }
 

@@ -105,7 +105,7 @@ pub struct RawVariant {
     #[serde(default)]
     pub args: Vec<String>,
     pub config: Option<Spanned<String>>,
-    pub detect: Option<String>,
+    pub detect: Option<Spanned<RawDetect>>,
     pub timeout: Option<Spanned<String>>,
 }
 
@@ -141,4 +141,21 @@ pub struct RawJob {
     pub packages: Vec<Spanned<String>>,
     pub targets: Vec<Spanned<String>>,
     pub reboot: Option<Spanned<String>>,
+}
+
+/// `detect = "command"`, or on Windows `detect = { registry = 'HKLM\…', value = "…",
+/// min_version = "…" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDetect {
+    Command(String),
+    Registry(RawRegistryDetect),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistryDetect {
+    pub registry: String,
+    pub value: String,
+    pub min_version: Option<String>,
 }

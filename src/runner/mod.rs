@@ -18,7 +18,7 @@ pub use ledger::NoLedger;
 pub use ledger::{Ledger, RebootState};
 
 use crate::secrets::Redactor;
-use crate::transport::{Connector, Credential, Endpoint, Install, Payload};
+use crate::transport::{Connector, Credential, Detect, Endpoint, Install, Payload};
 
 /// The end of a maintenance window: no host starts after it.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub struct HostJob {
 pub struct PackageJob {
     pub package: String,
     pub version: Option<String>,
-    pub detect: Option<String>,
+    pub detect: Option<Detect>,
     pub payloads: Vec<Payload>,
     pub install: Install,
     pub codes: ExitCodes,

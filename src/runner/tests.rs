@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::events::Step;
 use super::*;
 use crate::transport::{
-    Artefact, AuthOutcome, BoxFuture, Connection, ExecOutput, OutputTail, RemoteExit, TransportError,
+    Artefact, AuthOutcome, BoxFuture, Connection, Detect, ExecOutput, OutputTail, RemoteExit, TransportError,
 };
 
 /// A host that answers every step at once, except `stall`, where it hangs forever.
@@ -101,7 +101,7 @@ impl Connection for Scripted {
         };
         self.enter(Step::Authenticate, outcome)
     }
-    fn detect<'a>(&'a mut self, _: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
+    fn detect<'a>(&'a mut self, _: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
         self.enter(Step::Detect, false)
     }
     fn prepare(&mut self, package: &str) -> Vec<Artefact> {
@@ -141,7 +141,7 @@ fn package(name: &str) -> PackageJob {
     PackageJob {
         package: name.into(),
         version: None,
-        detect: Some("true".into()),
+        detect: Some(Detect::Command("true".into())),
         payloads: vec![],
         install: Install {
             program: "setup".into(),

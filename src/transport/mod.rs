@@ -67,6 +67,38 @@ pub struct Payload {
     pub executable: bool,
 }
 
+/// How to tell that a package is already installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detect {
+    /// Exit code 0 means installed.
+    Command(String),
+    /// Windows: a registry value exists (and holds at least `min_version`).
+    Registry {
+        key: String,
+        value: String,
+        min_version: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Detect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detect::Command(command) => write!(f, "`{command}`"),
+            Detect::Registry {
+                key,
+                value,
+                min_version,
+            } => {
+                write!(f, "registry {key}\\{value}")?;
+                match min_version {
+                    Some(v) => write!(f, " >= {v}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// What to run once the payloads are staged.
 #[derive(Debug, Clone)]
 pub struct Install {
@@ -171,8 +203,8 @@ pub trait Connection: Send {
         credentials: &'a [Credential],
     ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>>;
 
-    /// Run the package's detect command; `true` when it says the package is installed.
-    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>>;
+    /// `true` when the package's detect check says it is installed.
+    fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>>;
 
     /// Name what `stage` and `execute` will create for this package, without creating it.
     fn prepare(&mut self, package: &str) -> Vec<Artefact>;

@@ -16,8 +16,8 @@ pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
 use super::{
-    Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint, ExecOutput,
-    Install, Payload, TransportError,
+    Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect, Endpoint,
+    ExecOutput, Install, Payload, TransportError,
 };
 
 /// Opens SSH connections for one run.
@@ -137,8 +137,13 @@ impl Connection for SshConnection {
         Box::pin(auth::authenticate(self, credentials))
     }
 
-    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
+    fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
+            let Detect::Command(command) = detect else {
+                return Err(TransportError::Remote(
+                    "a registry check needs a Windows host".into(),
+                ));
+            };
             let out = exec::run(&self.handle, command, None).await?;
             Ok(out.exit == super::RemoteExit::Code(0))
         })

@@ -5,6 +5,7 @@
 
 mod exec;
 mod pipe;
+mod registry;
 pub mod rpc;
 pub mod smb;
 mod wrapper;
@@ -15,8 +16,8 @@ use std::time::Duration;
 use smb::{Account, Encryption, Open, Session, SmbError, access, disposition, options, status};
 
 use super::{
-    Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Endpoint,
-    ExecOutput, Install, Payload, Rejection, TransportError,
+    Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect,
+    Endpoint, ExecOutput, Install, Payload, Rejection, TransportError,
 };
 
 /// What runs the wrapper as SYSTEM.
@@ -229,10 +230,23 @@ impl Connection for WindowsConnection {
         })
     }
 
-    fn detect<'a>(&'a mut self, command: &'a str) -> BoxFuture<'a, Result<bool, TransportError>> {
+    fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
-            let out = exec::run(self, "pushinst-detect", command, Duration::from_secs(120)).await?;
-            Ok(out.exit == super::RemoteExit::Code(0))
+            let command = match detect {
+                Detect::Command(command) => command.clone(),
+                Detect::Registry { key, value, .. } => format!(r#"reg query "{key}" /v {value}"#),
+            };
+            let out = exec::run(self, "pushinst-detect", &command, Duration::from_secs(120)).await?;
+            let found = out.exit == super::RemoteExit::Code(0);
+            match detect {
+                Detect::Registry {
+                    value,
+                    min_version: Some(min),
+                    ..
+                } if found => Ok(registry::data(&out.output.text(), value)
+                    .is_some_and(|data| registry::at_least(&data, min))),
+                _ => Ok(found),
+            }
         })
     }
 
