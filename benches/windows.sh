@@ -80,6 +80,6 @@ done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "pushinst      
 # smbclient's own figure for the transfer alone ("putting file … (average N kb/s)").
 for r in $(seq 1 "$ROUNDS"); do
     smbclient -p 4455 -m SMB3 --client-protection=encrypt -U "Administrator%$(cat "$state/smb/password")" \
-        '//127.0.92.1/ADMIN$' -c "put $state/big.bin Temp\\big-$r.bin" 2>/dev/null \
+        '//127.0.92.1/ADMIN$' -c "put $state/big.bin Temp\\big-$r.bin" 2>&1 \
         | sed -n 's/.*(average \([0-9.]*\) kb\/s).*/\1/p'
 done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "smbclient put     median %6.1f MiB/s (its own transfer rate)\n", m/1024}'
