@@ -93,6 +93,8 @@ pub struct Session {
     signer: Option<Signer>,
     cipher: Option<Cipher>,
     encryption: Encryption,
+    /// Requests the server currently lets us send (MS-SMB2 3.2.4.1.5).
+    credits: u32,
     /// Answers that arrived while we waited for another one.
     early: HashMap<u64, (Header, Vec<u8>)>,
 }
@@ -158,6 +160,7 @@ impl Session {
             signer: None,
             cipher: None,
             encryption: Encryption::IfAsked,
+            credits: 1,
             early: HashMap::new(),
         };
         let request = negotiate_request();
@@ -407,7 +410,9 @@ impl Session {
         let mut chunks = data.chunks(CHUNK).enumerate().peekable();
         let mut in_flight = Vec::new();
         while chunks.peek().is_some() || !in_flight.is_empty() {
+            // Never more in flight than the server granted credits for.
             while in_flight.len() < WRITES_IN_FLIGHT
+                && (self.credits > 0 || in_flight.is_empty())
                 && let Some((index, chunk)) = chunks.next()
             {
                 let mut w = self.header(Command::Write, 1, tree.0);
@@ -648,6 +653,7 @@ impl Session {
     async fn send_frame(&mut self, frame: Vec<u8>) -> Result<u64, SmbError> {
         let id = self.next_id;
         self.next_id += 1;
+        self.credits = self.credits.saturating_sub(1);
         let len = frame.len() as u32;
         let mut out = Vec::with_capacity(4 + frame.len());
         out.extend_from_slice(&len.to_be_bytes());
@@ -664,6 +670,7 @@ impl Session {
         loop {
             let message = self.read_message().await?;
             let header = Header::parse(&message)?;
+            self.credits += u32::from(header.credits);
             if header.flags & FLAG_RESPONSE == 0 {
                 return Err(SmbError::Protocol("the server sent a request".into()));
             }

@@ -114,6 +114,8 @@ impl<'a> Reader<'a> {
 #[derive(Debug, Clone)]
 pub struct Header {
     pub status: u32,
+    /// Credits the server grants with this answer.
+    pub credits: u16,
     pub flags: u32,
     pub message_id: u64,
     pub tree_id: u32,
@@ -129,6 +131,7 @@ impl Header {
         let flags = r.u32(16)?;
         Ok(Header {
             status: r.u32(8)?,
+            credits: r.u16(14)?,
             flags,
             message_id: r.u64(24)?,
             tree_id: if flags & FLAG_ASYNC == 0 { r.u32(36)? } else { 0 },
