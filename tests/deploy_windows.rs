@@ -90,6 +90,22 @@ fn samba_takes_the_upload_refuses_the_service_and_is_left_clean() {
     assert_eq!(steps, ["connect", "authenticate", "upload", "execute", "cleanup"]);
     // The upload really arrived: the log shows how long it took and nothing remains.
     assert!(fleet.all_logs().contains("upload"), "{}", fleet.all_logs());
+    let password = std::fs::read_to_string(samba.password_file())
+        .unwrap()
+        .trim()
+        .to_string();
+    let history = std::fs::read(fleet.path(".local/state/pushinst/history.db")).unwrap_or_default();
+    for (what, text) in [
+        ("stdout", run.stdout()),
+        ("stderr", run.stderr()),
+        ("logs", fleet.all_logs()),
+        ("history", String::from_utf8_lossy(&history).into_owned()),
+    ] {
+        assert!(
+            !text.contains(&password) && !text.contains("not-it"),
+            "a password in {what}"
+        );
+    }
 }
 
 #[test]
