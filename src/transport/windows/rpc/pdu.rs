@@ -164,10 +164,10 @@ pub fn response(pdu: &[u8], call_id: u32) -> Result<Fragment, RpcError> {
                 last: pdu[3] & LAST_FRAG != 0,
             })
         }
-        FAULT => {
-            let status = u32::from_le_bytes([pdu[24], pdu[25], pdu[26], pdu[27]]);
-            Err(RpcError::Fault(status))
-        }
+        FAULT => match pdu.get(24..28) {
+            Some(b) => Err(RpcError::Fault(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+            None => Err(RpcError::Protocol("short RPC fault".into())),
+        },
         other => Err(RpcError::Protocol(format!("unexpected RPC answer type {other}"))),
     }
 }
@@ -188,6 +188,19 @@ mod tests {
         let total: usize = frags.iter().map(|f| f.len() - HEADER_LEN - 8).sum();
         assert_eq!(total, stub.len());
         assert!(frags.iter().all(|f| frag_len(f) == Some(f.len())));
+    }
+
+    #[test]
+    fn short_or_foreign_answers_are_errors_not_panics() {
+        for len in 0..40 {
+            let mut pdu = header(FAULT, FIRST_FRAG | LAST_FRAG, len, 9);
+            pdu.resize(len, 0xff);
+            let _ = response(&pdu, 9);
+            let _ = bind_ack(&pdu, &super::super::scmr::SVCCTL);
+        }
+        let mut other_call = header(RESPONSE, FIRST_FRAG | LAST_FRAG, 24, 8);
+        other_call.extend_from_slice(&[0; 8]);
+        assert!(response(&other_call, 9).is_err());
     }
 
     #[test]
