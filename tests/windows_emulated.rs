@@ -316,3 +316,52 @@ fn a_registry_check_with_a_minimum_version_installs_only_where_older() {
         dry.stdout()
     );
 }
+
+#[test]
+fn cleanup_removes_what_a_killed_run_left_on_a_windows_host() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(1, "normal");
+    installer(&fleet, "sleep 30");
+    fleet.write("pushinst.toml", &inventory(&win, "", ""));
+    let mut child = fleet
+        .pushinst()
+        .args(["deploy", "agent", "--to", "branch"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !win.calls(1).iter().any(|c| c.starts_with("RUN AcmeSetup")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the installer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    assert_eq!(
+        win.temp_entries(1).len(),
+        1,
+        "the killed run left its staging directory"
+    );
+
+    let status = fleet.run(&["status", "--output", "json"]);
+    assert!(
+        status.stdout().contains(r#""result":"interrupted""#),
+        "{}",
+        status.debug()
+    );
+    let clean = fleet.run(&["cleanup"]);
+    assert_eq!(clean.code(), 0, "{}", clean.debug());
+    assert!(win.temp_entries(1).is_empty(), "{:?}", win.temp_entries(1));
+    assert!(
+        clean.stdout().contains("removed directory Temp\\pushinst-"),
+        "{}",
+        clean.debug()
+    );
+    assert!(
+        clean.stdout().contains("removed service pushinst-"),
+        "{}",
+        clean.debug()
+    );
+}
