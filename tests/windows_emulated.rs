@@ -89,6 +89,17 @@ fn installs_report_ok_failed_and_reboot_required_and_leave_nothing_behind() {
             "own process, demand start: {calls:?}"
         );
         assert!(!calls.iter().any(|c| c.contains("ERROR")), "{calls:?}");
+        // One connection, each share connected once for the whole flow.
+        let log = std::fs::read_to_string(win.root(n).join("emulator.log")).unwrap_or_default();
+        for share in ["ADMIN$", "IPC$"] {
+            let connects = log
+                .lines()
+                .filter(|l| l.contains("smb2TreeConnect") && l.ends_with(share))
+                .count();
+            assert_eq!(connects, 1, "{share} on host {n}:\n{log}");
+        }
+        let logons = log.lines().filter(|l| l.contains("AUTHENTICATE_MESSAGE")).count();
+        assert_eq!(logons, 1, "one logon per host:\n{log}");
     }
 }
 

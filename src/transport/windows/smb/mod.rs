@@ -78,6 +78,8 @@ pub enum Encryption {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileId([u8; 16]);
 
+/// A connected share. Cheap to copy: the session connects each share once.
+#[derive(Debug, Clone, Copy)]
 pub struct Tree(u32);
 
 pub struct Session {
@@ -95,6 +97,8 @@ pub struct Session {
     encryption: Encryption,
     /// Requests the server currently lets us send (MS-SMB2 3.2.4.1.5).
     credits: u32,
+    /// Shares already connected in this session, by name.
+    trees: HashMap<String, u32>,
     /// Answers that arrived while we waited for another one.
     early: HashMap<u64, (Header, Vec<u8>)>,
 }
@@ -161,6 +165,7 @@ impl Session {
             cipher: None,
             encryption: Encryption::IfAsked,
             credits: 1,
+            trees: HashMap::new(),
             early: HashMap::new(),
         };
         let request = negotiate_request();
@@ -235,6 +240,7 @@ impl Session {
             )));
         }
         let mut hash = self.connection_hash.clone();
+        self.trees.clear();
         self.session_id = 0;
         self.signer = None;
         self.cipher = None;
@@ -334,7 +340,11 @@ impl Session {
         self.recv(id).await
     }
 
+    /// Connect a share, once per session: later calls return the same tree.
     pub async fn tree_connect(&mut self, share: &str) -> Result<Tree, SmbError> {
+        if let Some(id) = self.trees.get(share) {
+            return Ok(Tree(*id));
+        }
         let path = utf16(&format!(r"\\{}\{share}", self.server));
         let mut w = self.header(Command::TreeConnect, 1, 0);
         w.u16(9)
@@ -349,6 +359,7 @@ impl Session {
                 "the share {share} demands encryption the session does not have"
             )));
         }
+        self.trees.insert(share.to_string(), header.tree_id);
         Ok(Tree(header.tree_id))
     }
 
