@@ -90,7 +90,7 @@ async fn a_wrong_password_is_refused_then_the_right_one_logs_in_encrypted() {
         .await
         .expect("login");
     assert!(session.is_encrypted());
-    let missing = session.tree_connect("NOPE$").await.err().expect("no such share");
+    let missing = session.tree_connect("NOPE$").await.expect_err("no such share");
     assert_eq!(missing.status(), Some(status::BAD_NETWORK_NAME), "{missing}");
 }
 
