@@ -12,7 +12,9 @@
 # ADDR must be a loopback address (127.x.y.z); aliases other than 127.0.0.1 are added
 # to `lo` as needed and left there (they are harmless and shared by parallel tests).
 # Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server, and
-# SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off.
+# SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off, and
+# SMBD_SHARE_ENCRYPT=required (with SMBD_ENCRYPT=if_required) for encryption
+# demanded by ADMIN$ alone.
 set -euo pipefail
 
 die() { echo "smbd-fleet: $*" >&2; exit 1; }
@@ -71,6 +73,7 @@ start() {
     path = $host/windows
     read only = no
     valid users = root
+    smb encrypt = ${SMBD_SHARE_ENCRYPT:-default}
 [C\$]
     path = $host/c
     read only = no

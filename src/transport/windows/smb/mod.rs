@@ -97,6 +97,8 @@ pub struct Session {
     encryption: Encryption,
     /// Requests the server currently lets us send (MS-SMB2 3.2.4.1.5).
     credits: u32,
+    /// The session's cipher while nothing demands encryption yet.
+    standby: Option<Cipher>,
     /// Shares already connected in this session, by name.
     trees: HashMap<String, u32>,
     /// Answers that arrived while we waited for another one.
@@ -165,6 +167,7 @@ impl Session {
             cipher: None,
             encryption: Encryption::IfAsked,
             credits: 1,
+            standby: None,
             trees: HashMap::new(),
             early: HashMap::new(),
         };
@@ -241,6 +244,7 @@ impl Session {
         }
         let mut hash = self.connection_hash.clone();
         self.trees.clear();
+        self.standby = None;
         self.session_id = 0;
         self.signer = None;
         self.cipher = None;
@@ -299,17 +303,21 @@ impl Session {
             ));
         }
         let encrypt = flags & SESSION_FLAG_ENCRYPT_DATA != 0 || self.encryption == Encryption::Required;
-        if encrypt {
-            if !self.cipher_offered {
-                return Err(SmbError::Encryption(
-                    "the server demands encryption but offered no usable cipher".into(),
-                ));
-            }
-            self.cipher = Some(Cipher::new(
+        if encrypt && !self.cipher_offered {
+            return Err(SmbError::Encryption(
+                "the server demands encryption but offered no usable cipher".into(),
+            ));
+        }
+        // Ready even when not needed yet: a share may demand encryption later.
+        self.standby = self.cipher_offered.then(|| {
+            Cipher::new(
                 &kdf(session_key, b"SMBC2SCipherKey\0", &hash.0),
                 &kdf(session_key, b"SMBS2CCipherKey\0", &hash.0),
                 self.session_id,
-            ));
+            )
+        });
+        if encrypt {
+            self.cipher = self.standby.take();
         }
         self.signer = Some(signer);
         Ok(())
@@ -355,9 +363,13 @@ impl Session {
         let (header, response) = self.call(w, &format!("connect to share {share}")).await?;
         let share_flags = Reader::new(&response).u32(HEADER_LEN + 4)?;
         if share_flags & SHARE_FLAG_ENCRYPT_DATA != 0 && self.cipher.is_none() {
-            return Err(SmbError::Encryption(format!(
-                "the share {share} demands encryption the session does not have"
-            )));
+            // From now on every message is encrypted (the server accepts that on any share).
+            self.cipher = self.standby.take();
+            if self.cipher.is_none() {
+                return Err(SmbError::Encryption(format!(
+                    "the share {share} demands encryption, and the session has no cipher"
+                )));
+            }
         }
         self.trees.insert(share.to_string(), header.tree_id);
         Ok(Tree(header.tree_id))

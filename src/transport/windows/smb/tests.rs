@@ -195,3 +195,28 @@ async fn samba_binds_svcctl_opens_the_manager_and_refuses_create_service() {
     assert!(refused.to_string().contains("does not implement"), "{refused}");
     scmr::close(&mut rpc, &manager).await.expect("CloseServiceHandle");
 }
+
+#[tokio::test]
+async fn a_share_that_demands_encryption_turns_it_on_for_the_rest_of_the_session() {
+    let samba = Samba::start(&[
+        ("SMBD_ENCRYPT", "if_required"),
+        ("SMBD_SHARE_ENCRYPT", "required"),
+    ]);
+    let mut session = samba.connect().await;
+    session
+        .login(&admin(), &samba.password(), Encryption::IfAsked)
+        .await
+        .expect("login");
+    assert!(!session.is_encrypted(), "the session itself does not ask for it");
+    let tree = session.tree_connect("ADMIN$").await.expect("ADMIN$");
+    assert!(session.is_encrypted());
+    let dir = Open {
+        path: r"Temp\enc",
+        access: access::READ_ATTRIBUTES,
+        disposition: disposition::CREATE,
+        options: options::DIRECTORY,
+    };
+    let handle = session.create(&tree, &dir).await.expect("an encrypted create");
+    session.close(&tree, handle).await.unwrap();
+    session.delete(&tree, r"Temp\enc", true).await.expect("delete");
+}
