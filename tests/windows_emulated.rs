@@ -49,9 +49,11 @@ credentials = ["admin"]
 fn installs_report_ok_failed_and_reboot_required_and_leave_nothing_behind() {
     let fleet = Fleet::workspace();
     let win = Emulators::start(3, "normal");
+    // It also unpacks into its directory, as real installers do: cleanup removes that too.
     installer(
         &fleet,
-        r#"case "$PWD" in *win2*) echo 3 > "$PUSHINST_EXIT_FILE";; *win3*) echo 3010 > "$PUSHINST_EXIT_FILE";; esac"#,
+        r#"mkdir -p unpacked/deeper && echo x > unpacked/deeper/file && echo y > unpacked/top
+case "$PWD" in *win2*) echo 3 > "$PUSHINST_EXIT_FILE";; *win3*) echo 3010 > "$PUSHINST_EXIT_FILE";; esac"#,
     );
     fleet.write("pushinst.toml", &inventory(&win, "", ""));
     let run = fleet.run(&["deploy", "agent", "--to", "branch", "-j", "2", "--output", "json"]);

@@ -160,23 +160,36 @@ impl WindowsConnection {
         Ok(())
     }
 
-    /// Remove the staging directory's files, then the directory.
+    /// Remove the staging directory with everything in it, including what the
+    /// installer unpacked there: files first, then directories, deepest last.
     async fn remove_dir(&mut self, dir: &str) -> Result<(), TransportError> {
         let tree = self.admin_share().await?;
-        let names = match self.session.list(&tree, dir).await {
-            Ok(names) => names,
-            Err(e) if e.status().is_some_and(status::is_missing) => return Ok(()),
-            Err(e) => return Err(smb_failure(e)),
-        };
-        for name in names {
-            self.session
-                .delete(&tree, &format!(r"{dir}\{name}"), false)
-                .await
-                .map_err(|e| {
-                    TransportError::Remote(format!("cannot delete {dir}\\{name} (still in use?): {e}"))
-                })?;
+        let mut to_list = vec![dir.to_string()];
+        let mut dirs = Vec::new();
+        while let Some(current) = to_list.pop() {
+            let names = match self.session.list(&tree, &current).await {
+                Ok(names) => names,
+                Err(e) if current == dir && e.status().is_some_and(status::is_missing) => return Ok(()),
+                Err(e) => return Err(smb_failure(e)),
+            };
+            for name in names {
+                let path = format!(r"{current}\{name}");
+                match self.session.delete(&tree, &path, false).await {
+                    Ok(()) => {}
+                    Err(e) if e.status() == Some(status::FILE_IS_A_DIRECTORY) => to_list.push(path),
+                    Err(e) => {
+                        return Err(TransportError::Remote(format!(
+                            "cannot delete {path} (still in use?): {e}"
+                        )));
+                    }
+                }
+            }
+            dirs.push(current);
         }
-        self.session.delete(&tree, dir, true).await.map_err(smb_failure)
+        for d in dirs.iter().rev() {
+            self.session.delete(&tree, d, true).await.map_err(smb_failure)?;
+        }
+        Ok(())
     }
 }
 
