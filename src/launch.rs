@@ -374,23 +374,32 @@ impl Connectors {
 
 /// The target's credentials in inventory order, except that the one that got in
 /// last time on this host goes first.
-pub fn credentials_for(
+fn credentials_for(
     t: &Target,
     credentials: &BTreeMap<String, Credential>,
     history: &History,
 ) -> Result<Vec<Credential>, AppError> {
+    let last = history.last_credential(&t.label())?;
+    Ok(credentials_first(t, credentials, last.as_deref()))
+}
+
+/// The target's credentials in inventory order, `first` (when it is one of them) moved
+/// to the front.
+pub fn credentials_first(
+    t: &Target,
+    credentials: &BTreeMap<String, Credential>,
+    first: Option<&str>,
+) -> Vec<Credential> {
     let mut list: Vec<Credential> = t
         .credentials
         .iter()
         .filter_map(|c| credentials.get(c).cloned())
         .collect();
-    if let Some(last) = history.last_credential(&t.label())?
-        && let Some(pos) = list.iter().position(|c| c.label == last)
-    {
-        let remembered = list.remove(pos);
-        list.insert(0, remembered);
+    if let Some(pos) = first.and_then(|label| list.iter().position(|c| c.label == label)) {
+        let chosen = list.remove(pos);
+        list.insert(0, chosen);
     }
-    Ok(list)
+    list
 }
 
 fn build_jobs(

@@ -540,11 +540,7 @@ fn first_interrupt_lets_running_hosts_finish_and_starts_no_more() {
     ];
     let child = fleet.spawn_until_installing(&args);
     common::interrupt(&child);
-    let output = child.wait_with_output().unwrap();
-    let run = common::Run {
-        output,
-        elapsed: std::time::Duration::ZERO,
-    };
+    let run = common::Run::wait(child, std::time::Instant::now());
     assert_eq!(run.code(), 130, "{}", run.debug());
     assert_eq!(
         run.outcome(&fleet.endpoints[0])["status"],
@@ -628,11 +624,7 @@ fn second_interrupt_abandons_running_hosts_at_once() {
         common::interrupt(&child);
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let output = child.wait_with_output().unwrap();
-    let run = common::Run {
-        output,
-        elapsed: started.elapsed(),
-    };
+    let run = common::Run::wait(child, started);
     assert_eq!(run.code(), 130, "{}", run.debug());
     assert!(run.elapsed.as_secs() < 5, "aborted in {:?}", run.elapsed);
     assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "interrupted");

@@ -76,12 +76,7 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("kill -9");
-    let output = child.wait_with_output().expect("wait");
-    let run_id = Run {
-        output,
-        elapsed: Duration::ZERO,
-    }
-    .run_id();
+    let run_id = Run::wait(child, Instant::now()).run_id();
     assert_eq!(
         fleet.leftovers(&run_id).len(),
         2,
@@ -274,13 +269,7 @@ linux = { file = "install.sh", detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/age
             .expect("spawn")
     };
     let (a, b) = (spawn(), spawn());
-    let runs: Vec<Run> = [a, b]
-        .into_iter()
-        .map(|c| Run {
-            output: c.wait_with_output().expect("wait"),
-            elapsed: Duration::ZERO,
-        })
-        .collect();
+    let runs: Vec<Run> = [a, b].into_iter().map(|c| Run::wait(c, Instant::now())).collect();
     let mut installs = std::collections::HashMap::new();
     for (host, ..) in fleet.timeline() {
         *installs.entry(host).or_insert(0) += 1;

@@ -378,3 +378,40 @@ fn cleanup_removes_what_a_killed_run_left_on_a_windows_host() {
         clean.debug()
     );
 }
+
+#[test]
+fn a_reboot_code_under_ask_warns_the_users_through_shutdown_r() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(2, "normal");
+    installer(
+        &fleet,
+        r#"case "$PWD" in *win1*) echo 3010 > "$PUSHINST_EXIT_FILE";; esac"#,
+    );
+    let settings = "reboot_delay = \"2m\"\nreboot_message = \"Patching: save your work\"";
+    let text = inventory(&win, settings, "")
+        .replace("reboot_codes = [3010]", "reboot_codes = [3010]\nreboot = \"ask\"");
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&["deploy", "agent", "--to", "branch"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert!(run.stdout().contains("reboot requested in 2m"), "{}", run.debug());
+    // The request runs in the emulator after StartServiceW has answered.
+    let asked = win.root(1).join("shutdown");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !asked.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let request = std::fs::read_to_string(&asked).expect("host 1 was asked to reboot");
+    assert_eq!(
+        request.trim(),
+        r#"shutdown /r /t 120 /c "Patching: save your work""#
+    );
+    assert!(!win.root(2).join("shutdown").exists(), "host 2 needed no reboot");
+    let calls = win.calls(1);
+    let created = calls.iter().filter(|c| c.starts_with("CreateServiceW")).count();
+    let deleted = calls.iter().filter(|c| c.starts_with("DeleteService")).count();
+    assert_eq!(
+        (created, deleted),
+        (2, 2),
+        "the reboot's service is deleted too: {calls:?}"
+    );
+}

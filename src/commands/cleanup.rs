@@ -63,7 +63,9 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
     let results: Vec<(String, Result<Vec<String>, String>)> = futures::stream::iter(targets)
         .map(|(target, rows)| {
             let history = history.clone();
-            let creds = ordered(&target, &rows, &credentials);
+            // The credential that created the artefacts first: it owns them.
+            let owner = rows.first().map(|r| r.credential.as_str());
+            let creds = launch::credentials_first(&target, &credentials, owner);
             let (connector, endpoint) = connectors.endpoint(&target);
             let timeouts = timeouts.clone();
             async move {
@@ -88,23 +90,6 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         }
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_HOSTS_FAILED })
-}
-
-/// The credential that created the artefacts first: it owns them.
-fn ordered(target: &Target, rows: &[ArtefactRow], all: &BTreeMap<String, Credential>) -> Vec<Credential> {
-    let mut list: Vec<Credential> = target
-        .credentials
-        .iter()
-        .filter_map(|c| all.get(c).cloned())
-        .collect();
-    if let Some(pos) = rows
-        .first()
-        .and_then(|r| list.iter().position(|c| c.label == r.credential))
-    {
-        let owner = list.remove(pos);
-        list.insert(0, owner);
-    }
-    list
 }
 
 async fn clean_host(

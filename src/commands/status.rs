@@ -77,7 +77,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, AppError> {
                     .get(&package)
                     .map_or(i.settings.max_attempts, |p| p.attempts_allowed(&i.settings))
             })
-            .unwrap_or(3);
+            .unwrap_or(inventory::DEFAULT_MAX_ATTEMPTS);
         entries.push(Entry {
             failures: history.failures(&host, &package)?,
             latest: latest.remove(&(host.clone(), package.clone())),

@@ -73,7 +73,7 @@ fn syntax_problem(err: &toml::de::Error) -> Problem {
 }
 
 /// Kaspersky's default: three failed installer runs, then the host waits for an admin.
-const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
 

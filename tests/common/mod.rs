@@ -255,6 +255,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// Wait for a pushinst started in the background; `started` is when it began.
+    pub fn wait(child: std::process::Child, started: Instant) -> Run {
+        let output = child.wait_with_output().expect("wait for pushinst");
+        Run {
+            output,
+            elapsed: started.elapsed(),
+        }
+    }
+
     pub fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
     }

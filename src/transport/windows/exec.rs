@@ -266,14 +266,13 @@ async fn wait_for_code(
 /// The last part of a log file (the runner keeps at most `OUTPUT_LIMIT`).
 async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, TransportError> {
     let tree = conn.admin_share().await?;
-    let size = conn.session.size(&tree, path).await.map_err(smb_failure)?;
     let open = Open {
         path,
         access: access::READ_DATA,
         disposition: disposition::OPEN,
         options: options::NON_DIRECTORY,
     };
-    let file = conn.session.create(&tree, &open).await.map_err(smb_failure)?;
+    let (file, size) = conn.session.open_sized(&tree, &open).await.map_err(smb_failure)?;
     let mut out = Vec::new();
     let mut offset = size.saturating_sub(OUTPUT_LIMIT as u64);
     loop {

@@ -173,7 +173,7 @@ impl Session {
         };
         let request = negotiate_request();
         session.connection_hash.update(&request);
-        let id = session.send_raw(request).await?;
+        let id = session.send_frame(request).await?;
         let (header, response) = session.recv(id).await?;
         if header.status != status::SUCCESS {
             return Err(SmbError::Status {
@@ -344,7 +344,7 @@ impl Session {
             .u64(0)
             .bytes(token);
         hash.update(&w.buf);
-        let id = self.send_raw(w.buf).await?;
+        let id = self.send_frame(w.buf).await?;
         self.recv(id).await
     }
 
@@ -376,7 +376,7 @@ impl Session {
     }
 
     pub async fn create(&mut self, tree: &Tree, open: &Open<'_>) -> Result<FileId, SmbError> {
-        Ok(self.open_file(tree, open).await?.0)
+        Ok(self.open_sized(tree, open).await?.0)
     }
 
     /// The size of an existing file (its end-of-file, as the server reports it).
@@ -387,13 +387,13 @@ impl Session {
             disposition: disposition::OPEN,
             options: options::NON_DIRECTORY,
         };
-        let (file, size) = self.open_file(tree, &open).await?;
+        let (file, size) = self.open_sized(tree, &open).await?;
         self.close(tree, file).await?;
         Ok(size)
     }
 
     /// CREATE (MS-SMB2 2.2.13): the handle and the file's end-of-file.
-    async fn open_file(&mut self, tree: &Tree, open: &Open<'_>) -> Result<(FileId, u64), SmbError> {
+    pub async fn open_sized(&mut self, tree: &Tree, open: &Open<'_>) -> Result<(FileId, u64), SmbError> {
         let name = utf16(open.path.trim_start_matches('\\'));
         let mut w = self.header(Command::Create, 1, tree.0);
         w.u16(57)
@@ -666,11 +666,7 @@ impl Session {
         if let Some(signer) = &self.signer {
             signer.sign(&mut w.buf);
         }
-        self.send_raw(w.buf).await
-    }
-
-    async fn send_raw(&mut self, message: Vec<u8>) -> Result<u64, SmbError> {
-        self.send_frame(message).await
+        self.send_frame(w.buf).await
     }
 
     async fn send_frame(&mut self, frame: Vec<u8>) -> Result<u64, SmbError> {
