@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::events::{EventKind, EventSink, HostReport, Outcome, Step, StepRecord};
 use super::{ExitCodes, HostJob, Ledger, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts};
 use crate::secrets::Redactor;
-use crate::transport::{Connection, ExecOutput, Install, RemoteExit, TransportError};
+use crate::transport::{Connection, ErrorClass, ExecOutput, Install, RemoteExit, TransportError};
 
 /// Time the transport gets beyond the installer's own timeout to stop it cleanly.
 const EXEC_GRACE: Duration = Duration::from_secs(10);
@@ -363,7 +363,10 @@ impl<'a> HostRun<'a> {
 
     fn failure(&mut self, step: Step, err: TransportError) -> Outcome {
         match err {
-            TransportError::Unreachable(reason) => Outcome::Unreachable { step, reason },
+            err if err.class() == ErrorClass::Connect => Outcome::Unreachable {
+                step,
+                reason: self.ctx.redactor.redact(&err.to_string()),
+            },
             TransportError::AuthRejected(rejected) => {
                 self.rejections(&rejected);
                 Outcome::Failed {
@@ -389,7 +392,7 @@ impl<'a> HostRun<'a> {
                 step,
                 reason: self.ctx.redactor.redact(&other.to_string()),
                 exit_code: None,
-                installer_ran: false,
+                installer_ran: other.class() == ErrorClass::Installer,
             },
         }
     }

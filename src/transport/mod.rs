@@ -2,6 +2,7 @@
 //! install flow and never learns which protocol is underneath; a transport never
 //! learns what an inventory is.
 
+pub mod error;
 pub mod output;
 pub mod ssh;
 pub mod windows;
@@ -14,6 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use error::{ErrorClass, TransportError};
 pub use output::OutputTail;
 
 use crate::secrets::Secret;
@@ -168,23 +170,6 @@ pub struct AuthOutcome {
 pub struct Rejection {
     pub credential: String,
     pub reason: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// The host could not be reached or dropped us: not the installer's fault.
-    #[error("unreachable: {0}")]
-    Unreachable(String),
-    #[error("{0}")]
-    HostKey(String),
-    #[error("every credential was refused ({})", .0.iter().map(|r| format!("{}: {}", r.credential, r.reason)).collect::<Vec<_>>().join("; "))]
-    AuthRejected(Vec<Rejection>),
-    #[error("{0}")]
-    Remote(String),
-    #[error("sudo refused: {0}")]
-    Sudo(String),
-    #[error("the installer did not finish within {}", humantime::format_duration(*.timeout))]
-    ExecTimedOut { timeout: Duration, output: OutputTail },
 }
 
 /// Opens connections for one protocol.

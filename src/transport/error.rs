@@ -1,0 +1,59 @@
+//! What can go wrong on the way to a host, typed. Each transport has its own error
+//! enum; the runner only asks a [`TransportError`] for its [`ErrorClass`] and maps
+//! that to an outcome, so no caller ever reads an error's text to decide anything.
+
+use std::time::Duration;
+
+use super::{OutputTail, Rejection};
+
+/// The few kinds of trouble the runner tells apart. Each transport error names
+/// exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// The host could not be reached, or the connection dropped: not the host's
+    /// configuration, not the installer. The outcome is *unreachable*.
+    Connect,
+    /// The host's key (or certificate) is not the one on record.
+    HostKey,
+    /// Every credential was refused.
+    Authentication,
+    /// Client and server found no common protocol, algorithm or security level.
+    Negotiation,
+    /// Something on the target before the installer ran: staging, permissions,
+    /// sudo, disk space, a missing share or service manager right.
+    TargetSetup,
+    /// The installer itself ran and failed or was stopped.
+    Installer,
+    /// The peer answered something the protocol does not allow.
+    Protocol,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The host could not be reached or dropped us: not the installer's fault.
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    HostKey(String),
+    #[error("every credential was refused ({})", .0.iter().map(|r| format!("{}: {}", r.credential, r.reason)).collect::<Vec<_>>().join("; "))]
+    AuthRejected(Vec<Rejection>),
+    #[error("{0}")]
+    Remote(String),
+    #[error("sudo refused: {0}")]
+    Sudo(String),
+    #[error("the installer did not finish within {}", humantime::format_duration(*.timeout))]
+    ExecTimedOut { timeout: Duration, output: OutputTail },
+}
+
+impl TransportError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            TransportError::Unreachable(_) => ErrorClass::Connect,
+            TransportError::HostKey(_) => ErrorClass::HostKey,
+            TransportError::AuthRejected(_) => ErrorClass::Authentication,
+            TransportError::Remote(_) | TransportError::Sudo(_) => ErrorClass::TargetSetup,
+            TransportError::ExecTimedOut { .. } => ErrorClass::Installer,
+        }
+    }
+}
