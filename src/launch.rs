@@ -14,9 +14,10 @@ use crate::cli::{Cli, OutputFormat, RunArgs};
 use crate::error::{AppError, EXIT_HOSTS_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::history::{History, NewRun, RunLedger};
 use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory, Os, RebootPolicy, Target, WindowsExec};
+use crate::outcome::Skip;
 use crate::plan::{self, InstallPlan, Plan, PlanOptions};
 use crate::report::{self, HostLogs, JsonLines, Lines, Progress, Sink, Summary};
-use crate::runner::{self, Cancel, EventSink, ExitCodes, HostJob, PackageJob, RunConfig, Until};
+use crate::runner::{self, Cancel, EventSink, ExitCodes, HostJob, PackageJob, RunConfig, Until, Work};
 use crate::secrets::Redactor;
 use crate::transport::smb::Encryption;
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
@@ -128,7 +129,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let (sink, events) = EventSink::new();
     let sinks = sinks(cli, logs);
     let summary = Summary::new(Some(log_dir.clone()));
-    let reporter = tokio::spawn(report::consume(events, sinks, summary));
+    let reporter = tokio::task::spawn_blocking(move || report::consume(events, sinks, summary));
     let (cancel_tx, cancel_rx) = watch::channel(Cancel::None);
     let signals = tokio::spawn(watch_signals(cancel_tx));
 
@@ -184,9 +185,10 @@ fn log_dir(inv: &Inventory, args: &RunArgs, history: &History, run_id: &str) -> 
 fn slots(jobs: &[HostJob]) -> Vec<(String, String, Option<String>)> {
     jobs.iter()
         .flat_map(|job| {
-            job.packages
-                .iter()
-                .map(|p| (job.label.clone(), p.package.clone(), p.version.clone()))
+            job.work
+                .items()
+                .into_iter()
+                .map(|(item, version)| (job.label.clone(), item, version))
         })
         .collect()
 }
@@ -437,8 +439,10 @@ fn build_jobs(
                 }
             };
             let failures = history.failures(&label, &package.name)?;
-            let skip = (failures >= package.max_attempts)
-                .then(|| format!("attempt-limit ({failures}/{})", package.max_attempts));
+            let skip = (failures >= package.max_attempts).then_some(Skip::AttemptLimit {
+                failures,
+                limit: package.max_attempts,
+            });
             packages.push(PackageJob {
                 package: package.name.clone(),
                 version: package.version.clone(),
@@ -466,7 +470,7 @@ fn build_jobs(
             endpoint,
             connector,
             credentials: credentials_for(t, credentials, history)?,
-            packages,
+            work: Work::Install(packages),
         });
     }
     Ok(jobs)

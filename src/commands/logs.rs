@@ -57,7 +57,9 @@ pub fn logs(cli: &Cli, args: &LogsArgs) -> Result<u8, AppError> {
             a.package,
             a.run_id,
             a.status(),
-            a.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default()
+            crate::report::words::attempt_reason(a)
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default()
         ));
         let Some(path) = a.log_path.as_deref() else {
             continue;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use crate::cli::{Cli, RetryArgs};
 use crate::error::{AppError, EXIT_OK};
+use crate::history::Filter;
 use crate::inventory;
 use crate::launch::{RunRequest, Selection, launch, open_history};
 
@@ -27,10 +28,18 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
             hint: Some("retry it once it has finished".into()),
         });
     }
+    // What the run left undone, unless a later (or concurrent) run has since put
+    // the package on the host: retry never reinstalls a host that has it.
+    let settled: HashSet<(String, String)> = history
+        .latest(&Filter::default())?
+        .into_iter()
+        .filter(|a| a.succeeded())
+        .map(|a| (a.host, a.package))
+        .collect();
     let failed: Vec<_> = history
         .run_attempts(&run.id)?
         .into_iter()
-        .filter(|a| !a.succeeded())
+        .filter(|a| a.retryable() && !settled.contains(&(a.host.clone(), a.package.clone())))
         .collect();
     if failed.is_empty() {
         if !cli.quiet {

@@ -46,15 +46,11 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, AppError> {
         hosts: targets.clone().unwrap_or_default(),
         packages: packages.clone(),
     };
-    let mut latest: BTreeMap<(String, String), AttemptRow> = BTreeMap::new();
-    for row in history.attempts(&filter)? {
-        let key = (row.host.clone(), row.package.clone());
-        // A later run that never reached the host does not hide what is installed.
-        let keep_old = row.result.as_deref() == Some("not-started") && latest.contains_key(&key);
-        if !keep_old {
-            latest.insert(key, row);
-        }
-    }
+    let mut latest: BTreeMap<(String, String), AttemptRow> = history
+        .latest(&filter)?
+        .into_iter()
+        .map(|row| ((row.host.clone(), row.package.clone()), row))
+        .collect();
     let mut keys: Vec<(String, String)> = Vec::new();
     if let Some(hosts) = &targets {
         for host in hosts {
@@ -148,7 +144,9 @@ fn render(entries: &[Entry]) -> String {
             .map_or("-".to_string(), |c| c.to_string());
         let reboot = a.and_then(|a| a.reboot.clone()).unwrap_or_else(|| "-".into());
         let detail = match a {
-            Some(a) if !a.succeeded() => a.reason.clone().unwrap_or_else(|| format!("at {}", a.phase)),
+            Some(a) if !a.succeeded() => {
+                crate::report::words::attempt_reason(a).unwrap_or_else(|| format!("at {}", a.phase))
+            }
             _ => String::new(),
         };
         let line = format!(
@@ -184,7 +182,7 @@ fn render_json(entries: &[Entry]) -> String {
             "finished": a.and_then(|a| a.finished_at).map(clock),
             "phase": a.map(|a| &a.phase),
             "exit_code": a.and_then(|a| a.exit_code),
-            "reason": a.and_then(|a| a.reason.as_ref()),
+            "reason": a.and_then(crate::report::words::attempt_reason),
             "reboot": a.and_then(|a| a.reboot.as_ref()),
             "credential": a.and_then(|a| a.credential.as_ref()),
             "attempts": e.failures,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{History, HistoryError, now_ms, process_alive};
+use super::{History, HistoryError, OutcomeColumns, now_ms, process_alive};
+use crate::outcome::Skip;
 use crate::report::HostLogs;
 use crate::runner::{HostReport, Ledger, Outcome, RebootState, Step};
 use crate::transport::Artefact;
@@ -25,7 +26,7 @@ impl RunLedger {
         }
     }
 
-    fn claim(&self, host: &str, package: &str) -> Result<Option<String>, HistoryError> {
+    fn claim(&self, host: &str, package: &str) -> Result<Option<Skip>, HistoryError> {
         let mut conn = self.history.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let holder: Option<(String, u32)> = tx
@@ -39,7 +40,7 @@ impl RunLedger {
             && run != self.run_id
             && process_alive(pid)
         {
-            return Ok(Some(format!("busy: another run holds it (run {run}, pid {pid})")));
+            return Ok(Some(Skip::Busy { run_id: run, pid }));
         }
         tx.execute(
             "INSERT OR REPLACE INTO leases (host, package, run_id, pid) VALUES (?1, ?2, ?3, ?4)",
@@ -69,16 +70,19 @@ impl RunLedger {
             (Some(dir), _) => Some(HostLogs::path_for(dir, host).display().to_string()),
         };
         let phase = report.steps.last().map(|s| s.step.name());
+        let columns = OutcomeColumns::of(outcome);
         let changed = tx.execute(
-            "UPDATE attempts SET result = ?4, reason = ?5, exit_code = ?6, credential = ?7,
-                 finished_at = ?8, log_path = ?9, phase = COALESCE(?10, phase)
+            "UPDATE attempts SET result = ?4, outcome = ?5, success = ?6, decisive = ?7, exit_code = ?8,
+                 credential = ?9, finished_at = ?10, log_path = ?11, phase = COALESCE(?12, phase)
              WHERE run_id = ?1 AND host = ?2 AND package = ?3",
             params![
                 self.run_id,
                 host,
                 package,
-                outcome.status(),
-                outcome.reason(),
+                columns.status,
+                columns.json,
+                columns.success,
+                columns.decisive,
                 outcome.exit_code(),
                 report.credential,
                 now,
@@ -88,22 +92,22 @@ impl RunLedger {
         )?;
         if changed == 0 {
             tx.execute(
-                "INSERT INTO attempts (run_id, host, package, queued_at, finished_at, phase, result, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?4, 'queued', ?5, ?6)",
+                "INSERT INTO attempts (run_id, host, package, queued_at, finished_at, phase, result, outcome,
+                     success, decisive)
+                 VALUES (?1, ?2, ?3, ?4, ?4, 'queued', ?5, ?6, ?7, ?8)",
                 params![
                     self.run_id,
                     host,
                     package,
                     now,
-                    outcome.status(),
-                    outcome.reason()
+                    columns.status,
+                    columns.json,
+                    columns.success,
+                    columns.decisive,
                 ],
             )?;
         }
-        if let Outcome::Failed {
-            installer_ran: true, ..
-        } = outcome
-        {
+        if outcome.counts_as_attempt() {
             tx.execute(
                 "INSERT INTO failures (host, package, count) VALUES (?1, ?2, 1)
                  ON CONFLICT (host, package) DO UPDATE SET count = count + 1",
@@ -140,17 +144,6 @@ impl RunLedger {
         tx.commit()?;
         Ok(())
     }
-
-    fn forget(&self, host: &str, artefacts: &[Artefact]) -> Result<(), HistoryError> {
-        let conn = self.history.conn();
-        for a in artefacts {
-            conn.execute(
-                "DELETE FROM artefacts WHERE host = ?1 AND kind = ?2 AND path = ?3",
-                params![host, a.kind.name(), a.path],
-            )?;
-        }
-        Ok(())
-    }
 }
 
 /// The run goes on when the history cannot be written to; say so on stderr.
@@ -161,11 +154,13 @@ fn warn(what: &str, result: Result<(), HistoryError>) {
 }
 
 impl Ledger for RunLedger {
-    fn begin(&self, host: &str, package: &str) -> Result<(), String> {
+    fn begin(&self, host: &str, package: &str) -> Result<(), Skip> {
         match self.claim(host, package) {
             Ok(None) => Ok(()),
             Ok(Some(busy)) => Err(busy),
-            Err(e) => Err(format!("cannot record the attempt in the history: {e}")),
+            Err(e) => Err(Skip::HistoryUnavailable {
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -179,7 +174,7 @@ impl Ledger for RunLedger {
     }
 
     fn removed(&self, host: &str, artefacts: &[Artefact]) {
-        warn("a removed artefact", self.forget(host, artefacts));
+        warn("a removed artefact", self.history.forget(host, artefacts));
     }
 
     fn finish(&self, host: &str, package: &str, outcome: &Outcome, report: &HostReport) {
@@ -189,4 +184,35 @@ impl Ledger for RunLedger {
     fn reboot(&self, host: &str, package: &str, state: &RebootState) {
         warn("a reboot", self.set(host, package, "reboot", &state.label()));
     }
+}
+
+/// `pushinst cleanup`'s ledger: no attempts to record, only journal entries to strike.
+pub struct CleanupLedger {
+    history: Arc<History>,
+}
+
+impl CleanupLedger {
+    pub fn new(history: Arc<History>) -> Self {
+        CleanupLedger { history }
+    }
+}
+
+impl Ledger for CleanupLedger {
+    fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
+        Ok(())
+    }
+
+    fn phase(&self, _: &str, _: &str, _: Step) {}
+
+    fn will_create(&self, _: &str, _: &str, _: &[Artefact]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn removed(&self, host: &str, artefacts: &[Artefact]) {
+        warn("a removed artefact", self.history.forget(host, artefacts));
+    }
+
+    fn finish(&self, _: &str, _: &str, _: &Outcome, _: &HostReport) {}
+
+    fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
 }

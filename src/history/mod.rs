@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use ledger::RunLedger;
+use crate::outcome::{Failure, NotStarted, Outcome, Step};
+
+pub use ledger::{CleanupLedger, RunLedger};
 pub use query::{ArtefactRow, AttemptRow, Filter};
 
 #[derive(Debug, thiserror::Error)]
@@ -102,18 +104,29 @@ impl History {
         };
         let now = now_ms();
         for (run, pid) in open.into_iter().filter(|(_, pid)| !process_alive(*pid)) {
-            tx.execute(
-                "UPDATE attempts SET result = 'interrupted', finished_at = ?2,
-                     reason = 'the pushinst process (pid ' || ?3 || ') ended while this host was being worked on; `pushinst cleanup` removes what it left'
-                 WHERE run_id = ?1 AND result IS NULL AND phase <> 'queued'",
-                params![run, now, pid],
-            )?;
-            tx.execute(
-                "UPDATE attempts SET result = 'not-started', finished_at = ?2,
-                     reason = 'not started: the pushinst process (pid ' || ?3 || ') ended first'
-                 WHERE run_id = ?1 AND result IS NULL",
-                params![run, now, pid],
-            )?;
+            let unfinished: Vec<(i64, String)> = {
+                let mut stmt =
+                    tx.prepare("SELECT id, phase FROM attempts WHERE run_id = ?1 AND result IS NULL")?;
+                stmt.query_map(params![run], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (id, phase) in unfinished {
+                let outcome = match Step::parse(&phase) {
+                    Some(step) => Outcome::Failed {
+                        step: Some(step),
+                        reason: Failure::ProcessEnded { pid },
+                    },
+                    None => Outcome::NotStarted {
+                        reason: NotStarted::ProcessEnded { pid },
+                    },
+                };
+                let columns = OutcomeColumns::of(&outcome);
+                tx.execute(
+                    "UPDATE attempts SET result = ?2, outcome = ?3, success = ?4, decisive = ?5, finished_at = ?6
+                     WHERE id = ?1",
+                    params![id, columns.status, columns.json, columns.success, columns.decisive, now],
+                )?;
+            }
             tx.execute(
                 "UPDATE runs SET finished_at = ?2 WHERE id = ?1",
                 params![run, now],
@@ -225,11 +238,42 @@ impl History {
         Ok(names)
     }
 
+    /// These artefacts are gone from the host: strike them from the journal.
+    pub fn forget(&self, host: &str, artefacts: &[crate::transport::Artefact]) -> Result<(), HistoryError> {
+        let conn = self.conn();
+        for a in artefacts {
+            conn.execute(
+                "DELETE FROM artefacts WHERE host = ?1 AND kind = ?2 AND path = ?3",
+                params![host, a.kind.name(), a.path],
+            )?;
+        }
+        Ok(())
+    }
+
     /// The journal entry is gone: the artefact was removed from the target.
     pub fn artefact_removed(&self, id: i64) -> Result<(), HistoryError> {
         self.conn()
             .execute("DELETE FROM artefacts WHERE id = ?1", params![id])?;
         Ok(())
+    }
+}
+
+/// An outcome as the `attempts` table stores it.
+pub(crate) struct OutcomeColumns {
+    pub status: &'static str,
+    pub json: String,
+    pub success: bool,
+    pub decisive: bool,
+}
+
+impl OutcomeColumns {
+    pub fn of(outcome: &Outcome) -> Self {
+        OutcomeColumns {
+            status: outcome.status(),
+            json: serde_json::to_string(outcome).unwrap_or_default(),
+            success: outcome.is_success(),
+            decisive: outcome.is_decisive(),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{History, HistoryError, from_ms};
+use crate::outcome::Outcome;
 
 /// One host+package in one run.
 #[derive(Debug, Clone)]
@@ -17,9 +18,14 @@ pub struct AttemptRow {
     pub started_at: Option<SystemTime>,
     pub finished_at: Option<SystemTime>,
     pub phase: String,
-    /// `None` while the run is still working on it.
+    /// The status word; `None` while the run is still working on it.
     pub result: Option<String>,
-    pub reason: Option<String>,
+    /// The outcome as data, for rows written since outcomes were stored as data.
+    pub outcome: Option<Outcome>,
+    /// The reason in words, for rows written before that.
+    pub legacy_reason: Option<String>,
+    pub success: bool,
+    pub decisive: bool,
     pub exit_code: Option<i32>,
     pub reboot: Option<String>,
     pub log_path: Option<String>,
@@ -27,10 +33,16 @@ pub struct AttemptRow {
 
 impl AttemptRow {
     pub fn succeeded(&self) -> bool {
-        matches!(
-            self.result.as_deref(),
-            Some("ok" | "reboot-required" | "already-installed")
-        )
+        self.success
+    }
+
+    /// Worth another try: the outcome says so; rows from before outcomes were
+    /// data are retried unless they succeeded.
+    pub fn retryable(&self) -> bool {
+        match &self.outcome {
+            Some(outcome) => outcome.is_retryable(),
+            None => !self.success,
+        }
     }
 
     pub fn status(&self) -> &str {
@@ -73,7 +85,7 @@ impl Filter {
 }
 
 const ATTEMPT_COLUMNS: &str = "run_id, host, package, version, credential, started_at, finished_at, \
-     phase, result, reason, exit_code, reboot, log_path";
+     phase, result, reason, exit_code, reboot, log_path, outcome, success, decisive";
 
 fn attempt(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
     Ok(AttemptRow {
@@ -86,10 +98,17 @@ fn attempt(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
         finished_at: row.get::<_, Option<i64>>(6)?.map(from_ms),
         phase: row.get(7)?,
         result: row.get(8)?,
-        reason: row.get(9)?,
+        legacy_reason: row.get(9)?,
         exit_code: row.get(10)?,
         reboot: row.get(11)?,
         log_path: row.get(12)?,
+        // A row this version cannot read back (written by a later one) keeps its
+        // status word and shows no reason rather than failing the whole query.
+        outcome: row
+            .get::<_, Option<String>>(13)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
+        success: row.get(14)?,
+        decisive: row.get(15)?,
     })
 }
 
@@ -147,13 +166,27 @@ impl History {
         Ok(row)
     }
 
+    /// Per host and package, the newest attempt that says something about the host
+    /// (a run that never got to it does not hide an earlier result); the newest
+    /// attempt of all where none does.
+    pub fn latest(&self, filter: &Filter) -> Result<Vec<AttemptRow>, HistoryError> {
+        let mut latest: std::collections::BTreeMap<(String, String), AttemptRow> = Default::default();
+        for row in self.attempts(filter)? {
+            let key = (row.host.clone(), row.package.clone());
+            let keep_old = latest.get(&key).is_some_and(|old| old.decisive && !row.decisive);
+            if !keep_old {
+                latest.insert(key, row);
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
     /// Is there any success on record for this host and package?
     pub fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
         let found: Option<i64> = self
             .conn()
             .query_row(
-                "SELECT 1 FROM attempts WHERE host = ?1 AND package = ?2
-                 AND result IN ('ok', 'reboot-required', 'already-installed') LIMIT 1",
+                "SELECT 1 FROM attempts WHERE host = ?1 AND package = ?2 AND success LIMIT 1",
                 params![host, package],
                 |row| row.get(0),
             )

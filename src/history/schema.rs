@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::HistoryError;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: runs, attempts, attempt counters, the artefact journal, leases, saved jobs.
     r#"
     CREATE TABLE runs (
@@ -65,6 +65,20 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         spec       TEXT NOT NULL
     );
+    "#,
+    // 2: outcomes as data. `outcome` holds the typed outcome as JSON (its `kind` and
+    // data); `reason` is no longer written, only read for rows from before. Whether
+    // a row is a success, or says anything decisive about the host, is written from
+    // the outcome type's own methods, so queries never list status words again.
+    // Rows from before are classed here, by the statuses version 1 wrote.
+    r#"
+    ALTER TABLE attempts ADD COLUMN outcome TEXT;
+    ALTER TABLE attempts ADD COLUMN success INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN decisive INTEGER NOT NULL DEFAULT 0;
+    UPDATE attempts SET
+        success = (result IN ('ok', 'reboot-required', 'already-installed')),
+        decisive = (result IS NOT NULL AND result NOT IN ('skipped', 'not-started'));
+    CREATE INDEX attempts_decisive ON attempts (host, package, decisive, id);
     "#,
 ];
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::outcome::Failure;
 use crate::runner::{HostReport, Ledger, Outcome, Step};
 use crate::transport::{Artefact, ArtefactKind};
 
@@ -37,11 +38,19 @@ fn dead_pid() -> u32 {
 }
 
 fn failed(installer_ran: bool) -> Outcome {
-    Outcome::Failed {
-        step: Step::Execute,
-        reason: "installer exited with code 3".into(),
-        exit_code: Some(3),
-        installer_ran,
+    if installer_ran {
+        Outcome::Failed {
+            step: Some(Step::Execute),
+            reason: Failure::ExitCode { code: 3 },
+        }
+    } else {
+        Outcome::Failed {
+            step: Some(Step::Upload),
+            reason: Failure::Transport {
+                class: crate::transport::ErrorClass::TargetSetup,
+                message: "the host's disk is full".into(),
+            },
+        }
     }
 }
 
@@ -114,7 +123,10 @@ fn a_live_run_holds_its_lease_and_a_dead_one_does_not() {
         .execute("UPDATE leases SET pid = ?1", [holder.id()])
         .unwrap();
     let busy = second.begin("a", "p").unwrap_err();
-    assert!(busy.starts_with("busy: another run holds it (run r1"), "{busy}");
+    assert!(
+        matches!(&busy, crate::outcome::Skip::Busy { run_id, .. } if run_id == "r1"),
+        "{busy:?}"
+    );
     let mut holder = holder;
     holder.kill().unwrap();
     holder.wait().unwrap();
@@ -137,7 +149,9 @@ fn only_installer_failures_count_and_reset_forgets_them() {
     let ledger = RunLedger::new(history.clone(), "r3", None);
     let unreachable = Outcome::Unreachable {
         step: Step::Connect,
-        reason: "connection refused".into(),
+        reason: crate::outcome::Unreachable::Network {
+            message: "connection refused".into(),
+        },
     };
     ledger.finish("a", "p", &unreachable, &HostReport::default());
     assert_eq!(history.failures("a", "p").unwrap(), 1);
@@ -183,4 +197,90 @@ fn the_last_credential_that_got_in_is_remembered() {
     ledger.finish("a", "p", &Outcome::AlreadyInstalled, &report);
     assert_eq!(history.last_credential("a").unwrap().as_deref(), Some("second"));
     assert_eq!(history.last_credential("b").unwrap(), None);
+}
+
+#[test]
+fn outcomes_are_stored_as_data_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a"]);
+    let ledger = RunLedger::new(history.clone(), "r1", None);
+    ledger.finish("a", "p", &failed(true), &HostReport::default());
+    let rows = history.run_attempts("r1").unwrap();
+    assert_eq!(rows[0].outcome, Some(failed(true)));
+    assert_eq!(rows[0].legacy_reason, None, "no prose is stored");
+    assert!(!rows[0].succeeded() && rows[0].retryable() && rows[0].decisive);
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_its_rows_classed_by_their_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/history.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO runs (id, pid, command, packages, started_at, finished_at) VALUES ('r', 1, 'deploy', '[]', 0, 1)",
+        [],
+    )
+    .unwrap();
+    for (host, result) in [("a", "ok"), ("b", "failed"), ("c", "skipped")] {
+        conn.execute(
+            "INSERT INTO attempts (run_id, host, package, queued_at, phase, result, reason)
+             VALUES ('r', ?1, 'p', 0, 'execute', ?2, 'old words')",
+            params![host, result],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let history = History::open(&path).unwrap();
+    let rows = history.run_attempts("r").unwrap();
+    let classed: Vec<(bool, bool)> = rows.iter().map(|r| (r.succeeded(), r.decisive)).collect();
+    assert_eq!(classed, [(true, true), (false, true), (false, false)]);
+    assert_eq!(rows[1].legacy_reason.as_deref(), Some("old words"));
+    assert!(history.succeeded("a", "p").unwrap());
+}
+
+#[test]
+fn a_later_run_that_never_reached_the_host_does_not_hide_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    start(&history, "r1", &["a", "b"]);
+    start(&history, "r2", &["a", "b"]);
+    let first = RunLedger::new(history.clone(), "r1", None);
+    let second = RunLedger::new(history.clone(), "r2", None);
+    first.finish(
+        "a",
+        "p",
+        &Outcome::Installed { exit_code: 0 },
+        &HostReport::default(),
+    );
+    first.finish("b", "p", &failed(true), &HostReport::default());
+    let busy = Outcome::Skipped {
+        reason: crate::outcome::Skip::Busy {
+            run_id: "r1".into(),
+            pid: 1,
+        },
+    };
+    second.finish("a", "p", &busy, &HostReport::default());
+    second.finish(
+        "b",
+        "p",
+        &Outcome::Installed { exit_code: 0 },
+        &HostReport::default(),
+    );
+    let latest: Vec<(String, String)> = history
+        .latest(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.host, r.run_id))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            ("a".to_string(), "r1".to_string()),
+            ("b".to_string(), "r2".to_string())
+        ]
+    );
 }

@@ -49,7 +49,12 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     if let Some(credential) = &report.credential {
         let _ = writeln!(out, "credential: {credential}");
     }
-    let _ = writeln!(out, "result:     {} — {}", outcome.status(), outcome.reason());
+    let _ = writeln!(
+        out,
+        "result:     {} — {}",
+        outcome.status(),
+        super::words::reason(outcome)
+    );
     if let Some(code) = report.exit_code {
         let _ = writeln!(out, "exit code:  {code}");
     }

@@ -1,11 +1,15 @@
 //! JSON Lines: one `{"type", "timestamp", "elapsed_ms", "data"}` object per event.
-//! New types may appear; readers should skip types they do not know.
+//! New types and fields may appear; readers should skip what they do not know.
+//! A finished host's `data.outcome` carries the stable machine `kind`, the `status`
+//! word, the `reason` in words, and `detail`: the outcome as data (see the README,
+//! "JSON output").
 
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{Sink, clock};
+use super::{Sink, clock, words};
+use crate::outcome::{FORMAT_VERSION, Outcome};
 use crate::runner::{Event, EventKind};
 
 pub struct JsonLines<W: Write + Send> {
@@ -18,13 +22,50 @@ impl<W: Write + Send> JsonLines<W> {
     }
 }
 
+/// An outcome as scripts read it.
+pub fn outcome(outcome: &Outcome) -> Value {
+    json!({
+        "kind": outcome.kind(),
+        "status": outcome.status(),
+        "reason": words::reason(outcome),
+        "step": outcome.step(),
+        "exit_code": outcome.exit_code(),
+        "success": outcome.is_success(),
+        "installer_ran": outcome.counts_as_attempt(),
+        "reboot_required": outcome.reboot_required(),
+        "detail": outcome,
+    })
+}
+
 pub fn encode(event: &Event) -> Value {
     let mut value = serde_json::to_value(&event.kind).unwrap_or(Value::Null);
-    if let (Some(obj), EventKind::HostFinished { report, .. }) = (value.as_object_mut(), &event.kind)
-        && let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut)
+    if let Some(data) = value
+        .as_object_mut()
+        .and_then(|obj| obj.get_mut("data"))
+        .and_then(Value::as_object_mut)
     {
-        data.insert("credential".into(), json!(report.credential));
-        data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
+        match &event.kind {
+            EventKind::RunStarted { .. } => {
+                data.insert("format_version".into(), json!(FORMAT_VERSION));
+            }
+            EventKind::HostFinished {
+                outcome: finished,
+                report,
+                ..
+            } => {
+                data.insert("outcome".into(), outcome(finished));
+                data.insert("credential".into(), json!(report.credential));
+                data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
+            }
+            EventKind::RebootRequested { state, .. } => {
+                data.insert("result".into(), json!(words::reboot(state)));
+                data.insert(
+                    "requested".into(),
+                    json!(matches!(state, crate::runner::RebootState::Requested { .. })),
+                );
+            }
+            _ => {}
+        }
     }
     if let Some(obj) = value.as_object_mut() {
         obj.insert("timestamp".into(), json!(clock(event.time)));

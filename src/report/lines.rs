@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
+use super::words;
 use super::{PackageTag, Sink, clock, secs};
-use crate::runner::{Event, EventKind};
+use crate::runner::{Event, EventKind, Outcome};
 
 pub struct Lines<W: Write + Send> {
     out: W,
@@ -52,6 +53,19 @@ impl<W: Write + Send> Sink for Lines<W> {
             )?,
             EventKind::HostFinished {
                 host,
+                outcome: Outcome::Cleaned { removed },
+                ..
+            } => {
+                for r in removed {
+                    writeln!(
+                        self.out,
+                        "{at} {host}: removed {} {} (left by run {})",
+                        r.what, r.path, r.run_id
+                    )?;
+                }
+            }
+            EventKind::HostFinished {
+                host,
                 package,
                 outcome,
                 report,
@@ -66,7 +80,7 @@ impl<W: Write + Send> Sink for Lines<W> {
                     "{at} {host}{}: {} — {}{code} ({})",
                     self.packages.tag(package),
                     outcome.status(),
-                    outcome.reason(),
+                    words::reason(outcome),
                     secs(report.duration)
                 )?;
             }
@@ -79,7 +93,9 @@ impl<W: Write + Send> Sink for Lines<W> {
                     crate::runner::events::CancelReason::Abort => "aborting running hosts now",
                 }
             )?,
-            EventKind::RebootRequested { host, result } => writeln!(self.out, "{at} {host}: {result}")?,
+            EventKind::RebootRequested { host, state } => {
+                writeln!(self.out, "{at} {host}: {}", words::reboot(state))?
+            }
             EventKind::RunFinished { .. } => {}
         }
         self.out.flush()

@@ -5,6 +5,7 @@ mod json;
 mod lines;
 mod progress;
 mod summary;
+pub mod words;
 
 use std::io;
 
@@ -22,12 +23,14 @@ pub trait Sink: Send {
 
 /// Feed every event to every sink until the runner is done. A sink that fails
 /// (a closed pipe) is dropped; the run itself goes on. The summary comes back.
-pub async fn consume(
-    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+/// Writing to terminals, pipes and log files blocks: run this on its own thread
+/// (`spawn_blocking`), never on the runtime's workers.
+pub fn consume(
+    mut events: tokio::sync::mpsc::Receiver<Event>,
     mut sinks: Vec<Box<dyn Sink>>,
     mut summary: Summary,
 ) -> Summary {
-    while let Some(event) = events.recv().await {
+    while let Some(event) = events.blocking_recv() {
         sinks.retain_mut(|sink| sink.event(&event).is_ok());
         let _ = summary.event(&event);
     }

@@ -101,18 +101,19 @@ impl Sink for Progress {
                     bar.finish_and_clear();
                     self.bars.remove(&bar);
                 }
-                let mark = if outcome.succeeded() { "✔" } else { "✘" };
+                let mark = if outcome.is_success() { "✔" } else { "✘" };
                 self.bars.println(format!(
                     "{mark} {host}{}: {} — {} ({})",
                     self.packages.tag(package),
                     outcome.status(),
-                    outcome.reason(),
+                    super::words::reason(outcome),
                     secs(report.duration)
                 ))?;
                 self.tally(stats);
             }
-            EventKind::RebootRequested { host, result } => {
-                self.bars.println(format!("  {host}: {result}"))?;
+            EventKind::RebootRequested { host, state } => {
+                self.bars
+                    .println(format!("  {host}: {}", super::words::reboot(state)))?;
             }
             EventKind::RunBeginCancel { .. } => {
                 self.bars.println(

@@ -81,7 +81,7 @@ impl Summary {
                     out,
                     "{host:<width$}  {:<12} {code:>5}  {}",
                     outcome.status(),
-                    outcome.reason()
+                    super::words::reason(outcome)
                 );
             }
         }
@@ -107,12 +107,12 @@ impl Sink for Summary {
                 package,
                 outcome,
                 ..
-            } if !outcome.succeeded() => {
+            } if !outcome.is_success() => {
                 let tag = PackageTag::new(&self.packages).tag(package);
                 self.problems.push((format!("{host}{tag}"), outcome.clone()));
             }
-            EventKind::RebootRequested { host, result } => {
-                self.reboots.push((host.clone(), result.clone()));
+            EventKind::RebootRequested { host, state } => {
+                self.reboots.push((host.clone(), super::words::reboot(state)));
             }
             EventKind::RunFinished { stats } => self.text = Some(self.render(stats, event.elapsed)),
             _ => {}

@@ -9,9 +9,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::books::Books;
 use super::events::{CancelReason, EventKind, EventSink, HostReport, Outcome, RunStats};
 use super::flow::{self, Ctx};
-use super::{HostJob, RunConfig, Until};
+use super::{BoxFuture, HostJob, RunConfig, Until};
+use crate::outcome::{Failure, NotStarted};
 
 /// What the operator has asked for so far; it only ever escalates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,50 +34,55 @@ enum HostState {
 
 struct Shared {
     ctx: Ctx,
-    stats: Mutex<RunStats>,
-    /// One per host+package, hosts in queue order, each host's packages in a row.
-    slots: Mutex<Vec<HostState>>,
+    /// Counting and announcing happen under one lock, so every event's stats are
+    /// in order; the lock is async because announcing waits for the reporters.
+    tally: tokio::sync::Mutex<Tally>,
+}
+
+struct Tally {
+    stats: RunStats,
+    /// One per host+item, hosts in queue order, each host's items in a row.
+    slots: Vec<HostState>,
 }
 
 impl Shared {
-    fn stats(&self) -> std::sync::MutexGuard<'_, RunStats> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    async fn started(&self, first: usize, count: usize, host: &str) {
+        let mut tally = self.tally.lock().await;
+        tally.slots[first..first + count].fill(HostState::Running);
+        tally.stats.running += count;
+        self.ctx
+            .sink
+            .emit(EventKind::HostStarted {
+                host: host.to_string(),
+            })
+            .await;
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<HostState>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn started(&self, first: usize, count: usize, host: &str) {
-        self.slots()[first..first + count].fill(HostState::Running);
-        self.stats().running += count;
-        self.ctx.sink.emit(EventKind::HostStarted {
-            host: host.to_string(),
-        });
-    }
-
-    /// Record, count and announce under one lock, so every event's stats are in order.
-    fn finish(&self, slot: usize, outcome: Outcome, report: HostReport) {
-        let mut slots = self.slots();
-        let was = std::mem::replace(&mut slots[slot], HostState::Done);
-        if was == HostState::Done {
+    /// Record, count and announce one result.
+    async fn finish(&self, slot: usize, outcome: Outcome, report: HostReport) {
+        let mut tally = self.tally.lock().await;
+        if tally.slots[slot] == HostState::Done {
             return;
         }
-        self.ctx
-            .ledger
-            .finish(&report.host, &report.package, &outcome, &report);
-        let mut stats = self.stats();
+        let report = Arc::new(report);
+        // Committed before it is announced: what a reporter shows is on record.
+        self.ctx.books.finish(&outcome, &report).await;
+        let was = std::mem::replace(&mut tally.slots[slot], HostState::Done);
         if was == HostState::Running {
-            stats.running -= 1;
+            tally.stats.running -= 1;
         }
-        stats.count(&outcome);
-        self.ctx.sink.emit(EventKind::HostFinished {
-            host: report.host.clone(),
-            package: report.package.clone(),
-            outcome,
-            report: Arc::new(report),
-            stats: stats.clone(),
-        });
+        tally.stats.count(&outcome);
+        let stats = tally.stats.clone();
+        self.ctx
+            .sink
+            .emit(EventKind::HostFinished {
+                host: report.host.clone(),
+                package: report.package.clone(),
+                outcome,
+                report,
+                stats,
+            })
+            .await;
     }
 }
 
@@ -90,9 +97,10 @@ pub async fn run(
     for job in jobs {
         let first = slots.len();
         slots.extend(
-            job.packages
-                .iter()
-                .map(|p| (job.label.clone(), p.package.clone())),
+            job.work
+                .items()
+                .into_iter()
+                .map(|(item, _)| (job.label.clone(), item)),
         );
         queue.push_back((first, job));
     }
@@ -101,7 +109,8 @@ pub async fn run(
         packages: config.packages.clone(),
         hosts: queue.len(),
         concurrency: config.concurrency,
-    });
+    })
+    .await;
     let shared = Arc::new(Shared {
         ctx: Ctx {
             sink: sink.clone(),
@@ -109,13 +118,15 @@ pub async fn run(
             force: config.force,
             redactor: config.redactor,
             notice: config.notice,
-            ledger: config.ledger,
+            books: Books::new(config.ledger),
         },
-        stats: Mutex::new(RunStats {
-            total: slots.len(),
-            ..RunStats::default()
+        tally: tokio::sync::Mutex::new(Tally {
+            stats: RunStats {
+                total: slots.len(),
+                ..RunStats::default()
+            },
+            slots: vec![HostState::Queued; slots.len()],
         }),
-        slots: Mutex::new(vec![HostState::Queued; slots.len()]),
     });
     let workers = config.concurrency.clamp(1, queue.len().max(1));
     let queue = Arc::new(Mutex::new(queue));
@@ -144,7 +155,7 @@ pub async fn run(
                 if now > level {
                     level = now;
                     let reason = if now == Cancel::Abort { CancelReason::Abort } else { CancelReason::Interrupt };
-                    sink.emit(EventKind::RunBeginCancel { reason });
+                    sink.emit(EventKind::RunBeginCancel { reason }).await;
                     if now == Cancel::Abort {
                         tasks.abort_all();
                     }
@@ -155,14 +166,19 @@ pub async fn run(
     // Slots still queued after a cancel or the window's end, or whose worker was
     // aborted, never reported.
     let waiting = match (&until, level) {
-        (Some(until), Cancel::None) => format!("not started: the window closed at {}", until.label),
-        _ => "not started: the run was interrupted".to_string(),
+        (Some(until), Cancel::None) => NotStarted::WindowClosed {
+            at: until.label.clone(),
+        },
+        _ => NotStarted::Interrupted,
     };
-    let states = shared.slots().clone();
+    let states = shared.tally.lock().await.slots.clone();
     for (slot, ((host, package), state)) in slots.into_iter().zip(states).enumerate() {
         let outcome = match state {
             HostState::Done => continue,
-            HostState::Running => Outcome::Interrupted,
+            HostState::Running => Outcome::Failed {
+                step: None,
+                reason: Failure::Aborted,
+            },
             HostState::Queued => Outcome::NotStarted {
                 reason: waiting.clone(),
             },
@@ -172,10 +188,10 @@ pub async fn run(
             package,
             ..HostReport::default()
         };
-        shared.finish(slot, outcome, report);
+        shared.finish(slot, outcome, report).await;
     }
-    let stats = shared.stats().clone();
-    sink.emit(EventKind::RunFinished { stats: stats.clone() });
+    let stats = shared.tally.lock().await.stats.clone();
+    sink.emit(EventKind::RunFinished { stats: stats.clone() }).await;
     stats
 }
 
@@ -194,10 +210,12 @@ async fn worker(
         }
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
         let Some((first, job)) = next else { return };
-        shared.started(first, job.packages.len(), &job.label);
-        let mut done = |index: usize, outcome: Outcome, report: HostReport| {
-            shared.finish(first + index, outcome, report);
+        shared.started(first, job.work.items().len(), &job.label).await;
+        let owner = shared.clone();
+        let mut done = move |index: usize, outcome: Outcome, report: HostReport| -> BoxFuture<'static, ()> {
+            let shared = owner.clone();
+            Box::pin(async move { shared.finish(first + index, outcome, report).await })
         };
-        flow::install(&job, &shared.ctx, &mut done).await;
+        flow::run(&job, &shared.ctx, &mut done).await;
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+pub use crate::outcome::{Outcome, Step};
 use crate::transport::Rejection;
 
 #[derive(Debug, Clone)]
@@ -41,14 +42,18 @@ pub enum EventKind {
     HostFinished {
         host: String,
         package: String,
+        /// Written out by the JSON reporter, with its words.
+        #[serde(skip)]
         outcome: Outcome,
         #[serde(skip)]
         report: Arc<HostReport>,
         stats: RunStats,
     },
+    /// The reboot the packages' policy asked for was requested (or failed).
     RebootRequested {
         host: String,
-        result: String,
+        #[serde(skip)]
+        state: super::RebootState,
     },
     RunBeginCancel {
         reason: CancelReason,
@@ -60,121 +65,11 @@ pub enum EventKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Step {
-    Connect,
-    Authenticate,
-    Detect,
-    Upload,
-    Execute,
-    Cleanup,
-}
-
-impl Step {
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Connect => "connect",
-            Step::Authenticate => "authenticate",
-            Step::Detect => "detect",
-            Step::Upload => "upload",
-            Step::Execute => "execute",
-            Step::Cleanup => "cleanup",
-        }
-    }
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// First Ctrl-C: start no new host, let running ones finish and clean up.
     Interrupt,
     /// Second Ctrl-C: stop now.
     Abort,
-}
-
-/// How one host ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum Outcome {
-    Ok {
-        exit_code: i32,
-        reboot_required: bool,
-    },
-    AlreadyInstalled,
-    Failed {
-        step: Step,
-        reason: String,
-        exit_code: Option<i32>,
-        /// The installer itself ran and failed (what an attempt limit counts), as
-        /// opposed to never getting that far.
-        installer_ran: bool,
-    },
-    Unreachable {
-        step: Step,
-        reason: String,
-    },
-    /// Not attempted, for a reason decided before touching the host (attempt limit,
-    /// another run holds it, an earlier package failed).
-    Skipped {
-        reason: String,
-    },
-    /// Never started: the run was interrupted or its window closed.
-    NotStarted {
-        reason: String,
-    },
-    /// Aborted while running; its files may still be on the host.
-    Interrupted,
-}
-
-impl Outcome {
-    pub fn status(&self) -> &'static str {
-        match self {
-            Outcome::Ok {
-                reboot_required: true,
-                ..
-            } => "reboot-required",
-            Outcome::Ok { .. } => "ok",
-            Outcome::AlreadyInstalled => "already-installed",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Unreachable { .. } => "unreachable",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::NotStarted { .. } => "not-started",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn succeeded(&self) -> bool {
-        matches!(self, Outcome::Ok { .. } | Outcome::AlreadyInstalled)
-    }
-
-    pub fn exit_code(&self) -> Option<i32> {
-        match self {
-            Outcome::Ok { exit_code, .. } => Some(*exit_code),
-            Outcome::Failed { exit_code, .. } => *exit_code,
-            _ => None,
-        }
-    }
-
-    pub fn reason(&self) -> String {
-        match self {
-            Outcome::Ok {
-                reboot_required: true,
-                ..
-            } => "installed; the host needs a reboot".to_string(),
-            Outcome::Ok { .. } => "installed".to_string(),
-            Outcome::AlreadyInstalled => "already installed (detect succeeded)".to_string(),
-            Outcome::Failed { reason, .. }
-            | Outcome::Unreachable { reason, .. }
-            | Outcome::Skipped { reason }
-            | Outcome::NotStarted { reason } => reason.clone(),
-            Outcome::Interrupted => "interrupted while running; files may remain on the host".to_string(),
-        }
-    }
 }
 
 /// Counters at one moment, carried by events so reporters keep no tally.
@@ -200,12 +95,12 @@ impl RunStats {
     pub fn count(&mut self, outcome: &Outcome) {
         self.finished += 1;
         match outcome {
-            Outcome::Ok { reboot_required, .. } => {
+            Outcome::Installed { .. } | Outcome::InstalledRebootRequired { .. } | Outcome::Cleaned { .. } => {
                 self.ok += 1;
-                self.reboot_required += usize::from(*reboot_required);
+                self.reboot_required += usize::from(outcome.reboot_required());
             }
             Outcome::AlreadyInstalled => self.already_installed += 1,
-            Outcome::Failed { .. } | Outcome::Interrupted => self.failed += 1,
+            Outcome::Failed { .. } => self.failed += 1,
             Outcome::Unreachable { .. } => self.unreachable += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::NotStarted { .. } => self.not_started += 1,
@@ -243,16 +138,20 @@ pub struct StepRecord {
     pub result: String,
 }
 
+/// How many events may wait for the reporters before the runner waits for them:
+/// a blocked terminal or pipe slows the run down instead of growing memory.
+const EVENT_QUEUE: usize = 1024;
+
 /// The runner's side of the event channel.
 #[derive(Clone)]
 pub struct EventSink {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::Sender<Event>,
     start: Instant,
 }
 
 impl EventSink {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Event>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new() -> (Self, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         (
             EventSink {
                 tx,
@@ -262,12 +161,13 @@ impl EventSink {
         )
     }
 
-    pub fn emit(&self, kind: EventKind) {
-        // A closed channel means the reporter is gone; the run goes on regardless.
-        let _ = self.tx.send(Event {
+    pub async fn emit(&self, kind: EventKind) {
+        let event = Event {
             time: SystemTime::now(),
             elapsed: self.start.elapsed(),
             kind,
-        });
+        };
+        // A closed channel means the reporters are gone; the run goes on regardless.
+        let _ = self.tx.send(event).await;
     }
 }

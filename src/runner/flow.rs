@@ -1,15 +1,18 @@
-//! The install flow on one host: connect → authenticate, then for each package in
-//! order detect → upload → execute → classify → cleanup (on every path out), then
-//! the reboot the packages' policy asks for.
+//! The work on one host: connect → authenticate, then either each package in order
+//! (detect → upload → execute → classify → cleanup on every path out, then the
+//! reboot the packages' policy asks for), or the removal of what earlier runs left.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::events::{EventKind, EventSink, HostReport, Outcome, Step, StepRecord};
-use super::{ExitCodes, HostJob, Ledger, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts};
+use super::books::Books;
+use super::events::{EventKind, EventSink, HostReport, Step, StepRecord};
+use super::{
+    ExitCodes, HostJob, Leftover, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts, Work,
+};
+use crate::outcome::{Failure, Outcome, Removed, Skip, Unreachable};
 use crate::secrets::Redactor;
 use crate::transport::{Connection, ErrorClass, ExecOutput, Install, RemoteExit, TransportError};
 
@@ -23,15 +26,14 @@ pub(super) struct Ctx {
     pub force: bool,
     pub redactor: Redactor,
     pub notice: RebootNotice,
-    pub ledger: Arc<dyn Ledger>,
+    pub books: Books,
 }
 
-/// Runs every package of one host; `done` hears about each package as it ends.
-pub(super) async fn install(
-    job: &HostJob,
-    ctx: &Ctx,
-    done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send),
-) {
+/// Hears about each work item (package or removal) of a host as it ends.
+pub(super) type Done = dyn FnMut(usize, Outcome, HostReport) -> super::BoxFuture<'static, ()> + Send;
+
+/// Runs every item of one host.
+pub(super) async fn run(job: &HostJob, ctx: &Ctx, done: &mut Done) {
     let started = Instant::now();
     let mut host = HostRun {
         job,
@@ -45,18 +47,28 @@ pub(super) async fn install(
             ..HostReport::default()
         },
     };
-    let (runnable, blocked) = host.claim();
-    if runnable > 0 {
-        host.run(runnable, started, done).await;
-    }
-    if let Some(reason) = blocked {
-        for (index, pkg) in job.packages.iter().enumerate().skip(runnable) {
-            let reason = if index == runnable {
-                reason.clone()
-            } else {
-                "earlier package not installed".to_string()
-            };
-            done(index, Outcome::Skipped { reason }, host.report_for(pkg));
+    match &job.work {
+        Work::Install(packages) => {
+            let (runnable, blocked) = host.claim(packages).await;
+            if runnable > 0 {
+                host.install(&packages[..runnable], started, done).await;
+            }
+            if let Some(reason) = blocked {
+                for (index, pkg) in packages.iter().enumerate().skip(runnable) {
+                    let reason = if index == runnable {
+                        reason.clone()
+                    } else {
+                        Skip::EarlierPackageNotInstalled
+                    };
+                    done(index, Outcome::Skipped { reason }, host.report_for(&pkg.package)).await;
+                }
+            }
+        }
+        Work::Remove(leftovers) => {
+            let outcome = host.remove(leftovers).await;
+            host.report.duration = started.elapsed();
+            let report = std::mem::take(&mut host.report);
+            done(0, outcome, report).await;
         }
     }
 }
@@ -72,44 +84,51 @@ struct HostRun<'a> {
 
 impl<'a> HostRun<'a> {
     /// Take the packages in order until one may not run (attempt limit, another run).
-    fn claim(&self) -> (usize, Option<String>) {
-        for (index, pkg) in self.job.packages.iter().enumerate() {
+    async fn claim(&self, packages: &[PackageJob]) -> (usize, Option<Skip>) {
+        for (index, pkg) in packages.iter().enumerate() {
             if let Some(reason) = &pkg.skip {
                 return (index, Some(reason.clone()));
             }
-            if let Err(reason) = self.ctx.ledger.begin(&self.job.label, &pkg.package) {
+            if let Err(reason) = self.ctx.books.begin(&self.job.label, &pkg.package).await {
                 return (index, Some(reason));
             }
         }
-        (self.job.packages.len(), None)
+        (packages.len(), None)
     }
 
-    fn report_for(&self, pkg: &PackageJob) -> HostReport {
+    fn report_for(&self, package: &str) -> HostReport {
         HostReport {
-            package: pkg.package.clone(),
+            package: package.to_string(),
             ..self.report.clone()
         }
     }
 
-    async fn run(
-        &mut self,
-        runnable: usize,
-        started: Instant,
-        done: &mut (dyn FnMut(usize, Outcome, HostReport) + Send),
-    ) {
-        let packages = &self.job.packages[..runnable];
+    /// Connect and log in; on failure, the outcome every item gets.
+    async fn open(&mut self) -> Result<(Box<dyn Connection>, String), Outcome> {
         let connect = self.job.connector.connect(&self.job.endpoint);
-        let mut conn = match self.step(Step::Connect, self.ctx.timeouts.connect, connect).await {
-            Ok(conn) => conn,
+        let mut conn = self
+            .step(Step::Connect, self.ctx.timeouts.connect, connect)
+            .await?;
+        match self.authenticate(conn.as_mut()).await {
+            Ok(credential) => Ok((conn, credential)),
+            Err(outcome) => {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+                Err(outcome)
+            }
+        }
+    }
+
+    async fn install(&mut self, packages: &'a [PackageJob], started: Instant, done: &mut Done) {
+        let (mut conn, credential) = match self.open().await {
+            Ok(opened) => opened,
             Err(outcome) => {
                 self.report.duration = started.elapsed();
                 for (index, pkg) in packages.iter().enumerate() {
-                    done(index, outcome.clone(), self.report_for(pkg));
+                    done(index, outcome.clone(), self.report_for(&pkg.package)).await;
                 }
                 return;
             }
         };
-        let session = self.authenticate(conn.as_mut()).await;
         let connected = self.report.clone();
         let mut results = Vec::new();
         let mut earlier_failed = false;
@@ -120,26 +139,50 @@ impl<'a> HostRun<'a> {
                 ..connected.clone()
             };
             let begun = Instant::now();
-            let outcome = match (&session, earlier_failed) {
-                (Err(outcome), _) => outcome.clone(),
-                (Ok(_), true) => Outcome::Skipped {
-                    reason: "earlier package failed".to_string(),
-                },
-                (Ok(credential), false) => self.package(conn.as_mut(), pkg, credential).await,
+            let outcome = if earlier_failed {
+                Outcome::Skipped {
+                    reason: Skip::EarlierPackageFailed,
+                }
+            } else {
+                self.package(conn.as_mut(), pkg, &credential).await
             };
-            earlier_failed |= !outcome.succeeded();
+            earlier_failed |= !outcome.is_success();
             self.report.duration = if index == 0 {
                 started.elapsed()
             } else {
                 begun.elapsed()
             };
             results.push(outcome.clone());
-            done(index, outcome, std::mem::take(&mut self.report));
+            done(index, outcome, std::mem::take(&mut self.report)).await;
         }
-        if session.is_ok() {
-            self.reboot(conn.as_mut(), packages, &results).await;
+        self.reboot(conn.as_mut(), packages, &results).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+    }
+
+    /// `pushinst cleanup`: remove each leftover, striking it from the journal once gone.
+    async fn remove(&mut self, leftovers: &[Leftover]) -> Outcome {
+        let (mut conn, _) = match self.open().await {
+            Ok(opened) => opened,
+            Err(outcome) => return outcome,
+        };
+        let mut removed = Vec::new();
+        let mut outcome = None;
+        for leftover in leftovers {
+            let artefact = std::slice::from_ref(&leftover.artefact);
+            let work = conn.remove(artefact);
+            if let Err(failed) = self.step(Step::Cleanup, self.ctx.timeouts.cleanup, work).await {
+                outcome = Some(failed);
+                break;
+            }
+            self.ctx.books.removed(&self.job.label, artefact).await;
+            removed.push(Removed {
+                what: leftover.artefact.kind.name().to_string(),
+                path: leftover.artefact.path.clone(),
+                run_id: leftover.run_id.clone(),
+            });
         }
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+        outcome.unwrap_or(Outcome::Cleaned { removed })
     }
 
     /// The credential label that got in, or the outcome every package gets.
@@ -151,7 +194,7 @@ impl<'a> HostRun<'a> {
                 conn.authenticate(&self.job.credentials),
             )
             .await?;
-        self.rejections(&auth.rejected);
+        self.rejections(&auth.rejected).await;
         self.report.credential = Some(auth.accepted.clone());
         Ok(auth.accepted)
     }
@@ -161,23 +204,22 @@ impl<'a> HostRun<'a> {
         // On record before anything exists: on Windows even `detect` runs through a
         // temporary service and files.
         let artefacts = conn.prepare(&pkg.package);
-        if let Err(why) = self
+        if let Err(message) = self
             .ctx
-            .ledger
+            .books
             .will_create(&self.job.label, credential, &artefacts)
+            .await
         {
             return Outcome::Failed {
-                step: Step::Upload,
-                reason: format!("cannot record in the history what would be created, so nothing was: {why}"),
-                exit_code: None,
-                installer_ran: false,
+                step: Some(Step::Upload),
+                reason: Failure::HistoryUnavailable { message },
             };
         }
         let outcome = match self.detect_then_install(conn, pkg).await {
             Ok(outcome) | Err(outcome) => outcome,
         };
         if self.cleanup(conn).await {
-            self.ctx.ledger.removed(&self.job.label, &artefacts);
+            self.ctx.books.removed(&self.job.label, &artefacts).await;
         }
         outcome
     }
@@ -226,7 +268,7 @@ impl<'a> HostRun<'a> {
         match result {
             Ok(()) => true,
             Err(outcome) => {
-                self.report.cleanup_error = Some(outcome.reason());
+                self.report.cleanup_error = Some(crate::report::words::reason(&outcome));
                 false
             }
         }
@@ -237,8 +279,10 @@ impl<'a> HostRun<'a> {
         let mut asked = Vec::new();
         let mut warn = false;
         for (pkg, outcome) in packages.iter().zip(results) {
-            let Outcome::Ok { reboot_required, .. } = outcome else {
-                continue;
+            let reboot_required = match outcome {
+                Outcome::Installed { .. } => false,
+                Outcome::InstalledRebootRequired { .. } => true,
+                _ => continue,
             };
             match (pkg.reboot, reboot_required) {
                 (RebootPolicy::Always, _) | (RebootPolicy::IfRequired, true) => asked.push(pkg),
@@ -248,8 +292,9 @@ impl<'a> HostRun<'a> {
                 }
                 (RebootPolicy::Never, true) => {
                     self.ctx
-                        .ledger
-                        .reboot(&self.job.label, &pkg.package, &RebootState::Pending)
+                        .books
+                        .reboot(&self.job.label, &pkg.package, RebootState::Pending)
+                        .await
                 }
                 _ => {}
             }
@@ -264,33 +309,35 @@ impl<'a> HostRun<'a> {
         };
         let request = tokio::time::timeout(self.ctx.timeouts.cleanup, conn.reboot(delay, &message)).await;
         let state = match request {
-            Ok(Ok(())) => RebootState::Requested,
+            Ok(Ok(())) => RebootState::Requested { delay },
             Ok(Err(e)) => RebootState::Failed(self.ctx.redactor.redact(&e.to_string())),
             Err(_) => RebootState::Failed("timed out".to_string()),
         };
         for pkg in asked {
-            self.ctx.ledger.reboot(&self.job.label, &pkg.package, &state);
+            self.ctx
+                .books
+                .reboot(&self.job.label, &pkg.package, state.clone())
+                .await;
         }
-        let result = match &state {
-            RebootState::Requested if delay.is_zero() => "reboot requested now".to_string(),
-            RebootState::Requested => {
-                format!("reboot requested in {}", humantime::format_duration(delay))
-            }
-            other => other.label(),
-        };
-        self.ctx.sink.emit(EventKind::RebootRequested {
-            host: self.job.label.clone(),
-            result,
-        });
+        self.ctx
+            .sink
+            .emit(EventKind::RebootRequested {
+                host: self.job.label.clone(),
+                state,
+            })
+            .await;
     }
 
-    fn rejections(&mut self, rejected: &[crate::transport::Rejection]) {
+    async fn rejections(&mut self, rejected: &[crate::transport::Rejection]) {
         for r in rejected {
-            self.ctx.sink.emit(EventKind::CredentialRejected {
-                host: self.job.label.clone(),
-                credential: r.credential.clone(),
-                reason: r.reason.clone(),
-            });
+            self.ctx
+                .sink
+                .emit(EventKind::CredentialRejected {
+                    host: self.job.label.clone(),
+                    credential: r.credential.clone(),
+                    reason: r.reason.clone(),
+                })
+                .await;
         }
         self.report.rejected.extend(rejected.iter().cloned());
     }
@@ -313,12 +360,15 @@ impl<'a> HostRun<'a> {
             _ => self.remaining(limit),
         };
         let by_deadline = bounded < limit;
-        self.ctx.sink.emit(EventKind::StepStarted {
-            host: self.job.label.clone(),
-            step,
-        });
+        self.ctx
+            .sink
+            .emit(EventKind::StepStarted {
+                host: self.job.label.clone(),
+                step,
+            })
+            .await;
         if let Some(package) = self.package {
-            self.ctx.ledger.phase(&self.job.label, package, step);
+            self.ctx.books.phase(&self.job.label, package, step).await;
         }
         let started = Instant::now();
         let result = tokio::time::timeout(bounded, work).await;
@@ -327,29 +377,32 @@ impl<'a> HostRun<'a> {
                 self.record(step, started, "ok".to_string());
                 return Ok(value);
             }
-            Ok(Err(err)) => self.failure(step, err),
+            Ok(Err(err)) => self.failure(step, err).await,
             Err(_) => {
-                let why = if by_deadline {
-                    format!(
-                        "host deadline ({}) reached",
-                        humantime::format_duration(self.ctx.timeouts.host)
-                    )
+                let limit = if by_deadline {
+                    self.ctx.timeouts.host
                 } else {
-                    humantime::format_duration(limit).to_string()
+                    limit
                 };
-                let reason = format!("timeout during {step} ({why})");
                 match step {
-                    Step::Connect | Step::Authenticate => Outcome::Unreachable { step, reason },
-                    _ => Outcome::Failed {
+                    Step::Connect | Step::Authenticate => Outcome::Unreachable {
                         step,
-                        reason,
-                        exit_code: None,
-                        installer_ran: step == Step::Execute,
+                        reason: Unreachable::TimedOut {
+                            limit,
+                            host_deadline: by_deadline,
+                        },
+                    },
+                    _ => Outcome::Failed {
+                        step: Some(step),
+                        reason: Failure::StepTimedOut {
+                            limit,
+                            host_deadline: by_deadline,
+                        },
                     },
                 }
             }
         };
-        self.record(step, started, outcome.reason());
+        self.record(step, started, crate::report::words::reason(&outcome));
         Err(outcome)
     }
 
@@ -361,39 +414,38 @@ impl<'a> HostRun<'a> {
         });
     }
 
-    fn failure(&mut self, step: Step, err: TransportError) -> Outcome {
+    /// The transport's error, by its class, as an outcome. Nothing here reads the
+    /// error's text to decide: the text is only carried, redacted, for the reader.
+    async fn failure(&mut self, step: Step, err: TransportError) -> Outcome {
+        let class = err.class();
         match err {
-            err if err.class() == ErrorClass::Connect => Outcome::Unreachable {
-                step,
-                reason: self.ctx.redactor.redact(&err.to_string()),
-            },
             TransportError::AuthRejected(rejected) => {
-                self.rejections(&rejected);
+                self.rejections(&rejected).await;
                 Outcome::Failed {
-                    step,
-                    reason: TransportError::AuthRejected(rejected).to_string(),
-                    exit_code: None,
-                    installer_ran: false,
+                    step: Some(step),
+                    reason: Failure::CredentialsRefused { rejected },
                 }
             }
             TransportError::ExecTimedOut { timeout, output } => {
                 self.report.output = self.ctx.redactor.redact(&output.text());
                 Outcome::Failed {
-                    step,
-                    reason: format!(
-                        "timeout during {step} (the installer did not finish within {}; it was stopped)",
-                        humantime::format_duration(timeout)
-                    ),
-                    exit_code: None,
-                    installer_ran: true,
+                    step: Some(step),
+                    reason: Failure::InstallerTimedOut { limit: timeout },
                 }
             }
-            other => Outcome::Failed {
-                step,
-                reason: self.ctx.redactor.redact(&other.to_string()),
-                exit_code: None,
-                installer_ran: other.class() == ErrorClass::Installer,
-            },
+            other => {
+                let message = self.ctx.redactor.redact(&other.to_string());
+                match class {
+                    ErrorClass::Connect => Outcome::Unreachable {
+                        step,
+                        reason: Unreachable::Network { message },
+                    },
+                    class => Outcome::Failed {
+                        step: Some(step),
+                        reason: Failure::Transport { class, message },
+                    },
+                }
+            }
         }
     }
 }
@@ -401,25 +453,19 @@ impl<'a> HostRun<'a> {
 /// The package's codes decide: a reboot code is success with a reboot pending.
 pub(super) fn classify(exit: &RemoteExit, codes: &ExitCodes) -> Outcome {
     match exit {
-        RemoteExit::Code(code) if codes.reboot.contains(code) => Outcome::Ok {
-            exit_code: *code,
-            reboot_required: true,
-        },
-        RemoteExit::Code(code) if codes.success.contains(code) => Outcome::Ok {
-            exit_code: *code,
-            reboot_required: false,
-        },
+        RemoteExit::Code(code) if codes.reboot.contains(code) => {
+            Outcome::InstalledRebootRequired { exit_code: *code }
+        }
+        RemoteExit::Code(code) if codes.success.contains(code) => Outcome::Installed { exit_code: *code },
         RemoteExit::Code(code) => Outcome::Failed {
-            step: Step::Execute,
-            reason: format!("installer exited with code {code}"),
-            exit_code: Some(*code),
-            installer_ran: true,
+            step: Some(Step::Execute),
+            reason: Failure::ExitCode { code: *code },
         },
         RemoteExit::Signal(signal) => Outcome::Failed {
-            step: Step::Execute,
-            reason: format!("installer killed by signal {signal}"),
-            exit_code: None,
-            installer_ran: true,
+            step: Some(Step::Execute),
+            reason: Failure::Signal {
+                signal: signal.clone(),
+            },
         },
     }
 }
@@ -445,6 +491,7 @@ mod tests {
         );
         let failed = classify(&RemoteExit::Code(3), &codes);
         assert_eq!((failed.status(), failed.exit_code()), ("failed", Some(3)));
+        assert!(failed.counts_as_attempt());
         assert_eq!(
             classify(&RemoteExit::Signal("KILL".into()), &codes).status(),
             "failed"

@@ -1,8 +1,13 @@
 //! Where the runner records what it does as it does it: the history implements
-//! this. Calls are synchronous on purpose: an artefact is on record *before* it
-//! exists on a target, and a result is committed before the next host starts.
+//! this. An artefact is on record *before* it exists on a target, and a result is
+//! committed before the host's next item starts. Implementations may block (SQLite
+//! on a slow disk): the runner calls them through [`super::books::Books`], off the
+//! async worker threads.
 
-use super::events::{HostReport, Outcome, Step};
+use std::time::Duration;
+
+use super::events::{HostReport, Step};
+use crate::outcome::{Outcome, Skip};
 use crate::transport::Artefact;
 
 /// What became of a reboot the package's policy asked for.
@@ -11,15 +16,17 @@ pub enum RebootState {
     /// The installer asked for one and the policy does not reboot.
     Pending,
     /// The reboot command was accepted by the host.
-    Requested,
+    Requested { delay: Duration },
+    /// The request failed; the transport's words, redacted.
     Failed(String),
 }
 
 impl RebootState {
+    /// The history's machine form.
     pub fn label(&self) -> String {
         match self {
             RebootState::Pending => "pending".into(),
-            RebootState::Requested => "requested".into(),
+            RebootState::Requested { .. } => "requested".into(),
             RebootState::Failed(why) => format!("request failed: {why}"),
         }
     }
@@ -28,7 +35,7 @@ impl RebootState {
 pub trait Ledger: Send + Sync {
     /// Take host+package for this run. `Err` is why not (another run holds it); the
     /// package is then skipped on this host.
-    fn begin(&self, host: &str, package: &str) -> Result<(), String>;
+    fn begin(&self, host: &str, package: &str) -> Result<(), Skip>;
 
     /// The furthest step reached, so a crash shows where it stopped.
     fn phase(&self, host: &str, package: &str, step: Step);
@@ -51,7 +58,7 @@ pub struct NoLedger;
 
 #[cfg(test)]
 impl Ledger for NoLedger {
-    fn begin(&self, _: &str, _: &str) -> Result<(), String> {
+    fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
         Ok(())
     }
     fn phase(&self, _: &str, _: &str, _: Step) {}

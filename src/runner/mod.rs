@@ -1,6 +1,7 @@
 //! Runs the plan on a bounded pool: `concurrency` hosts at once, the rest queued in
 //! order, every step under a timeout, cancellation in two stages.
 
+mod books;
 mod dispatch;
 pub mod events;
 mod flow;
@@ -12,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dispatch::{Cancel, run};
-pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
+pub use events::{CancelReason, Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
 #[cfg(test)]
 pub use ledger::NoLedger;
 pub use ledger::{Ledger, RebootState};
 
+use crate::outcome::Skip;
 use crate::secrets::Redactor;
-use crate::transport::{Connector, Credential, Detect, Endpoint, Install, Payload};
+use crate::transport::{Artefact, BoxFuture, Connector, Credential, Detect, Endpoint, Install, Payload};
 
 /// The end of a maintenance window: no host starts after it.
 #[derive(Debug, Clone)]
@@ -66,8 +68,39 @@ pub struct HostJob {
     pub endpoint: Endpoint,
     pub connector: Arc<dyn Connector>,
     pub credentials: Vec<Credential>,
-    /// Installed in this order over one connection; a failure skips the rest.
-    pub packages: Vec<PackageJob>,
+    pub work: Work,
+}
+
+/// What to do once logged in.
+pub enum Work {
+    /// Install in this order over one connection; a failure skips the rest. One
+    /// result per package.
+    Install(Vec<PackageJob>),
+    /// `pushinst cleanup`: remove what earlier runs left. One result for the host.
+    Remove(Vec<Leftover>),
+}
+
+/// The item name a removal reports under, where an install names its package.
+pub const CLEANUP_ITEM: &str = "cleanup";
+
+impl Work {
+    /// The names results are reported under, in order.
+    pub fn items(&self) -> Vec<(String, Option<String>)> {
+        match self {
+            Work::Install(packages) => packages
+                .iter()
+                .map(|p| (p.package.clone(), p.version.clone()))
+                .collect(),
+            Work::Remove(_) => vec![(CLEANUP_ITEM.to_string(), None)],
+        }
+    }
+}
+
+/// Something an earlier run left on the host, from the journal.
+#[derive(Debug, Clone)]
+pub struct Leftover {
+    pub artefact: Artefact,
+    pub run_id: String,
 }
 
 /// One package on one host: an attempt.
@@ -80,8 +113,8 @@ pub struct PackageJob {
     pub install: Install,
     pub codes: ExitCodes,
     pub reboot: RebootPolicy,
-    /// Decided before the run (an attempt limit): the host is not touched for it.
-    pub skip: Option<String>,
+    /// Decided in the plan (an attempt limit): the host is not touched for it.
+    pub skip: Option<Skip>,
 }
 
 /// What to do when a package is installed (Kaspersky's restart options).
@@ -121,6 +154,7 @@ pub struct RebootNotice {
 
 pub struct RunConfig {
     pub run_id: String,
+    /// What the run is about, for its first event: package names, or `cleanup`.
     pub packages: Vec<String>,
     pub concurrency: usize,
     pub timeouts: Timeouts,

@@ -8,6 +8,8 @@ use tokio::sync::watch;
 
 use super::events::Step;
 use super::*;
+use crate::outcome::Skip;
+use crate::report::words::reason;
 use crate::transport::{
     Artefact, AuthOutcome, BoxFuture, Connection, Detect, ExecOutput, OutputTail, RemoteExit, TransportError,
 };
@@ -36,9 +38,12 @@ struct Recording {
 }
 
 impl Ledger for Recording {
-    fn begin(&self, host: &str, package: &str) -> Result<(), String> {
+    fn begin(&self, host: &str, package: &str) -> Result<(), Skip> {
         if self.busy.as_deref() == Some(package) {
-            return Err("busy: another run holds it".into());
+            return Err(Skip::Busy {
+                run_id: "other".into(),
+                pid: 7,
+            });
         }
         note(&self.log, format!("begin {host} {package}"));
         Ok(())
@@ -171,7 +176,7 @@ fn jobs(name: &str, host: &Scripted, packages: Vec<PackageJob>) -> HostJob {
         },
         connector: Arc::new(host.clone()),
         credentials: vec![],
-        packages,
+        work: Work::Install(packages),
     }
 }
 
@@ -238,7 +243,7 @@ async fn a_stall_at_any_step_times_out_with_that_step_and_cleans_up_what_was_sta
             Cancel::None,
         )
         .await;
-        assert_eq!(done[0].1.reason(), expected);
+        assert_eq!(reason(&done[0].1), expected);
         let unreachable = matches!(stall, Step::Connect | Step::Authenticate);
         assert_eq!(
             done[0].1.status(),
@@ -267,7 +272,7 @@ async fn the_host_deadline_cuts_a_long_step_short() {
     };
     let done = outcomes(vec![job("h", &host)], config(1, timeouts), Cancel::None).await;
     assert_eq!(
-        done[0].1.reason(),
+        reason(&done[0].1),
         "timeout during upload (host deadline (1m) reached)"
     );
     assert!(host.calls().contains(&Step::Cleanup));
@@ -324,7 +329,7 @@ async fn a_window_already_closed_starts_nothing_and_says_why() {
     let done = outcomes(vec![job("a", &host), job("b", &host)], config, Cancel::None).await;
     assert_eq!(done.len(), 2);
     for (_, outcome) in &done {
-        assert_eq!(outcome.reason(), "not started: the window closed at 05:00");
+        assert_eq!(reason(outcome), "not started: the window closed at 05:00");
     }
     assert!(host.calls().is_empty());
 }
@@ -340,7 +345,7 @@ async fn packages_install_in_order_over_one_connection_and_a_failure_stops_the_r
     let done = outcomes(vec![jobs("h", &host, packages)], config, Cancel::None).await;
     let statuses: Vec<&str> = done.iter().map(|(_, o)| o.status()).collect();
     assert_eq!(statuses, ["failed", "skipped"]);
-    assert_eq!(done[1].1.reason(), "earlier package failed");
+    assert_eq!(reason(&done[1].1), "earlier package failed");
     let connects = host.calls().iter().filter(|s| **s == Step::Connect).count();
     assert_eq!(connects, 1);
     assert_eq!(
@@ -363,7 +368,10 @@ async fn packages_install_in_order_over_one_connection_and_a_failure_stops_the_r
 async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
     let host = Scripted::default();
     let mut limited = package("first");
-    limited.skip = Some("attempt-limit (3/3)".into());
+    limited.skip = Some(Skip::AttemptLimit {
+        failures: 3,
+        limit: 3,
+    });
     let (limited_config, _) = recorded(&host, 1);
     let done = outcomes(
         vec![jobs("h", &host, vec![limited, package("second")])],
@@ -371,8 +379,8 @@ async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
         Cancel::None,
     )
     .await;
-    assert_eq!(done[0].1.reason(), "attempt-limit (3/3)");
-    assert_eq!(done[1].1.reason(), "earlier package not installed");
+    assert_eq!(reason(&done[0].1), "attempt-limit (3/3)");
+    assert_eq!(reason(&done[1].1), "earlier package not installed");
     assert!(host.calls().is_empty(), "no connection for a skipped host");
 
     let busy_host = Scripted::default();
@@ -384,7 +392,10 @@ async fn a_skipped_or_busy_package_touches_nothing_and_skips_the_later_ones() {
         ..config(1, Timeouts::default())
     };
     let done = outcomes(vec![job("h", &busy_host)], config, Cancel::None).await;
-    assert_eq!(done[0].1.reason(), "busy: another run holds it");
+    assert_eq!(
+        reason(&done[0].1),
+        "busy: another run holds it (run other, pid 7)"
+    );
     assert!(busy_host.calls().is_empty());
 }
 

@@ -166,7 +166,7 @@ pub struct AuthOutcome {
     pub rejected: Vec<Rejection>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {
     pub credential: String,
     pub reason: String,

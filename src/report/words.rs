@@ -1,0 +1,340 @@
+//! Outcomes in the admin's words: the one place where an [`Outcome`] becomes a
+//! sentence. Every output (terminal, plain lines, JSON's `reason`, the per-host log,
+//! the summary, `status`) reads its text from here.
+
+use std::time::Duration;
+
+use crate::outcome::{Failure, NotStarted, Outcome, Skip, Unreachable};
+use crate::runner::RebootState;
+
+fn span(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// What became of a reboot request.
+pub fn reboot(state: &RebootState) -> String {
+    match state {
+        RebootState::Pending => "reboot pending (the package's policy does not reboot)".into(),
+        RebootState::Requested { delay } if delay.is_zero() => "reboot requested now".into(),
+        RebootState::Requested { delay } => format!("reboot requested in {}", span(*delay)),
+        RebootState::Failed(why) => format!("reboot request failed: {why}"),
+    }
+}
+
+/// The reason of an attempt read back from the history: from its outcome, or the
+/// words an older pushinst stored.
+pub fn attempt_reason(row: &crate::history::AttemptRow) -> Option<String> {
+    row.outcome
+        .as_ref()
+        .map(reason)
+        .or_else(|| row.legacy_reason.clone())
+}
+
+/// The reason shown beside the status word.
+pub fn reason(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Installed { .. } => "installed".into(),
+        Outcome::InstalledRebootRequired { .. } => "installed; the host needs a reboot".into(),
+        Outcome::AlreadyInstalled => "already installed (detect succeeded)".into(),
+        Outcome::Cleaned { removed } if removed.is_empty() => "nothing left to remove".into(),
+        Outcome::Cleaned { removed } => {
+            let what: Vec<String> = removed.iter().map(|r| format!("{} {}", r.what, r.path)).collect();
+            format!("removed {}", what.join(", "))
+        }
+        Outcome::Failed { step, reason } => failure(*step, reason),
+        Outcome::Unreachable { step, reason } => match reason {
+            Unreachable::TimedOut { limit, host_deadline } => timed_out(step.name(), *limit, *host_deadline),
+            Unreachable::Network { message } => message.clone(),
+        },
+        Outcome::Skipped { reason } => skip(reason),
+        Outcome::NotStarted { reason } => not_started(reason),
+    }
+}
+
+fn timed_out(step: &str, limit: Duration, host_deadline: bool) -> String {
+    if host_deadline {
+        format!("timeout during {step} (host deadline ({}) reached)", span(limit))
+    } else {
+        format!("timeout during {step} ({})", span(limit))
+    }
+}
+
+fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
+    let step_name = step.map_or("the run", |s| s.name());
+    match reason {
+        Failure::ExitCode { code } => format!("installer exited with code {code}"),
+        Failure::Signal { signal } => format!("installer killed by signal {signal}"),
+        Failure::InstallerTimedOut { limit } => format!(
+            "timeout during execute (the installer did not finish within {}; it was stopped)",
+            span(*limit)
+        ),
+        Failure::StepTimedOut { limit, host_deadline } => timed_out(step_name, *limit, *host_deadline),
+        Failure::CredentialsRefused { rejected } => format!(
+            "every credential was refused ({})",
+            rejected
+                .iter()
+                .map(|r| format!("{}: {}", r.credential, r.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Failure::Transport { message, .. } => message.clone(),
+        Failure::HistoryUnavailable { message } => {
+            format!("cannot record in the history what would be created, so nothing was: {message}")
+        }
+        Failure::Aborted => "interrupted while running; files may remain on the host".into(),
+        Failure::ProcessEnded { pid } => format!(
+            "the pushinst process (pid {pid}) ended while this host was being worked on; \
+             `pushinst cleanup` removes what it left"
+        ),
+    }
+}
+
+fn skip(reason: &Skip) -> String {
+    match reason {
+        Skip::AttemptLimit { failures, limit } => format!("attempt-limit ({failures}/{limit})"),
+        Skip::Busy { run_id, pid } => format!("busy: another run holds it (run {run_id}, pid {pid})"),
+        Skip::EarlierPackageFailed => "earlier package failed".into(),
+        Skip::EarlierPackageNotInstalled => "earlier package not installed".into(),
+        Skip::HistoryUnavailable { message } => {
+            format!("cannot record the attempt in the history: {message}")
+        }
+    }
+}
+
+fn not_started(reason: &NotStarted) -> String {
+    match reason {
+        NotStarted::Interrupted => "not started: the run was interrupted".into(),
+        NotStarted::WindowClosed { at } => format!("not started: the window closed at {at}"),
+        NotStarted::ProcessEnded { pid } => {
+            format!("not started: the pushinst process (pid {pid}) ended first")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Removed, Step};
+    use crate::transport::{ErrorClass, Rejection};
+
+    #[test]
+    fn every_outcome_reads_as_a_reason() {
+        let secs = Duration::from_secs;
+        let cases: Vec<(Outcome, &str, &str)> = vec![
+            (Outcome::Installed { exit_code: 0 }, "ok", "installed"),
+            (
+                Outcome::InstalledRebootRequired { exit_code: 3010 },
+                "reboot-required",
+                "installed; the host needs a reboot",
+            ),
+            (
+                Outcome::AlreadyInstalled,
+                "already-installed",
+                "already installed (detect succeeded)",
+            ),
+            (
+                Outcome::Cleaned {
+                    removed: vec![Removed {
+                        what: "directory".into(),
+                        path: ".pushinst-1".into(),
+                        run_id: "1".into(),
+                    }],
+                },
+                "cleaned",
+                "removed directory .pushinst-1",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Execute),
+                    reason: Failure::ExitCode { code: 3 },
+                },
+                "failed",
+                "installer exited with code 3",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Execute),
+                    reason: Failure::Signal {
+                        signal: "KILL".into(),
+                    },
+                },
+                "failed",
+                "installer killed by signal KILL",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Execute),
+                    reason: Failure::InstallerTimedOut { limit: secs(1800) },
+                },
+                "failed",
+                "timeout during execute (the installer did not finish within 30m; it was stopped)",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Upload),
+                    reason: Failure::StepTimedOut {
+                        limit: secs(60),
+                        host_deadline: false,
+                    },
+                },
+                "failed",
+                "timeout during upload (1m)",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Detect),
+                    reason: Failure::StepTimedOut {
+                        limit: secs(3600),
+                        host_deadline: true,
+                    },
+                },
+                "failed",
+                "timeout during detect (host deadline (1h) reached)",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Authenticate),
+                    reason: Failure::CredentialsRefused {
+                        rejected: vec![
+                            Rejection {
+                                credential: "a".into(),
+                                reason: "password refused".into(),
+                            },
+                            Rejection {
+                                credential: "b".into(),
+                                reason: "key refused".into(),
+                            },
+                        ],
+                    },
+                },
+                "failed",
+                "every credential was refused (a: password refused; b: key refused)",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Upload),
+                    reason: Failure::Transport {
+                        class: ErrorClass::TargetSetup,
+                        message: "the host's disk is full".into(),
+                    },
+                },
+                "failed",
+                "the host's disk is full",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Upload),
+                    reason: Failure::HistoryUnavailable {
+                        message: "locked".into(),
+                    },
+                },
+                "failed",
+                "cannot record in the history what would be created, so nothing was: locked",
+            ),
+            (
+                Outcome::Failed {
+                    step: None,
+                    reason: Failure::Aborted,
+                },
+                "interrupted",
+                "interrupted while running; files may remain on the host",
+            ),
+            (
+                Outcome::Failed {
+                    step: Some(Step::Execute),
+                    reason: Failure::ProcessEnded { pid: 42 },
+                },
+                "interrupted",
+                "the pushinst process (pid 42) ended while this host was being worked on; `pushinst cleanup` removes what it left",
+            ),
+            (
+                Outcome::Unreachable {
+                    step: Step::Connect,
+                    reason: Unreachable::TimedOut {
+                        limit: secs(1),
+                        host_deadline: false,
+                    },
+                },
+                "unreachable",
+                "timeout during connect (1s)",
+            ),
+            (
+                Outcome::Unreachable {
+                    step: Step::Connect,
+                    reason: Unreachable::Network {
+                        message: "connection refused on port 22 (is sshd running?)".into(),
+                    },
+                },
+                "unreachable",
+                "connection refused on port 22 (is sshd running?)",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::AttemptLimit {
+                        failures: 3,
+                        limit: 3,
+                    },
+                },
+                "skipped",
+                "attempt-limit (3/3)",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::Busy {
+                        run_id: "r1".into(),
+                        pid: 7,
+                    },
+                },
+                "skipped",
+                "busy: another run holds it (run r1, pid 7)",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::EarlierPackageFailed,
+                },
+                "skipped",
+                "earlier package failed",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::EarlierPackageNotInstalled,
+                },
+                "skipped",
+                "earlier package not installed",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::HistoryUnavailable {
+                        message: "locked".into(),
+                    },
+                },
+                "skipped",
+                "cannot record the attempt in the history: locked",
+            ),
+            (
+                Outcome::NotStarted {
+                    reason: NotStarted::Interrupted,
+                },
+                "not-started",
+                "not started: the run was interrupted",
+            ),
+            (
+                Outcome::NotStarted {
+                    reason: NotStarted::WindowClosed { at: "05:00".into() },
+                },
+                "not-started",
+                "not started: the window closed at 05:00",
+            ),
+            (
+                Outcome::NotStarted {
+                    reason: NotStarted::ProcessEnded { pid: 9 },
+                },
+                "not-started",
+                "not started: the pushinst process (pid 9) ended first",
+            ),
+        ];
+        for (outcome, status, text) in cases {
+            assert_eq!((outcome.status(), reason(&outcome).as_str()), (status, text));
+        }
+    }
+}
