@@ -89,7 +89,7 @@ _pushinst() {
 
     case "${cmd}" in
         pushinst)
-            opts="-i -q -v -h -V --inventory --state --output --quiet --verbose --help --version deploy hosts sync run retry status logs reset cleanup generate help"
+            opts="-i -v -h -V --inventory --state --output --verbose --help --version deploy hosts sync run retry status logs reset cleanup generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,7 +119,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__cleanup)
-            opts="-j -i -q -v -h --to --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -q -i -v -h --to --concurrency --quiet --connect-timeout --host-timeout --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,23 +137,7 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --exec)
-                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
-                    return 0
-                    ;;
-                --until)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --exec-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -185,7 +169,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__deploy)
-            opts="-j -i -q -v -h --to --save-as --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -q -i -v -h --to --save-as --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,6 +191,14 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --exec)
                     COMPREPLY=($(compgen -W "service task" -- "${cur}"))
                     return 0
@@ -219,15 +211,7 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exec-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -255,7 +239,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__generate)
-            opts="-i -q -v -h --out-dir --inventory --state --output --quiet --verbose --help completions man"
+            opts="-i -v -h --out-dir --inventory --state --output --verbose --help completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,7 +441,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__hosts)
-            opts="-i -q -v -h --to --inventory --state --output --quiet --verbose --help"
+            opts="-q -i -v -h --to --quiet --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +475,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__logs)
-            opts="-i -q -v -h --run --package --inventory --state --output --quiet --verbose --help"
+            opts="-i -v -h --run --package --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,7 +513,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__reset)
-            opts="-i -q -v -h --to --package --inventory --state --output --quiet --verbose --help"
+            opts="-q -i -v -h --to --package --quiet --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,7 +551,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__retry)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -578,6 +562,14 @@ _pushinst() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -593,15 +585,7 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exec-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -629,7 +613,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__run)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,6 +624,14 @@ _pushinst() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -655,15 +647,7 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exec-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +675,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__status)
-            opts="-i -q -v -h --to --inventory --state --output --quiet --verbose --help"
+            opts="-i -v -h --to --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -725,7 +709,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__sync)
-            opts="-j -i -q -v -h --concurrency --dry-run --force --exec --until --log-dir --connect-timeout --exec-timeout --host-timeout --inventory --state --output --quiet --verbose --help"
+            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -736,6 +720,14 @@ _pushinst() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -751,15 +743,7 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exec-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

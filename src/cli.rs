@@ -31,10 +31,6 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
-    /// Print only the summary and the hosts that did not succeed
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-
     /// Also show each step as it starts; twice for debug logs on stderr
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -74,12 +70,47 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
-/// How any run goes: the pool, the limits, the window.
+impl Cli {
+    /// `-q`, on the commands that have it.
+    pub fn quiet(&self) -> bool {
+        match &self.command {
+            Command::Deploy(a) => a.run.pool.quiet,
+            Command::Sync(a) => a.run.pool.quiet,
+            Command::Run(a) => a.run.pool.quiet,
+            Command::Retry(a) => a.run.pool.quiet,
+            Command::Cleanup(a) => a.pool.quiet,
+            Command::Reset(a) => a.quiet,
+            Command::Hosts(a) => a.quiet,
+            Command::Status(_) | Command::Logs(_) | Command::Generate(_) => false,
+        }
+    }
+}
+
+/// How any command that works on hosts goes: the pool and the connection limits.
 #[derive(Debug, Args, Clone, Default)]
-pub struct RunArgs {
+pub struct PoolArgs {
     /// Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub concurrency: Option<u32>,
+
+    /// Print only the summary and the hosts that did not succeed
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<humantime::Duration>,
+
+    /// Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub host_timeout: Option<humantime::Duration>,
+}
+
+/// How an install run goes: the pool, the limits, the window.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pool: PoolArgs,
 
     /// Print the per-host plan and touch nothing
     #[arg(long)]
@@ -101,17 +132,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
-    /// Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]
-    #[arg(long, value_name = "DURATION")]
-    pub connect_timeout: Option<humantime::Duration>,
-
     /// Limit for the installer itself [default: the package's timeout, settings.exec_timeout or 30m]
     #[arg(long, value_name = "DURATION")]
     pub exec_timeout: Option<humantime::Duration>,
-
-    /// Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]
-    #[arg(long, value_name = "DURATION")]
-    pub host_timeout: Option<humantime::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +219,10 @@ pub struct ResetArgs {
     /// The package whose counter to reset
     #[arg(long, required = true, value_name = "PACKAGE")]
     pub package: String,
+
+    /// Print nothing when it worked
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -205,7 +232,7 @@ pub struct CleanupArgs {
     pub to: Vec<String>,
 
     #[command(flatten)]
-    pub run: RunArgs,
+    pub pool: PoolArgs,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +240,10 @@ pub struct HostsArgs {
     /// Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes
     #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
     pub to: Vec<String>,
+
+    /// Print only the targets, no count
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod runner;
 mod secrets;
 mod transport;
 mod window;
+mod wiring;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

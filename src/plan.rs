@@ -1,11 +1,19 @@
-//! Targets × packages → what will happen on each host. Pure: reads the installer's
-//! size, never its bytes, and touches no host. `--dry-run` prints exactly this.
+//! Targets × packages → every decision about each host that can be made before
+//! touching it: the package variant, the credentials in order (the one that got in
+//! last time first), how it is reached and where files go, and, from the history,
+//! what is skipped (attempt limit) or left out (already installed, not selected).
+//! Reads the installer's size, never its bytes, and touches no host. The runner
+//! only executes it; `--dry-run` prints exactly this.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::inventory::{CredentialDef, Inventory, Os, Package, RebootPolicy, Target, Timeouts};
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use crate::history::HistoryError;
+use crate::inventory::{Inventory, Os, Package, RebootPolicy, Target, Timeouts, WindowsExec};
+use crate::outcome::Skip;
 use crate::transport::Detect;
 
 #[derive(Debug, Clone)]
@@ -15,7 +23,17 @@ pub struct Plan {
     pub concurrency: usize,
     pub timeouts: Timeouts,
     pub force: bool,
+    /// No host starts after this (`--until`).
+    pub until: Option<Window>,
     pub hosts: Vec<HostPlan>,
+}
+
+/// The end of a maintenance window.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub at: SystemTime,
+    /// As the operator wrote it.
+    pub label: String,
 }
 
 #[derive(Debug, Clone)]
@@ -41,8 +59,112 @@ impl PackagePlan {
 #[derive(Debug, Clone)]
 pub struct HostPlan {
     pub target: Target,
+    pub route: Route,
+    /// Credential names in the order they will be tried.
+    pub credentials: Vec<String>,
+    /// The credential that got in last time, moved to the front.
+    pub remembered: Option<String>,
     /// One per package, in the plan's order.
     pub installs: Vec<InstallPlan>,
+    /// One per package, in the plan's order.
+    pub decisions: Vec<Decision>,
+}
+
+/// How a host is reached, and where its files go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub transport: Transport,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// SSH; files staged in a new private directory in the login home, verified by sha256.
+    Ssh,
+    /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task.
+    Smb { exec: WindowsExec },
+}
+
+impl Route {
+    /// Where the staged files go, in the target's terms.
+    pub fn staging(&self) -> &'static str {
+        match self.transport {
+            Transport::Ssh => "~/.pushinst-RUN-…",
+            Transport::Smb { .. } => r"ADMIN$\Temp\pushinst-RUN-…",
+        }
+    }
+
+    /// What the upload is checked against on the target.
+    pub fn verifies(&self) -> &'static str {
+        match self.transport {
+            Transport::Ssh => "sha256",
+            Transport::Smb { .. } => "size",
+        }
+    }
+}
+
+/// What happens to one package on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Detect (unless forced), then install.
+    Install,
+    /// Not attempted: recorded as skipped, the host is not touched for it.
+    Skip(Skip),
+    /// Not part of this run at all.
+    Omit(Omitted),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Omitted {
+    /// `sync`: a success is on record.
+    AlreadySucceeded,
+    /// `retry`: it did not fail in the run retried (or has succeeded since).
+    NotSelected,
+}
+
+/// Which host+package pairs of the plan to work on.
+#[derive(Debug, Default)]
+pub enum Selection {
+    #[default]
+    All,
+    /// `sync`: those with no success on record.
+    Missing,
+    /// `retry`: exactly these (host label, package).
+    Only(HashSet<(String, String)>),
+}
+
+/// What the plan needs to know from the history.
+pub trait Facts {
+    fn last_credential(&self, host: &str) -> Result<Option<String>, HistoryError>;
+    fn failures(&self, host: &str, package: &str) -> Result<u32, HistoryError>;
+    fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError>;
+}
+
+/// No history yet: nothing remembered, nothing failed, nothing installed.
+pub struct NoFacts;
+
+impl Facts for NoFacts {
+    fn last_credential(&self, _: &str) -> Result<Option<String>, HistoryError> {
+        Ok(None)
+    }
+    fn failures(&self, _: &str, _: &str) -> Result<u32, HistoryError> {
+        Ok(0)
+    }
+    fn succeeded(&self, _: &str, _: &str) -> Result<bool, HistoryError> {
+        Ok(false)
+    }
+}
+
+impl Facts for crate::history::History {
+    fn last_credential(&self, host: &str) -> Result<Option<String>, HistoryError> {
+        crate::history::History::last_credential(self, host)
+    }
+    fn failures(&self, host: &str, package: &str) -> Result<u32, HistoryError> {
+        crate::history::History::failures(self, host, package)
+    }
+    fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+        crate::history::History::succeeded(self, host, package)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +191,8 @@ pub enum PlanError {
     },
     #[error("package `{package}` has no {os} installer, but {count} target(s) run {os}")]
     NoVariant { package: String, os: Os, count: usize },
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl PlanError {
@@ -88,6 +212,7 @@ impl PlanError {
             PlanError::NoVariant { os, .. } => Some(format!(
                 "add `{os} = {{ file = \"…\" }}` to the package, or exclude those hosts with `!HOST`"
             )),
+            PlanError::History(_) => None,
         }
     }
 }
@@ -100,6 +225,10 @@ pub struct PlanOptions {
     /// `--exec-timeout`: wins over the package's own timeout.
     pub exec_timeout: Option<Duration>,
     pub force: bool,
+    /// `--exec`: wins over every Windows host's own method.
+    pub exec: Option<WindowsExec>,
+    pub until: Option<Window>,
+    pub selection: Selection,
 }
 
 pub fn plan(
@@ -107,6 +236,7 @@ pub fn plan(
     packages: &[String],
     targets: Vec<Target>,
     options: PlanOptions,
+    facts: &dyn Facts,
 ) -> Result<Plan, PlanError> {
     let mut plans = Vec::new();
     let mut installs: Vec<(Option<InstallPlan>, Option<InstallPlan>)> = Vec::new();
@@ -141,9 +271,17 @@ pub fn plan(
             max_attempts: pkg.attempts_allowed(&inv.settings),
         });
     }
-    let hosts = targets
-        .into_iter()
-        .map(|target| HostPlan {
+    let mut hosts = Vec::new();
+    for target in targets {
+        let label = target.label();
+        let mut decisions = Vec::new();
+        for package in &plans {
+            decisions.push(decide(&label, package, &options.selection, facts)?);
+        }
+        let remembered = facts
+            .last_credential(&label)?
+            .filter(|c| target.credentials.contains(c));
+        hosts.push(HostPlan {
             installs: installs
                 .iter()
                 .filter_map(|(linux, windows)| match target.os {
@@ -151,16 +289,79 @@ pub fn plan(
                     Os::Windows => windows.clone(),
                 })
                 .collect(),
+            credentials: credentials_first(&target.credentials, remembered.as_deref()),
+            remembered,
+            route: route(&target, options.exec),
+            decisions,
             target,
-        })
-        .collect();
+        });
+    }
     Ok(Plan {
         packages: plans,
         concurrency: options.concurrency.unwrap_or(inv.settings.concurrency).max(1),
         timeouts: options.timeouts,
         force: options.force,
+        until: options.until,
         hosts,
     })
+}
+
+fn decide(
+    host: &str,
+    package: &PackagePlan,
+    selection: &Selection,
+    facts: &dyn Facts,
+) -> Result<Decision, PlanError> {
+    let selected = match selection {
+        Selection::All => true,
+        Selection::Missing => {
+            if facts.succeeded(host, &package.name)? {
+                return Ok(Decision::Omit(Omitted::AlreadySucceeded));
+            }
+            true
+        }
+        Selection::Only(pairs) => pairs.contains(&(host.to_string(), package.name.clone())),
+    };
+    if !selected {
+        return Ok(Decision::Omit(Omitted::NotSelected));
+    }
+    let failures = facts.failures(host, &package.name)?;
+    Ok(if failures >= package.max_attempts {
+        Decision::Skip(Skip::AttemptLimit {
+            failures,
+            limit: package.max_attempts,
+        })
+    } else {
+        Decision::Install
+    })
+}
+
+/// How the target is reached: its OS decides the transport, `--exec` over its own
+/// method decides how Windows runs the installer.
+pub fn route(target: &Target, exec: Option<WindowsExec>) -> Route {
+    let (transport, port) = match target.os {
+        Os::Linux => (Transport::Ssh, 22),
+        Os::Windows => (
+            Transport::Smb {
+                exec: exec.unwrap_or(target.exec),
+            },
+            445,
+        ),
+    };
+    Route {
+        transport,
+        port: target.port.unwrap_or(port),
+    }
+}
+
+/// Credential names in inventory order, `first` (when it is one of them) moved to the front.
+pub fn credentials_first(names: &[String], first: Option<&str>) -> Vec<String> {
+    let mut list = names.to_vec();
+    if let Some(pos) = first.and_then(|f| list.iter().position(|c| c == f)) {
+        let chosen = list.remove(pos);
+        list.insert(0, chosen);
+    }
+    list
 }
 
 fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<InstallPlan>, PlanError> {
@@ -192,108 +393,6 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
             .or(pkg.timeout)
             .unwrap_or(options.timeouts.exec),
     }))
-}
-
-/// What `--dry-run` prints.
-pub fn render(plan: &Plan, credentials: &std::collections::BTreeMap<String, CredentialDef>) -> String {
-    let mut out = String::new();
-    let names: Vec<String> = plan.packages.iter().map(PackagePlan::title).collect();
-    let _ = writeln!(
-        out,
-        "plan: {} on {} host(s), {} at a time; nothing will be touched (dry run)",
-        names.join(" → "),
-        plan.hosts.len(),
-        plan.concurrency
-    );
-    for host in &plan.hosts {
-        let t = &host.target;
-        let via = if t.address != t.name {
-            format!(" via {}", t.address)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(out, "\n{} ({}){via}", t.label(), t.os);
-        let creds: Vec<String> = t
-            .credentials
-            .iter()
-            .map(|name| describe_credential(name, credentials.get(name)))
-            .collect();
-        let _ = writeln!(out, "  credentials  {}", creds.join(", then "));
-        let sudo = t
-            .credentials
-            .iter()
-            .any(|c| credentials.get(c).is_some_and(|c| c.sudo));
-        for (package, install) in plan.packages.iter().zip(&host.installs) {
-            if plan.packages.len() > 1 {
-                let _ = writeln!(out, "  package      {}", package.name);
-            }
-            render_install(&mut out, plan, package, install, sudo);
-        }
-    }
-    out
-}
-
-fn render_install(out: &mut String, plan: &Plan, package: &PackagePlan, install: &InstallPlan, sudo: bool) {
-    let mut argv = vec![file_name(&install.installer)];
-    argv.extend(install.args.iter().cloned());
-    let _ = writeln!(
-        out,
-        "  installer    {} ({} bytes)",
-        install.installer.display(),
-        install.installer_size
-    );
-    if let Some(config) = &install.config {
-        let _ = writeln!(out, "  config       {}", config.display());
-    }
-    let mut steps = vec!["connect".to_string(), "authenticate".to_string()];
-    match (&install.detect, plan.force) {
-        (Some(detect), false) => steps.push(format!("detect {detect}")),
-        (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
-        (None, _) => {}
-    }
-    steps.push("upload + verify sha256".to_string());
-    steps.push(format!(
-        "execute `{}`{} (timeout {})",
-        argv.join(" "),
-        if sudo { " via sudo" } else { "" },
-        humantime::format_duration(install.timeout)
-    ));
-    steps.push(format!(
-        "classify (ok: {:?}, reboot: {:?})",
-        package.success_codes, package.reboot_codes
-    ));
-    steps.push("clean up".to_string());
-    if package.reboot != RebootPolicy::Never {
-        steps.push(format!("reboot ({})", reboot_name(package.reboot)));
-    }
-    let _ = writeln!(out, "  steps        {}", steps.join(" → "));
-}
-
-fn reboot_name(policy: RebootPolicy) -> &'static str {
-    match policy {
-        RebootPolicy::Never => "never",
-        RebootPolicy::IfRequired => "if required",
-        RebootPolicy::Always => "always",
-        RebootPolicy::Ask => "ask the logged-on users first",
-    }
-}
-
-fn describe_credential(name: &str, def: Option<&CredentialDef>) -> String {
-    let Some(def) = def else { return name.to_string() };
-    let mut how = Vec::new();
-    if def.agent {
-        how.push("agent".to_string());
-    }
-    if let Some(key) = &def.key {
-        how.push(format!("key {}", key.display()));
-    }
-    if let Some(source) = &def.password {
-        how.push(format!("password from {source}"));
-    }
-    if def.sudo {
-        how.push("sudo".to_string());
-    }
-    format!("{name} ({}: {})", def.user, how.join(", "))
 }
 
 pub fn file_name(path: &std::path::Path) -> String {

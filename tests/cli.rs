@@ -194,9 +194,13 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         "{plan}"
     );
     assert!(
-        plan.contains("credentials  deploy (deploy: password from env DEPLOY_PW, sudo), then backup"),
+        plan.contains("deploy (deploy: password from env DEPLOY_PW, sudo), then backup"),
         "{plan}"
     );
+    // One table row per host and package, after the head line, a blank and the header.
+    let rows: Vec<&str> = plan.lines().skip(3).collect();
+    assert_eq!(rows.len(), 4, "{plan}");
+    assert!(rows.iter().all(|r| r.contains("agent 7.2.1  install")), "{plan}");
     assert!(plan.contains("detect `test -x /opt/agent` → upload + verify sha256 → execute `install.sh --unattended` via sudo (timeout 30m)"), "{plan}");
     assert_eq!(connections.load(Ordering::SeqCst), 0);
     assert!(

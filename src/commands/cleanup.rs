@@ -1,20 +1,21 @@
 //! `pushinst cleanup [--to TARGET…]`: remove from targets what interrupted or
-//! crashed runs left there, as the artefact journal records it, and strike each
-//! entry once it is gone.
+//! crashed runs left there, as the artefact journal records it. It goes through
+//! the same runner as every install: the same pool, timeouts, progress, `--output
+//! json`, Ctrl-C handling and exit codes. Each entry is struck once it is gone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
-
-use crate::cli::{CleanupArgs, Cli};
-use crate::error::{AppError, EXIT_HOSTS_FAILED, EXIT_OK};
-use crate::history::{ArtefactRow, History};
+use crate::cli::{CleanupArgs, Cli, OutputFormat};
+use crate::error::{AppError, EXIT_OK};
+use crate::history::{ArtefactRow, CleanupLedger};
 use crate::inventory::{self, Target};
-use crate::launch::{self, Connectors, open_history, plan_options};
-use crate::runner::Timeouts;
+use crate::launch::{self, RunSetup, open_history};
+use crate::plan;
+use crate::runner::{CLEANUP_ITEM, HostJob, Leftover, Work};
 use crate::secrets::Redactor;
-use crate::transport::{Artefact, ArtefactKind, Credential};
+use crate::transport::{Artefact, ArtefactKind};
+use crate::wiring::{self, Connectors};
 
 pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
     let inv = inventory::load(&cli.inventory)?;
@@ -36,101 +37,78 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         }
     }
     if by_host.is_empty() {
-        if !cli.quiet {
-            println!("nothing to clean up: the journal has no leftovers");
+        if !cli.quiet() && cli.output == OutputFormat::Human {
+            crate::report::write_out(
+                &mut std::io::stdout(),
+                "nothing to clean up: the journal has no leftovers\n",
+            );
         }
         return Ok(EXIT_OK);
     }
     let mut targets = Vec::new();
-    let mut failed = 0;
+    let mut gone = Vec::new();
     for (host, rows) in by_host {
         match inventory::resolve_targets(&inv, std::slice::from_ref(&host)) {
             Ok(mut t) if t.len() == 1 => targets.push((t.remove(0), rows)),
-            _ => {
-                failed += 1;
-                println!("{host}: cannot clean up: the host is no longer in the inventory");
-            }
+            _ => gone.push(host),
         }
+    }
+    if !gone.is_empty() {
+        return Err(AppError::Usage {
+            message: format!(
+                "the journal has leftovers on host(s) the inventory no longer knows: {}",
+                gone.join(", ")
+            ),
+            hint: Some("put them back in the inventory, or clean up the rest with `--to`".into()),
+        });
     }
     let mut redactor = Redactor::default();
-    let credentials = launch::resolve_for(&inv, targets.iter().map(|(t, _)| t), &mut redactor)?;
-    let connectors = Connectors::new(&inv, &launch::new_run_id(), args.run.exec)?;
-    let timeouts = plan_options(&inv, &args.run, None).timeouts;
-    let concurrency = args
-        .run
-        .concurrency
-        .map_or(inv.settings.concurrency, |c| c as usize);
-    let results: Vec<(String, Result<Vec<String>, String>)> = futures::stream::iter(targets)
+    let credentials = wiring::resolve_for(&inv, targets.iter().map(|(t, _)| t), &mut redactor)?;
+    let run_id = launch::new_run_id();
+    let connectors = Connectors::new(&inv, &run_id)?;
+    let jobs: Vec<HostJob> = targets
+        .into_iter()
         .map(|(target, rows)| {
-            let history = history.clone();
             // The credential that created the artefacts first: it owns them.
             let owner = rows.first().map(|r| r.credential.as_str());
-            let creds = launch::credentials_first(&target, &credentials, owner);
-            let (connector, endpoint) = connectors.endpoint(&target);
-            let timeouts = timeouts.clone();
-            async move {
-                let result = clean_host(connector, endpoint, &creds, &rows, &history, &timeouts).await;
-                (target.label(), result)
+            // Removal works the same whether a service or a task ran the installer.
+            let (connector, endpoint) = connectors.endpoint(&target, plan::route(&target, None));
+            let leftovers = rows
+                .iter()
+                .filter_map(|row| {
+                    Some(Leftover {
+                        artefact: Artefact {
+                            kind: ArtefactKind::parse(&row.kind)?,
+                            path: row.path.clone(),
+                        },
+                        run_id: row.run_id.clone(),
+                    })
+                })
+                .collect();
+            HostJob {
+                label: target.label(),
+                endpoint,
+                connector,
+                credentials: wiring::ordered(
+                    &plan::credentials_first(&target.credentials, owner),
+                    &credentials,
+                ),
+                work: Work::Remove(leftovers),
             }
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    for (host, result) in results {
-        match result {
-            Ok(removed) => {
-                for what in removed {
-                    println!("{host}: removed {what}");
-                }
-            }
-            Err(why) => {
-                failed += 1;
-                println!("{host}: cannot clean up: {}", redactor.redact(&why));
-            }
-        }
-    }
-    Ok(if failed == 0 { EXIT_OK } else { EXIT_HOSTS_FAILED })
-}
-
-async fn clean_host(
-    connector: Arc<dyn crate::transport::Connector>,
-    endpoint: crate::transport::Endpoint,
-    credentials: &[Credential],
-    rows: &[ArtefactRow],
-    history: &History,
-    timeouts: &Timeouts,
-) -> Result<Vec<String>, String> {
-    let timed = |what: &'static str, limit| {
-        move |_| format!("timeout during {what} ({})", humantime::format_duration(limit))
+        .collect();
+    let log_dir = launch::logs_beside(history.path()).join(&run_id);
+    let setup = RunSetup {
+        ledger: Arc::new(CleanupLedger::new(history.clone())),
+        run_id,
+        items: vec![CLEANUP_ITEM.to_string()],
+        concurrency: launch::concurrency(&inv, &args.pool),
+        timeouts: launch::timeouts(&inv, &args.pool),
+        force: false,
+        redactor,
+        until: None,
+        notice: inv.settings.reboot.clone(),
+        log_dir,
     };
-    let mut conn = tokio::time::timeout(timeouts.connect, connector.connect(&endpoint))
-        .await
-        .map_err(timed("connect", timeouts.connect))?
-        .map_err(|e| e.to_string())?;
-    let result = async {
-        tokio::time::timeout(timeouts.auth, conn.authenticate(credentials))
-            .await
-            .map_err(timed("authenticate", timeouts.auth))?
-            .map_err(|e| e.to_string())?;
-        let mut removed = Vec::new();
-        for row in rows {
-            let Some(kind) = ArtefactKind::parse(&row.kind) else {
-                continue;
-            };
-            let artefact = [Artefact {
-                kind,
-                path: row.path.clone(),
-            }];
-            tokio::time::timeout(timeouts.cleanup, conn.remove(&artefact))
-                .await
-                .map_err(timed("cleanup", timeouts.cleanup))?
-                .map_err(|e| e.to_string())?;
-            history.artefact_removed(row.id).map_err(|e| e.to_string())?;
-            removed.push(format!("{} {} (left by run {})", row.kind, row.path, row.run_id));
-        }
-        Ok(removed)
-    }
-    .await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn.close()).await;
-    result
+    launch::run_jobs(cli, jobs, setup).await
 }

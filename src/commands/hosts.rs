@@ -31,7 +31,7 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
         }
     }
     crate::report::write_out(&mut std::io::stdout(), &out);
-    if !cli.quiet && cli.output == OutputFormat::Human {
+    if !cli.quiet() && cli.output == OutputFormat::Human {
         eprintln!("{} host(s)", targets.len());
     }
     Ok(EXIT_OK)

@@ -2,6 +2,7 @@
 
 pub mod cleanup;
 pub mod deploy;
+pub mod dry_run;
 pub mod generate;
 pub mod hosts;
 pub mod logs;

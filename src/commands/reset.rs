@@ -20,7 +20,7 @@ pub fn reset(cli: &Cli, args: &ResetArgs) -> Result<u8, AppError> {
             out.push_str(&format!("{host}: {} failed attempt(s) forgotten\n", before));
         }
     }
-    if !cli.quiet {
+    if !cli.quiet() {
         out.push_str(&format!(
             "{reset} of {} host(s) reset for {}\n",
             targets.len(),

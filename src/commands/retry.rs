@@ -8,7 +8,8 @@ use crate::cli::{Cli, RetryArgs};
 use crate::error::{AppError, EXIT_OK};
 use crate::history::Filter;
 use crate::inventory;
-use crate::launch::{RunRequest, Selection, launch, open_history};
+use crate::launch::{RunRequest, launch, open_history};
+use crate::plan::Selection;
 
 pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
     let inv = inventory::load(&cli.inventory)?;
@@ -42,7 +43,7 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         .filter(|a| a.retryable() && !settled.contains(&(a.host.clone(), a.package.clone())))
         .collect();
     if failed.is_empty() {
-        if !cli.quiet {
+        if !cli.quiet() {
             println!("nothing to retry: every host of run {} succeeded", run.id);
         }
         return Ok(EXIT_OK);
@@ -67,7 +68,7 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         reboot,
         selection: Selection::Only(pairs),
     };
-    if !cli.quiet && cli.output == crate::cli::OutputFormat::Human {
+    if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
         println!(
             "retrying {} host(s) of run {} ({}, started {})",
             hosts.len(),

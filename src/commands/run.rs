@@ -28,7 +28,8 @@ pub fn save(
     args: &RunArgs,
 ) -> Result<u8, AppError> {
     // Plan now so a job that cannot run is refused now, not at 3 a.m.
-    let plan = plan::plan(inv, &job.packages, targets, plan_options(inv, args, None))?;
+    let options = plan_options(inv, args, None, plan::Selection::All)?;
+    let plan = plan::plan(inv, &job.packages, targets, options, &plan::NoFacts)?;
     let name = if name.trim().is_empty() {
         let packages: Vec<String> = plan.packages.iter().map(plan::PackagePlan::title).collect();
         format!("Install {}", packages.join(", "))
@@ -41,7 +42,7 @@ pub fn save(
         hint: None,
     })?;
     history.save_job(&name, &spec)?;
-    if !cli.quiet {
+    if !cli.quiet() {
         crate::report::write_out(
             &mut std::io::stdout(),
             &format!(

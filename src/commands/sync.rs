@@ -6,7 +6,8 @@ use crate::cli::{Cli, SyncArgs};
 use crate::commands::worst;
 use crate::error::{AppError, EXIT_INTERRUPTED, EXIT_OK};
 use crate::inventory;
-use crate::launch::{RunRequest, Selection, launch};
+use crate::launch::{RunRequest, launch};
+use crate::plan::Selection;
 
 pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
     let inv = inventory::load(&cli.inventory)?;
@@ -30,7 +31,7 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
     } else {
         args.jobs.clone()
     };
-    if names.is_empty() && !cli.quiet {
+    if names.is_empty() && !cli.quiet() {
         eprintln!("pushinst: the inventory has no [jobs]; nothing to sync");
     }
     // Every job's targets are checked before the first job runs.
@@ -48,7 +49,7 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
     }
     let mut code = EXIT_OK;
     for request in requests {
-        if !cli.quiet && cli.output == crate::cli::OutputFormat::Human {
+        if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
             println!("job {}:", request.job.as_deref().unwrap_or_default());
         }
         code = worst(code, launch(cli, &inv, &args.run, request).await?);

@@ -249,13 +249,6 @@ impl History {
         }
         Ok(())
     }
-
-    /// The journal entry is gone: the artefact was removed from the target.
-    pub fn artefact_removed(&self, id: i64) -> Result<(), HistoryError> {
-        self.conn()
-            .execute("DELETE FROM artefacts WHERE id = ?1", params![id])?;
-        Ok(())
-    }
 }
 
 /// An outcome as the `attempts` table stores it.

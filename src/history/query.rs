@@ -62,7 +62,6 @@ pub struct RunRow {
 
 #[derive(Debug, Clone)]
 pub struct ArtefactRow {
-    pub id: i64,
     pub run_id: String,
     pub host: String,
     pub credential: String,
@@ -205,7 +204,6 @@ impl History {
         let rows = stmt
             .query_map([], |row| {
                 Ok(ArtefactRow {
-                    id: row.get(0)?,
                     run_id: row.get(1)?,
                     host: row.get(2)?,
                     credential: row.get(3)?,

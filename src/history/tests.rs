@@ -180,7 +180,7 @@ fn the_journal_keeps_artefacts_until_removed_and_hides_those_of_running_runs() {
         (left[0].path.as_str(), left[0].credential.as_str()),
         ("d2", "cred")
     );
-    history.artefact_removed(left[0].id).unwrap();
+    history.forget("a", &[staged("d2")]).unwrap();
     assert!(history.leftovers().unwrap().is_empty());
 }
 

@@ -3,6 +3,7 @@
 mod host_log;
 mod json;
 mod lines;
+pub mod plan;
 mod progress;
 mod summary;
 pub mod words;

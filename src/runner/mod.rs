@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dispatch::{Cancel, run};
-pub use events::{CancelReason, Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
+pub use events::{Event, EventKind, EventSink, HostReport, Outcome, RunStats, Step};
 #[cfg(test)]
 pub use ledger::NoLedger;
 pub use ledger::{Ledger, RebootState};

@@ -1,0 +1,234 @@
+//! The plan in words (`--dry-run`): one table row per host and package, or, with
+//! `--output json`, one JSON line per row after a `plan` line.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::words;
+use crate::inventory::{CredentialDef, RebootPolicy, WindowsExec};
+use crate::outcome::{FORMAT_VERSION, Outcome};
+use crate::plan::{Decision, HostPlan, InstallPlan, Omitted, PackagePlan, Plan, Transport};
+
+fn decision(d: &Decision) -> String {
+    match d {
+        Decision::Install => "install".into(),
+        // Worded as the skip will be reported.
+        Decision::Skip(skip) => format!(
+            "skip: {}",
+            words::reason(&Outcome::Skipped { reason: skip.clone() })
+        ),
+        Decision::Omit(Omitted::AlreadySucceeded) => "leave: installed on record".into(),
+        Decision::Omit(Omitted::NotSelected) => "leave: not retried".into(),
+    }
+}
+
+fn transport(host: &HostPlan) -> String {
+    match host.route.transport {
+        Transport::Ssh => format!("ssh :{}", host.route.port),
+        Transport::Smb { exec } => format!("smb :{} {}", host.route.port, exec_name(exec)),
+    }
+}
+
+fn exec_name(exec: WindowsExec) -> &'static str {
+    match exec {
+        WindowsExec::Service => "service",
+        WindowsExec::Task => "task",
+    }
+}
+
+fn credential(name: &str, def: Option<&CredentialDef>) -> String {
+    let Some(def) = def else { return name.to_string() };
+    let mut how = Vec::new();
+    if def.agent {
+        how.push("agent".to_string());
+    }
+    if def.key.is_some() {
+        how.push("key".to_string());
+    }
+    if let Some(source) = &def.password {
+        how.push(format!("password from {source}"));
+    }
+    if def.sudo {
+        how.push("sudo".to_string());
+    }
+    format!("{name} ({}: {})", def.user, how.join(", "))
+}
+
+fn sudo(host: &HostPlan, credentials: &BTreeMap<String, CredentialDef>) -> bool {
+    host.credentials
+        .iter()
+        .any(|c| credentials.get(c).is_some_and(|c| c.sudo))
+}
+
+/// The steps one package goes through on one host.
+fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallPlan, sudo: bool) -> String {
+    let mut argv = vec![crate::plan::file_name(&install.installer)];
+    argv.extend(install.args.iter().cloned());
+    let mut steps = Vec::new();
+    match (&install.detect, plan.force) {
+        (Some(detect), false) => steps.push(format!("detect {detect}")),
+        (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
+        (None, _) => {}
+    }
+    steps.push(format!("upload + verify {}", host.route.verifies()));
+    steps.push(format!(
+        "execute `{}`{} (timeout {})",
+        argv.join(" "),
+        if sudo { " via sudo" } else { "" },
+        humantime::format_duration(install.timeout)
+    ));
+    steps.push(format!(
+        "classify (ok: {:?}, reboot: {:?})",
+        package.success_codes, package.reboot_codes
+    ));
+    steps.push("clean up".to_string());
+    if package.reboot != RebootPolicy::Never {
+        steps.push(format!("reboot ({})", reboot_name(package.reboot)));
+    }
+    steps.join(" → ")
+}
+
+fn reboot_name(policy: RebootPolicy) -> &'static str {
+    match policy {
+        RebootPolicy::Never => "never",
+        RebootPolicy::IfRequired => "if required",
+        RebootPolicy::Always => "always",
+        RebootPolicy::Ask => "ask the logged-on users first",
+    }
+}
+
+/// Human form: a head line, then the table.
+pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> String {
+    let names: Vec<String> = plan.packages.iter().map(PackagePlan::title).collect();
+    let mut out = format!(
+        "plan: {} on {} host(s), {} at a time{}; nothing will be touched (dry run)\n",
+        names.join(" → "),
+        plan.hosts.len(),
+        plan.concurrency,
+        plan.until
+            .as_ref()
+            .map(|w| format!(", no host starts after {}", w.label))
+            .unwrap_or_default()
+    );
+    let mut rows = vec![[
+        "HOST".to_string(),
+        "OS".into(),
+        "VIA".into(),
+        "CREDENTIALS".into(),
+        "PACKAGE".into(),
+        "DECISION".into(),
+        "STEPS".into(),
+    ]];
+    for host in &plan.hosts {
+        let t = &host.target;
+        let via = if t.address != t.name {
+            format!("{} {}", transport(host), t.address)
+        } else {
+            transport(host)
+        };
+        let creds: Vec<String> = host
+            .credentials
+            .iter()
+            .map(|name| credential(name, credentials.get(name)))
+            .collect();
+        let sudo = sudo(host, credentials);
+        for ((package, install), decided) in plan.packages.iter().zip(&host.installs).zip(&host.decisions) {
+            rows.push([
+                t.label(),
+                t.os.to_string(),
+                via.clone(),
+                creds.join(", then "),
+                package.title(),
+                decision(decided),
+                steps(plan, host, package, install, sudo),
+            ]);
+        }
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    out.push('\n');
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// JSON Lines: `{"type":"plan",…}`, then one `{"type":"planned",…}` per host and package.
+pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> Vec<Value> {
+    let mut lines = vec![json!({
+        "type": "plan",
+        "data": {
+            "format_version": FORMAT_VERSION,
+            "packages": plan.packages.iter().map(|p| json!({
+                "name": p.name,
+                "version": p.version,
+                "max_attempts": p.max_attempts,
+                "success_codes": p.success_codes,
+                "reboot_codes": p.reboot_codes,
+            })).collect::<Vec<_>>(),
+            "hosts": plan.hosts.len(),
+            "concurrency": plan.concurrency,
+            "force": plan.force,
+            "until": plan.until.as_ref().map(|w| &w.label),
+        }
+    })];
+    for host in &plan.hosts {
+        let t = &host.target;
+        let sudo = sudo(host, credentials);
+        for ((package, install), decided) in plan.packages.iter().zip(&host.installs).zip(&host.decisions) {
+            let (kind, skip) = match decided {
+                Decision::Install => ("install", Value::Null),
+                Decision::Skip(skip) => ("skip", json!(skip)),
+                Decision::Omit(Omitted::AlreadySucceeded) => ("leave-installed", Value::Null),
+                Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
+            };
+            let (transport, exec) = match host.route.transport {
+                Transport::Ssh => ("ssh", None),
+                Transport::Smb { exec } => ("smb", Some(exec_name(exec))),
+            };
+            lines.push(json!({
+                "type": "planned",
+                "data": {
+                    "host": t.label(),
+                    "os": t.os.to_string(),
+                    "address": t.address,
+                    "port": host.route.port,
+                    "transport": transport,
+                    "exec": exec,
+                    "staging": host.route.staging(),
+                    "verify": host.route.verifies(),
+                    "credentials": host.credentials,
+                    "remembered_credential": host.remembered,
+                    "sudo": sudo,
+                    "package": package.name,
+                    "version": package.version,
+                    "decision": kind,
+                    "decision_text": decision(decided),
+                    "skip": skip,
+                    "installer": install.installer,
+                    "installer_size": install.installer_size,
+                    "config": install.config,
+                    "args": install.args,
+                    "detect": install.detect.as_ref().map(|d| d.to_string()),
+                    "timeout_ms": u64::try_from(install.timeout.as_millis()).unwrap_or(u64::MAX),
+                    "reboot": package.reboot,
+                }
+            }));
+        }
+    }
+    lines
+}

@@ -1,0 +1,250 @@
+//! Turns a plan into what the runner executes: secrets resolved (each once), the
+//! installers read (each once, shared by every host), one connector per protocol.
+//! No decision is made here: the plan made them all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory, Target, WindowsExec};
+use crate::plan::{Decision, InstallPlan, Plan, Route, Transport};
+use crate::runner::{ExitCodes, HostJob, PackageJob, Work};
+use crate::secrets::{Redactor, SecretError, SecretSource};
+use crate::transport::smb::Encryption;
+use crate::transport::ssh::{HostKeyCheck, SshConnector};
+use crate::transport::windows::{ExecMethod, WindowsConnector, WindowsOptions};
+use crate::transport::{AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
+
+/// How often a Windows host is asked whether the installer has finished.
+const WINDOWS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Read the secrets of every credential these targets may use, each once.
+pub fn resolve_for<'a>(
+    inv: &Inventory,
+    targets: impl Iterator<Item = &'a Target>,
+    redactor: &mut Redactor,
+) -> Result<BTreeMap<String, Credential>, AppError> {
+    let mut out = BTreeMap::new();
+    for name in targets.flat_map(|t| t.credentials.iter()) {
+        if out.contains_key(name) {
+            continue;
+        }
+        let Some(def) = inv.credentials.get(name) else {
+            continue;
+        };
+        let credential = credential(def, redactor).map_err(|source| AppError::Secret {
+            credential: name.clone(),
+            source,
+        })?;
+        out.insert(name.clone(), credential);
+    }
+    Ok(out)
+}
+
+fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential, SecretError> {
+    let what = |thing: &str| format!("{thing} for credential {} (user {})", def.name, def.user);
+    let mut resolve = |source: &SecretSource, thing: &str| {
+        let secret = source.resolve(&what(thing))?;
+        redactor.add(&secret);
+        Ok::<_, SecretError>(secret)
+    };
+    let password = def
+        .password
+        .as_ref()
+        .map(|s| resolve(s, "password"))
+        .transpose()?;
+    let passphrase = def
+        .passphrase
+        .as_ref()
+        .map(|s| resolve(s, "key passphrase"))
+        .transpose()?;
+    let sudo_password = def
+        .sudo_password
+        .as_ref()
+        .map(|s| resolve(s, "sudo password"))
+        .transpose()?;
+    // Cheapest and safest first: the agent, then a key, then a password.
+    let mut methods = Vec::new();
+    if def.agent {
+        methods.push(AuthMethod::Agent);
+    }
+    if let Some(path) = &def.key {
+        methods.push(AuthMethod::Key {
+            path: path.clone(),
+            passphrase,
+        });
+    }
+    if let Some(password) = &password {
+        methods.push(AuthMethod::Password(password.clone()));
+    }
+    let sudo = def.sudo.then(|| match sudo_password.or(password) {
+        Some(secret) => Sudo::Password(secret),
+        None => Sudo::NoPassword,
+    });
+    Ok(Credential {
+        label: def.name.clone(),
+        user: def.user.clone(),
+        methods,
+        sudo,
+    })
+}
+
+/// The connectors every host of this run shares.
+pub struct Connectors {
+    ssh: Arc<dyn Connector>,
+    windows_service: Arc<dyn Connector>,
+    windows_task: Arc<dyn Connector>,
+}
+
+impl Connectors {
+    pub fn new(inv: &Inventory, run_id: &str) -> Result<Self, AppError> {
+        let known_hosts = known_hosts(inv);
+        let accept_new = inv.settings.host_key_policy == HostKeyPolicy::AcceptNew;
+        if accept_new && let Some(dir) = known_hosts.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
+                what: format!("cannot create {}", dir.display()),
+                source,
+            })?;
+        }
+        let windows = |method| -> Arc<dyn Connector> {
+            Arc::new(WindowsConnector::new(
+                WindowsOptions {
+                    encryption: if inv.settings.smb_encryption_required {
+                        Encryption::Required
+                    } else {
+                        Encryption::IfAsked
+                    },
+                    method,
+                    poll: WINDOWS_POLL,
+                },
+                run_id,
+            ))
+        };
+        Ok(Connectors {
+            ssh: Arc::new(SshConnector::new(
+                HostKeyCheck {
+                    known_hosts,
+                    accept_new,
+                },
+                run_id,
+            )),
+            windows_service: windows(ExecMethod::Service),
+            windows_task: windows(ExecMethod::Task),
+        })
+    }
+
+    /// The connector for this route, and where it listens.
+    pub fn endpoint(&self, t: &Target, route: Route) -> (Arc<dyn Connector>, Endpoint) {
+        let connector = match route.transport {
+            Transport::Ssh => self.ssh.clone(),
+            Transport::Smb {
+                exec: WindowsExec::Service,
+            } => self.windows_service.clone(),
+            Transport::Smb {
+                exec: WindowsExec::Task,
+            } => self.windows_task.clone(),
+        };
+        let endpoint = Endpoint {
+            name: t.name.clone(),
+            address: t.address.clone(),
+            port: route.port,
+        };
+        (connector, endpoint)
+    }
+}
+
+/// `settings.known_hosts`, else `~/.ssh/known_hosts`.
+pub fn known_hosts(inv: &Inventory) -> PathBuf {
+    inv.settings
+        .known_hosts
+        .clone()
+        .unwrap_or_else(|| crate::launch::home().join(".ssh").join("known_hosts"))
+}
+
+/// The credentials in the plan's order, secrets resolved.
+pub fn ordered(names: &[String], credentials: &BTreeMap<String, Credential>) -> Vec<Credential> {
+    names.iter().filter_map(|c| credentials.get(c).cloned()).collect()
+}
+
+/// One job per host with anything to do, in the plan's order.
+pub fn jobs(
+    plan: &Plan,
+    connectors: &Connectors,
+    credentials: &BTreeMap<String, Credential>,
+) -> Result<Vec<HostJob>, AppError> {
+    // The installer is read once and its bytes shared by every host.
+    let mut payloads: Vec<(InstallPlan, Vec<Payload>)> = Vec::new();
+    let mut jobs = Vec::new();
+    for host in &plan.hosts {
+        let mut packages = Vec::new();
+        for ((package, install), decision) in plan.packages.iter().zip(&host.installs).zip(&host.decisions) {
+            let skip = match decision {
+                Decision::Install => None,
+                Decision::Skip(skip) => Some(skip.clone()),
+                Decision::Omit(_) => continue,
+            };
+            let files = match payloads.iter().find(|(p, _)| p == install) {
+                Some((_, files)) => files.clone(),
+                None => {
+                    let files = read_payloads(install)?;
+                    payloads.push((install.clone(), files.clone()));
+                    files
+                }
+            };
+            packages.push(PackageJob {
+                package: package.name.clone(),
+                version: package.version.clone(),
+                detect: install.detect.clone(),
+                payloads: files,
+                install: Install {
+                    program: crate::plan::file_name(&install.installer),
+                    args: install.args.clone(),
+                    timeout: install.timeout,
+                },
+                codes: ExitCodes {
+                    success: package.success_codes.clone(),
+                    reboot: package.reboot_codes.clone(),
+                },
+                reboot: package.reboot,
+                skip,
+            });
+        }
+        if packages.is_empty() {
+            continue;
+        }
+        let (connector, endpoint) = connectors.endpoint(&host.target, host.route);
+        jobs.push(HostJob {
+            label: host.target.label(),
+            endpoint,
+            connector,
+            credentials: ordered(&host.credentials, credentials),
+            work: Work::Install(packages),
+        });
+    }
+    Ok(jobs)
+}
+
+fn read_payloads(install: &InstallPlan) -> Result<Vec<Payload>, AppError> {
+    let mut files = vec![read_payload(&install.installer, true)?];
+    if let Some(config) = &install.config {
+        files.push(read_payload(config, false)?);
+    }
+    Ok(files)
+}
+
+fn read_payload(path: &Path, executable: bool) -> Result<Payload, AppError> {
+    let data = std::fs::read(path).map_err(|source| AppError::Io {
+        what: format!("cannot read {}", path.display()),
+        source,
+    })?;
+    let sha256 = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Payload {
+        file_name: crate::plan::file_name(path),
+        data: Arc::from(data),
+        sha256,
+        executable,
+    })
+}
