@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::ssh::SshError;
+use super::windows::WindowsError;
 use super::{OutputTail, Rejection};
 
 /// The few kinds of trouble the runner tells apart. Each transport error names
@@ -34,13 +35,10 @@ pub enum ErrorClass {
 pub enum TransportError {
     #[error(transparent)]
     Ssh(#[from] SshError),
-    /// The host could not be reached or dropped us: not the installer's fault.
-    #[error("{0}")]
-    Unreachable(String),
+    #[error(transparent)]
+    Windows(#[from] WindowsError),
     #[error("every credential was refused ({})", .0.iter().map(|r| format!("{}: {}", r.credential, r.reason)).collect::<Vec<_>>().join("; "))]
     AuthRejected(Vec<Rejection>),
-    #[error("{0}")]
-    Remote(String),
     #[error("the installer did not finish within {}", humantime::format_duration(*.timeout))]
     ExecTimedOut { timeout: Duration, output: OutputTail },
 }
@@ -49,9 +47,8 @@ impl TransportError {
     pub fn class(&self) -> ErrorClass {
         match self {
             TransportError::Ssh(e) => e.class(),
-            TransportError::Unreachable(_) => ErrorClass::Connect,
+            TransportError::Windows(e) => e.class(),
             TransportError::AuthRejected(_) => ErrorClass::Authentication,
-            TransportError::Remote(_) => ErrorClass::TargetSetup,
             TransportError::ExecTimedOut { .. } => ErrorClass::Installer,
         }
     }
