@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::ssh::SshError;
+use super::windows::WindowsError;
 use super::{OutputTail, Rejection};
 
 /// The few kinds of trouble the runner tells apart. Each transport error names
@@ -31,17 +33,12 @@ pub enum ErrorClass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// The host could not be reached or dropped us: not the installer's fault.
-    #[error("{0}")]
-    Unreachable(String),
-    #[error("{0}")]
-    HostKey(String),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(transparent)]
+    Windows(#[from] WindowsError),
     #[error("every credential was refused ({})", .0.iter().map(|r| format!("{}: {}", r.credential, r.reason)).collect::<Vec<_>>().join("; "))]
     AuthRejected(Vec<Rejection>),
-    #[error("{0}")]
-    Remote(String),
-    #[error("sudo refused: {0}")]
-    Sudo(String),
     #[error("the installer did not finish within {}", humantime::format_duration(*.timeout))]
     ExecTimedOut { timeout: Duration, output: OutputTail },
 }
@@ -49,10 +46,9 @@ pub enum TransportError {
 impl TransportError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            TransportError::Unreachable(_) => ErrorClass::Connect,
-            TransportError::HostKey(_) => ErrorClass::HostKey,
+            TransportError::Ssh(e) => e.class(),
+            TransportError::Windows(e) => e.class(),
             TransportError::AuthRejected(_) => ErrorClass::Authentication,
-            TransportError::Remote(_) | TransportError::Sudo(_) => ErrorClass::TargetSetup,
             TransportError::ExecTimedOut { .. } => ErrorClass::Installer,
         }
     }

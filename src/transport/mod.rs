@@ -3,6 +3,7 @@
 //! learns what an inventory is.
 
 pub mod error;
+mod net;
 pub mod output;
 pub mod ssh;
 pub mod windows;

@@ -7,7 +7,7 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{Algorithm, PrivateKeyWithHashAlg};
 
-use super::SshConnection;
+use super::{SshConnection, SshError};
 use crate::transport::{AuthMethod, AuthOutcome, Credential, Rejection, TransportError};
 
 pub(super) async fn authenticate(
@@ -88,8 +88,8 @@ fn refused(result: AuthResult, reason: &str) -> Option<String> {
     }
 }
 
-fn lost(e: impl std::fmt::Display) -> TransportError {
-    TransportError::Unreachable(format!("connection lost during authentication: {e}"))
+fn lost(source: russh::Error) -> TransportError {
+    SshError::LostDuringAuth { source }.into()
 }
 
 async fn rsa_hash(
@@ -124,7 +124,9 @@ async fn agent(conn: &mut SshConnection, user: &str) -> Result<Option<String>, T
         {
             Ok(AuthResult::Success) => return Ok(None),
             Ok(AuthResult::Failure { .. }) => {}
-            Err(e) if conn.handle.is_closed() => return Err(lost(e)),
+            Err(source) if conn.handle.is_closed() => {
+                return Err(SshError::LostDuringAgentAuth { source }.into());
+            }
             Err(_) => {}
         }
     }

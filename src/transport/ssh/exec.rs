@@ -5,6 +5,7 @@ use std::time::Duration;
 use russh::ChannelMsg;
 use russh::client::{Handle, Msg};
 
+use super::SshError;
 use super::host_key::Client;
 use super::quote::{join, quote};
 use crate::transport::output::OUTPUT_LIMIT;
@@ -14,8 +15,8 @@ use crate::transport::{ExecOutput, Install, OutputTail, RemoteExit, Sudo, Transp
 /// itself refused, which is not the installer's failure.
 const SUDO_MARKER: &str = "pushinst: sudo ok";
 
-fn lost(e: russh::Error) -> TransportError {
-    TransportError::Unreachable(format!("connection lost: {e}"))
+fn lost(source: russh::Error) -> TransportError {
+    SshError::ConnectionLost { source }.into()
 }
 
 async fn start(
@@ -57,9 +58,9 @@ pub(super) async fn run(
 ) -> Result<ExecOutput, TransportError> {
     let mut channel = start(handle, command, stdin).await?;
     let mut output = OutputTail::new(OUTPUT_LIMIT);
-    let exit = collect(&mut channel, &mut output).await.ok_or_else(|| {
-        TransportError::Unreachable("the connection closed before the command finished".into())
-    })?;
+    let exit = collect(&mut channel, &mut output)
+        .await
+        .ok_or(SshError::ClosedDuringCommand)?;
     Ok(ExecOutput { exit, output })
 }
 
@@ -102,9 +103,7 @@ pub(super) async fn install(
     let exit = match tokio::time::timeout(install.timeout, collect(&mut channel, &mut output)).await {
         Ok(Some(exit)) => exit,
         Ok(None) => {
-            return Err(TransportError::Unreachable(
-                "the connection closed while the installer was running".into(),
-            ));
+            return Err(SshError::ClosedDuringInstall.into());
         }
         Err(_) => {
             // sudo relays the signal to the installer; then let the channel go.
@@ -123,7 +122,10 @@ pub(super) async fn install(
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("no output");
-        return Err(TransportError::Sudo(last.trim().to_string()));
+        return Err(SshError::SudoRefused {
+            said: last.trim().to_string(),
+        }
+        .into());
     }
     Ok(ExecOutput { exit, output })
 }
@@ -144,10 +146,12 @@ pub(super) async fn remove_dir(
     let out = run(handle, &line, stdin.as_deref()).await?;
     match out.exit {
         RemoteExit::Code(0) => Ok(()),
-        other => Err(TransportError::Remote(format!(
-            "cleanup of ~/{dir} failed ({other:?}): {}",
-            out.output.text().trim()
-        ))),
+        exit => Err(SshError::CleanupFailed {
+            dir: dir.to_string(),
+            exit,
+            output: out.output.text().trim().to_string(),
+        }
+        .into()),
     }
 }
 
@@ -168,10 +172,11 @@ pub(super) async fn reboot(
     let out = run(handle, &line, stdin.as_deref()).await?;
     match out.exit {
         RemoteExit::Code(0) => Ok(()),
-        other => Err(TransportError::Remote(format!(
-            "shutdown -r failed ({other:?}): {}",
-            out.output.text().replace(SUDO_MARKER, "").trim()
-        ))),
+        exit => Err(SshError::RebootFailed {
+            exit,
+            output: out.output.text().replace(SUDO_MARKER, "").trim().to_string(),
+        }
+        .into()),
     }
 }
 

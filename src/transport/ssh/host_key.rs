@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
 
+use super::SshError;
+
 #[derive(Debug, Clone)]
 pub struct HostKeyCheck {
     pub known_hosts: PathBuf,
@@ -19,8 +21,8 @@ static LEARN_LOCK: Mutex<()> = Mutex::new(());
 pub enum ClientError {
     #[error(transparent)]
     Ssh(#[from] russh::Error),
-    #[error("{0}")]
-    HostKey(String),
+    #[error(transparent)]
+    HostKey(SshError),
 }
 
 /// The russh handler: it only decides whether to trust the server's key.
@@ -36,10 +38,9 @@ impl russh::client::Handler for Client {
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         match key {
             PublicKeyOrCertificate::PublicKey { key, .. } => self.verify(key).map(|()| true),
-            PublicKeyOrCertificate::Certificate(_) => Err(ClientError::HostKey(format!(
-                "{} offered a host certificate; pushinst checks plain host keys only",
-                self.label()
-            ))),
+            PublicKeyOrCertificate::Certificate(_) => Err(ClientError::HostKey(SshError::HostCertificate {
+                label: self.label(),
+            })),
         }
     }
 }
@@ -63,36 +64,40 @@ impl Client {
 
     fn verify(&self, key: &PublicKey) -> Result<(), ClientError> {
         let path = &self.check.known_hosts;
-        let shown = format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256));
+        let fingerprint = format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256));
         match russh::keys::check_known_hosts_path(&self.host, self.port, key, path) {
             Ok(true) => Ok(()),
             Ok(false) if self.check.accept_new => {
                 let _guard = LEARN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
                 russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, path).map_err(
-                    |e| {
-                        ClientError::HostKey(format!("cannot record the host key in {}: {e}", path.display()))
+                    |source| {
+                        ClientError::HostKey(SshError::HostKeyNotRecorded {
+                            known_hosts: path.clone(),
+                            source,
+                        })
                     },
                 )
             }
-            Ok(false) => Err(ClientError::HostKey(format!(
-                "unknown host key: {} offers {shown}, which {} does not list; check the fingerprint, then add it with `ssh-keyscan -p {} {} >> {}` or set host_key_policy = \"accept-new\"",
-                self.label(),
-                path.display(),
-                self.port,
-                self.host,
-                path.display()
-            ))),
-            Err(russh::keys::Error::KeyChanged { line }) => Err(ClientError::HostKey(format!(
-                "HOST KEY CHANGED: {} now offers {shown}, but {} line {line} records a different key; this may be a man-in-the-middle attack; if the host was reinstalled, remove the old key with `ssh-keygen -R '{}' -f {}`",
-                self.label(),
-                path.display(),
-                self.known_hosts_name(),
-                path.display()
-            ))),
-            Err(e) => Err(ClientError::HostKey(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
+            Ok(false) => Err(ClientError::HostKey(SshError::HostKeyUnknown {
+                label: self.label(),
+                host: self.host.clone(),
+                port: self.port,
+                fingerprint,
+                known_hosts: path.clone(),
+            })),
+            Err(russh::keys::Error::KeyChanged { line }) => {
+                Err(ClientError::HostKey(SshError::HostKeyChanged {
+                    label: self.label(),
+                    known_hosts_name: self.known_hosts_name(),
+                    fingerprint,
+                    known_hosts: path.clone(),
+                    line,
+                }))
+            }
+            Err(source) => Err(ClientError::HostKey(SshError::KnownHostsUnreadable {
+                known_hosts: path.clone(),
+                source,
+            })),
         }
     }
 }

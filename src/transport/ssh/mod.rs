@@ -2,6 +2,7 @@
 //! (SFTP), verify, execute and cleanup.
 
 mod auth;
+mod error;
 mod exec;
 mod host_key;
 mod quote;
@@ -12,9 +13,11 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 
+pub use error::SshError;
 pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
+use super::net::DialError;
 use super::{
     Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect, Endpoint,
     ExecOutput, Install, Payload, TransportError,
@@ -70,38 +73,43 @@ impl Connector for SshConnector {
     }
 }
 
-async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, TransportError> {
-    let stream = tokio::net::TcpStream::connect((endpoint.address.as_str(), endpoint.port))
-        .await
-        .map_err(|e| TransportError::Unreachable(describe_connect_error(endpoint, &e)))?;
+async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, SshError> {
+    let address = &endpoint.address;
+    let port = endpoint.port;
+    let stream = super::net::dial(address, port).await.map_err(|e| match e {
+        DialError::Resolve(source) => SshError::Resolve {
+            address: address.clone(),
+            source,
+        },
+        DialError::Refused => SshError::ConnectionRefused {
+            address: address.clone(),
+            port,
+        },
+        DialError::NoRoute(source) => SshError::NoRoute {
+            address: address.clone(),
+            source,
+        },
+        DialError::Other(source) => SshError::Connect {
+            address: address.clone(),
+            port,
+            source,
+        },
+    })?;
     let _ = stream.set_nodelay(true);
     let handler = Client {
         host: endpoint.name.clone(),
-        port: endpoint.port,
+        port,
         check: shared.check.clone(),
     };
     client::connect_stream(shared.config.clone(), stream, handler)
         .await
         .map_err(|e| match e {
-            ClientError::HostKey(message) => TransportError::HostKey(message),
-            ClientError::Ssh(e) => TransportError::Unreachable(format!("SSH handshake failed: {e}")),
+            ClientError::HostKey(e) => e,
+            ClientError::Ssh(source @ russh::Error::NoCommonAlgo { .. }) => {
+                SshError::NoCommonAlgorithm { source }
+            }
+            ClientError::Ssh(source) => SshError::Handshake { source },
         })
-}
-
-fn describe_connect_error(endpoint: &Endpoint, e: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::ConnectionRefused => {
-            format!("connection refused on port {} (is sshd running?)", endpoint.port)
-        }
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            format!("no route to {}", endpoint.address)
-        }
-        _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
-            format!("cannot resolve `{}`", endpoint.address)
-        }
-        _ => format!("cannot connect to {}:{}: {e}", endpoint.address, endpoint.port),
-    }
 }
 
 pub struct SshConnection {
@@ -140,9 +148,7 @@ impl Connection for SshConnection {
     fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
             let Detect::Command(command) = detect else {
-                return Err(TransportError::Remote(
-                    "a registry check needs a Windows host".into(),
-                ));
+                return Err(SshError::RegistryCheckOnLinux.into());
             };
             let out = exec::run(&self.handle, command, None).await?;
             Ok(out.exit == super::RemoteExit::Code(0))
@@ -179,10 +185,7 @@ impl Connection for SshConnection {
 
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
-            let dir = self
-                .staged
-                .clone()
-                .ok_or_else(|| TransportError::Remote("no staging directory was prepared".to_string()))?;
+            let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
             self.created = true;
             stage::upload(&self.handle, &dir, payloads).await?;
             stage::verify(&self.handle, &dir, payloads).await
@@ -191,10 +194,7 @@ impl Connection for SshConnection {
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let dir = self
-                .staged
-                .clone()
-                .ok_or_else(|| TransportError::Remote("nothing was staged".to_string()))?;
+            let dir = self.staged.clone().ok_or(SshError::NothingStaged)?;
             exec::install(&self.handle, &dir, install, self.sudo()).await
         })
     }

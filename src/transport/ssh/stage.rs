@@ -5,17 +5,13 @@ use russh::client::Handle;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 
-use super::exec;
 use super::host_key::Client;
+use super::{SshError, exec};
 use crate::transport::{Payload, RemoteExit, TransportError};
 
 /// Large enough to fill the pipe, small enough for every sftp-server's limits.
 const CHUNK: usize = 64 * 1024;
 const IN_FLIGHT: usize = 16;
-
-fn upload_error(what: &str, e: impl std::fmt::Display) -> TransportError {
-    TransportError::Remote(format!("upload failed: {what}: {e}"))
-}
 
 fn attrs(mode: u32) -> FileAttributes {
     FileAttributes {
@@ -32,17 +28,22 @@ pub(super) async fn upload(
     let channel = handle
         .channel_open_session()
         .await
-        .map_err(|e| TransportError::Unreachable(format!("connection lost: {e}")))?;
+        .map_err(|source| SshError::ConnectionLost { source })?;
     channel
         .request_subsystem(true, "sftp")
         .await
-        .map_err(|e| upload_error("SFTP subsystem", e))?;
+        .map_err(|source| SshError::SftpSubsystem { source })?;
     let sftp = RawSftpSession::new(channel.into_stream());
-    sftp.init().await.map_err(|e| upload_error("SFTP subsystem", e))?;
+    sftp.init()
+        .await
+        .map_err(|source| SshError::SftpInit { source })?;
     // mkdir fails if the path exists: nobody can pre-plant the directory for us.
     sftp.mkdir(dir, attrs(0o700))
         .await
-        .map_err(|e| upload_error(&format!("mkdir ~/{dir}"), e))?;
+        .map_err(|source| SshError::SftpMkdir {
+            dir: dir.to_string(),
+            source,
+        })?;
     for payload in payloads {
         let path = format!("{dir}/{}", payload.file_name);
         let mode = if payload.executable { 0o700 } else { 0o600 };
@@ -50,7 +51,10 @@ pub(super) async fn upload(
         let handle = sftp
             .open(path.as_str(), flags, attrs(mode))
             .await
-            .map_err(|e| upload_error(&path, e))?
+            .map_err(|source| SshError::SftpOpen {
+                path: path.clone(),
+                source,
+            })?
             .handle;
         let data = &payload.data;
         let writes = (0..data.len()).step_by(CHUNK).map(|offset| {
@@ -59,10 +63,15 @@ pub(super) async fn upload(
         });
         let mut pending = futures::stream::iter(writes).buffer_unordered(IN_FLIGHT);
         while let Some(result) = pending.next().await {
-            result.map_err(|e| upload_error(&path, e))?;
+            result.map_err(|source| SshError::SftpWrite {
+                path: path.clone(),
+                source,
+            })?;
         }
         drop(pending);
-        sftp.close(handle).await.map_err(|e| upload_error(&path, e))?;
+        sftp.close(handle)
+            .await
+            .map_err(|source| SshError::SftpWrite { path, source })?;
     }
     Ok(())
 }
@@ -78,10 +87,11 @@ pub(super) async fn verify(
     let out = exec::run(handle, &line, None).await?;
     let text = out.output.text();
     if out.exit != RemoteExit::Code(0) {
-        return Err(TransportError::Remote(format!(
-            "cannot verify the upload: {}",
-            text.trim()
-        )));
+        return Err(SshError::VerifyFailed {
+            exit: out.exit,
+            output: text.trim().to_string(),
+        }
+        .into());
     }
     for payload in payloads {
         let seen = text.lines().find_map(|l| {
@@ -89,12 +99,12 @@ pub(super) async fn verify(
             (name == payload.file_name).then_some(hash)
         });
         if seen != Some(payload.sha256.as_str()) {
-            return Err(TransportError::Remote(format!(
-                "checksum mismatch for {} after upload (expected sha256 {}, target has {})",
-                payload.file_name,
-                payload.sha256,
-                seen.unwrap_or("nothing")
-            )));
+            return Err(SshError::ChecksumMismatch {
+                file: payload.file_name.clone(),
+                expected: payload.sha256.clone(),
+                found: seen.map(str::to_string),
+            }
+            .into());
         }
     }
     Ok(())

@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
-use super::rpc::{RpcClient, RpcError, scmr, tsch};
-use super::smb::{Open, access, disposition, options, status};
-use super::{ExecMethod, WindowsConnection, denied, smb_failure, wrapper};
+use super::rpc::{RpcClient, RpcError, pdu, scmr, tsch};
+use super::smb::{Open, Session, SmbError, access, disposition, options, status};
+use super::{ExecMethod, WindowsConnection, WindowsError, denied, wrapper};
 use crate::transport::output::OUTPUT_LIMIT;
-use crate::transport::{ExecOutput, OutputTail, RemoteExit, TransportError};
+use crate::transport::{ExecOutput, OutputTail, RemoteExit};
 
 /// Create the staging directory once per package; an existing one is refused, so
 /// nobody can plant files in it beforehand.
-pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Result<(), TransportError> {
+pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Result<(), WindowsError> {
     if conn.created {
         return Ok(());
     }
@@ -27,35 +28,53 @@ pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Resul
         disposition: disposition::CREATE,
         options: options::DIRECTORY,
     };
+    let failed = |e: SmbError| {
+        smb_failure(e, |source| WindowsError::StagingDir {
+            dir: dir.to_string(),
+            source,
+        })
+    };
     match conn.session.create(&tree, &open).await {
-        Ok(handle) => conn.session.close(&tree, handle).await.map_err(smb_failure),
-        Err(e) if e.status() == Some(status::OBJECT_NAME_COLLISION) => Err(TransportError::Remote(format!(
-            "ADMIN$\\{dir} already exists on the host"
-        ))),
-        Err(e) => Err(smb_failure(e)),
+        Ok(handle) => conn.session.close(&tree, handle).await.map_err(failed),
+        Err(e) if e.status() == Some(status::OBJECT_NAME_COLLISION) => {
+            Err(WindowsError::StagingCollision { dir: dir.to_string() })
+        }
+        Err(e) => Err(failed(e)),
     }
 }
 
 /// Start `command` as LocalSystem without waiting for it (a reboot request).
-pub(super) async fn start_detached(
-    conn: &mut WindowsConnection,
-    command: &str,
-) -> Result<(), TransportError> {
+pub(super) async fn start_detached(conn: &mut WindowsConnection, command: &str) -> Result<(), WindowsError> {
     let service = format!("pushinst-{:016x}-r", u64::from_le_bytes(super::random8()));
     start_service(conn, &service, &format!("%COMSPEC% /Q /c {command}")).await
 }
 
-/// Run `command` through a wrapper named `name`, and wait for its exit code.
+/// What a wrapper runs: the detect check or the installer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Detect,
+    Install,
+}
+
+impl Purpose {
+    /// The wrapper's file names, and which of the prepared service names it uses.
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Detect => "pushinst-detect",
+            Purpose::Install => "pushinst",
+        }
+    }
+}
+
+/// Run `command` through a wrapper for `purpose`, and wait for its exit code.
 pub(super) async fn run(
     conn: &mut WindowsConnection,
-    name: &str,
+    purpose: Purpose,
     command: &str,
     timeout: Duration,
-) -> Result<ExecOutput, TransportError> {
-    let dir = conn
-        .staged
-        .clone()
-        .ok_or_else(|| TransportError::Remote("no staging directory was prepared".into()))?;
+) -> Result<ExecOutput, WindowsError> {
+    let name = purpose.name();
+    let dir = conn.staged.clone().ok_or(WindowsError::NotPrepared)?;
     ensure_dir(conn, &dir).await?;
     let tree = conn.admin_share().await?;
     let script = format!(r"{dir}\{name}.cmd");
@@ -65,30 +84,36 @@ pub(super) async fn run(
         disposition: disposition::OVERWRITE_IF,
         options: options::NON_DIRECTORY,
     };
-    let file = conn.session.create(&tree, &open).await.map_err(smb_failure)?;
+    let failed = |e: SmbError| {
+        smb_failure(e, |source| WindowsError::Upload {
+            path: script.clone(),
+            source,
+        })
+    };
+    let file = conn.session.create(&tree, &open).await.map_err(failed)?;
     let written = conn
         .session
         .write_all(&tree, file, wrapper::script(name, command).as_bytes())
         .await;
     let _ = conn.session.close(&tree, file).await;
-    written.map_err(smb_failure)?;
+    written.map_err(failed)?;
 
-    let service = match name {
-        "pushinst-detect" => conn.services.first().cloned(),
-        _ => conn.services.get(1).cloned(),
+    let service = match purpose {
+        Purpose::Detect => conn.services.first().cloned(),
+        Purpose::Install => conn.services.get(1).cloned(),
     }
-    .ok_or_else(|| TransportError::Remote("no service name was prepared".into()))?;
+    .ok_or(WindowsError::NoServiceName)?;
     let started = Instant::now();
     let local = format!(r"%SystemRoot%\{script}");
     let rc = format!(r"{dir}\{name}.rc");
     let code = match conn.options.method {
         ExecMethod::Service => {
             start_service(conn, &service, &wrapper::service_command(&local)).await?;
-            wait_for_code(conn, &rc, started + timeout, timeout).await?
+            wait_for_code(conn, &rc, started + timeout, timeout, purpose).await?
         }
         ExecMethod::Task => {
             run_task(conn, &service, &local).await?;
-            let code = wait_for_code(conn, &rc, started + timeout, timeout).await;
+            let code = wait_for_code(conn, &rc, started + timeout, timeout, purpose).await;
             // The task is done with (or given up on): it goes either way.
             let deleted = delete_tasks(conn, std::slice::from_ref(&service)).await;
             let code = code?;
@@ -114,16 +139,13 @@ async fn start_service(
     conn: &mut WindowsConnection,
     service: &str,
     binary: &str,
-) -> Result<(), TransportError> {
+) -> Result<(), WindowsError> {
     let user = conn.user();
     let machine = conn.endpoint.address.clone();
-    let pipe = SmbPipe::open(&mut conn.session, "svcctl")
-        .await
-        .map_err(smb_failure)?;
-    let mut rpc = RpcClient::bind(pipe, &scmr::SVCCTL).await.map_err(rpc_failure)?;
+    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
     let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
         Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
-        other => other.map_err(rpc_failure)?,
+        other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
     };
     let created = scmr::create_service(&mut rpc, &manager, service, binary).await;
     let handle = match created {
@@ -137,13 +159,11 @@ async fn start_service(
                 RpcError::Win32 {
                     code: scmr::ERROR_SERVICE_EXISTS,
                     ..
-                } => TransportError::Remote(format!(
-                    "a service named {service} already exists on the host; pushinst never touches a service it did not create"
-                )),
+                } => WindowsError::ServiceExists {
+                    service: service.to_string(),
+                },
                 RpcError::Win32 { code: 5, .. } => denied("create a service", &user),
-                other => TransportError::Remote(format!(
-                    "the host's Service Control Manager would not create a service: {other}"
-                )),
+                other => rpc_failure(other, |source| WindowsError::ServiceCreate { source }),
             });
         }
     };
@@ -152,24 +172,32 @@ async fn start_service(
     let _ = scmr::close(&mut rpc, &handle).await;
     let _ = scmr::close(&mut rpc, &manager).await;
     rpc.into_pipe().close().await;
-    deleted.map_err(|e| TransportError::Remote(format!("service {service} could not be deleted: {e}")))?;
+    deleted.map_err(|e| {
+        rpc_failure(e, |source| WindowsError::ServiceDelete {
+            service: service.to_string(),
+            source,
+        })
+    })?;
     conn.pending.retain(|s| s != service);
-    match start.map_err(rpc_failure)? {
+    let code = start.map_err(|e| {
+        rpc_failure(e, |source| WindowsError::ServiceStart {
+            service: service.to_string(),
+            source,
+        })
+    })?;
+    match code {
         0 | scmr::ERROR_SERVICE_REQUEST_TIMEOUT => Ok(()),
-        code => Err(TransportError::Remote(format!(
-            "the service did not start: {}",
-            super::rpc::win32_name(code)
-        ))),
+        code => Err(WindowsError::ServiceNotStarted {
+            service: service.to_string(),
+            code,
+        }),
     }
 }
 
 /// Register a task running the wrapper as SYSTEM, and run it (MS-TSCH).
-async fn run_task(conn: &mut WindowsConnection, path: &str, script: &str) -> Result<(), TransportError> {
+async fn run_task(conn: &mut WindowsConnection, path: &str, script: &str) -> Result<(), WindowsError> {
     let user = conn.user();
-    let pipe = SmbPipe::open(&mut conn.session, "atsvc")
-        .await
-        .map_err(smb_failure)?;
-    let mut rpc = RpcClient::bind(pipe, &tsch::ATSVC).await.map_err(rpc_failure)?;
+    let mut rpc = bind(&mut conn.session, "atsvc", &tsch::ATSVC).await?;
     let xml = tsch::task_xml("cmd.exe", &format!(r#"/Q /c "{script}""#));
     match tsch::register_task(&mut rpc, path, &xml).await {
         Ok(()) => conn.pending.push(path.to_string()),
@@ -177,29 +205,24 @@ async fn run_task(conn: &mut WindowsConnection, path: &str, script: &str) -> Res
             code: 5 | 0x8007_0005,
             ..
         }) => return Err(denied("the Task Scheduler", &user)),
-        Err(e) => {
-            return Err(TransportError::Remote(format!(
-                "the host's Task Scheduler would not register a task: {e}"
-            )));
-        }
+        Err(e) => return Err(rpc_failure(e, |source| WindowsError::TaskRegister { source })),
     }
     let ran = tsch::run(&mut rpc, path).await;
     rpc.into_pipe().close().await;
-    ran.map_err(|e| TransportError::Remote(format!("the task {path} did not run: {e}")))
+    ran.map_err(|e| {
+        rpc_failure(e, |source| WindowsError::TaskRun {
+            path: path.to_string(),
+            source,
+        })
+    })
 }
 
 /// Delete tasks pushinst registered; ones that are gone already are fine.
-pub(super) async fn delete_tasks(
-    conn: &mut WindowsConnection,
-    paths: &[String],
-) -> Result<(), TransportError> {
+pub(super) async fn delete_tasks(conn: &mut WindowsConnection, paths: &[String]) -> Result<(), WindowsError> {
     if paths.is_empty() {
         return Ok(());
     }
-    let pipe = SmbPipe::open(&mut conn.session, "atsvc")
-        .await
-        .map_err(smb_failure)?;
-    let mut rpc = RpcClient::bind(pipe, &tsch::ATSVC).await.map_err(rpc_failure)?;
+    let mut rpc = bind(&mut conn.session, "atsvc", &tsch::ATSVC).await?;
     let mut result = Ok(());
     for path in paths {
         match tsch::delete(&mut rpc, path).await {
@@ -209,9 +232,10 @@ pub(super) async fn delete_tasks(
                 code: 0x8007_0002, ..
             }) => conn.pending.retain(|p| p != path),
             Err(e) => {
-                result = Err(TransportError::Remote(format!(
-                    "the task {path} could not be deleted: {e}"
-                )))
+                result = Err(rpc_failure(e, |source| WindowsError::TaskDelete {
+                    path: path.clone(),
+                    source,
+                }))
             }
         }
     }
@@ -219,8 +243,18 @@ pub(super) async fn delete_tasks(
     result
 }
 
-fn rpc_failure(e: RpcError) -> TransportError {
-    TransportError::Remote(e.to_string())
+/// Open `\PIPE\{pipe}` on IPC$ and bind `interface` on it.
+async fn bind<'s>(
+    session: &'s mut Session,
+    pipe: &'static str,
+    interface: &pdu::Interface,
+) -> Result<RpcClient<SmbPipe<'s>>, WindowsError> {
+    let opened = SmbPipe::open(session, pipe)
+        .await
+        .map_err(|e| smb_failure(e, |source| WindowsError::Pipe { pipe, source }))?;
+    RpcClient::bind(opened, interface)
+        .await
+        .map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))
 }
 
 /// Poll for the exit code file until it appears or `deadline` passes.
@@ -229,8 +263,15 @@ async fn wait_for_code(
     path: &str,
     deadline: Instant,
     timeout: Duration,
-) -> Result<i32, TransportError> {
+    purpose: Purpose,
+) -> Result<i32, WindowsError> {
     let tree = conn.admin_share().await?;
+    let failed = |e: SmbError| {
+        smb_failure(e, |source| WindowsError::ReadResult {
+            path: path.to_string(),
+            source,
+        })
+    };
     loop {
         let open = Open {
             path,
@@ -242,37 +283,40 @@ async fn wait_for_code(
             Ok(file) => {
                 let text = conn.session.read_all(&tree, file).await;
                 let _ = conn.session.close(&tree, file).await;
-                let text = String::from_utf8_lossy(&text.map_err(smb_failure)?)
-                    .trim()
-                    .to_string();
-                return text.parse::<i32>().map_err(|_| {
-                    TransportError::Remote(format!("the wrapper wrote {text:?} instead of an exit code"))
-                });
+                let text = String::from_utf8_lossy(&text.map_err(failed)?).trim().to_string();
+                return text
+                    .parse::<i32>()
+                    .map_err(|_| WindowsError::GarbageExitCode { text });
             }
             Err(e) if e.status().is_some_and(status::is_missing) => {}
-            Err(e) => return Err(smb_failure(e)),
+            Err(e) => return Err(failed(e)),
         }
         if Instant::now() >= deadline {
-            return Err(TransportError::Remote(format!(
-                "no exit code after {}: the service started, but the installer never finished or never ran \
-                 (blocked by an antivirus or EDR?); it may still be running on the host",
-                humantime::format_duration(timeout)
-            )));
+            return Err(match purpose {
+                Purpose::Install => WindowsError::NoExitCode { timeout },
+                Purpose::Detect => WindowsError::DetectNoExitCode { timeout },
+            });
         }
         tokio::time::sleep(conn.options.poll).await;
     }
 }
 
 /// The last part of a log file (the runner keeps at most `OUTPUT_LIMIT`).
-async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, TransportError> {
+async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, WindowsError> {
     let tree = conn.admin_share().await?;
+    let failed = |e: SmbError| {
+        smb_failure(e, |source| WindowsError::ReadResult {
+            path: path.to_string(),
+            source,
+        })
+    };
     let open = Open {
         path,
         access: access::READ_DATA,
         disposition: disposition::OPEN,
         options: options::NON_DIRECTORY,
     };
-    let (file, size) = conn.session.open_sized(&tree, &open).await.map_err(smb_failure)?;
+    let (file, size) = conn.session.open_sized(&tree, &open).await.map_err(failed)?;
     let mut out = Vec::new();
     let mut offset = size.saturating_sub(OUTPUT_LIMIT as u64);
     loop {
@@ -284,7 +328,7 @@ async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, 
             }
             Err(e) => {
                 let _ = conn.session.close(&tree, file).await;
-                return Err(smb_failure(e));
+                return Err(failed(e));
             }
         }
     }
@@ -296,31 +340,34 @@ async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, 
 pub(super) async fn delete_services(
     conn: &mut WindowsConnection,
     names: &[String],
-) -> Result<(), TransportError> {
+) -> Result<(), WindowsError> {
     if names.is_empty() {
         return Ok(());
     }
     let machine = conn.endpoint.address.clone();
-    let pipe = SmbPipe::open(&mut conn.session, "svcctl")
-        .await
-        .map_err(smb_failure)?;
-    let mut rpc = RpcClient::bind(pipe, &scmr::SVCCTL).await.map_err(rpc_failure)?;
+    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
     let manager = scmr::open_sc_manager(&mut rpc, &machine)
         .await
-        .map_err(rpc_failure)?;
+        .map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?;
     let mut result = Ok(());
     for name in names {
         match scmr::open_service(&mut rpc, &manager, name).await {
             Ok(handle) => {
                 if let Err(e) = scmr::delete_service(&mut rpc, &handle).await {
-                    result = Err(TransportError::Remote(format!(
-                        "service {name} could not be deleted: {e}"
-                    )));
+                    result = Err(rpc_failure(e, |source| WindowsError::ServiceDelete {
+                        service: name.clone(),
+                        source,
+                    }));
                 }
                 let _ = scmr::close(&mut rpc, &handle).await;
             }
             Err(RpcError::Win32 { code: 1060, .. }) => {}
-            Err(e) => result = Err(rpc_failure(e)),
+            Err(e) => {
+                result = Err(rpc_failure(e, |source| WindowsError::ServiceOpen {
+                    service: name.clone(),
+                    source,
+                }))
+            }
         }
     }
     let _ = scmr::close(&mut rpc, &manager).await;

@@ -3,6 +3,7 @@
 //! Service Control Manager over `\PIPE\svcctl` to run a wrapper script as
 //! LocalSystem, the polling for its exit code, and the cleanup.
 
+mod error;
 mod exec;
 mod pipe;
 mod registry;
@@ -13,7 +14,11 @@ mod wrapper;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use error::WindowsError;
+use error::smb_failure;
 use smb::{Account, Encryption, Open, Session, SmbError, access, disposition, options, status};
+
+use super::net::DialError;
 
 use super::{
     Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect,
@@ -58,12 +63,33 @@ impl Connector for WindowsConnector {
         endpoint: &'a Endpoint,
     ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
         Box::pin(async move {
-            let stream = tokio::net::TcpStream::connect((endpoint.address.as_str(), endpoint.port))
-                .await
-                .map_err(|e| TransportError::Unreachable(connect_error(endpoint, &e)))?;
-            let session = Session::negotiate(stream, &endpoint.address)
-                .await
-                .map_err(|e| TransportError::Unreachable(format!("SMB negotiation failed: {e}")))?;
+            let address = &endpoint.address;
+            let port = endpoint.port;
+            let stream = super::net::dial(address, port).await.map_err(|e| match e {
+                DialError::Resolve(source) => WindowsError::Resolve {
+                    address: address.clone(),
+                    source,
+                },
+                DialError::Refused => WindowsError::ConnectionRefused {
+                    address: address.clone(),
+                    port,
+                },
+                DialError::NoRoute(source) => WindowsError::NoRoute {
+                    address: address.clone(),
+                    source,
+                },
+                DialError::Other(source) => WindowsError::Connect {
+                    address: address.clone(),
+                    port,
+                    source,
+                },
+            })?;
+            let session = Session::negotiate(stream, address).await.map_err(|e| match e {
+                SmbError::Io(source) => WindowsError::NegotiationLost { source },
+                source @ (SmbError::Status { .. } | SmbError::Protocol(_) | SmbError::Encryption(_)) => {
+                    WindowsError::Negotiation { source }
+                }
+            })?;
             Ok(Box::new(WindowsConnection {
                 options: self.options.clone(),
                 run_id: self.run_id.clone(),
@@ -76,16 +102,6 @@ impl Connector for WindowsConnector {
                 pending: Vec::new(),
             }) as Box<dyn Connection>)
         })
-    }
-}
-
-fn connect_error(endpoint: &Endpoint, e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => format!(
-            "connection refused on port {} (is File and Printer Sharing on, and SMB allowed through the firewall?)",
-            endpoint.port
-        ),
-        _ => format!("cannot connect to {}:{}: {e}", endpoint.address, endpoint.port),
     }
 }
 
@@ -105,21 +121,10 @@ pub struct WindowsConnection {
 }
 
 /// The error that names what an administrator must do about an access denial.
-fn denied(what: &str, user: &str) -> TransportError {
-    TransportError::Remote(format!(
-        "access denied to {what} for {user}: a local account other than the built-in Administrator is \
-         filtered by remote UAC (use a domain admin, or set LocalAccountTokenFilterPolicy=1 on the host)"
-    ))
-}
-
-fn smb_failure(e: SmbError) -> TransportError {
-    match e {
-        SmbError::Io(e) => TransportError::Unreachable(format!("connection lost: {e}")),
-        SmbError::Status {
-            status: status::DISK_FULL,
-            ..
-        } => TransportError::Remote("the host's disk is full (STATUS_DISK_FULL)".into()),
-        other => TransportError::Remote(other.to_string()),
+fn denied(what: &'static str, user: &str) -> WindowsError {
+    WindowsError::AccessDenied {
+        what,
+        user: user.to_string(),
     }
 }
 
@@ -128,41 +133,51 @@ impl WindowsConnection {
         self.user.clone().unwrap_or_default()
     }
 
-    async fn admin_share(&mut self) -> Result<smb::Tree, TransportError> {
+    async fn admin_share(&mut self) -> Result<smb::Tree, WindowsError> {
         match self.session.tree_connect("ADMIN$").await {
             Ok(tree) => Ok(tree),
             Err(e) if e.status() == Some(status::ACCESS_DENIED) => Err(denied("ADMIN$", &self.user())),
-            Err(e) if e.status() == Some(status::BAD_NETWORK_NAME) => Err(TransportError::Remote(
-                "the host has no ADMIN$ share (administrative shares are turned off: AutoShareWks=0?)".into(),
-            )),
-            Err(e) => Err(smb_failure(e)),
+            Err(source) if source.status() == Some(status::BAD_NETWORK_NAME) => {
+                Err(WindowsError::NoAdminShare { source })
+            }
+            Err(e) => Err(smb_failure(e, |source| WindowsError::Share {
+                share: "ADMIN$",
+                source,
+            })),
         }
     }
 
-    async fn upload(&mut self, tree: &smb::Tree, path: &str, data: &[u8]) -> Result<(), TransportError> {
+    async fn upload(&mut self, tree: &smb::Tree, path: &str, data: &[u8]) -> Result<(), WindowsError> {
+        let failed = |e: SmbError| {
+            smb_failure(e, |source| WindowsError::Upload {
+                path: path.to_string(),
+                source,
+            })
+        };
         let open = Open {
             path,
             access: access::READ_DATA | access::WRITE_DATA,
             disposition: disposition::CREATE,
             options: options::NON_DIRECTORY,
         };
-        let file = self.session.create(tree, &open).await.map_err(smb_failure)?;
+        let file = self.session.create(tree, &open).await.map_err(failed)?;
         let written = self.session.write_all(tree, file, data).await;
         let _ = self.session.close(tree, file).await;
-        written.map_err(smb_failure)?;
-        let size = self.session.size(tree, path).await.map_err(smb_failure)?;
+        written.map_err(failed)?;
+        let size = self.session.size(tree, path).await.map_err(failed)?;
         if size != data.len() as u64 {
-            return Err(TransportError::Remote(format!(
-                "{path} is {size} bytes on the host, {} were sent",
-                data.len()
-            )));
+            return Err(WindowsError::UploadSizeMismatch {
+                path: path.to_string(),
+                size,
+                sent: data.len() as u64,
+            });
         }
         Ok(())
     }
 
     /// Remove the staging directory with everything in it, including what the
     /// installer unpacked there: files first, then directories, deepest last.
-    async fn remove_dir(&mut self, dir: &str) -> Result<(), TransportError> {
+    async fn remove_dir(&mut self, dir: &str) -> Result<(), WindowsError> {
         let tree = self.admin_share().await?;
         let mut to_list = vec![dir.to_string()];
         let mut dirs = Vec::new();
@@ -170,7 +185,12 @@ impl WindowsConnection {
             let names = match self.session.list(&tree, &current).await {
                 Ok(names) => names,
                 Err(e) if current == dir && e.status().is_some_and(status::is_missing) => return Ok(()),
-                Err(e) => return Err(smb_failure(e)),
+                Err(e) => {
+                    return Err(smb_failure(e, |source| WindowsError::Cleanup {
+                        path: current.clone(),
+                        source,
+                    }));
+                }
             };
             for name in names {
                 let path = format!(r"{current}\{name}");
@@ -178,16 +198,22 @@ impl WindowsConnection {
                     Ok(()) => {}
                     Err(e) if e.status() == Some(status::FILE_IS_A_DIRECTORY) => to_list.push(path),
                     Err(e) => {
-                        return Err(TransportError::Remote(format!(
-                            "cannot delete {path} (still in use?): {e}"
-                        )));
+                        return Err(smb_failure(e, |source| WindowsError::DeleteInUse {
+                            path,
+                            source,
+                        }));
                     }
                 }
             }
             dirs.push(current);
         }
         for d in dirs.iter().rev() {
-            self.session.delete(&tree, d, true).await.map_err(smb_failure)?;
+            self.session.delete(&tree, d, true).await.map_err(|e| {
+                smb_failure(e, |source| WindowsError::Cleanup {
+                    path: d.clone(),
+                    source,
+                })
+            })?;
         }
         Ok(())
     }
@@ -235,8 +261,7 @@ impl Connection for WindowsConnection {
                         credential: credential.label.clone(),
                         reason: format!("logon refused ({})", status::name(e.status().unwrap_or_default())),
                     }),
-                    Err(SmbError::Encryption(why)) => return Err(TransportError::Remote(why)),
-                    Err(e) => return Err(smb_failure(e)),
+                    Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
                 }
             }
             Err(TransportError::AuthRejected(rejected))
@@ -249,7 +274,7 @@ impl Connection for WindowsConnection {
                 Detect::Command(command) => command.clone(),
                 Detect::Registry { key, value, .. } => format!(r#"reg query "{key}" /v {value}"#),
             };
-            let out = exec::run(self, "pushinst-detect", &command, Duration::from_secs(120)).await?;
+            let out = exec::run(self, exec::Purpose::Detect, &command, Duration::from_secs(120)).await?;
             let found = out.exit == super::RemoteExit::Code(0);
             match detect {
                 Detect::Registry {
@@ -298,10 +323,7 @@ impl Connection for WindowsConnection {
 
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
-            let dir = self
-                .staged
-                .clone()
-                .ok_or_else(|| TransportError::Remote("no staging directory was prepared".into()))?;
+            let dir = self.staged.clone().ok_or(WindowsError::NotPrepared)?;
             exec::ensure_dir(self, &dir).await?;
             let tree = self.admin_share().await?;
             for payload in payloads {
@@ -314,9 +336,8 @@ impl Connection for WindowsConnection {
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let command =
-                wrapper::install_command(&install.program, &install.args).map_err(TransportError::Remote)?;
-            exec::run(self, "pushinst", &command, install.timeout).await
+            let command = wrapper::install_command(&install.program, &install.args)?;
+            Ok(exec::run(self, exec::Purpose::Install, &command, install.timeout).await?)
         })
     }
 
@@ -371,7 +392,7 @@ impl Connection for WindowsConnection {
             if !message.is_empty() {
                 command.push_str(&format!(" /c \"{}\"", message.replace(['"', '%'], "")));
             }
-            exec::start_detached(self, &command).await
+            Ok(exec::start_detached(self, &command).await?)
         })
     }
 

@@ -11,7 +11,7 @@ pub struct SmbPipe<'s> {
 }
 
 fn carried(e: SmbError) -> RpcError {
-    RpcError::Transport(e.to_string())
+    RpcError::Transport(e)
 }
 
 impl<'s> SmbPipe<'s> {

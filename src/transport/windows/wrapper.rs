@@ -3,6 +3,8 @@
 //! line would record the code from before the installer ran. The exit code goes to
 //! a temporary file first and is then renamed, so a poller never reads half of it.
 
+use super::WindowsError;
+
 /// A script that runs `command` in its own directory, its output to `NAME.log`, its
 /// exit code to `NAME.rc`.
 pub fn script(name: &str, command: &str) -> String {
@@ -17,7 +19,7 @@ pub fn script(name: &str, command: &str) -> String {
 }
 
 /// The installer's command line: an `.msi` goes through msiexec.
-pub fn install_command(program: &str, args: &[String]) -> Result<String, String> {
+pub fn install_command(program: &str, args: &[String]) -> Result<String, WindowsError> {
     let mut parts = Vec::new();
     if program.to_ascii_lowercase().ends_with(".msi") {
         parts.push("msiexec".to_string());
@@ -33,11 +35,9 @@ pub fn install_command(program: &str, args: &[String]) -> Result<String, String>
 /// Quote one argument for a batch file: inside double quotes cmd's special
 /// characters are literal, except `%`, which is doubled. A double quote itself
 /// cannot be passed safely, so it is refused.
-fn quote(arg: &str) -> Result<String, String> {
+fn quote(arg: &str) -> Result<String, WindowsError> {
     if arg.contains('"') {
-        return Err(format!(
-            "the argument {arg:?} contains a double quote, which a Windows command line cannot carry safely"
-        ));
+        return Err(WindowsError::UnquotableArgument { arg: arg.to_string() });
     }
     let plain = !arg.is_empty()
         && arg

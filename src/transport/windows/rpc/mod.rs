@@ -7,6 +7,7 @@ pub mod pdu;
 pub mod scmr;
 pub mod tsch;
 
+use super::smb::SmbError;
 use crate::transport::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,8 +20,9 @@ pub enum RpcError {
     /// The call ran and returned a Win32 error.
     #[error("{call} failed: {}", win32_name(*.code))]
     Win32 { call: &'static str, code: u32 },
+    /// The named pipe carrying the calls failed.
     #[error("{0}")]
-    Transport(String),
+    Transport(#[from] SmbError),
 }
 
 /// Something that carries RPC fragments both ways.

@@ -1,0 +1,410 @@
+//! Everything the Windows transport can fail with, one variant per failure. SMB
+//! and RPC errors stay attached as the source; the runner asks only for the class.
+
+use std::io;
+use std::time::Duration;
+
+use super::rpc::{RpcError, win32_name};
+use super::smb::{SmbError, status};
+use crate::transport::ErrorClass;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WindowsError {
+    #[error("cannot resolve `{address}`")]
+    Resolve {
+        address: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "connection refused on port {port} (is File and Printer Sharing on, and SMB allowed through the firewall?)"
+    )]
+    ConnectionRefused { address: String, port: u16 },
+    #[error("no route to {address}")]
+    NoRoute {
+        address: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot connect to {address}:{port}: {source}")]
+    Connect {
+        address: String,
+        port: u16,
+        #[source]
+        source: io::Error,
+    },
+    #[error("SMB negotiation failed: connection lost: {source}")]
+    NegotiationLost {
+        #[source]
+        source: io::Error,
+    },
+    #[error("SMB negotiation failed: {source}")]
+    Negotiation {
+        #[source]
+        source: SmbError,
+    },
+    #[error("connection lost: {source}")]
+    ConnectionLost {
+        #[source]
+        source: io::Error,
+    },
+    /// The session or a share needs encryption that cannot be had (`source` says which).
+    #[error("{source}")]
+    Encryption {
+        #[source]
+        source: SmbError,
+    },
+    #[error("the host answered something SMB does not allow: {source}")]
+    SmbProtocol {
+        #[source]
+        source: SmbError,
+    },
+    #[error("SMB logon failed: {source}")]
+    Logon {
+        #[source]
+        source: SmbError,
+    },
+
+    #[error(
+        "access denied to {what} for {user}: a local account other than the built-in Administrator is \
+         filtered by remote UAC (use a domain admin, or set LocalAccountTokenFilterPolicy=1 on the host)"
+    )]
+    AccessDenied { what: &'static str, user: String },
+    #[error("the host has no ADMIN$ share (administrative shares are turned off: AutoShareWks=0?)")]
+    NoAdminShare {
+        #[source]
+        source: SmbError,
+    },
+    #[error("cannot connect to the host's {share} share: {source}")]
+    Share {
+        share: &'static str,
+        #[source]
+        source: SmbError,
+    },
+    #[error("the host's disk is full (STATUS_DISK_FULL)")]
+    DiskFull {
+        #[source]
+        source: SmbError,
+    },
+    #[error("no staging directory was prepared")]
+    NotPrepared,
+    #[error("no service name was prepared")]
+    NoServiceName,
+    #[error("ADMIN$\\{dir} already exists on the host")]
+    StagingCollision { dir: String },
+    #[error("cannot create ADMIN$\\{dir} on the host: {source}")]
+    StagingDir {
+        dir: String,
+        #[source]
+        source: SmbError,
+    },
+    #[error("upload of ADMIN$\\{path} failed: {source}")]
+    Upload {
+        path: String,
+        #[source]
+        source: SmbError,
+    },
+    #[error("{path} is {size} bytes on the host, {sent} were sent")]
+    UploadSizeMismatch { path: String, size: u64, sent: u64 },
+    #[error("the argument {arg:?} contains a double quote, which a Windows command line cannot carry safely")]
+    UnquotableArgument { arg: String },
+    #[error("cannot delete {path} (still in use?): {source}")]
+    DeleteInUse {
+        path: String,
+        #[source]
+        source: SmbError,
+    },
+    #[error("cannot remove ADMIN$\\{path}: {source}")]
+    Cleanup {
+        path: String,
+        #[source]
+        source: SmbError,
+    },
+
+    #[error("cannot open \\PIPE\\{pipe} on the host: {source}")]
+    Pipe {
+        pipe: &'static str,
+        #[source]
+        source: SmbError,
+    },
+    #[error("the host's \\PIPE\\{pipe} would not bind the RPC interface: {source}")]
+    RpcBind {
+        pipe: &'static str,
+        #[source]
+        source: RpcError,
+    },
+    #[error("cannot open the host's Service Control Manager: {source}")]
+    ScmOpen {
+        #[source]
+        source: RpcError,
+    },
+    #[error(
+        "a service named {service} already exists on the host; pushinst never touches a service it did not create"
+    )]
+    ServiceExists { service: String },
+    #[error("the host's Service Control Manager would not create a service: {source}")]
+    ServiceCreate {
+        #[source]
+        source: RpcError,
+    },
+    #[error("the service {service} could not be started: {source}")]
+    ServiceStart {
+        service: String,
+        #[source]
+        source: RpcError,
+    },
+    #[error("the service did not start: {}", win32_name(*.code))]
+    ServiceNotStarted { service: String, code: u32 },
+    #[error("cannot open service {service} to delete it: {source}")]
+    ServiceOpen {
+        service: String,
+        #[source]
+        source: RpcError,
+    },
+    #[error("service {service} could not be deleted: {source}")]
+    ServiceDelete {
+        service: String,
+        #[source]
+        source: RpcError,
+    },
+    #[error("the host's Task Scheduler would not register a task: {source}")]
+    TaskRegister {
+        #[source]
+        source: RpcError,
+    },
+    #[error("the task {path} did not run: {source}")]
+    TaskRun {
+        path: String,
+        #[source]
+        source: RpcError,
+    },
+    #[error("the task {path} could not be deleted: {source}")]
+    TaskDelete {
+        path: String,
+        #[source]
+        source: RpcError,
+    },
+
+    #[error("cannot read ADMIN$\\{path}: {source}")]
+    ReadResult {
+        path: String,
+        #[source]
+        source: SmbError,
+    },
+    #[error("the wrapper wrote {text:?} instead of an exit code")]
+    GarbageExitCode { text: String },
+    #[error(
+        "no exit code from the detect check after {}: the service started, but the check never finished or never ran \
+         (blocked by an antivirus or EDR?)",
+        humantime::format_duration(*.timeout)
+    )]
+    DetectNoExitCode { timeout: Duration },
+    #[error(
+        "no exit code after {}: the service started, but the installer never finished or never ran \
+         (blocked by an antivirus or EDR?); it may still be running on the host",
+        humantime::format_duration(*.timeout)
+    )]
+    NoExitCode { timeout: Duration },
+}
+
+impl WindowsError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            WindowsError::Resolve { .. }
+            | WindowsError::ConnectionRefused { .. }
+            | WindowsError::NoRoute { .. }
+            | WindowsError::Connect { .. }
+            | WindowsError::NegotiationLost { .. }
+            | WindowsError::ConnectionLost { .. } => ErrorClass::Connect,
+            WindowsError::Negotiation { .. }
+            | WindowsError::Encryption { .. }
+            | WindowsError::Logon { .. }
+            | WindowsError::RpcBind { .. } => ErrorClass::Negotiation,
+            WindowsError::SmbProtocol { .. } | WindowsError::GarbageExitCode { .. } => ErrorClass::Protocol,
+            WindowsError::AccessDenied { .. }
+            | WindowsError::NoAdminShare { .. }
+            | WindowsError::Share { .. }
+            | WindowsError::DiskFull { .. }
+            | WindowsError::NotPrepared
+            | WindowsError::NoServiceName
+            | WindowsError::StagingCollision { .. }
+            | WindowsError::StagingDir { .. }
+            | WindowsError::Upload { .. }
+            | WindowsError::UploadSizeMismatch { .. }
+            | WindowsError::UnquotableArgument { .. }
+            | WindowsError::DeleteInUse { .. }
+            | WindowsError::Cleanup { .. }
+            | WindowsError::Pipe { .. }
+            | WindowsError::ScmOpen { .. }
+            | WindowsError::ServiceExists { .. }
+            | WindowsError::ServiceCreate { .. }
+            | WindowsError::ServiceStart { .. }
+            | WindowsError::ServiceNotStarted { .. }
+            | WindowsError::ServiceOpen { .. }
+            | WindowsError::ServiceDelete { .. }
+            | WindowsError::TaskRegister { .. }
+            | WindowsError::TaskRun { .. }
+            | WindowsError::TaskDelete { .. }
+            | WindowsError::ReadResult { .. }
+            | WindowsError::DetectNoExitCode { .. } => ErrorClass::TargetSetup,
+            WindowsError::NoExitCode { .. } => ErrorClass::Installer,
+        }
+    }
+}
+
+/// An SMB failure while doing something: a lost connection, a full disk, missing
+/// encryption and protocol violations are the same wherever they happen; any other
+/// refusal is named by `context`.
+pub(super) fn smb_failure(e: SmbError, context: impl FnOnce(SmbError) -> WindowsError) -> WindowsError {
+    match e {
+        SmbError::Io(source) => WindowsError::ConnectionLost { source },
+        source @ SmbError::Status {
+            status: status::DISK_FULL,
+            ..
+        } => WindowsError::DiskFull { source },
+        source @ SmbError::Encryption(_) => WindowsError::Encryption { source },
+        source @ SmbError::Protocol(_) => WindowsError::SmbProtocol { source },
+        other @ SmbError::Status { .. } => context(other),
+    }
+}
+
+/// An RPC failure: the pipe under it failing is an SMB failure like any other.
+pub(super) fn rpc_failure(e: RpcError, context: impl FnOnce(RpcError) -> WindowsError) -> WindowsError {
+    match e {
+        RpcError::Transport(smb) => smb_failure(smb, |source| context(RpcError::Transport(source))),
+        other @ (RpcError::Protocol(_) | RpcError::Fault(_) | RpcError::Win32 { .. }) => context(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::windows::{ExecMethod, WindowsConnector, WindowsOptions};
+    use crate::transport::{Connector, Endpoint, TransportError};
+
+    fn status(status: u32) -> SmbError {
+        SmbError::Status {
+            what: "create".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn each_failure_names_its_class() {
+        let cases = [
+            (
+                WindowsError::ConnectionRefused {
+                    address: "h".into(),
+                    port: 445,
+                },
+                ErrorClass::Connect,
+            ),
+            (
+                WindowsError::NegotiationLost {
+                    source: io::Error::from(io::ErrorKind::UnexpectedEof),
+                },
+                ErrorClass::Connect,
+            ),
+            (
+                WindowsError::Negotiation {
+                    source: SmbError::Protocol("dialect".into()),
+                },
+                ErrorClass::Negotiation,
+            ),
+            (
+                WindowsError::Encryption {
+                    source: SmbError::Encryption("no cipher".into()),
+                },
+                ErrorClass::Negotiation,
+            ),
+            (
+                WindowsError::AccessDenied {
+                    what: "ADMIN$",
+                    user: "u".into(),
+                },
+                ErrorClass::TargetSetup,
+            ),
+            (
+                WindowsError::NoAdminShare {
+                    source: status(status::BAD_NETWORK_NAME),
+                },
+                ErrorClass::TargetSetup,
+            ),
+            (
+                WindowsError::ServiceCreate {
+                    source: RpcError::Fault(0x1c01_0002),
+                },
+                ErrorClass::TargetSetup,
+            ),
+            (
+                WindowsError::GarbageExitCode { text: "x".into() },
+                ErrorClass::Protocol,
+            ),
+            (
+                WindowsError::NoExitCode {
+                    timeout: Duration::from_secs(2),
+                },
+                ErrorClass::Installer,
+            ),
+            (
+                WindowsError::DetectNoExitCode {
+                    timeout: Duration::from_secs(2),
+                },
+                ErrorClass::TargetSetup,
+            ),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(TransportError::from(error).class(), class);
+        }
+    }
+
+    #[test]
+    fn smb_failures_are_sorted_by_type_not_text() {
+        let context = |source| WindowsError::Upload {
+            path: "p".into(),
+            source,
+        };
+        let lost = smb_failure(
+            SmbError::Io(io::Error::from(io::ErrorKind::ConnectionReset)),
+            context,
+        );
+        assert_eq!(lost.class(), ErrorClass::Connect);
+        let full = smb_failure(status(status::DISK_FULL), context);
+        assert!(matches!(full, WindowsError::DiskFull { .. }), "{full:?}");
+        assert_eq!(full.to_string(), "the host's disk is full (STATUS_DISK_FULL)");
+        let denied = smb_failure(status(status::ACCESS_DENIED), context);
+        assert!(matches!(denied, WindowsError::Upload { .. }), "{denied:?}");
+        let piped = rpc_failure(
+            RpcError::Transport(SmbError::Io(io::Error::from(io::ErrorKind::BrokenPipe))),
+            |source| WindowsError::ServiceCreate { source },
+        );
+        assert!(matches!(piped, WindowsError::ConnectionLost { .. }), "{piped:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_name_is_a_resolve_failure() {
+        let connector = WindowsConnector::new(
+            WindowsOptions {
+                encryption: Default::default(),
+                method: ExecMethod::Service,
+                poll: Duration::from_millis(100),
+            },
+            "test",
+        );
+        let endpoint = Endpoint {
+            name: "nonexistent.invalid".into(),
+            address: "nonexistent.invalid".into(),
+            port: 445,
+        };
+        let e = match connector.connect(&endpoint).await {
+            Ok(_) => panic!("nonexistent.invalid should not connect"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(&e, TransportError::Windows(WindowsError::Resolve { address, .. }) if address == "nonexistent.invalid"),
+            "{e:?}"
+        );
+        assert_eq!(e.class(), ErrorClass::Connect);
+    }
+}
