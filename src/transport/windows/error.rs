@@ -246,8 +246,10 @@ impl WindowsError {
             | WindowsError::TaskRun { .. }
             | WindowsError::TaskDelete { .. }
             | WindowsError::ReadResult { .. }
-            | WindowsError::DetectNoExitCode { .. } => ErrorClass::TargetSetup,
-            WindowsError::NoExitCode { .. } => ErrorClass::Installer,
+            | WindowsError::DetectNoExitCode { .. }
+            // Nobody knows whether the installer ran at all (an EDR that blocks the
+            // service leaves exactly this): uncertain, so never an attempt.
+            | WindowsError::NoExitCode { .. } => ErrorClass::TargetSetup,
         }
     }
 }
@@ -344,7 +346,7 @@ mod tests {
                 WindowsError::NoExitCode {
                     timeout: Duration::from_secs(2),
                 },
-                ErrorClass::Installer,
+                ErrorClass::TargetSetup,
             ),
             (
                 WindowsError::DetectNoExitCode {
