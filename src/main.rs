@@ -51,7 +51,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprint!("{}", err.render(std::io::stderr().is_terminal()));
+            // A closed stderr must not turn an error into a panic.
+            report::write_out(
+                &mut std::io::stderr(),
+                &err.render(std::io::stderr().is_terminal()),
+            );
             err.exit_code()
         }
     }

@@ -301,6 +301,18 @@ linux = { file = "install.sh", detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/age
         })
         .count();
     assert!(busy > 0, "both runs started together, so some host was busy");
+
+    // The busy skips of one run do not hide the other run's installs...
+    let rows = status(&fleet, &["once"]);
+    for host in &fleet.endpoints {
+        assert_eq!(status_of(&rows, host)["result"], "ok", "{rows:?}");
+    }
+    // ...and retrying the later run reinstalls nothing.
+    let logins = fleet.all_logins();
+    let retry = fleet.run(&["retry"]);
+    assert_eq!(retry.code(), 0, "{}", retry.debug());
+    assert!(retry.stdout().contains("nothing to retry"), "{}", retry.debug());
+    assert_eq!(fleet.all_logins(), logins, "no host was logged into again");
 }
 
 #[test]

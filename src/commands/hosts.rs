@@ -32,7 +32,7 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
     }
     crate::report::write_out(&mut std::io::stdout(), &out);
     if !cli.quiet() && cli.output == OutputFormat::Human {
-        eprintln!("{} host(s)", targets.len());
+        crate::report::write_out(&mut std::io::stderr(), &format!("{} host(s)\n", targets.len()));
     }
     Ok(EXIT_OK)
 }

@@ -44,7 +44,13 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         .collect();
     if failed.is_empty() {
         if !cli.quiet() {
-            println!("nothing to retry: every host of run {} succeeded", run.id);
+            crate::report::write_out(
+                &mut std::io::stdout(),
+                &format!(
+                    "nothing to retry: every host of run {} has the package on record, or is at its attempt limit\n",
+                    run.id
+                ),
+            );
         }
         return Ok(EXIT_OK);
     }
@@ -69,12 +75,15 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         selection: Selection::Only(pairs),
     };
     if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
-        println!(
-            "retrying {} host(s) of run {} ({}, started {})",
-            hosts.len(),
-            run.id,
-            run.command,
-            crate::report::clock(run.started_at)
+        crate::report::write_out(
+            &mut std::io::stdout(),
+            &format!(
+                "retrying {} host(s) of run {} ({}, started {})\n",
+                hosts.len(),
+                run.id,
+                run.command,
+                crate::report::clock(run.started_at)
+            ),
         );
     }
     launch(cli, &inv, &args.run, request).await

@@ -32,7 +32,10 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
         args.jobs.clone()
     };
     if names.is_empty() && !cli.quiet() {
-        eprintln!("pushinst: the inventory has no [jobs]; nothing to sync");
+        crate::report::write_out(
+            &mut std::io::stderr(),
+            "pushinst: the inventory has no [jobs]; nothing to sync\n",
+        );
     }
     // Every job's targets are checked before the first job runs.
     let mut requests = Vec::new();
@@ -50,7 +53,10 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
     let mut code = EXIT_OK;
     for request in requests {
         if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
-            println!("job {}:", request.job.as_deref().unwrap_or_default());
+            crate::report::write_out(
+                &mut std::io::stdout(),
+                &format!("job {}:\n", request.job.as_deref().unwrap_or_default()),
+            );
         }
         code = worst(code, launch(cli, &inv, &args.run, request).await?);
         if code == EXIT_INTERRUPTED {
