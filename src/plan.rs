@@ -400,3 +400,163 @@ pub fn file_name(path: &std::path::Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "installer".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The history as the plan sees it, scripted.
+    #[derive(Default)]
+    struct Scripted {
+        last: HashMap<String, String>,
+        failures: HashMap<(String, String), u32>,
+        succeeded: Vec<(String, String)>,
+    }
+
+    impl Facts for Scripted {
+        fn last_credential(&self, host: &str) -> Result<Option<String>, HistoryError> {
+            Ok(self.last.get(host).cloned())
+        }
+        fn failures(&self, host: &str, package: &str) -> Result<u32, HistoryError> {
+            Ok(*self
+                .failures
+                .get(&(host.to_string(), package.to_string()))
+                .unwrap_or(&0))
+        }
+        fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+            Ok(self.succeeded.contains(&(host.to_string(), package.to_string())))
+        }
+    }
+
+    fn inventory(dir: &tempfile::TempDir) -> Inventory {
+        std::fs::write(dir.path().join("setup.sh"), "#!/bin/sh\n").unwrap();
+        let text = r#"
+[settings]
+max_attempts = 2
+
+[credentials.first]
+user = "a"
+password = { env = "A" }
+
+[credentials.second]
+user = "b"
+password = { env = "B" }
+
+[packages.agent]
+linux = { file = "setup.sh" }
+windows = { file = "setup.sh" }
+
+[groups.mixed]
+hosts = ["l1", "l2", "l3"]
+os = "linux"
+credentials = ["first", "second"]
+
+[groups.win]
+hosts = ["w1:4455"]
+os = "windows"
+credentials = ["first"]
+"#;
+        let path = dir.path().join("pushinst.toml");
+        std::fs::write(&path, text).unwrap();
+        crate::inventory::load(&path).expect("inventory")
+    }
+
+    fn options(selection: Selection, exec: Option<WindowsExec>) -> PlanOptions {
+        PlanOptions {
+            concurrency: None,
+            reboot: None,
+            timeouts: Timeouts::default(),
+            exec_timeout: None,
+            force: false,
+            exec,
+            until: None,
+            selection,
+        }
+    }
+
+    fn plan_with(facts: &Scripted, selection: Selection, exec: Option<WindowsExec>) -> Plan {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inventory(&dir);
+        let targets = crate::inventory::resolve_targets(&inv, &["mixed".into(), "win".into()]).unwrap();
+        plan(&inv, &["agent".into()], targets, options(selection, exec), facts).expect("plan")
+    }
+
+    fn key(host: &str) -> (String, String) {
+        (host.to_string(), "agent".to_string())
+    }
+
+    #[test]
+    fn the_attempt_limit_and_the_remembered_credential_are_decided_in_the_plan() {
+        let mut facts = Scripted::default();
+        facts.failures.insert(key("l2"), 2);
+        facts.failures.insert(key("l3"), 1);
+        facts.last.insert("l3".into(), "second".into());
+        // A remembered credential the host no longer has is ignored.
+        facts.last.insert("l1".into(), "gone".into());
+        let plan = plan_with(&facts, Selection::All, None);
+        let decisions: Vec<&Decision> = plan.hosts.iter().map(|h| &h.decisions[0]).collect();
+        assert_eq!(
+            decisions,
+            [
+                &Decision::Install,
+                &Decision::Skip(Skip::AttemptLimit {
+                    failures: 2,
+                    limit: 2
+                }),
+                &Decision::Install,
+                &Decision::Install,
+            ]
+        );
+        let orders: Vec<Vec<String>> = plan.hosts.iter().map(|h| h.credentials.clone()).collect();
+        assert_eq!(orders[0], ["first", "second"]);
+        assert_eq!(orders[2], ["second", "first"]);
+        assert_eq!(plan.hosts[2].remembered.as_deref(), Some("second"));
+        assert_eq!(plan.hosts[0].remembered, None);
+    }
+
+    #[test]
+    fn sync_leaves_installed_hosts_and_retry_only_the_selected_pairs() {
+        let mut facts = Scripted::default();
+        facts.succeeded.push(key("l1"));
+        let plan = plan_with(&facts, Selection::Missing, None);
+        assert_eq!(
+            plan.hosts[0].decisions[0],
+            Decision::Omit(Omitted::AlreadySucceeded)
+        );
+        assert_eq!(plan.hosts[1].decisions[0], Decision::Install);
+
+        let only = [key("l2")].into_iter().collect();
+        let plan = plan_with(&Scripted::default(), Selection::Only(only), None);
+        let picked: Vec<bool> = plan
+            .hosts
+            .iter()
+            .map(|h| h.decisions[0] == Decision::Install)
+            .collect();
+        assert_eq!(picked, [false, true, false, false]);
+    }
+
+    #[test]
+    fn the_route_follows_the_os_the_port_and_exec_on_the_command_line() {
+        let plan = plan_with(&Scripted::default(), Selection::All, None);
+        assert_eq!(
+            plan.hosts[0].route,
+            Route {
+                transport: Transport::Ssh,
+                port: 22
+            }
+        );
+        assert_eq!(plan.hosts[0].route.verifies(), "sha256");
+        let win = plan.hosts[3].route;
+        assert_eq!(win.port, 4455);
+        assert_eq!(win.verifies(), "size");
+        let forced = plan_with(&Scripted::default(), Selection::All, Some(WindowsExec::Task));
+        assert_eq!(
+            forced.hosts[3].route.transport,
+            Transport::Smb {
+                exec: WindowsExec::Task
+            }
+        );
+    }
+}
