@@ -440,3 +440,59 @@ async fn reboots_follow_the_policy_once_after_all_packages() {
         assert_eq!(seen, expected, "{policy:?} with exit {exit}");
     }
 }
+
+/// A ledger whose disk is slow for one host: its `begin` blocks until another host
+/// has finished. If ledger calls ran on the runtime's own threads, the other host
+/// could never finish on a single-threaded runtime and the wait would run out.
+struct SlowDisk {
+    release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    wait: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    waited_out: std::sync::atomic::AtomicBool,
+}
+
+impl Ledger for SlowDisk {
+    fn begin(&self, host: &str, _: &str) -> Result<(), Skip> {
+        if host == "slow"
+            && let Some(rx) = self.wait.lock().unwrap().take()
+            && rx.recv_timeout(Duration::from_secs(10)).is_err()
+        {
+            self.waited_out.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn phase(&self, _: &str, _: &str, _: Step) {}
+    fn will_create(&self, _: &str, _: &str, _: &[Artefact]) -> Result<(), String> {
+        Ok(())
+    }
+    fn removed(&self, _: &str, _: &[Artefact]) {}
+    fn finish(&self, host: &str, _: &str, _: &Outcome, _: &HostReport) {
+        if host == "fast"
+            && let Some(tx) = self.release.lock().unwrap().take()
+        {
+            let _ = tx.send(());
+        }
+    }
+    fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_history_disk_stalls_only_its_own_host() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ledger = Arc::new(SlowDisk {
+        release: Mutex::new(Some(tx)),
+        wait: Mutex::new(Some(rx)),
+        waited_out: Default::default(),
+    });
+    let host = Scripted::default();
+    let config = RunConfig {
+        ledger: ledger.clone(),
+        ..config(2, Timeouts::default())
+    };
+    let done = outcomes(vec![job("slow", &host), job("fast", &host)], config, Cancel::None).await;
+    assert!(
+        !ledger.waited_out.load(std::sync::atomic::Ordering::SeqCst),
+        "the fast host could not finish while the slow one's record was being written"
+    );
+    let order: Vec<&str> = done.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(order, ["fast", "slow"]);
+}
