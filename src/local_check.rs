@@ -377,6 +377,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_needs_nothing_for_its_dry_run() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let inv = crate::inventory::load(&root.join("examples/inventory.toml")).unwrap();
+        let credentials = &inv.groups["web-servers"].credentials;
+        let result = check(&inv, credentials, &["acme-agent".into()], true);
+        assert_eq!(result.problems, [], "the README's dry run is clean");
+        assert_eq!(result.prompts, ["linux-fallback"]);
+    }
+
+    #[test]
     fn names_the_plan_does_not_know_are_problems_not_panics() {
         let dir = tempfile::tempdir().unwrap();
         files(dir.path());
