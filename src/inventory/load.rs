@@ -51,6 +51,7 @@ pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
         base,
         problems,
         missing: Vec::new(),
+        misspelt_secrets: names.misspelt_secrets.clone(),
     };
     let inventory = check.inventory(raw, &names);
     if check.problems.is_empty() {
@@ -102,6 +103,7 @@ struct Checker {
     problems: Vec<Problem>,
     /// Files that do not exist (yet): reported only with other problems.
     missing: Vec<Problem>,
+    misspelt_secrets: Vec<Range<usize>>,
 }
 
 impl Checker {
@@ -432,7 +434,9 @@ impl Checker {
         if found.len() == 1 {
             found.pop()
         } else {
-            self.push(Problem::at(span, "a secret needs exactly one source").hint(SECRET_HINT));
+            if !(found.is_empty() && self.misspelt_secrets.contains(&span)) {
+                self.push(Problem::at(span, "a secret needs exactly one source").hint(SECRET_HINT));
+            }
             None
         }
     }
@@ -776,6 +780,44 @@ credentials = ["deploy"]
                 "unknown os `solaris`"
             ]
         );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_and_a_misspelt_secret_once() {
+        let text = GOOD
+            .replace("concurrency = 5", "concurency = 5\ncolour = 1")
+            .replace("{ env = \"DEPLOY_PW\" }", "{ evn = \"DEPLOY_PW\" }")
+            .replace("reboot_codes = [3010]", "reboot_code = [3010]");
+        let messages: Vec<String> = problems(&text).into_iter().map(|p| p.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown key `concurency`",
+                "unknown key `colour`",
+                "unknown key `evn`",
+                "unknown key `reboot_code`"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_value_in_one_entry_does_not_hide_the_next() {
+        let text = GOOD.replace("concurrency = 5", "concurrency = \"five\"")
+            + "\n[groups.db]\nhosts = \"db-1\"\n\n[groups.app]\nhosts = [\"app-1\"]\ncredentials = [\"nobody\"]\n";
+        let p = problems(&text);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].message.contains("invalid type"), "{p:?}");
+        assert!(p[1].message.contains("invalid type"), "{p:?}");
+        assert_eq!(p[2].message, "unknown credential `nobody`");
+    }
+
+    #[test]
+    fn an_empty_file_is_named() {
+        for text in ["", "\n  \n", "# only a comment\n"] {
+            let err = parse(Path::new("inv.toml"), text.to_string()).unwrap_err();
+            assert!(matches!(err, InventoryError::Empty { .. }), "{err}");
+            assert!(err.render(false).starts_with("error: inv.toml is empty"));
+        }
     }
 
     #[test]

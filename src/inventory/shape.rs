@@ -25,11 +25,15 @@ pub struct Names {
     pub credentials: Vec<String>,
     pub packages: Vec<String>,
     pub groups: Vec<String>,
+    /// Secrets that had unknown keys (already reported): an empty one is not reported
+    /// again as naming no source.
+    pub misspelt_secrets: Vec<std::ops::Range<usize>>,
 }
 
 pub fn read(mut doc: DeTable<'_>, problems: &mut Vec<Problem>) -> (RawInventory, Names) {
-    check_keys(&mut doc, problems);
+    let misspelt_secrets = check_keys(&mut doc, problems);
     let names = Names {
+        misspelt_secrets,
         credentials: keys_of(&doc, "credentials"),
         packages: keys_of(&doc, "packages"),
         groups: keys_of(&doc, "groups"),
@@ -102,7 +106,8 @@ fn items<T: for<'de> Deserialize<'de>>(
 }
 
 /// Report every unknown key of every table the model knows, and drop them.
-fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) {
+fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) -> Vec<std::ops::Range<usize>> {
+    let mut misspelt_secrets = Vec::new();
     strip(doc, fields_of::<RawInventory>(), "at the top level", problems);
     if let Some(settings) = table_mut(doc, "settings") {
         strip(settings, fields_of::<RawSettings>(), "in [settings]", problems);
@@ -115,8 +120,11 @@ fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) {
             problems,
         );
         for secret in ["password", "passphrase", "sudo_password"] {
-            if let Some(source) = table_mut(credential, secret) {
-                strip(source, fields_of::<RawSecretSource>(), "in a secret", problems);
+            let span = credential.get(secret).map(|v| v.span());
+            if let Some(source) = table_mut(credential, secret)
+                && strip(source, fields_of::<RawSecretSource>(), "in a secret", problems)
+            {
+                misspelt_secrets.extend(span);
             }
         }
     }
@@ -164,6 +172,7 @@ fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) {
     for (name, job) in named_tables(doc, "jobs") {
         strip(job, fields_of::<RawJob>(), &format!("in [jobs.{name}]"), problems);
     }
+    misspelt_secrets
 }
 
 fn table_mut<'t, 'i>(table: &'t mut DeTable<'i>, key: &str) -> Option<&'t mut DeTable<'i>> {
@@ -186,7 +195,13 @@ fn named_tables<'t, 'i>(doc: &'t mut DeTable<'i>, section: &str) -> Vec<(String,
         .collect()
 }
 
-fn strip(table: &mut DeTable<'_>, known: &'static [&'static str], place: &str, problems: &mut Vec<Problem>) {
+/// Whether any key was unknown.
+fn strip(
+    table: &mut DeTable<'_>,
+    known: &'static [&'static str],
+    place: &str,
+    problems: &mut Vec<Problem>,
+) -> bool {
     let unknown: Vec<(String, std::ops::Range<usize>)> = table
         .keys()
         .filter(|k| !known.contains(&k.get_ref().as_ref()))
@@ -206,6 +221,7 @@ fn strip(table: &mut DeTable<'_>, known: &'static [&'static str], place: &str, p
     for (key, _) in &unknown {
         table.remove(key.as_str());
     }
+    !unknown.is_empty()
 }
 
 /// The field names serde's derive gives a struct: asked of the derive itself, by a
