@@ -6,6 +6,7 @@ mod error;
 mod history;
 mod inventory;
 mod launch;
+mod local_check;
 mod outcome;
 mod plan;
 mod report;

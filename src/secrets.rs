@@ -100,17 +100,34 @@ pub enum SecretError {
 impl SecretSource {
     /// Read the secret. `what` names it in a prompt ("password for linux-deploy").
     pub fn resolve(&self, what: &str) -> Result<Secret, SecretError> {
-        let value = match self {
+        match self.read(what, true)? {
+            Some(secret) => Ok(secret),
+            None => Err(SecretError::NoTerminal {
+                what: what.to_string(),
+            }),
+        }
+    }
+
+    /// Would `resolve` succeed? Checked by the same code, without prompting: a
+    /// `prompt` source is fine here (it is asked for at run start). The value read is
+    /// dropped (and wiped) at once, and never shown.
+    pub fn check(&self) -> Result<(), SecretError> {
+        self.read("", false).map(drop)
+    }
+
+    fn read(&self, what: &str, ask: bool) -> Result<Option<Secret>, SecretError> {
+        let mut value = Zeroizing::new(match self {
             SecretSource::Env(var) => std::env::var(var).map_err(|_| SecretError::EnvMissing(var.clone()))?,
             SecretSource::File(path) => read_private_file(path)?,
+            SecretSource::Prompt if !ask => return Ok(None),
             SecretSource::Prompt => prompt(what)?,
             SecretSource::Keyring(name) => keyring_lookup(name)?,
             SecretSource::Inline(InlineSecret(value)) => value.clone(),
-        };
+        });
         if value.is_empty() {
             return Err(SecretError::Empty(self.to_string()));
         }
-        Ok(Secret::new(value))
+        Ok(Some(Secret::new(std::mem::take(&mut *value))))
     }
 }
 
@@ -240,6 +257,30 @@ mod tests {
             err.to_string(),
             "environment variable `PUSHINST_TEST_UNSET_VAR` is not set"
         );
+    }
+
+    #[test]
+    fn check_reads_without_prompting_or_revealing() {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(SecretSource::Prompt.check().is_ok(), "a prompt is not asked");
+        let err = SecretSource::Env("PUSHINST_TEST_UNSET_VAR".into())
+            .check()
+            .unwrap_err();
+        assert!(matches!(err, SecretError::EnvMissing(_)), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret-pass\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = SecretSource::File(path.clone()).check().unwrap_err();
+        assert!(matches!(err, SecretError::FileMode { mode: 0o640, .. }), "{err}");
+        assert!(!err.to_string().contains("s3cret"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(SecretSource::File(path).check().is_ok());
+        assert!(SecretSource::Inline(InlineSecret("x".into())).check().is_ok());
+        let err = SecretSource::Inline(InlineSecret(String::new()))
+            .check()
+            .unwrap_err();
+        assert!(matches!(err, SecretError::Empty(_)), "{err}");
     }
 
     #[test]

@@ -186,7 +186,43 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     let (port, connections) = counting_listener();
     std::fs::write(dir.path().join("install.sh"), "#!/bin/sh\necho hi\n").unwrap();
     std::fs::write(dir.path().join("pushinst.toml"), good_inventory(port)).unwrap();
-    let out = pushinst(dir.path(), &["deploy", "agent", "--to", "web", "--dry-run"]);
+    let dry = |setup: &dyn Fn(&mut Command)| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushinst"));
+        cmd.current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env_remove("PUSHINST_INVENTORY")
+            .env_remove("DEPLOY_PW")
+            .args(["deploy", "agent", "--to", "web", "--dry-run"]);
+        setup(&mut cmd);
+        cmd.output().expect("run pushinst")
+    };
+    // What can be checked here is: the variable, the key file and known_hosts.
+    let out = dry(&|_| {});
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    for expected in [
+        "3 problem(s) found on this machine",
+        "environment variable `DEPLOY_PW` is not set",
+        "key file id_ed25519 does not exist",
+        "known_hosts does not exist",
+    ] {
+        assert!(err.contains(expected), "{expected:?}: {err}");
+    }
+    let key = dir.path().join("id_ed25519");
+    std::fs::write(&key, "not really a key").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = dry(&|c| {
+        c.env("DEPLOY_PW", "secret-pw-1234");
+    });
+    let err = text(&out.stderr);
+    assert!(err.contains("chmod 600"), "a key others can read is named: {err}");
+    assert!(!err.contains("secret-pw-1234") && !text(&out.stdout).contains("secret-pw-1234"));
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(dir.path().join(".ssh")).unwrap();
+    std::fs::write(dir.path().join(".ssh/known_hosts"), "").unwrap();
+    let out = dry(&|c| {
+        c.env("DEPLOY_PW", "secret-pw-1234");
+    });
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
     assert!(

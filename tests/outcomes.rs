@@ -53,7 +53,7 @@ fn the_dry_run_shows_the_history_decisions_as_json_and_touches_nothing() {
     let history = fleet.path(".local/state/pushinst/history.db");
     let before = std::fs::read(&history).expect("history");
 
-    let dry = fleet.run(&[
+    let args = [
         "deploy",
         "agent",
         "--to",
@@ -61,7 +61,19 @@ fn the_dry_run_shows_the_history_decisions_as_json_and_touches_nothing() {
         "--dry-run",
         "--output",
         "json",
-    ]);
+    ];
+    // Without the `wrong` credential's variable, the dry run names it and exits 2.
+    let unset = fleet.run(&args);
+    assert_eq!(unset.code(), 2, "{}", unset.debug());
+    let problems: Vec<serde_json::Value> = lines(&unset.stdout())
+        .into_iter()
+        .filter(|l| l["type"] == "local_problem")
+        .collect();
+    assert_eq!(problems.len(), 1, "{}", unset.debug());
+    assert_eq!(problems[0]["data"]["subject"], "credential `wrong`");
+    let dry = fleet.run_with(&args, |c| {
+        c.env("WRONG_PW", "not-it");
+    });
     assert_eq!(dry.code(), 0, "{}", dry.debug());
     let lines = lines(&dry.stdout());
     assert_eq!(lines[0]["type"], "plan");

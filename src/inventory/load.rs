@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::diagnostic::{InventoryError, Problem};
 use super::model::*;
+use super::shape::Names;
 use super::suggest::{list, nearest};
 use super::*;
 use crate::secrets::{InlineSecret, SecretSource};
@@ -23,30 +24,50 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
 }
 
 pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
-    let invalid = |problems| InventoryError::Invalid {
-        path: path.to_path_buf(),
-        text: text.clone(),
-        problems,
+    let invalid = |mut problems: Vec<Problem>| {
+        // Top to bottom, the way the file is read; problems without a place last.
+        problems.sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
+        problems.dedup();
+        InventoryError::Invalid {
+            path: path.to_path_buf(),
+            text: text.clone(),
+            problems,
+        }
     };
-    let raw: RawInventory = match toml::from_str(&text) {
-        Ok(raw) => raw,
-        Err(err) => return Err(invalid(vec![syntax_problem(&err)])),
-    };
+    let (doc, errors) = toml::de::DeTable::parse_recoverable(&text);
+    if !errors.is_empty() {
+        return Err(invalid(errors.iter().map(syntax_problem).collect()));
+    }
+    let doc = doc.into_inner();
+    if doc.is_empty() {
+        return Err(InventoryError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut problems = Vec::new();
+    let (raw, names) = super::shape::read(doc, &mut problems);
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut check = Checker {
         base,
-        problems: Vec::new(),
+        problems,
+        missing: Vec::new(),
+        misspelt_secrets: names.misspelt_secrets.clone(),
     };
-    let inventory = check.inventory(raw);
+    let inventory = check.inventory(raw, &names);
     if check.problems.is_empty() {
+        // A missing file alone does not refuse the inventory: `hosts`, `status` and a
+        // deploy of another package do not need it, and the run (or `--dry-run`'s
+        // local check) reports it for the packages and credentials it uses.
         Ok(inventory)
     } else {
+        // The file is refused anyway: say everything that is wrong, in one pass.
+        check.problems.append(&mut check.missing);
         Err(invalid(check.problems))
     }
 }
 
 /// Turn a toml/serde error into a problem with a hint a human can act on.
-fn syntax_problem(err: &toml::de::Error) -> Problem {
+pub(super) fn syntax_problem(err: &toml::de::Error) -> Problem {
     let span = err.span().unwrap_or(0..0);
     let message = err.message().trim().to_string();
     if let Some(rest) = message.strip_prefix("unknown field ") {
@@ -80,6 +101,9 @@ const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (
 struct Checker {
     base: PathBuf,
     problems: Vec<Problem>,
+    /// Files that do not exist (yet): reported only with other problems.
+    missing: Vec<Problem>,
+    misspelt_secrets: Vec<Range<usize>>,
 }
 
 impl Checker {
@@ -87,10 +111,10 @@ impl Checker {
         self.problems.push(problem);
     }
 
-    fn inventory(&mut self, raw: RawInventory) -> Inventory {
+    fn inventory(&mut self, raw: RawInventory, names: &Names) -> Inventory {
         let allow_plain = raw.settings.allow_plaintext_secrets.unwrap_or(false);
-        let credential_names: Vec<String> = raw.credentials.keys().cloned().collect();
-        let settings = self.settings(raw.settings, &credential_names);
+        let credential_names = &names.credentials;
+        let settings = self.settings(raw.settings, credential_names);
         let credentials = raw
             .credentials
             .into_iter()
@@ -104,17 +128,17 @@ impl Checker {
         let groups = raw
             .groups
             .into_iter()
-            .filter_map(|(name, g)| self.group(g, &credential_names).map(|g| (name, g)))
+            .filter_map(|(name, g)| self.group(g, credential_names).map(|g| (name, g)))
             .collect::<BTreeMap<_, _>>();
         let hosts = raw
             .hosts
             .into_iter()
-            .filter_map(|h| self.host(h, &credential_names))
+            .filter_map(|h| self.host(h, credential_names))
             .collect();
         let jobs = raw
             .jobs
             .into_iter()
-            .filter_map(|(name, j)| self.job(&name, j, &packages, &groups).map(|j| (name, j)))
+            .filter_map(|(name, j)| self.job(&name, j, names).map(|j| (name, j)))
             .collect();
         Inventory {
             settings,
@@ -154,8 +178,13 @@ impl Checker {
                 "accept-new" => HostKeyPolicy::AcceptNew,
                 other => {
                     self.push(
-                        Problem::at(p.span(), format!("unknown host_key_policy `{other}`"))
-                            .hint("use \"strict\" or \"accept-new\""),
+                        Problem::at(p.span(), format!("unknown host_key_policy `{other}`")).hint(
+                            choice_hint(
+                                other,
+                                &["strict", "accept-new"],
+                                "use \"strict\" or \"accept-new\"",
+                            ),
+                        ),
                     );
                     HostKeyPolicy::Strict
                 }
@@ -181,9 +210,11 @@ impl Checker {
                 "if-asked" => false,
                 other => {
                     self.push(
-                        Problem::at(s.span(), format!("unknown smb_encryption `{other}`")).hint(
+                        Problem::at(s.span(), format!("unknown smb_encryption `{other}`")).hint(choice_hint(
+                            other,
+                            &["required", "if-asked"],
                             "use \"required\" (refuse unencrypted sessions) or \"if-asked\" (the default)",
-                        ),
+                        )),
                     );
                     false
                 }
@@ -229,9 +260,13 @@ impl Checker {
             "service" => Some(WindowsExec::Service),
             "task" => Some(WindowsExec::Task),
             other => {
-                self.push(Problem::at(raw.span(), format!("unknown exec `{other}`")).hint(
-                    "use \"service\" (a temporary service, the default) or \"task\" (a scheduled task)",
-                ));
+                self.push(
+                    Problem::at(raw.span(), format!("unknown exec `{other}`")).hint(choice_hint(
+                        other,
+                        &["service", "task"],
+                        "use \"service\" (a temporary service, the default) or \"task\" (a scheduled task)",
+                    )),
+                );
                 None
             }
         }
@@ -242,8 +277,13 @@ impl Checker {
         let policy = RebootPolicy::parse(raw.get_ref());
         if policy.is_none() {
             self.push(
-                Problem::at(raw.span(), format!("unknown reboot policy `{}`", raw.get_ref()))
-                    .hint(format!("use one of: {}", RebootPolicy::NAMES.join(", "))),
+                Problem::at(raw.span(), format!("unknown reboot policy `{}`", raw.get_ref())).hint(
+                    choice_hint(
+                        raw.get_ref(),
+                        RebootPolicy::NAMES,
+                        &format!("use one of: {}", RebootPolicy::NAMES.join(", ")),
+                    ),
+                ),
             );
         }
         policy
@@ -270,8 +310,11 @@ impl Checker {
             "windows" => Some(Os::Windows),
             other => {
                 self.push(
-                    Problem::at(raw.span(), format!("unknown os `{other}`"))
-                        .hint("use \"linux\" or \"windows\""),
+                    Problem::at(raw.span(), format!("unknown os `{other}`")).hint(choice_hint(
+                        other,
+                        &["linux", "windows"],
+                        "use \"linux\" or \"windows\"",
+                    )),
                 );
                 None
             }
@@ -286,6 +329,44 @@ impl Checker {
             return PathBuf::from(home).join(rest);
         }
         self.base.join(raw)
+    }
+
+    /// A file the inventory names, relative to the inventory. One that exists but is a
+    /// directory (or, where `regular`, anything but a plain file) can never work and is
+    /// refused; a missing one is reported only alongside other problems.
+    fn file(&mut self, raw: &str, span: Range<usize>, what: &str, regular: bool) -> PathBuf {
+        let path = self.path(raw);
+        let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let shown = absolute.display();
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(meta) if meta.is_dir() => self.push(
+                Problem::at(span, format!("{what} `{raw}` is a directory"))
+                    .label("not a file")
+                    .hint(format!("name the file itself; {shown} is a directory")),
+            ),
+            Ok(_) if regular => self.push(
+                Problem::at(span, format!("{what} `{raw}` is not a regular file"))
+                    .label("not a plain file")
+                    .hint(format!(
+                        "{shown} is a device, socket or pipe; name the file itself"
+                    )),
+            ),
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => self.missing.push(
+                Problem::at(span, format!("{what} `{raw}` does not exist"))
+                    .label("no such file")
+                    .hint(format!(
+                        "looked for {shown} (paths are relative to the inventory file)"
+                    )),
+            ),
+            Err(err) => self.missing.push(
+                Problem::at(span, format!("cannot read {what} `{raw}`: {err}"))
+                    .label("here")
+                    .hint(format!("looked for {shown}")),
+            ),
+        }
+        path
     }
 
     fn references(&mut self, list: Vec<Spanned<String>>, known: &[String], kind: &str) -> Vec<String> {
@@ -332,7 +413,12 @@ impl Checker {
             found.push(SecretSource::Env(var));
         }
         if let Some(file) = src.file {
-            found.push(SecretSource::File(self.path(&file)));
+            found.push(SecretSource::File(self.file(
+                &file,
+                span.clone(),
+                "secret file",
+                false,
+            )));
         }
         match src.prompt {
             Some(true) => found.push(SecretSource::Prompt),
@@ -348,7 +434,9 @@ impl Checker {
         if found.len() == 1 {
             found.pop()
         } else {
-            self.push(Problem::at(span, "a secret needs exactly one source").hint(SECRET_HINT));
+            if !(found.is_empty() && self.misspelt_secrets.contains(&span)) {
+                self.push(Problem::at(span, "a secret needs exactly one source").hint(SECRET_HINT));
+            }
             None
         }
     }
@@ -377,7 +465,9 @@ impl Checker {
             name: name.to_string(),
             user: raw.user.into_inner(),
             password,
-            key: raw.key.map(|k| self.path(k.get_ref())),
+            key: raw
+                .key
+                .map(|k| self.file(k.get_ref(), k.span(), "key file", false)),
             passphrase,
             agent: raw.agent,
             sudo: raw.sudo,
@@ -429,9 +519,11 @@ impl Checker {
             }
         });
         Variant {
-            file: self.path(raw.file.get_ref()),
+            file: self.file(raw.file.get_ref(), raw.file.span(), "installer", true),
             args: raw.args,
-            config: raw.config.map(|c| self.path(c.get_ref())),
+            config: raw
+                .config
+                .map(|c| self.file(c.get_ref(), c.span(), "config file", true)),
             detect,
             timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
         }
@@ -492,37 +584,28 @@ impl Checker {
         })
     }
 
-    fn job(
-        &mut self,
-        name: &str,
-        raw: Spanned<RawJob>,
-        packages: &BTreeMap<String, Package>,
-        groups: &BTreeMap<String, Group>,
-    ) -> Option<Job> {
+    fn job(&mut self, name: &str, raw: Spanned<RawJob>, names: &Names) -> Option<Job> {
         let span = raw.span();
         let raw = raw.into_inner();
-        let mut names: Vec<Spanned<String>> = raw.package.into_iter().collect();
-        names.extend(raw.packages);
-        if names.is_empty() {
+        let mut packages: Vec<Spanned<String>> = raw.package.into_iter().collect();
+        packages.extend(raw.packages);
+        if packages.is_empty() {
             self.push(
                 Problem::at(span, format!("job `{name}` names no package")).hint("add `package = \"NAME\"`"),
             );
         }
-        let known: Vec<String> = packages.keys().cloned().collect();
-        let packages = self.references(names, &known, "package");
+        let packages = self.references(packages, &names.packages, "package");
         let targets = raw
             .targets
             .into_iter()
             .filter_map(|t| {
                 let text = t.get_ref().trim_start_matches('!');
-                if groups.contains_key(text) || pattern::expand(text).is_ok() {
+                if names.groups.iter().any(|g| g == text) || pattern::expand(text).is_ok() {
                     Some(t.into_inner())
                 } else {
                     self.push(
-                        Problem::at(t.span(), format!("unknown target `{text}`")).hint(format!(
-                            "name a group ({}) or a host",
-                            list(groups.keys().map(String::as_str))
-                        )),
+                        Problem::at(t.span(), format!("unknown target `{text}`"))
+                            .hint(format!("name a group ({}) or a host", list_owned(&names.groups))),
                     );
                     None
                 }
@@ -537,6 +620,14 @@ impl Checker {
     }
 }
 
+/// "did you mean `linux`?" for a near miss, else what the value may be.
+fn choice_hint(got: &str, choices: &[&str], otherwise: &str) -> String {
+    match nearest(got, choices.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`? ({otherwise})"),
+        None => otherwise.to_string(),
+    }
+}
+
 fn list_owned(items: &[String]) -> String {
     list(items.iter().map(String::as_str))
 }
@@ -546,7 +637,11 @@ mod tests {
     use super::*;
 
     fn problems(text: &str) -> Vec<Problem> {
-        match parse(Path::new("inv.toml"), text.to_string()) {
+        // The installer GOOD names exists: these tests are about other problems.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dist")).unwrap();
+        std::fs::write(dir.path().join("dist/install.sh"), "#!/bin/sh\n").unwrap();
+        match parse(&dir.path().join("inv.toml"), text.to_string()) {
             Err(InventoryError::Invalid { problems, .. }) => problems,
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("inventory accepted"),
@@ -685,6 +780,44 @@ credentials = ["deploy"]
                 "unknown os `solaris`"
             ]
         );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_and_a_misspelt_secret_once() {
+        let text = GOOD
+            .replace("concurrency = 5", "concurency = 5\ncolour = 1")
+            .replace("{ env = \"DEPLOY_PW\" }", "{ evn = \"DEPLOY_PW\" }")
+            .replace("reboot_codes = [3010]", "reboot_code = [3010]");
+        let messages: Vec<String> = problems(&text).into_iter().map(|p| p.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown key `concurency`",
+                "unknown key `colour`",
+                "unknown key `evn`",
+                "unknown key `reboot_code`"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_value_in_one_entry_does_not_hide_the_next() {
+        let text = GOOD.replace("concurrency = 5", "concurrency = \"five\"")
+            + "\n[groups.db]\nhosts = \"db-1\"\n\n[groups.app]\nhosts = [\"app-1\"]\ncredentials = [\"nobody\"]\n";
+        let p = problems(&text);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].message.contains("invalid type"), "{p:?}");
+        assert!(p[1].message.contains("invalid type"), "{p:?}");
+        assert_eq!(p[2].message, "unknown credential `nobody`");
+    }
+
+    #[test]
+    fn an_empty_file_is_named() {
+        for text in ["", "\n  \n", "# only a comment\n"] {
+            let err = parse(Path::new("inv.toml"), text.to_string()).unwrap_err();
+            assert!(matches!(err, InventoryError::Empty { .. }), "{err}");
+            assert!(err.render(false).starts_with("error: inv.toml is empty"));
+        }
     }
 
     #[test]

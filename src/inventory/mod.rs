@@ -4,6 +4,7 @@ mod diagnostic;
 mod load;
 mod model;
 pub mod pattern;
+mod shape;
 mod suggest;
 mod targets;
 
