@@ -89,7 +89,7 @@ _pushinst() {
 
     case "${cmd}" in
         pushinst)
-            opts="-i -v -h -V --inventory --state --output --verbose --help --version deploy hosts sync run retry status logs reset cleanup generate help"
+            opts="-i -v -h -V --inventory --verbose --help --version deploy hosts sync run retry status logs reset cleanup generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,14 +103,6 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -119,7 +111,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__cleanup)
-            opts="-j -q -i -v -h --to --concurrency --quiet --connect-timeout --host-timeout --inventory --state --output --verbose --help"
+            opts="-j -q -i -v -h --to --state --output --concurrency --quiet --connect-timeout --host-timeout --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,6 +119,14 @@ _pushinst() {
             case "${prev}" in
                 --to)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --concurrency)
@@ -153,14 +153,6 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -169,7 +161,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__deploy)
-            opts="-j -q -i -v -h --to --save-as --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
+            opts="-j -q -i -v -h --to --save-as --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +173,14 @@ _pushinst() {
                     ;;
                 --save-as)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --concurrency)
@@ -223,14 +223,6 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -239,7 +231,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__generate)
-            opts="-i -v -h --out-dir --inventory --state --output --verbose --help completions man"
+            opts="-i -v -h --out-dir --inventory --verbose --help completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,14 +247,6 @@ _pushinst() {
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -441,7 +425,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__hosts)
-            opts="-q -i -v -h --to --quiet --inventory --state --output --verbose --help"
+            opts="-q -i -v -h --to --quiet --output --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,6 +433,10 @@ _pushinst() {
             case "${prev}" in
                 --to)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --inventory)
@@ -459,14 +447,6 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -475,7 +455,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__logs)
-            opts="-i -v -h --run --package --inventory --state --output --verbose --help"
+            opts="-i -v -h --run --package --state --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -489,20 +469,16 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -513,7 +489,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__reset)
-            opts="-q -i -v -h --to --package --quiet --inventory --state --output --verbose --help"
+            opts="-q -i -v -h --to --package --quiet --state --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,20 +503,16 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -551,12 +523,20 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__retry)
-            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -595,14 +575,6 @@ _pushinst() {
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -613,12 +585,20 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__run)
-            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -657,14 +637,6 @@ _pushinst() {
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -675,21 +647,13 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__status)
-            opts="-i -v -h --to --inventory --state --output --verbose --help"
+            opts="-i -v -h --to --state --output --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --inventory)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -i)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -701,6 +665,14 @@ _pushinst() {
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -709,12 +681,20 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__sync)
-            opts="-j -q -i -v -h --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --state --output --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -753,14 +733,6 @@ _pushinst() {
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushinst_global_optspecs
-    string join \n i/inventory= state= output= v/verbose h/help V/version
+    string join \n i/inventory= v/verbose h/help V/version
 end
 
 function __fish_pushinst_needs_command
@@ -25,10 +25,7 @@ function __fish_pushinst_using_subcommand
 end
 
 complete -c pushinst -n "__fish_pushinst_needs_command" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_needs_command" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_needs_command" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
-complete -c pushinst -n "__fish_pushinst_needs_command" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_needs_command" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_needs_command" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_needs_command" -s V -l version -d 'Print version'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "deploy" -d 'Install packages on the targets (several packages install in the order given)'
@@ -44,6 +41,9 @@ complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "generate" -d 'Wri
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l save-as -d 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -53,22 +53,21 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l until -d 'S
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l dry-run -d 'Print the per-host plan and touch nothing'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l force -d 'Install even where the package\'s detect command says it is already installed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l to -d 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
 json\t''"
+complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s q -l quiet -d 'Print only the targets, no count'
-complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s h -l help -d 'Print help'
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -78,14 +77,14 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l until -d 'Sta
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l dry-run -d 'Print the per-host plan and touch nothing'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l force -d 'Install even where the package\'s detect command says it is already installed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -95,14 +94,14 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l until -d 'Star
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l dry-run -d 'Print the per-host plan and touch nothing'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l force -d 'Install even where the package\'s detect command says it is already installed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s h -l help -d 'Print help'
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
@@ -112,55 +111,45 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l until -d 'St
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l dry-run -d 'Print the per-host plan and touch nothing'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l force -d 'Install even where the package\'s detect command says it is already installed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand status" -l to -d 'Only these targets (and list those with no attempt yet)' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand status" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand status" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand status" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
 json\t''"
-complete -c pushinst -n "__fish_pushinst_using_subcommand status" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand status" -s i -l inventory -d 'The inventory file' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand status" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand status" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -l run -d 'The run [default: the host\'s latest attempt]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -l package -d 'Only this package\'s attempt' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
-complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -s i -l inventory -d 'The inventory file' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -l to -d 'The hosts whose counter to reset' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -l package -d 'The package whose counter to reset' -r
-complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
+complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s q -l quiet -d 'Print nothing when it worked'
-complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand reset" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l to -d 'Only these targets [default: every host with leftovers on record]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -l out-dir -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s i -l inventory -d 'The inventory file' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
-complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
-json\t''"
-complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s v -l verbose -d 'Also show each step as it starts; twice for debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy hosts sync run retry status logs reset cleanup generate help" -f -a "deploy" -d 'Install packages on the targets (several packages install in the order given)'
 complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy hosts sync run retry status logs reset cleanup generate help" -f -a "hosts" -d 'List the targets `--to` resolves to, without touching them'

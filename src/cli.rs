@@ -23,15 +23,7 @@ pub struct Cli {
     )]
     pub inventory: PathBuf,
 
-    /// The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]
-    #[arg(long, global = true, env = "PUSHINST_STATE", value_name = "PATH")]
-    pub state: Option<PathBuf>,
-
-    /// How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
-    pub output: OutputFormat,
-
-    /// Also show each step as it starts; twice for debug logs on stderr
+    /// More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -39,10 +31,27 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum OutputFormat {
+    #[default]
     Human,
     Json,
+}
+
+/// `--state`, on the commands that read or write the history.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StateArg {
+    /// The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]
+    #[arg(long, env = "PUSHINST_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+/// `--output`, on the commands that can report as JSON.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArg {
+    /// How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +80,36 @@ pub enum Command {
 }
 
 impl Cli {
+    /// `--output`, on the commands that have it; the others only speak to people.
+    pub fn output(&self) -> OutputFormat {
+        match &self.command {
+            Command::Deploy(a) => a.run.pool.output.output,
+            Command::Sync(a) => a.run.pool.output.output,
+            Command::Run(a) => a.run.pool.output.output,
+            Command::Retry(a) => a.run.pool.output.output,
+            Command::Cleanup(a) => a.pool.output.output,
+            Command::Status(a) => a.output.output,
+            Command::Hosts(a) => a.output.output,
+            Command::Logs(_) | Command::Reset(_) | Command::Generate(_) => OutputFormat::Human,
+        }
+    }
+
+    /// `--state`, on the commands that use the history.
+    pub fn state(&self) -> Option<&std::path::Path> {
+        let arg = match &self.command {
+            Command::Deploy(a) => &a.run.pool.state,
+            Command::Sync(a) => &a.run.pool.state,
+            Command::Run(a) => &a.run.pool.state,
+            Command::Retry(a) => &a.run.pool.state,
+            Command::Cleanup(a) => &a.pool.state,
+            Command::Status(a) => &a.state,
+            Command::Logs(a) => &a.state,
+            Command::Reset(a) => &a.state,
+            Command::Hosts(_) | Command::Generate(_) => return None,
+        };
+        arg.state.as_deref()
+    }
+
     /// `-q`, on the commands that have it.
     pub fn quiet(&self) -> bool {
         match &self.command {
@@ -86,9 +125,16 @@ impl Cli {
     }
 }
 
-/// How any command that works on hosts goes: the pool and the connection limits.
+/// How any command that works on hosts goes: the pool, the connection limits, the
+/// history and the report.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PoolArgs {
+    #[command(flatten)]
+    pub state: StateArg,
+
+    #[command(flatten)]
+    pub output: OutputArg,
+
     /// Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub concurrency: Option<u32>,
@@ -194,6 +240,12 @@ pub struct StatusArgs {
     /// Only these targets (and list those with no attempt yet)
     #[arg(long = "to", num_args = 1.., value_name = "TARGET")]
     pub to: Vec<String>,
+
+    #[command(flatten)]
+    pub state: StateArg,
+
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +260,9 @@ pub struct LogsArgs {
     /// Only this package's attempt
     #[arg(long, value_name = "PACKAGE")]
     pub package: Option<String>,
+
+    #[command(flatten)]
+    pub state: StateArg,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +278,9 @@ pub struct ResetArgs {
     /// Print nothing when it worked
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub state: StateArg,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +302,9 @@ pub struct HostsArgs {
     /// Print only the targets, no count
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 #[derive(Debug, Args)]

@@ -75,8 +75,8 @@ pub fn plan_options(
 }
 
 fn history_path(cli: &Cli, inv: Option<&Inventory>) -> PathBuf {
-    cli.state
-        .clone()
+    cli.state()
+        .map(Path::to_path_buf)
         .or_else(|| inv.and_then(|i| i.settings.state.clone()))
         .unwrap_or_else(|| state_dir().join("history.db"))
 }
@@ -109,7 +109,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let connectors = Connectors::new(inv, &run_id)?;
     let jobs = wiring::jobs(&plan, &connectors, &credentials)?;
     if jobs.is_empty() {
-        if cli.output == OutputFormat::Human && !cli.quiet() {
+        if cli.output() == OutputFormat::Human && !cli.quiet() {
             report::write_out(
                 &mut std::io::stdout(),
                 "nothing to do: every target has these packages on record as installed\n",
@@ -193,7 +193,7 @@ pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<
     signals.abort();
     let summary = reporter.await.unwrap_or_default();
     if let Some(text) = summary.text() {
-        if cli.output == OutputFormat::Json {
+        if cli.output() == OutputFormat::Json {
             report::write_out(&mut std::io::stderr(), text);
         } else {
             report::write_out(&mut std::io::stdout(), text);
@@ -233,7 +233,7 @@ fn slots(jobs: &[HostJob]) -> Vec<(String, String, Option<String>)> {
 
 fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(logs)];
-    match (cli.output, cli.quiet()) {
+    match (cli.output(), cli.quiet()) {
         (OutputFormat::Json, _) => sinks.push(Box::new(JsonLines::new(std::io::stdout()))),
         (OutputFormat::Human, true) => {}
         (OutputFormat::Human, false)

@@ -246,6 +246,54 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
 }
 
 #[test]
+fn each_command_offers_only_the_flags_that_act_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |command: &str| text(&pushinst(dir.path(), &[command, "--help"]).stdout);
+    let offers = |command: &str, flag: &str| {
+        help(command)
+            .lines()
+            .any(|l| l.trim_start().split([' ', ',']).any(|word| word == flag))
+    };
+    for (command, present, absent) in [
+        (
+            "deploy",
+            &[
+                "--force",
+                "--exec-timeout",
+                "--dry-run",
+                "-q",
+                "--output",
+                "--state",
+            ][..],
+            &[][..],
+        ),
+        (
+            "cleanup",
+            &["-j", "-q", "--output", "--state", "--connect-timeout"],
+            &["--force", "--exec-timeout", "--dry-run", "--exec"],
+        ),
+        ("status", &["--output", "--state"], &["-q", "--force", "-j"]),
+        ("logs", &["--state"], &["-q", "--output", "-j"]),
+        ("reset", &["-q", "--state"], &["--output", "-j"]),
+        ("hosts", &["-q", "--output"], &["--state", "-j"]),
+    ] {
+        for flag in present {
+            assert!(
+                offers(command, flag),
+                "`{command}` lacks {flag}:\n{}",
+                help(command)
+            );
+        }
+        for flag in absent {
+            assert!(
+                !offers(command, flag),
+                "`{command}` offers {flag}, which does nothing there"
+            );
+        }
+    }
+}
+
+#[test]
 fn completions_and_man_page_are_up_to_date() {
     let out = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

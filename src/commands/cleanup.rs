@@ -37,7 +37,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         }
     }
     if by_host.is_empty() {
-        if !cli.quiet() && cli.output == OutputFormat::Human {
+        if !cli.quiet() && cli.output() == OutputFormat::Human {
             crate::report::write_out(
                 &mut std::io::stdout(),
                 "nothing to clean up: the journal has no leftovers\n",

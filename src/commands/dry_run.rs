@@ -21,7 +21,7 @@ pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
     let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
     let uses_ssh = plan.hosts.iter().any(|h| h.route.transport == Transport::Ssh);
     let check = local_check::check(inv, &credentials, &packages, uses_ssh);
-    let text = match cli.output {
+    let text = match cli.output() {
         OutputFormat::Human => {
             let mut text = report::plan::render(plan, &inv.credentials);
             for name in &check.prompts {
@@ -54,7 +54,7 @@ pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
     if check.problems.is_empty() {
         return Ok(EXIT_OK);
     }
-    if cli.output == OutputFormat::Human {
+    if cli.output() == OutputFormat::Human {
         let mut text = format!(
             "\npushinst: error: {} problem(s) found on this machine; a run would stop on them:\n",
             check.problems.len()

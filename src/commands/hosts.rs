@@ -9,7 +9,7 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
     let targets = inventory::resolve_targets(&inv, &args.to)?;
     let mut out = String::new();
     for t in &targets {
-        if cli.output == OutputFormat::Json {
+        if cli.output() == OutputFormat::Json {
             let line = serde_json::json!({
                 "host": t.label(),
                 "address": t.address,
@@ -31,7 +31,7 @@ pub fn hosts(cli: &Cli, args: &HostsArgs) -> Result<u8, AppError> {
         }
     }
     crate::report::write_out(&mut std::io::stdout(), &out);
-    if !cli.quiet() && cli.output == OutputFormat::Human {
+    if !cli.quiet() && cli.output() == OutputFormat::Human {
         crate::report::write_out(&mut std::io::stderr(), &format!("{} host(s)\n", targets.len()));
     }
     Ok(EXIT_OK)

@@ -74,7 +74,7 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         reboot,
         selection: Selection::Only(pairs),
     };
-    if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
+    if !cli.quiet() && cli.output() == crate::cli::OutputFormat::Human {
         crate::report::write_out(
             &mut std::io::stdout(),
             &format!(

@@ -82,7 +82,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, AppError> {
             max_attempts,
         });
     }
-    let text = match cli.output {
+    let text = match cli.output() {
         OutputFormat::Json => render_json(&entries),
         OutputFormat::Human => render(&entries),
     };

@@ -52,7 +52,7 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
     }
     let mut code = EXIT_OK;
     for request in requests {
-        if !cli.quiet() && cli.output == crate::cli::OutputFormat::Human {
+        if !cli.quiet() && cli.output() == crate::cli::OutputFormat::Human {
             crate::report::write_out(
                 &mut std::io::stdout(),
                 &format!("job {}:\n", request.job.as_deref().unwrap_or_default()),
