@@ -25,10 +25,17 @@ pub enum Cancel {
     Abort,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum HostState {
     Queued,
     Running,
+    /// Its result is being written to the history; `was_running` says whether it
+    /// counts among the running ones until then.
+    Finishing {
+        outcome: Outcome,
+        report: Arc<HostReport>,
+        was_running: bool,
+    },
     Done,
 }
 
@@ -58,17 +65,37 @@ impl Shared {
             .await;
     }
 
-    /// Record, count and announce one result.
+    /// Record, count and announce one result. The history write happens outside
+    /// the lock: a slow disk delays this host's announcement, not the others'
+    /// starts and results.
     async fn finish(&self, slot: usize, outcome: Outcome, report: HostReport) {
-        let mut tally = self.tally.lock().await;
-        if tally.slots[slot] == HostState::Done {
-            return;
-        }
         let report = Arc::new(report);
+        {
+            let mut tally = self.tally.lock().await;
+            let was_running = match tally.slots[slot] {
+                HostState::Queued => false,
+                HostState::Running => true,
+                HostState::Finishing { .. } | HostState::Done => return,
+            };
+            tally.slots[slot] = HostState::Finishing {
+                outcome: outcome.clone(),
+                report: report.clone(),
+                was_running,
+            };
+        }
         // Committed before it is announced: what a reporter shows is on record.
         self.ctx.books.finish(&outcome, &report).await;
+        self.announce(slot, outcome, report).await;
+    }
+
+    /// Count and announce under one lock, so every event's stats are in order.
+    async fn announce(&self, slot: usize, outcome: Outcome, report: Arc<HostReport>) {
+        let mut tally = self.tally.lock().await;
         let was = std::mem::replace(&mut tally.slots[slot], HostState::Done);
-        if was == HostState::Running {
+        let HostState::Finishing { was_running, .. } = was else {
+            return;
+        };
+        if was_running {
             tally.stats.running -= 1;
         }
         tally.stats.count(&outcome);
@@ -175,6 +202,12 @@ pub async fn run(
     for (slot, ((host, package), state)) in slots.into_iter().zip(states).enumerate() {
         let outcome = match state {
             HostState::Done => continue,
+            // Aborted while its result was being written: the write goes on in the
+            // background pool; announce that same result.
+            HostState::Finishing { outcome, report, .. } => {
+                shared.announce(slot, outcome, report).await;
+                continue;
+            }
             HostState::Running => Outcome::Failed {
                 step: None,
                 reason: Failure::Aborted,

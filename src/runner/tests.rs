@@ -496,3 +496,63 @@ async fn a_slow_history_disk_stalls_only_its_own_host() {
     let order: Vec<&str> = done.iter().map(|(h, _)| h.as_str()).collect();
     assert_eq!(order, ["fast", "slow"]);
 }
+
+/// A ledger whose disk is slow when writing one host's result: that write blocks
+/// until a host queued after it has finished.
+struct SlowResult {
+    release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    wait: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    waited_out: std::sync::atomic::AtomicBool,
+}
+
+impl Ledger for SlowResult {
+    fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
+        Ok(())
+    }
+    fn phase(&self, _: &str, _: &str, _: Step) {}
+    fn will_create(&self, _: &str, _: &str, _: &[Artefact]) -> Result<(), String> {
+        Ok(())
+    }
+    fn removed(&self, _: &str, _: &[Artefact]) {}
+    fn finish(&self, host: &str, _: &str, _: &Outcome, _: &HostReport) {
+        match host {
+            "slow" => {
+                if let Some(rx) = self.wait.lock().unwrap().take()
+                    && rx.recv_timeout(Duration::from_secs(10)).is_err()
+                {
+                    self.waited_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            "later" => {
+                if let Some(tx) = self.release.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+            _ => {}
+        }
+    }
+    fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_result_write_does_not_hold_up_the_queue() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ledger = Arc::new(SlowResult {
+        release: Mutex::new(Some(tx)),
+        wait: Mutex::new(Some(rx)),
+        waited_out: Default::default(),
+    });
+    let host = Scripted::default();
+    let config = RunConfig {
+        ledger: ledger.clone(),
+        ..config(2, Timeouts::default())
+    };
+    let jobs = vec![job("slow", &host), job("fast", &host), job("later", &host)];
+    let done = outcomes(jobs, config, Cancel::None).await;
+    assert!(
+        !ledger.waited_out.load(std::sync::atomic::Ordering::SeqCst),
+        "the queued host could not start while another host's result was being written"
+    );
+    let order: Vec<&str> = done.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(order, ["fast", "later", "slow"]);
+}
