@@ -282,11 +282,17 @@ mod millis {
     }
 }
 
+/// One of every kind and the main reasons, for tests of whatever renders them.
+#[cfg(test)]
+pub fn samples() -> Vec<Outcome> {
+    tests::all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn all() -> Vec<Outcome> {
+    pub(super) fn all() -> Vec<Outcome> {
         vec![
             Outcome::Installed { exit_code: 0 },
             Outcome::InstalledRebootRequired { exit_code: 3010 },

@@ -6,6 +6,8 @@ mod lines;
 pub mod plan;
 mod progress;
 mod summary;
+#[cfg(test)]
+mod tests;
 pub mod words;
 
 use std::io;
