@@ -91,6 +91,15 @@ fn a_killed_run_shows_finished_hosts_and_interrupted_ones_and_cleanup_removes_it
     assert_eq!(result(4), "interrupted");
     assert_eq!(result(5), "not-started");
     assert_eq!(status_of(&rows, &fleet.endpoints[2])["phase"], "execute");
+    // The recovery records data, not prose: which process ended, and where.
+    let killed = status_of(&rows, &fleet.endpoints[2]);
+    assert_eq!(killed["kind"], "failed");
+    assert_eq!(killed["detail"]["step"], "execute");
+    assert_eq!(killed["detail"]["reason"]["kind"], "process-ended");
+    let queued = status_of(&rows, &fleet.endpoints[4]);
+    assert_eq!(queued["kind"], "not-started");
+    assert_eq!(queued["detail"]["reason"]["kind"], "process-ended");
+    assert_eq!(status_of(&rows, &fleet.endpoints[0])["kind"], "installed");
     let human = fleet.run(&["status"]).stdout();
     assert!(
         human.contains("5 host/package pair(s): 1 interrupted") || human.contains("2 interrupted"),

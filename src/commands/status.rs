@@ -176,6 +176,10 @@ fn render_json(entries: &[Entry]) -> String {
             "host": e.host,
             "package": e.package,
             "result": e.result(),
+            // The outcome as data (null for attempts recorded before version 2).
+            "kind": a.and_then(|a| a.outcome.as_ref()).map(|o| o.kind()),
+            "detail": a.and_then(|a| a.outcome.as_ref()),
+            "success": a.is_some_and(|a| a.succeeded()),
             "run_id": a.map(|a| &a.run_id),
             "version": a.and_then(|a| a.version.as_ref()),
             "started": a.and_then(|a| a.started_at).map(clock),
