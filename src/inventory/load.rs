@@ -70,23 +70,6 @@ pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
 pub(super) fn syntax_problem(err: &toml::de::Error) -> Problem {
     let span = err.span().unwrap_or(0..0);
     let message = err.message().trim().to_string();
-    if let Some(rest) = message.strip_prefix("unknown field ") {
-        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-        if let Some((unknown, valid)) = names.split_first() {
-            let hint = match nearest(unknown, valid.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("valid keys here: {}", list(valid.iter().copied())),
-            };
-            return Problem::at(span, format!("unknown key `{unknown}`"))
-                .label("not a key here")
-                .hint(hint);
-        }
-    }
-    if message.contains("untagged enum RawSecret") {
-        return Problem::at(span, "invalid secret")
-            .label("not a secret source")
-            .hint(SECRET_HINT);
-    }
     if let Some(rest) = message.strip_prefix("missing field ") {
         return Problem::at(span, format!("missing key {rest}")).label("in this table");
     }
@@ -96,7 +79,7 @@ pub(super) fn syntax_problem(err: &toml::de::Error) -> Problem {
 /// Kaspersky's default: three failed installer runs, then the host waits for an admin.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
-const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
+use super::model::SECRET_HINT;
 
 struct Checker {
     base: PathBuf,

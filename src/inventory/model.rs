@@ -69,11 +69,37 @@ pub struct RawCredential {
 }
 
 /// A secret is either written inline (refused unless allowed) or names where to get it.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RawSecret {
     Plain(String),
     Source(RawSecretSource),
+}
+
+/// Said when a secret is neither a string nor a table: our own words, so nobody
+/// has to recognise serde's.
+pub const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
+
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawSecret;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a secret source: {SECRET_HINT}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret::Plain(v.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawSecret, A::Error> {
+                RawSecretSource::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawSecret::Source)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize)]
