@@ -441,23 +441,54 @@ async fn reboots_follow_the_policy_once_after_all_packages() {
     }
 }
 
-/// A ledger whose disk is slow for one host: its `begin` blocks until another host
-/// has finished. If ledger calls ran on the runtime's own threads, the other host
-/// could never finish on a single-threaded runtime and the wait would run out.
+/// Where a slow history disk makes a ledger call block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlowIn {
+    Begin,
+    Finish,
+}
+
+/// A ledger whose disk is slow for the host `slow`: its call `at` blocks until the
+/// host `releaser` has finished. If that can never happen while it blocks, the
+/// wait runs out and `waited_out` says so.
 struct SlowDisk {
+    at: SlowIn,
+    releaser: &'static str,
     release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     wait: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     waited_out: std::sync::atomic::AtomicBool,
 }
 
-impl Ledger for SlowDisk {
-    fn begin(&self, host: &str, _: &str) -> Result<(), Skip> {
+impl SlowDisk {
+    fn new(at: SlowIn, releaser: &'static str) -> Arc<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Arc::new(SlowDisk {
+            at,
+            releaser,
+            release: Mutex::new(Some(tx)),
+            wait: Mutex::new(Some(rx)),
+            waited_out: Default::default(),
+        })
+    }
+
+    fn stall(&self, host: &str, at: SlowIn) {
         if host == "slow"
+            && at == self.at
             && let Some(rx) = self.wait.lock().unwrap().take()
             && rx.recv_timeout(Duration::from_secs(10)).is_err()
         {
             self.waited_out.store(true, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+
+    fn waited_out(&self) -> bool {
+        self.waited_out.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Ledger for SlowDisk {
+    fn begin(&self, host: &str, _: &str) -> Result<(), Skip> {
+        self.stall(host, SlowIn::Begin);
         Ok(())
     }
     fn phase(&self, _: &str, _: &str, _: Step) {}
@@ -466,7 +497,8 @@ impl Ledger for SlowDisk {
     }
     fn removed(&self, _: &str, _: &[Artefact]) {}
     fn finish(&self, host: &str, _: &str, _: &Outcome, _: &HostReport) {
-        if host == "fast"
+        self.stall(host, SlowIn::Finish);
+        if host == self.releaser
             && let Some(tx) = self.release.lock().unwrap().take()
         {
             let _ = tx.send(());
@@ -475,84 +507,34 @@ impl Ledger for SlowDisk {
     fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_slow_history_disk_stalls_only_its_own_host() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let ledger = Arc::new(SlowDisk {
-        release: Mutex::new(Some(tx)),
-        wait: Mutex::new(Some(rx)),
-        waited_out: Default::default(),
-    });
+/// Run `hosts` at concurrency 2 over a slow disk; the order they finished in.
+async fn over_slow_disk(ledger: Arc<SlowDisk>, hosts: &[&str]) -> Vec<String> {
     let host = Scripted::default();
     let config = RunConfig {
         ledger: ledger.clone(),
         ..config(2, Timeouts::default())
     };
-    let done = outcomes(vec![job("slow", &host), job("fast", &host)], config, Cancel::None).await;
+    let jobs = hosts.iter().map(|name| job(name, &host)).collect();
+    let done = outcomes(jobs, config, Cancel::None).await;
     assert!(
-        !ledger.waited_out.load(std::sync::atomic::Ordering::SeqCst),
-        "the fast host could not finish while the slow one's record was being written"
+        !ledger.waited_out(),
+        "a host could not go on while another host's record was being written"
     );
-    let order: Vec<&str> = done.iter().map(|(h, _)| h.as_str()).collect();
+    done.into_iter().map(|(h, _)| h).collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_history_disk_stalls_only_its_own_host() {
+    // On one thread: a ledger call made on the runtime's thread would block `fast`.
+    let order = over_slow_disk(SlowDisk::new(SlowIn::Begin, "fast"), &["slow", "fast"]).await;
     assert_eq!(order, ["fast", "slow"]);
-}
-
-/// A ledger whose disk is slow when writing one host's result: that write blocks
-/// until a host queued after it has finished.
-struct SlowResult {
-    release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    wait: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
-    waited_out: std::sync::atomic::AtomicBool,
-}
-
-impl Ledger for SlowResult {
-    fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
-        Ok(())
-    }
-    fn phase(&self, _: &str, _: &str, _: Step) {}
-    fn will_create(&self, _: &str, _: &str, _: &[Artefact]) -> Result<(), String> {
-        Ok(())
-    }
-    fn removed(&self, _: &str, _: &[Artefact]) {}
-    fn finish(&self, host: &str, _: &str, _: &Outcome, _: &HostReport) {
-        match host {
-            "slow" => {
-                if let Some(rx) = self.wait.lock().unwrap().take()
-                    && rx.recv_timeout(Duration::from_secs(10)).is_err()
-                {
-                    self.waited_out.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-            "later" => {
-                if let Some(tx) = self.release.lock().unwrap().take() {
-                    let _ = tx.send(());
-                }
-            }
-            _ => {}
-        }
-    }
-    fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_result_write_does_not_hold_up_the_queue() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let ledger = Arc::new(SlowResult {
-        release: Mutex::new(Some(tx)),
-        wait: Mutex::new(Some(rx)),
-        waited_out: Default::default(),
-    });
-    let host = Scripted::default();
-    let config = RunConfig {
-        ledger: ledger.clone(),
-        ..config(2, Timeouts::default())
-    };
-    let jobs = vec![job("slow", &host), job("fast", &host), job("later", &host)];
-    let done = outcomes(jobs, config, Cancel::None).await;
-    assert!(
-        !ledger.waited_out.load(std::sync::atomic::Ordering::SeqCst),
-        "the queued host could not start while another host's result was being written"
-    );
-    let order: Vec<&str> = done.iter().map(|(h, _)| h.as_str()).collect();
+    // `later` waits in the queue for a free slot: a result written under the
+    // dispatcher's lock would keep it from starting.
+    let hosts = ["slow", "fast", "later"];
+    let order = over_slow_disk(SlowDisk::new(SlowIn::Finish, "later"), &hosts).await;
     assert_eq!(order, ["fast", "later", "slow"]);
 }
