@@ -183,6 +183,22 @@ fn every_credential_refused_is_a_failure_naming_them() {
             .contains("wrong: password refused"),
         "{outcome}"
     );
+    // What the server said it accepts travels as data, and in the words.
+    let rejected = &outcome["detail"]["reason"]["rejected"][0];
+    let accepts: Vec<&str> = rejected["server_accepts"]
+        .as_array()
+        .expect("the server's methods")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert!(accepts.contains(&"password"), "{outcome}");
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the server accepts: "),
+        "{outcome}"
+    );
     assert!(fleet.timeline().is_empty());
 }
 

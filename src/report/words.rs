@@ -69,14 +69,21 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
             span(*limit)
         ),
         Failure::StepTimedOut { limit, host_deadline } => timed_out(step_name, *limit, *host_deadline),
-        Failure::CredentialsRefused { rejected } => format!(
-            "every credential was refused ({})",
-            rejected
+        Failure::CredentialsRefused { rejected } => {
+            let tried = rejected
                 .iter()
                 .map(|r| format!("{}: {}", r.credential, r.reason))
                 .collect::<Vec<_>>()
-                .join("; ")
-        ),
+                .join("; ");
+            // The server's last word on what it would take is what the admin needs.
+            match rejected.last().map(|r| &r.server_accepts) {
+                Some(methods) if !methods.is_empty() => format!(
+                    "every credential was refused ({tried}); the server accepts: {}",
+                    methods.join(", ")
+                ),
+                _ => format!("every credential was refused ({tried})"),
+            }
+        }
         Failure::Transport { message, .. } => message.clone(),
         Failure::HistoryUnavailable { message } => {
             format!("cannot record in the history what would be created, so nothing was: {message}")
@@ -199,16 +206,18 @@ mod tests {
                             Rejection {
                                 credential: "a".into(),
                                 reason: "password refused".into(),
+                                server_accepts: vec![],
                             },
                             Rejection {
                                 credential: "b".into(),
                                 reason: "key refused".into(),
+                                server_accepts: vec!["publickey".into(), "keyboard-interactive".into()],
                             },
                         ],
                     },
                 },
                 "failed",
-                "every credential was refused (a: password refused; b: key refused)",
+                "every credential was refused (a: password refused; b: key refused); the server accepts: publickey, keyboard-interactive",
             ),
             (
                 Outcome::Failed {

@@ -171,6 +171,10 @@ pub struct AuthOutcome {
 pub struct Rejection {
     pub credential: String,
     pub reason: String,
+    /// The methods the server said it would still accept after the refusal (SSH),
+    /// so the admin sees what the host wants; empty when it did not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_accepts: Vec<String>,
 }
 
 /// Opens connections for one protocol.

@@ -23,7 +23,8 @@ pub(super) async fn authenticate(
             conn.reconnect().await?;
         }
         conn.user = Some(credential.user.clone());
-        match try_credential(conn, credential).await? {
+        let mut server_accepts = Vec::new();
+        match try_credential(conn, credential, &mut server_accepts).await? {
             None => {
                 conn.credential = Some(credential.clone());
                 return Ok(AuthOutcome {
@@ -34,16 +35,19 @@ pub(super) async fn authenticate(
             Some(reason) => rejected.push(Rejection {
                 credential: credential.label.clone(),
                 reason,
+                server_accepts,
             }),
         }
     }
     Err(TransportError::AuthRejected(rejected))
 }
 
-/// `Ok(None)` when logged in; `Ok(Some(reason))` when this credential was refused.
+/// `Ok(None)` when logged in; `Ok(Some(reason))` when this credential was refused,
+/// with what the server said it still accepts in `server_accepts`.
 async fn try_credential(
     conn: &mut SshConnection,
     credential: &Credential,
+    server_accepts: &mut Vec<String>,
 ) -> Result<Option<String>, TransportError> {
     let mut reasons = Vec::new();
     for method in &credential.methods {
@@ -52,7 +56,7 @@ async fn try_credential(
                 .handle
                 .authenticate_password(&credential.user, secret.expose())
                 .await
-                .map(|r| refused(r, "password refused"))
+                .map(|r| refused(r, "password refused", server_accepts))
                 .map_err(lost)?,
             AuthMethod::Key { path, passphrase } => {
                 match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
@@ -63,12 +67,12 @@ async fn try_credential(
                         conn.handle
                             .authenticate_publickey(&credential.user, key)
                             .await
-                            .map(|r| refused(r, "key refused"))
+                            .map(|r| refused(r, "key refused", server_accepts))
                             .map_err(lost)?
                     }
                 }
             }
-            AuthMethod::Agent => agent(conn, &credential.user).await?,
+            AuthMethod::Agent => agent(conn, &credential.user, server_accepts).await?,
         };
         match outcome {
             None => return Ok(None),
@@ -81,11 +85,23 @@ async fn try_credential(
     Ok(Some(reasons.join(", ")))
 }
 
-fn refused(result: AuthResult, reason: &str) -> Option<String> {
+fn refused(result: AuthResult, reason: &str, server_accepts: &mut Vec<String>) -> Option<String> {
     match result {
         AuthResult::Success => None,
-        AuthResult::Failure { .. } => Some(reason.to_string()),
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => {
+            *server_accepts = methods(&remaining_methods);
+            Some(reason.to_string())
+        }
     }
+}
+
+/// The server's list of methods, by their protocol names.
+fn methods(set: &russh::MethodSet) -> Vec<String> {
+    set.iter()
+        .map(|kind| <&'static str>::from(kind).to_string())
+        .collect()
 }
 
 fn lost(source: russh::Error) -> TransportError {
@@ -103,7 +119,11 @@ async fn rsa_hash(
     Ok(best.flatten())
 }
 
-async fn agent(conn: &mut SshConnection, user: &str) -> Result<Option<String>, TransportError> {
+async fn agent(
+    conn: &mut SshConnection,
+    user: &str,
+    server_accepts: &mut Vec<String>,
+) -> Result<Option<String>, TransportError> {
     let mut agent = match AgentClient::connect_env().await {
         Ok(agent) => agent,
         Err(e) => return Ok(Some(format!("no ssh-agent ({e})"))),
@@ -123,7 +143,9 @@ async fn agent(conn: &mut SshConnection, user: &str) -> Result<Option<String>, T
             .await
         {
             Ok(AuthResult::Success) => return Ok(None),
-            Ok(AuthResult::Failure { .. }) => {}
+            Ok(AuthResult::Failure {
+                remaining_methods, ..
+            }) => *server_accepts = methods(&remaining_methods),
             Err(source) if conn.handle.is_closed() => {
                 return Err(SshError::LostDuringAgentAuth { source }.into());
             }

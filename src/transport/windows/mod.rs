@@ -235,6 +235,7 @@ impl Connection for WindowsConnection {
                     rejected.push(Rejection {
                         credential: credential.label.clone(),
                         reason: "Windows logons need a password; this credential has none".into(),
+                        server_accepts: Vec::new(),
                     });
                     continue;
                 };
@@ -260,6 +261,7 @@ impl Connection for WindowsConnection {
                     Err(e) if e.status().is_some_and(status::is_logon_refusal) => rejected.push(Rejection {
                         credential: credential.label.clone(),
                         reason: format!("logon refused ({})", status::name(e.status().unwrap_or_default())),
+                        server_accepts: Vec::new(),
                     }),
                     Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
                 }
