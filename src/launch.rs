@@ -118,6 +118,8 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         return Ok(EXIT_OK);
     }
     let log_dir = log_dir(inv, args, &history, &run_id);
+    // Before the run is on record: a run that cannot log never starts.
+    let logs = create_logs(&log_dir)?;
     let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
     history.begin_run(&NewRun {
         id: &run_id,
@@ -137,7 +139,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         redactor,
         until: plan.until.clone(),
         notice: inv.settings.reboot.clone(),
-        log_dir,
+        logs,
     };
     let code = run_jobs(cli, jobs, setup).await;
     if let Err(e) = history.end_run(&run_id) {
@@ -158,19 +160,23 @@ pub struct RunSetup {
     pub until: Option<Window>,
     pub notice: RebootNotice,
     pub ledger: Arc<dyn Ledger>,
-    pub log_dir: PathBuf,
+    pub logs: HostLogs,
+}
+
+/// The run's log directory, made now.
+pub fn create_logs(dir: &Path) -> Result<HostLogs, AppError> {
+    HostLogs::create(dir).map_err(|source| AppError::Io {
+        what: format!("cannot create the log directory {}", dir.display()),
+        source,
+    })
 }
 
 /// The runner with its reporters and Ctrl-C handling: the same for every command
 /// that works on hosts. Returns the exit code.
 pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<u8, AppError> {
-    let logs = HostLogs::create(&setup.log_dir).map_err(|source| AppError::Io {
-        what: format!("cannot create the log directory {}", setup.log_dir.display()),
-        source,
-    })?;
+    let summary = Summary::new(Some(setup.logs.dir().to_path_buf()));
     let (sink, events) = EventSink::new();
-    let sinks = sinks(cli, logs);
-    let summary = Summary::new(Some(setup.log_dir.clone()));
+    let sinks = sinks(cli, setup.logs);
     let reporter = tokio::task::spawn_blocking(move || report::consume(events, sinks, summary));
     let (cancel_tx, cancel_rx) = watch::channel(Cancel::None);
     let signals = tokio::spawn(watch_signals(cancel_tx));

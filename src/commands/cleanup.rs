@@ -108,7 +108,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         redactor,
         until: None,
         notice: inv.settings.reboot.clone(),
-        log_dir,
+        logs: launch::create_logs(&log_dir)?,
     };
     launch::run_jobs(cli, jobs, setup).await
 }

@@ -20,6 +20,10 @@ impl HostLogs {
         })
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn path_for(dir: &Path, host: &str) -> PathBuf {
         let safe: String = host
             .chars()
