@@ -363,3 +363,31 @@ fn the_readme_inventory_is_the_example_file_and_it_loads() {
         "{listed}"
     );
 }
+
+#[test]
+fn many_processes_opening_a_new_history_at_once_all_get_in() {
+    // Cron jobs and scripts start pushinst side by side; the first ones to open a new
+    // history race to set it up (WAL, the schema). The losers wait, never fail.
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/history.db");
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_pushinst"))
+                    .current_dir(dir.path())
+                    .env("HOME", dir.path())
+                    .env_remove("PUSHINST_INVENTORY")
+                    .args(["status", "--state"])
+                    .arg(&state)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn pushinst")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out.stderr));
+        }
+    }
+}

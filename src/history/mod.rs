@@ -71,10 +71,11 @@ impl History {
         };
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_error)?;
+        // Processes started side by side (cron, scripts) race to switch a new file to
+        // WAL; SQLite tells the losers "locked" at once instead of waiting its
+        // busy timeout, so they wait here.
+        patiently(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(open_error)?;
+        patiently(|| conn.pragma_update(None, "synchronous", "NORMAL")).map_err(open_error)?;
         schema::migrate(&mut conn)?;
         let history = History {
             conn: Mutex::new(conn),
@@ -248,6 +249,24 @@ impl History {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Retry `work` while SQLite answers busy or locked, up to [`BUSY_TIMEOUT`].
+fn patiently<T>(mut work: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match work() {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
