@@ -1,4 +1,6 @@
-//! Event consumers: one per output. The runner emits, these decide what is shown.
+//! Everything people and scripts read: one event consumer per output (the runner
+//! emits, these decide what is shown), the words for outcomes (`words`) and the
+//! dry run's plan (`plan`). No other module turns data into sentences.
 
 mod host_log;
 mod json;

@@ -1,5 +1,6 @@
-//! What the runner reports, one past-tense event per change. Reporters, the log
-//! writer and (later) the history consume these; the runner never formats text.
+//! What the runner reports, one past-tense event per change. Reporters and the log
+//! writer consume these (the history hears through the `Ledger`, before them);
+//! the runner never formats text: outcomes are data, `report/words.rs` words them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
