@@ -1,34 +1,18 @@
 //! Everything the SSH transport can fail with, one variant per failure. Library
 //! errors stay attached as the source; the runner asks only for the class.
 
-use std::io;
 use std::path::PathBuf;
 
+pub use crate::transport::net::DialError;
 use crate::transport::{ErrorClass, RemoteExit};
+
+/// What a closed SSH port usually means.
+pub const SSH_REFUSED: &str = "is sshd running?";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
-    #[error("cannot resolve `{address}`")]
-    Resolve {
-        address: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("connection refused on port {port} (is sshd running?)")]
-    ConnectionRefused { address: String, port: u16 },
-    #[error("no route to {address}")]
-    NoRoute {
-        address: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot connect to {address}:{port}: {source}")]
-    Connect {
-        address: String,
-        port: u16,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Dial(#[from] DialError),
     #[error("SSH handshake failed: {source}")]
     Handshake {
         #[source]
@@ -159,10 +143,7 @@ pub enum SshError {
 impl SshError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            SshError::Resolve { .. }
-            | SshError::ConnectionRefused { .. }
-            | SshError::NoRoute { .. }
-            | SshError::Connect { .. }
+            SshError::Dial(_)
             | SshError::Handshake { .. }
             | SshError::LostDuringAuth { .. }
             | SshError::LostDuringAgentAuth { .. }
@@ -194,6 +175,7 @@ impl SshError {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
     use std::path::PathBuf;
 
     use super::*;
@@ -208,17 +190,18 @@ mod tests {
     fn each_failure_names_its_class() {
         let cases = [
             (
-                SshError::Resolve {
+                SshError::Dial(DialError::Resolve {
                     address: "h".into(),
                     source: io(io::ErrorKind::NotFound),
-                },
+                }),
                 ErrorClass::Connect,
             ),
             (
-                SshError::ConnectionRefused {
+                SshError::Dial(DialError::Refused {
                     address: "h".into(),
                     port: 22,
-                },
+                    hint: SSH_REFUSED,
+                }),
                 ErrorClass::Connect,
             ),
             (
@@ -326,7 +309,7 @@ mod tests {
     async fn an_unresolvable_name_is_a_resolve_failure() {
         let e = connect_error("nonexistent.invalid", 22).await;
         assert!(
-            matches!(&e, TransportError::Ssh(SshError::Resolve { address, .. }) if address == "nonexistent.invalid"),
+            matches!(&e, TransportError::Ssh(SshError::Dial(DialError::Resolve { address, .. })) if address == "nonexistent.invalid"),
             "{e:?}"
         );
         assert_eq!(e.class(), ErrorClass::Connect);
@@ -340,7 +323,7 @@ mod tests {
         };
         let e = connect_error("127.0.0.1", port).await;
         assert!(
-            matches!(&e, TransportError::Ssh(SshError::ConnectionRefused { port: p, .. }) if *p == port),
+            matches!(&e, TransportError::Ssh(SshError::Dial(DialError::Refused { port: p, .. })) if *p == port),
             "{e:?}"
         );
         assert_eq!(e.class(), ErrorClass::Connect);

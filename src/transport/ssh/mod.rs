@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 
+use error::SSH_REFUSED;
 pub use error::SshError;
 pub use host_key::HostKeyCheck;
 use host_key::{Client, ClientError};
 
-use super::net::DialError;
 use super::{
     Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect, Endpoint,
     ExecOutput, Install, Payload, TransportError,
@@ -76,25 +76,7 @@ impl Connector for SshConnector {
 async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, SshError> {
     let address = &endpoint.address;
     let port = endpoint.port;
-    let stream = super::net::dial(address, port).await.map_err(|e| match e {
-        DialError::Resolve(source) => SshError::Resolve {
-            address: address.clone(),
-            source,
-        },
-        DialError::Refused => SshError::ConnectionRefused {
-            address: address.clone(),
-            port,
-        },
-        DialError::NoRoute(source) => SshError::NoRoute {
-            address: address.clone(),
-            source,
-        },
-        DialError::Other(source) => SshError::Connect {
-            address: address.clone(),
-            port,
-            source,
-        },
-    })?;
+    let stream = super::net::dial(address, port, SSH_REFUSED).await?;
     let _ = stream.set_nodelay(true);
     let handler = Client {
         host: endpoint.name.clone(),

@@ -7,32 +7,15 @@ use std::time::Duration;
 use super::rpc::{RpcError, win32_name};
 use super::smb::{SmbError, status};
 use crate::transport::ErrorClass;
+pub use crate::transport::net::DialError;
+
+/// What a closed SMB port usually means.
+pub const SMB_REFUSED: &str = "is File and Printer Sharing on, and SMB allowed through the firewall?";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WindowsError {
-    #[error("cannot resolve `{address}`")]
-    Resolve {
-        address: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error(
-        "connection refused on port {port} (is File and Printer Sharing on, and SMB allowed through the firewall?)"
-    )]
-    ConnectionRefused { address: String, port: u16 },
-    #[error("no route to {address}")]
-    NoRoute {
-        address: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot connect to {address}:{port}: {source}")]
-    Connect {
-        address: String,
-        port: u16,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Dial(#[from] DialError),
     #[error("SMB negotiation failed: connection lost: {source}")]
     NegotiationLost {
         #[source]
@@ -210,10 +193,7 @@ pub enum WindowsError {
 impl WindowsError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            WindowsError::Resolve { .. }
-            | WindowsError::ConnectionRefused { .. }
-            | WindowsError::NoRoute { .. }
-            | WindowsError::Connect { .. }
+            WindowsError::Dial(_)
             | WindowsError::NegotiationLost { .. }
             | WindowsError::ConnectionLost { .. } => ErrorClass::Connect,
             WindowsError::Negotiation { .. }
@@ -295,10 +275,11 @@ mod tests {
     fn each_failure_names_its_class() {
         let cases = [
             (
-                WindowsError::ConnectionRefused {
+                WindowsError::Dial(DialError::Refused {
                     address: "h".into(),
                     port: 445,
-                },
+                    hint: SMB_REFUSED,
+                }),
                 ErrorClass::Connect,
             ),
             (
@@ -404,7 +385,7 @@ mod tests {
             Err(e) => e,
         };
         assert!(
-            matches!(&e, TransportError::Windows(WindowsError::Resolve { address, .. }) if address == "nonexistent.invalid"),
+            matches!(&e, TransportError::Windows(WindowsError::Dial(DialError::Resolve { address, .. })) if address == "nonexistent.invalid"),
             "{e:?}"
         );
         assert_eq!(e.class(), ErrorClass::Connect);

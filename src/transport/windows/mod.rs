@@ -15,10 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::WindowsError;
-use error::smb_failure;
+use error::{SMB_REFUSED, smb_failure};
 use smb::{Account, Encryption, Open, Session, SmbError, access, disposition, options, status};
-
-use super::net::DialError;
 
 use super::{
     Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect,
@@ -65,25 +63,9 @@ impl Connector for WindowsConnector {
         Box::pin(async move {
             let address = &endpoint.address;
             let port = endpoint.port;
-            let stream = super::net::dial(address, port).await.map_err(|e| match e {
-                DialError::Resolve(source) => WindowsError::Resolve {
-                    address: address.clone(),
-                    source,
-                },
-                DialError::Refused => WindowsError::ConnectionRefused {
-                    address: address.clone(),
-                    port,
-                },
-                DialError::NoRoute(source) => WindowsError::NoRoute {
-                    address: address.clone(),
-                    source,
-                },
-                DialError::Other(source) => WindowsError::Connect {
-                    address: address.clone(),
-                    port,
-                    source,
-                },
-            })?;
+            let stream = super::net::dial(address, port, SMB_REFUSED)
+                .await
+                .map_err(WindowsError::from)?;
             let session = Session::negotiate(stream, address).await.map_err(|e| match e {
                 SmbError::Io(source) => WindowsError::NegotiationLost { source },
                 source @ (SmbError::Status { .. } | SmbError::Protocol(_) | SmbError::Encryption(_)) => {
