@@ -5,7 +5,7 @@
 //! read by the same code a run uses (`SecretSource::check`) and dropped at once.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory};
 use crate::secrets::{SecretError, SecretSource};
@@ -162,7 +162,8 @@ impl LocalCheck {
     }
 
     fn known_hosts(&mut self, inv: &Inventory) {
-        let path = known_hosts_path(inv);
+        // The file a run would read, by the run's own rule.
+        let path = crate::wiring::known_hosts(inv);
         let shown = path.display();
         let subject = "known_hosts";
         match std::fs::metadata(&path) {
@@ -190,17 +191,6 @@ impl LocalCheck {
     }
 }
 
-/// The run's rule: the setting, else ~/.ssh/known_hosts.
-fn known_hosts_path(inv: &Inventory) -> PathBuf {
-    inv.settings.known_hosts.clone().unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/"))
-            .join(".ssh")
-            .join("known_hosts")
-    })
-}
-
 fn secret_hint(err: &SecretError) -> Option<String> {
     match err {
         SecretError::EnvMissing(var) => Some(format!("export {var} before the run, or name another source")),
@@ -216,6 +206,7 @@ fn secret_hint(err: &SecretError) -> Option<String> {
 mod tests {
     use super::*;
     use std::fs::Permissions;
+    use std::path::PathBuf;
 
     /// An inventory in `dir` whose package and credential names the files given.
     fn inventory(dir: &Path, extra_settings: &str, credential: &str) -> Inventory {
