@@ -29,18 +29,30 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
             hint: Some("retry it once it has finished".into()),
         });
     }
-    // What the run left undone, unless a later (or concurrent) run has since put
-    // the package on the host: retry never reinstalls a host that has it.
-    let settled: HashSet<(String, String)> = history
-        .latest(&Filter::default())?
+    let undone: Vec<_> = history
+        .run_attempts(&run.id)?
+        .into_iter()
+        .filter(|a| a.retryable())
+        .collect();
+    // ...unless a later (or concurrent) run has since put the package on the host:
+    // retry never reinstalls a host that has it. Only these hosts' records are read.
+    let filter = Filter {
+        hosts: undone.iter().map(|a| a.host.clone()).collect(),
+        packages: run.packages.clone(),
+    };
+    let on_record = if undone.is_empty() {
+        Vec::new()
+    } else {
+        history.latest(&filter)?
+    };
+    let settled: HashSet<(String, String)> = on_record
         .into_iter()
         .filter(|a| a.succeeded())
         .map(|a| (a.host, a.package))
         .collect();
-    let failed: Vec<_> = history
-        .run_attempts(&run.id)?
+    let failed: Vec<_> = undone
         .into_iter()
-        .filter(|a| a.retryable() && !settled.contains(&(a.host.clone(), a.package.clone())))
+        .filter(|a| !settled.contains(&(a.host.clone(), a.package.clone())))
         .collect();
     if failed.is_empty() {
         if !cli.quiet() {

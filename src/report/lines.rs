@@ -55,7 +55,7 @@ impl<W: Write + Send> Sink for Lines<W> {
                 host,
                 outcome: Outcome::Cleaned { removed },
                 ..
-            } => {
+            } if !removed.is_empty() => {
                 for r in removed {
                     writeln!(
                         self.out,

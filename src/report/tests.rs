@@ -40,7 +40,7 @@ fn a_plain_line_per_outcome() {
         Lines::new(&mut out, false).event(&finished(&outcome)).unwrap();
         let line = String::from_utf8(out).unwrap();
         let expected = match &outcome {
-            Outcome::Cleaned { .. } => String::new(),
+            Outcome::Cleaned { removed } if !removed.is_empty() => String::new(),
             _ => format!(
                 "2027-01-15T08:00:00Z web-01: {} — {}{} (1.2s)\n",
                 outcome.status(),
