@@ -65,8 +65,8 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     if let Some(command) = &report.command {
         let _ = writeln!(out, "command:    {command}");
     }
-    if let Some(err) = &report.cleanup_error {
-        let _ = writeln!(out, "cleanup:    FAILED: {err}");
+    if let Some(failed) = &report.cleanup_failed {
+        let _ = writeln!(out, "cleanup:    FAILED: {}", super::words::reason(failed));
     }
     let _ = writeln!(out, "\nsteps:");
     for step in &report.steps {
@@ -75,7 +75,9 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
             "  {:<13} {:>8.3}s  {}",
             step.step.name(),
             step.duration.as_secs_f64(),
-            step.result
+            step.failed
+                .as_ref()
+                .map_or_else(|| "ok".to_string(), super::words::reason)
         );
     }
     let dropped = if report.output_dropped > 0 {

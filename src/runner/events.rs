@@ -127,7 +127,8 @@ pub struct HostReport {
     /// The end of the installer's output, secrets already removed.
     pub output: String,
     pub output_dropped: u64,
-    pub cleanup_error: Option<String>,
+    /// How the cleanup failed, when it did (the package's own outcome stands).
+    pub cleanup_failed: Option<Outcome>,
     pub started: Option<SystemTime>,
     pub duration: Duration,
 }
@@ -136,7 +137,8 @@ pub struct HostReport {
 pub struct StepRecord {
     pub step: Step,
     pub duration: Duration,
-    pub result: String,
+    /// `None` when the step succeeded.
+    pub failed: Option<Outcome>,
 }
 
 /// How many events may wait for the reporters before the runner waits for them:

@@ -268,7 +268,7 @@ impl<'a> HostRun<'a> {
         match result {
             Ok(()) => true,
             Err(outcome) => {
-                self.report.cleanup_error = Some(crate::report::words::reason(&outcome));
+                self.report.cleanup_failed = Some(outcome);
                 false
             }
         }
@@ -374,7 +374,7 @@ impl<'a> HostRun<'a> {
         let result = tokio::time::timeout(bounded, work).await;
         let outcome = match result {
             Ok(Ok(value)) => {
-                self.record(step, started, "ok".to_string());
+                self.record(step, started, None);
                 return Ok(value);
             }
             Ok(Err(err)) => self.failure(step, err).await,
@@ -402,15 +402,15 @@ impl<'a> HostRun<'a> {
                 }
             }
         };
-        self.record(step, started, crate::report::words::reason(&outcome));
+        self.record(step, started, Some(outcome.clone()));
         Err(outcome)
     }
 
-    fn record(&mut self, step: Step, started: Instant, result: String) {
+    fn record(&mut self, step: Step, started: Instant, failed: Option<Outcome>) {
         self.report.steps.push(StepRecord {
             step,
             duration: started.elapsed(),
-            result,
+            failed,
         });
     }
 
