@@ -153,3 +153,20 @@ fn the_host_log_names_the_result_in_the_same_words() {
         );
     }
 }
+
+#[test]
+fn the_first_json_line_names_the_format_version() {
+    let mut out = Vec::new();
+    JsonLines::new(&mut out)
+        .event(&event(EventKind::RunStarted {
+            run_id: "r".into(),
+            packages: vec!["agent".into()],
+            hosts: 1,
+            concurrency: 1,
+        }))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(value["type"], "run_started");
+    assert_eq!(value["data"]["format_version"], crate::outcome::FORMAT_VERSION);
+    assert_eq!(value["data"]["packages"], serde_json::json!(["agent"]));
+}
