@@ -243,7 +243,7 @@ async fn worker(
         }
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
         let Some((first, job)) = next else { return };
-        shared.started(first, job.work.items().len(), &job.label).await;
+        shared.started(first, job.work.len(), &job.label).await;
         let owner = shared.clone();
         let mut done = move |index: usize, outcome: Outcome, report: HostReport| -> BoxFuture<'static, ()> {
             let shared = owner.clone();

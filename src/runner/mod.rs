@@ -84,6 +84,14 @@ pub enum Work {
 pub const CLEANUP_ITEM: &str = "cleanup";
 
 impl Work {
+    /// How many results the host will report.
+    pub fn len(&self) -> usize {
+        match self {
+            Work::Install(packages) => packages.len(),
+            Work::Remove(_) => 1,
+        }
+    }
+
     /// The names results are reported under, in order.
     pub fn items(&self) -> Vec<(String, Option<String>)> {
         match self {
