@@ -12,7 +12,9 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use crate::history::HistoryError;
-use crate::inventory::{Inventory, Os, Package, RebootPolicy, Target, Timeouts, WindowsExec};
+use crate::inventory::{
+    Inventory, Os, Package, RebootPolicy, SmbEncryption, SmbSigning, Target, Timeouts, WindowsExec,
+};
 use crate::outcome::Skip;
 use crate::transport::Detect;
 
@@ -81,8 +83,14 @@ pub struct Route {
 pub enum Transport {
     /// SSH; files staged in a new private directory in the login home, verified by sha256.
     Ssh,
-    /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task.
-    Smb { exec: WindowsExec },
+    /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task,
+    /// every answer signed (unless `smb_signing` relaxes it) and encrypted as
+    /// `smb_encryption` says.
+    Smb {
+        exec: WindowsExec,
+        signing: SmbSigning,
+        encryption: SmbEncryption,
+    },
 }
 
 impl Route {
@@ -90,7 +98,7 @@ impl Route {
     pub fn staging(&self) -> &'static str {
         match self.transport {
             Transport::Ssh => "~/.pushinst-RUN-…",
-            Transport::Smb { .. } => r"ADMIN$\Temp\pushinst-RUN-…",
+            Transport::Smb { .. } => r"ADMIN$\pushinst-<random> (SYSTEM and Administrators only)",
         }
     }
 
@@ -344,6 +352,8 @@ pub fn route(target: &Target, exec: Option<WindowsExec>) -> Route {
         Os::Windows => (
             Transport::Smb {
                 exec: exec.unwrap_or(target.exec),
+                signing: target.smb_signing,
+                encryption: target.smb_encryption,
             },
             445,
         ),
@@ -555,7 +565,9 @@ credentials = ["first"]
         assert_eq!(
             forced.hosts[3].route.transport,
             Transport::Smb {
-                exec: WindowsExec::Task
+                exec: WindowsExec::Task,
+                signing: SmbSigning::Required,
+                encryption: SmbEncryption::WhenSupported,
             }
         );
     }

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
-use crate::inventory::{CredentialDef, HostKeyPolicy, Inventory, Target, WindowsExec};
+use crate::inventory::{
+    CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsExec,
+};
 use crate::plan::{Decision, InstallPlan, Plan, Route, Transport};
 use crate::runner::{ExitCodes, HostJob, PackageJob, Work};
 use crate::secrets::{Redactor, SecretError, SecretSource};
-use crate::transport::smb::Encryption;
+use crate::transport::smb::{Encryption, Protection, Signing};
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
 use crate::transport::windows::{ExecMethod, WindowsConnector, WindowsOptions};
 use crate::transport::{AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
@@ -92,11 +94,9 @@ fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential
     })
 }
 
-/// The connectors every host of this run shares.
+/// The connectors of this run: one for every SSH host, one per Windows route.
 pub struct Connectors {
     ssh: Arc<dyn Connector>,
-    windows_service: Arc<dyn Connector>,
-    windows_task: Arc<dyn Connector>,
 }
 
 impl Connectors {
@@ -109,20 +109,6 @@ impl Connectors {
                 source,
             })?;
         }
-        let windows = |method| -> Arc<dyn Connector> {
-            Arc::new(WindowsConnector::new(
-                WindowsOptions {
-                    encryption: if inv.settings.smb_encryption_required {
-                        Encryption::Required
-                    } else {
-                        Encryption::IfAsked
-                    },
-                    method,
-                    poll: WINDOWS_POLL,
-                },
-                run_id,
-            ))
-        };
         Ok(Connectors {
             ssh: Arc::new(SshConnector::new(
                 HostKeyCheck {
@@ -131,8 +117,6 @@ impl Connectors {
                 },
                 run_id,
             )),
-            windows_service: windows(ExecMethod::Service),
-            windows_task: windows(ExecMethod::Task),
         })
     }
 
@@ -140,12 +124,30 @@ impl Connectors {
     pub fn endpoint(&self, t: &Target, route: Route) -> (Arc<dyn Connector>, Endpoint) {
         let connector = match route.transport {
             Transport::Ssh => self.ssh.clone(),
+            // A Windows connector holds only its options: one per host is cheap,
+            // and lets each host's own signing and encryption rule travel with it.
             Transport::Smb {
-                exec: WindowsExec::Service,
-            } => self.windows_service.clone(),
-            Transport::Smb {
-                exec: WindowsExec::Task,
-            } => self.windows_task.clone(),
+                exec,
+                signing,
+                encryption,
+            } => Arc::new(WindowsConnector::new(WindowsOptions {
+                protection: Protection {
+                    signing: match signing {
+                        SmbSigning::Required => Signing::Required,
+                        SmbSigning::AllowTampering => Signing::AllowTampering,
+                    },
+                    encryption: match encryption {
+                        SmbEncryption::WhenSupported => Encryption::WhenSupported,
+                        SmbEncryption::Required => Encryption::Required,
+                        SmbEncryption::Off => Encryption::Off,
+                    },
+                },
+                method: match exec {
+                    WindowsExec::Service => ExecMethod::Service,
+                    WindowsExec::Task => ExecMethod::Task,
+                },
+                poll: WINDOWS_POLL,
+            })),
         };
         let endpoint = Endpoint {
             name: t.name.clone(),

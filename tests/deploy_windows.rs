@@ -68,9 +68,9 @@ fn samba_takes_the_upload_refuses_the_service_and_is_left_clean() {
             "{reason}"
         );
         assert!(
-            samba.temp_entries(n + 1).is_empty(),
+            samba.leftovers(n + 1).is_empty(),
             "ADMIN$\\Temp left: {:?}",
-            samba.temp_entries(n + 1)
+            samba.leftovers(n + 1)
         );
     }
     let rejected: Vec<_> = run

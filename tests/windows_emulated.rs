@@ -78,9 +78,9 @@ case "$PWD" in *win2*) echo 3 > "$PUSHINST_EXIT_FILE";; *win3*) echo 3010 > "$PU
     );
     for n in 1..=3 {
         assert!(
-            win.temp_entries(n).is_empty(),
+            win.leftovers(n).is_empty(),
             "host {n} left {:?}",
-            win.temp_entries(n)
+            win.leftovers(n)
         );
         let calls = win.calls(n);
         let created: Vec<&String> = calls.iter().filter(|c| c.starts_with("CreateServiceW")).collect();
@@ -137,7 +137,7 @@ fn an_installer_that_outlives_its_timeout_and_a_silent_host_fail_with_the_reason
             "{outcome}"
         );
     }
-    assert!(silent.temp_entries(1).is_empty(), "{:?}", silent.temp_entries(1));
+    assert!(silent.leftovers(1).is_empty(), "{:?}", silent.leftovers(1));
     assert!(silent.calls(1).iter().any(|c| c.starts_with("DeleteService")));
 }
 
@@ -157,7 +157,7 @@ fn scm_access_denied_and_a_taken_service_name_are_explained_and_nothing_is_left(
             && reason.contains("LocalAccountTokenFilterPolicy"),
         "{reason}"
     );
-    assert!(denied.temp_entries(1).is_empty());
+    assert!(denied.leftovers(1).is_empty());
 
     let taken = Emulators::start(1, "service-exists");
     fleet.write("pushinst.toml", &inventory(&taken, "", ""));
@@ -170,7 +170,7 @@ fn scm_access_denied_and_a_taken_service_name_are_explained_and_nothing_is_left(
         reason.contains("already exists") && reason.contains("never touches"),
         "{reason}"
     );
-    assert!(taken.temp_entries(1).is_empty());
+    assert!(taken.leftovers(1).is_empty());
     let calls = taken.calls(1);
     assert!(!calls.iter().any(|c| c.starts_with("DeleteService")), "{calls:?}");
 }
@@ -202,7 +202,7 @@ fn detect_through_the_registry_skips_an_installed_host() {
         win.calls(2)
     );
     for n in 1..=2 {
-        assert!(win.temp_entries(n).is_empty(), "{:?}", win.temp_entries(n));
+        assert!(win.leftovers(n).is_empty(), "{:?}", win.leftovers(n));
     }
 }
 
@@ -242,7 +242,7 @@ fn a_mixed_group_of_emulated_windows_and_sshd_hosts_installs_everywhere() {
             "{:?}",
             win.calls(n)
         );
-        assert!(win.temp_entries(n).is_empty());
+        assert!(win.leftovers(n).is_empty());
     }
     let most = run
         .finished()
@@ -296,7 +296,7 @@ fn exec_task_runs_the_installer_through_a_scheduled_task_as_system() {
             !calls.iter().any(|c| c.starts_with("CreateServiceW")),
             "no service: {calls:?}"
         );
-        assert!(win.temp_entries(n).is_empty());
+        assert!(win.leftovers(n).is_empty());
     }
 }
 
@@ -353,7 +353,7 @@ fn cleanup_removes_what_a_killed_run_left_on_a_windows_host() {
     child.kill().expect("kill -9");
     child.wait().expect("wait");
     assert_eq!(
-        win.temp_entries(1).len(),
+        win.leftovers(1).len(),
         1,
         "the killed run left its staging directory"
     );
@@ -366,9 +366,9 @@ fn cleanup_removes_what_a_killed_run_left_on_a_windows_host() {
     );
     let clean = fleet.run(&["cleanup"]);
     assert_eq!(clean.code(), 0, "{}", clean.debug());
-    assert!(win.temp_entries(1).is_empty(), "{:?}", win.temp_entries(1));
+    assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
     assert!(
-        clean.stdout().contains("removed directory Temp\\pushinst-"),
+        clean.stdout().contains("removed directory pushinst-"),
         "{}",
         clean.debug()
     );

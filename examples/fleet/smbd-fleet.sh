@@ -14,7 +14,10 @@
 # Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server, and
 # SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off, and
 # SMBD_SHARE_ENCRYPT=required (with SMBD_ENCRYPT=if_required) for encryption
-# demanded by ADMIN$ alone.
+# demanded by ADMIN$ alone. SMBD_MAX_PROTOCOL=SMB3_02 stops at dialect 3.0.2 (the
+# minimum is then 3.0; `SMB3` alone means 3.1.1 to Samba), and
+# SMBD_ENCRYPTION_ALGORITHMS=AES-256-GCM (a list) limits the ciphers, as hardened
+# servers do.
 set -euo pipefail
 
 die() { echo "smbd-fleet: $*" >&2; exit 1; }
@@ -35,7 +38,7 @@ start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ -s "$dir/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password")
-    local n=0 endpoint addr port host
+    local n=0 endpoint addr port host min_protocol
     for endpoint in "$@"; do
         n=$((n + 1))
         addr=${endpoint%:*}
@@ -43,6 +46,8 @@ start() {
         host=$dir/smb$n
         mkdir -p "$host"/{private,lock,state,cache,pid,ncalrpc,windows/Temp,c}
         [ "${SMBD_ADMIN_SHARE:-on}" = off ] && SMBD_ADMIN_SHARE_NAME=NOT-ADMIN
+        min_protocol=SMB3
+        [ -n "${SMBD_MAX_PROTOCOL:-}" ] && min_protocol=SMB3_00
         ip -o addr show dev lo | grep -q " $addr/" || ip addr add "$addr/8" dev lo 2>/dev/null || true
         cat > "$host/smb.conf" <<CONF
 [global]
@@ -62,7 +67,9 @@ start() {
     username map = $host/users.map
     log file = $host/log.%m
     log level = 1
-    server min protocol = SMB3
+    server min protocol = $min_protocol
+    server max protocol = ${SMBD_MAX_PROTOCOL:-SMB3_11}
+    server smb3 encryption algorithms = ${SMBD_ENCRYPTION_ALGORITHMS:-AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM}
     server signing = ${SMBD_SIGNING:-mandatory}
     server smb encrypt = ${SMBD_ENCRYPT:-required}
     ntlm auth = ntlmv2-only

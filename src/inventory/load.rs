@@ -186,26 +186,10 @@ impl Checker {
                     .to_string()
             }),
         };
-        let smb_encryption_required = match raw.smb_encryption {
-            None => false,
-            Some(s) => match s.get_ref().as_str() {
-                "required" => true,
-                "if-asked" => false,
-                other => {
-                    self.push(
-                        Problem::at(s.span(), format!("unknown smb_encryption `{other}`")).hint(choice_hint(
-                            other,
-                            &["required", "if-asked"],
-                            "use \"required\" (refuse unencrypted sessions) or \"if-asked\" (the default)",
-                        )),
-                    );
-                    false
-                }
-            },
-        };
         Settings {
             windows_exec: self.exec(raw.exec).unwrap_or_default(),
-            smb_encryption_required,
+            smb_signing: self.smb_signing(raw.smb_signing).unwrap_or_default(),
+            smb_encryption: self.smb_encryption(raw.smb_encryption).unwrap_or_default(),
             max_attempts,
             reboot,
             state: raw.state.map(|p| self.path(p.get_ref())),
@@ -231,6 +215,46 @@ impl Checker {
                 self.push(
                     Problem::at(raw.span(), format!("{what} must be a whole number of at least 1"))
                         .hint(format!("the default is {DEFAULT_MAX_ATTEMPTS}; `pushinst reset` sets a host's counter back to 0")),
+                );
+                None
+            }
+        }
+    }
+
+    fn smb_signing(&mut self, raw: Option<Spanned<String>>) -> Option<SmbSigning> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "required" => Some(SmbSigning::Required),
+            "allow-tampering" => Some(SmbSigning::AllowTampering),
+            other => {
+                self.push(
+                    Problem::at(raw.span(), format!("unknown smb_signing `{other}`")).hint(choice_hint(
+                        other,
+                        &["required", "allow-tampering"],
+                        "use \"required\" (the default); \"allow-tampering\" accepts unsigned answers, \
+                         so anyone on the network path can change what is installed",
+                    )),
+                );
+                None
+            }
+        }
+    }
+
+    fn smb_encryption(&mut self, raw: Option<Spanned<String>>) -> Option<SmbEncryption> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "when-supported" => Some(SmbEncryption::WhenSupported),
+            "required" => Some(SmbEncryption::Required),
+            // "if-asked" was the name of "off" before encryption became the default.
+            "off" | "if-asked" => Some(SmbEncryption::Off),
+            other => {
+                self.push(
+                    Problem::at(raw.span(), format!("unknown smb_encryption `{other}`")).hint(choice_hint(
+                        other,
+                        &["when-supported", "required", "off"],
+                        "use \"when-supported\" (the default), \"required\" (refuse unencrypted sessions) or \
+                         \"off\" (only when the host demands it)",
+                    )),
                 );
                 None
             }
@@ -532,6 +556,8 @@ impl Checker {
             os: raw.os.as_ref().and_then(|os| self.os(os)),
             credentials: self.references(raw.credentials, credentials, "credential"),
             exec: self.exec(raw.exec),
+            smb_signing: self.smb_signing(raw.smb_signing),
+            smb_encryption: self.smb_encryption(raw.smb_encryption),
         })
     }
 
@@ -564,6 +590,8 @@ impl Checker {
                 .credentials
                 .map(|list| self.references(list, credentials, "credential")),
             exec: self.exec(raw.exec),
+            smb_signing: self.smb_signing(raw.smb_signing),
+            smb_encryption: self.smb_encryption(raw.smb_encryption),
         })
     }
 

@@ -47,6 +47,29 @@ pub enum WindowsExec {
     Task,
 }
 
+/// `smb_signing`: whether a Windows host's unsigned SMB answers are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmbSigning {
+    /// Every answer after logon signed or encrypted (the default).
+    #[default]
+    Required,
+    /// Unsigned answers accepted where the server does not require signing: anyone
+    /// on the path can then change the installer. The name says so on purpose.
+    AllowTampering,
+}
+
+/// `smb_encryption`: when a Windows host's SMB session is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmbEncryption {
+    /// Whenever the server supports SMB 3 encryption (the default).
+    #[default]
+    WhenSupported,
+    /// Refuse a host whose session cannot be encrypted.
+    Required,
+    /// Only when the server or a share demands it.
+    Off,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {
     /// Unknown or changed keys refuse the host.
@@ -65,8 +88,8 @@ pub struct Settings {
     pub state: Option<PathBuf>,
     pub max_attempts: u32,
     pub reboot: RebootNotice,
-    /// Windows hosts: refuse a session that is not encrypted.
-    pub smb_encryption_required: bool,
+    pub smb_signing: SmbSigning,
+    pub smb_encryption: SmbEncryption,
     pub windows_exec: WindowsExec,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
@@ -126,6 +149,8 @@ pub struct Group {
     pub os: Option<Os>,
     pub credentials: Vec<String>,
     pub exec: Option<WindowsExec>,
+    pub smb_signing: Option<SmbSigning>,
+    pub smb_encryption: Option<SmbEncryption>,
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.
@@ -137,6 +162,8 @@ pub struct HostOverride {
     pub os: Option<Os>,
     pub credentials: Option<Vec<String>>,
     pub exec: Option<WindowsExec>,
+    pub smb_signing: Option<SmbSigning>,
+    pub smb_encryption: Option<SmbEncryption>,
 }
 
 /// A job bound to targets: `sync` delivers its packages, in order, wherever they

@@ -47,7 +47,9 @@ pub struct RawSettings {
     pub reboot_message: Option<String>,
     /// Windows: how the installer is run, "service" or "task".
     pub exec: Option<Spanned<String>>,
-    /// Windows: "required" refuses a host whose SMB session is not encrypted.
+    /// Windows: "required" (default) or "allow-tampering".
+    pub smb_signing: Option<Spanned<String>>,
+    /// Windows: "when-supported" (default), "required" or "off".
     pub smb_encryption: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
@@ -144,6 +146,8 @@ pub struct RawGroup {
     pub credentials: Vec<Spanned<String>>,
     /// Windows: "service" (default) or "task".
     pub exec: Option<Spanned<String>>,
+    pub smb_signing: Option<Spanned<String>>,
+    pub smb_encryption: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +160,8 @@ pub struct RawHost {
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,
     pub exec: Option<Spanned<String>>,
+    pub smb_signing: Option<Spanned<String>>,
+    pub smb_encryption: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

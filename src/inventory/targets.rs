@@ -3,7 +3,7 @@
 
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
-use super::{Group, HostOverride, Inventory, Os, WindowsExec};
+use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, WindowsExec};
 
 /// A host that is ready to plan: where to connect, what it runs, who to log in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct Target {
     pub credentials: Vec<String>,
     /// Windows hosts: service or scheduled task.
     pub exec: WindowsExec,
+    pub smb_signing: SmbSigning,
+    pub smb_encryption: SmbEncryption,
 }
 
 impl Target {
@@ -196,8 +198,18 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
         .and_then(|o| o.exec)
         .or_else(|| groups.iter().find_map(|g| g.exec))
         .unwrap_or(inv.settings.windows_exec);
+    let smb_signing = over
+        .and_then(|o| o.smb_signing)
+        .or_else(|| groups.iter().find_map(|g| g.smb_signing))
+        .unwrap_or(inv.settings.smb_signing);
+    let smb_encryption = over
+        .and_then(|o| o.smb_encryption)
+        .or_else(|| groups.iter().find_map(|g| g.smb_encryption))
+        .unwrap_or(inv.settings.smb_encryption);
     Ok(Target {
         exec,
+        smb_signing,
+        smb_encryption,
         address: over
             .and_then(|o| o.address.clone())
             .unwrap_or_else(|| addr.name.clone()),

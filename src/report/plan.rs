@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::words;
-use crate::inventory::{CredentialDef, RebootPolicy, WindowsExec};
+use crate::inventory::{CredentialDef, RebootPolicy, SmbEncryption, SmbSigning, WindowsExec};
 use crate::outcome::{FORMAT_VERSION, Outcome};
 use crate::plan::{Decision, HostPlan, InstallPlan, Omitted, PackagePlan, Plan, Transport};
 
@@ -26,7 +26,38 @@ fn decision(d: &Decision) -> String {
 fn transport(host: &HostPlan) -> String {
     match host.route.transport {
         Transport::Ssh => format!("ssh :{}", host.route.port),
-        Transport::Smb { exec } => format!("smb :{} {}", host.route.port, exec_name(exec)),
+        Transport::Smb {
+            exec,
+            signing,
+            encryption,
+        } => {
+            let mut text = format!("smb :{} {}", host.route.port, exec_name(exec));
+            // A relaxed rule is shown wherever the host is, never only in the file.
+            if signing == SmbSigning::AllowTampering {
+                text.push_str(" UNSIGNED-ALLOWED");
+            }
+            if encryption == SmbEncryption::Required {
+                text.push_str(" encrypted");
+            }
+            text
+        }
+    }
+}
+
+/// The inventory's own spelling of `smb_signing`.
+fn signing_name(signing: SmbSigning) -> &'static str {
+    match signing {
+        SmbSigning::Required => "required",
+        SmbSigning::AllowTampering => "allow-tampering",
+    }
+}
+
+/// The inventory's own spelling of `smb_encryption`.
+fn encryption_name(encryption: SmbEncryption) -> &'static str {
+    match encryption {
+        SmbEncryption::WhenSupported => "when-supported",
+        SmbEncryption::Required => "required",
+        SmbEncryption::Off => "off",
     }
 }
 
@@ -196,9 +227,18 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                 Decision::Omit(Omitted::AlreadySucceeded) => ("leave-installed", Value::Null),
                 Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
             };
-            let (transport, exec) = match host.route.transport {
-                Transport::Ssh => ("ssh", None),
-                Transport::Smb { exec } => ("smb", Some(exec_name(exec))),
+            let (transport, exec, signing, encryption) = match host.route.transport {
+                Transport::Ssh => ("ssh", None, None, None),
+                Transport::Smb {
+                    exec,
+                    signing,
+                    encryption,
+                } => (
+                    "smb",
+                    Some(exec_name(exec)),
+                    Some(signing_name(signing)),
+                    Some(encryption_name(encryption)),
+                ),
             };
             lines.push(json!({
                 "type": "planned",
@@ -209,6 +249,8 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "port": host.route.port,
                     "transport": transport,
                     "exec": exec,
+                    "smb_signing": signing,
+                    "smb_encryption": encryption,
                     "staging": host.route.staging(),
                     "verify": host.route.verifies(),
                     "credentials": host.credentials,

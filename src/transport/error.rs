@@ -29,6 +29,9 @@ pub enum ErrorClass {
     Installer,
     /// The peer answered something the protocol does not allow.
     Protocol,
+    /// An answer failed its signature or integrity check: someone on the path may
+    /// be changing traffic. Nothing more is sent to that host.
+    Tampering,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -47,14 +47,28 @@ impl Emulators {
         self.dir.path().join(format!("win{n}"))
     }
 
-    /// What ADMIN$\Temp of host `n` holds.
-    pub fn temp_entries(&self, n: usize) -> Vec<String> {
-        std::fs::read_dir(self.root(n).join("windows/Temp"))
+    /// What pushinst left in ADMIN$ of host `n`: `pushinst-*` directly in it,
+    /// and anything at all in `Temp` (where staging used to go).
+    pub fn leftovers(&self, n: usize) -> Vec<String> {
+        let names = |dir: std::path::PathBuf| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        let root = self.root(n).join("windows");
+        let mut found: Vec<String> = names(root.clone())
             .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
+            .filter(|name| name.starts_with("pushinst-"))
+            .collect();
+        found.extend(
+            names(root.join("Temp"))
+                .into_iter()
+                .map(|name| format!("Temp\\{name}")),
+        );
+        found
     }
 
     /// The SCM calls host `n` received, one per line.

@@ -49,14 +49,28 @@ impl Samba {
         self.dir.path().join(format!("smb{n}/windows"))
     }
 
-    /// The entries of ADMIN$\Temp on host `n`.
-    pub fn temp_entries(&self, n: usize) -> Vec<String> {
-        std::fs::read_dir(self.admin_share(n).join("Temp"))
+    /// What pushinst left in ADMIN$ of host `n`: `pushinst-*` directly in it,
+    /// and anything at all in `Temp` (where staging used to go).
+    pub fn leftovers(&self, n: usize) -> Vec<String> {
+        let names = |dir: std::path::PathBuf| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        let root = self.admin_share(n);
+        let mut found: Vec<String> = names(root.clone())
             .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
+            .filter(|name| name.starts_with("pushinst-"))
+            .collect();
+        found.extend(
+            names(root.join("Temp"))
+                .into_iter()
+                .map(|name| format!("Temp\\{name}")),
+        );
+        found
     }
 
     pub fn password_file(&self) -> PathBuf {

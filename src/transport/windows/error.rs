@@ -37,6 +37,12 @@ pub enum WindowsError {
         #[source]
         source: SmbError,
     },
+    /// An answer was unsigned, badly signed or failed decryption after logon.
+    #[error("{source}")]
+    Tampering {
+        #[source]
+        source: SmbError,
+    },
     #[error("the host answered something SMB does not allow: {source}")]
     SmbProtocol {
         #[source]
@@ -71,11 +77,16 @@ pub enum WindowsError {
     },
     #[error("no staging directory was prepared")]
     NotPrepared,
+    #[error("the system gave no random numbers to name the staging directory with")]
+    NoRandomness,
     #[error("no service name was prepared")]
     NoServiceName,
     #[error("ADMIN$\\{dir} already exists on the host")]
     StagingCollision { dir: String },
-    #[error("cannot create ADMIN$\\{dir} on the host: {source}")]
+    #[error(
+        "cannot create ADMIN$\\{dir} on the host, open only to SYSTEM and Administrators: {source}; \
+         pushinst stages nowhere less protected"
+    )]
     StagingDir {
         dir: String,
         #[source]
@@ -201,11 +212,13 @@ impl WindowsError {
             | WindowsError::Logon { .. }
             | WindowsError::RpcBind { .. } => ErrorClass::Negotiation,
             WindowsError::SmbProtocol { .. } | WindowsError::GarbageExitCode { .. } => ErrorClass::Protocol,
+            WindowsError::Tampering { .. } => ErrorClass::Tampering,
             WindowsError::AccessDenied { .. }
             | WindowsError::NoAdminShare { .. }
             | WindowsError::Share { .. }
             | WindowsError::DiskFull { .. }
             | WindowsError::NotPrepared
+            | WindowsError::NoRandomness
             | WindowsError::NoServiceName
             | WindowsError::StagingCollision { .. }
             | WindowsError::StagingDir { .. }
@@ -246,6 +259,7 @@ pub(super) fn smb_failure(e: SmbError, context: impl FnOnce(SmbError) -> Windows
         } => WindowsError::DiskFull { source },
         source @ SmbError::Encryption(_) => WindowsError::Encryption { source },
         source @ SmbError::Protocol(_) => WindowsError::SmbProtocol { source },
+        source @ SmbError::Tampering { .. } => WindowsError::Tampering { source },
         other @ SmbError::Status { .. } => context(other),
     }
 }
@@ -367,14 +381,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_unresolvable_name_is_a_resolve_failure() {
-        let connector = WindowsConnector::new(
-            WindowsOptions {
-                encryption: Default::default(),
-                method: ExecMethod::Service,
-                poll: Duration::from_millis(100),
-            },
-            "test",
-        );
+        let connector = WindowsConnector::new(WindowsOptions {
+            protection: Default::default(),
+            method: ExecMethod::Service,
+            poll: Duration::from_millis(100),
+        });
         let endpoint = Endpoint {
             name: "nonexistent.invalid".into(),
             address: "nonexistent.invalid".into(),

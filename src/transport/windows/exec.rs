@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
 use super::rpc::{RpcClient, RpcError, pdu, scmr, tsch};
-use super::smb::{Open, Session, SmbError, access, disposition, options, status};
+use super::smb::{Open, Session, SmbError, access, disposition, options, security, status};
 use super::{ExecMethod, WindowsConnection, WindowsError, denied, wrapper};
 use crate::transport::output::OUTPUT_LIMIT;
 use crate::transport::{ExecOutput, OutputTail, RemoteExit};
@@ -22,11 +22,15 @@ pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Resul
     }
     let tree = conn.admin_share().await?;
     conn.created = true;
+    // Created new (never opened if it exists) with a descriptor that shuts out
+    // everyone but SYSTEM and Administrators, before anything goes in.
+    let descriptor = security::staging_descriptor();
     let open = Open {
         path: dir,
         access: access::READ_ATTRIBUTES,
         disposition: disposition::CREATE,
         options: options::DIRECTORY,
+        descriptor: Some(&descriptor),
     };
     let failed = |e: SmbError| {
         smb_failure(e, |source| WindowsError::StagingDir {
@@ -45,7 +49,7 @@ pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Resul
 
 /// Start `command` as LocalSystem without waiting for it (a reboot request).
 pub(super) async fn start_detached(conn: &mut WindowsConnection, command: &str) -> Result<(), WindowsError> {
-    let service = format!("pushinst-{:016x}-r", u64::from_le_bytes(super::random8()));
+    let service = format!("pushinst-{}-r", super::hex(&conn.tag[8..]));
     start_service(conn, &service, &format!("%COMSPEC% /Q /c {command}")).await
 }
 
@@ -83,6 +87,7 @@ pub(super) async fn run(
         access: access::WRITE_DATA,
         disposition: disposition::OVERWRITE_IF,
         options: options::NON_DIRECTORY,
+        descriptor: None,
     };
     let failed = |e: SmbError| {
         smb_failure(e, |source| WindowsError::Upload {
@@ -257,6 +262,9 @@ async fn bind<'s>(
         .map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))
 }
 
+/// The wrapper writes a number and a newline; anything longer is not an exit code.
+const EXIT_CODE_LIMIT: usize = 64;
+
 /// Poll for the exit code file until it appears or `deadline` passes.
 async fn wait_for_code(
     conn: &mut WindowsConnection,
@@ -278,10 +286,11 @@ async fn wait_for_code(
             access: access::READ_DATA,
             disposition: disposition::OPEN,
             options: options::NON_DIRECTORY,
+            descriptor: None,
         };
         match conn.session.create(&tree, &open).await {
             Ok(file) => {
-                let text = conn.session.read_all(&tree, file).await;
+                let text = conn.session.read_all(&tree, file, EXIT_CODE_LIMIT).await;
                 let _ = conn.session.close(&tree, file).await;
                 let text = String::from_utf8_lossy(&text.map_err(failed)?).trim().to_string();
                 return text
@@ -315,11 +324,14 @@ async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, 
         access: access::READ_DATA,
         disposition: disposition::OPEN,
         options: options::NON_DIRECTORY,
+        descriptor: None,
     };
     let (file, size) = conn.session.open_sized(&tree, &open).await.map_err(failed)?;
     let mut out = Vec::new();
     let mut offset = size.saturating_sub(OUTPUT_LIMIT as u64);
-    loop {
+    // Up to the size the server reported when opening it, and never more than
+    // the tail kept: a server that keeps sending cannot make this grow.
+    while offset < size && out.len() < OUTPUT_LIMIT {
         match conn.session.read(&tree, file, offset, 65536).await {
             Ok(chunk) if chunk.is_empty() => break,
             Ok(chunk) => {

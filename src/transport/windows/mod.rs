@@ -1,5 +1,6 @@
 //! Windows targets, the way ESET's push install and PsExec reach them: one SMB
-//! connection per host carries the upload into `ADMIN$\Temp`, DCE/RPC to the
+//! connection per host carries the upload into a new directory in `ADMIN$` that
+//! only SYSTEM and Administrators can touch, DCE/RPC to the
 //! Service Control Manager over `\PIPE\svcctl` to run a wrapper script as
 //! LocalSystem, the polling for its exit code, and the cleanup.
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 pub use error::WindowsError;
 use error::{SMB_REFUSED, smb_failure};
-use smb::{Account, Encryption, Open, Session, SmbError, access, disposition, options, status};
+use smb::{Account, Open, Protection, Session, SmbError, access, disposition, options, status};
 
 use super::{
     Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect,
@@ -35,7 +36,8 @@ pub enum ExecMethod {
 /// How the Windows transport behaves for one run.
 #[derive(Debug, Clone)]
 pub struct WindowsOptions {
-    pub encryption: Encryption,
+    /// Signing and encryption (`smb_signing`, `smb_encryption`).
+    pub protection: Protection,
     pub method: ExecMethod,
     /// How often to look for the installer's exit code.
     pub poll: Duration,
@@ -43,14 +45,12 @@ pub struct WindowsOptions {
 
 pub struct WindowsConnector {
     options: Arc<WindowsOptions>,
-    run_id: String,
 }
 
 impl WindowsConnector {
-    pub fn new(options: WindowsOptions, run_id: &str) -> Self {
+    pub fn new(options: WindowsOptions) -> Self {
         WindowsConnector {
             options: Arc::new(options),
-            run_id: run_id.to_string(),
         }
     }
 }
@@ -66,16 +66,23 @@ impl Connector for WindowsConnector {
             let stream = super::net::dial(address, port, SMB_REFUSED)
                 .await
                 .map_err(WindowsError::from)?;
-            let session = Session::negotiate(stream, address).await.map_err(|e| match e {
-                SmbError::Io(source) => WindowsError::NegotiationLost { source },
-                source @ (SmbError::Status { .. } | SmbError::Protocol(_) | SmbError::Encryption(_)) => {
-                    WindowsError::Negotiation { source }
-                }
-            })?;
+            let session = Session::negotiate(stream, address, &endpoint.name, self.options.protection)
+                .await
+                .map_err(|e| match e {
+                    SmbError::Io(source) => WindowsError::NegotiationLost { source },
+                    source @ SmbError::Tampering { .. } => WindowsError::Tampering { source },
+                    source @ (SmbError::Status { .. } | SmbError::Protocol(_) | SmbError::Encryption(_)) => {
+                        WindowsError::Negotiation { source }
+                    }
+                })?;
+            // 128 random bits name the staging directory: nobody can guess it to
+            // create it first. No randomness, no run.
+            let mut tag = [0u8; 16];
+            getrandom::fill(&mut tag).map_err(|_| WindowsError::NoRandomness)?;
             Ok(Box::new(WindowsConnection {
                 options: self.options.clone(),
-                run_id: self.run_id.clone(),
                 endpoint: endpoint.clone(),
+                tag,
                 session,
                 user: None,
                 staged: None,
@@ -89,11 +96,12 @@ impl Connector for WindowsConnector {
 
 pub struct WindowsConnection {
     options: Arc<WindowsOptions>,
-    run_id: String,
     endpoint: Endpoint,
+    /// Random bits for this connection's directory and service names.
+    tag: [u8; 16],
     session: Session,
     user: Option<String>,
-    /// `Temp\pushinst-…` under ADMIN$, once prepared.
+    /// `pushinst-<128 random bits>` in ADMIN$, once prepared.
     staged: Option<String>,
     created: bool,
     /// Services this connection may create, named before they exist.
@@ -141,6 +149,7 @@ impl WindowsConnection {
             access: access::READ_DATA | access::WRITE_DATA,
             disposition: disposition::CREATE,
             options: options::NON_DIRECTORY,
+            descriptor: None,
         };
         let file = self.session.create(tree, &open).await.map_err(failed)?;
         let written = self.session.write_all(tree, file, data).await;
@@ -222,17 +231,13 @@ impl Connection for WindowsConnection {
                     continue;
                 };
                 let account = Account::parse(&credential.user);
-                match self
-                    .session
-                    .login(&account, &password, self.options.encryption)
-                    .await
-                {
+                match self.session.login(&account, &password).await {
                     Ok(()) => {
                         tracing::debug!(
-                            "{}: SMB {} session, encrypted: {}",
+                            "{}: SMB {} session, cipher {}",
                             self.endpoint.name,
                             self.session.dialect(),
-                            self.session.is_encrypted()
+                            self.session.cipher_name().unwrap_or("none (signed only)")
                         );
                         self.user = Some(credential.user.clone());
                         return Ok(AuthOutcome {
@@ -272,26 +277,18 @@ impl Connection for WindowsConnection {
         })
     }
 
-    fn prepare(&mut self, package: &str) -> Vec<Artefact> {
-        let safe: String = format!("{}-{package}-{}", self.run_id, self.endpoint.name)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let dir = format!(r"Temp\pushinst-{safe}");
-        let tag = u64::from_le_bytes(random8());
+    fn prepare(&mut self, _package: &str) -> Vec<Artefact> {
+        // Directly in C:\Windows, where only administrators may create anything,
+        // and never in C:\Windows\Temp, where every local user can.
+        let dir = format!("pushinst-{}", hex(&self.tag));
+        let service = hex(&self.tag[..8]);
         let (prefix, kind) = match self.options.method {
             ExecMethod::Service => ("", ArtefactKind::Service),
             ExecMethod::Task => ("\\", ArtefactKind::Task),
         };
         self.services = vec![
-            format!("{prefix}pushinst-{tag:016x}-d"),
-            format!("{prefix}pushinst-{tag:016x}"),
+            format!("{prefix}pushinst-{service}-d"),
+            format!("{prefix}pushinst-{service}"),
         ];
         self.staged = Some(dir.clone());
         let mut artefacts = vec![Artefact {
@@ -385,8 +382,6 @@ impl Connection for WindowsConnection {
     }
 }
 
-fn random8() -> [u8; 8] {
-    let mut out = [0u8; 8];
-    let _ = getrandom::fill(&mut out);
-    out
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

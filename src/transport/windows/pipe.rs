@@ -26,6 +26,7 @@ impl<'s> SmbPipe<'s> {
                     access: access::PIPE,
                     disposition: disposition::OPEN,
                     options: 0,
+                    descriptor: None,
                 },
             )
             .await?;

@@ -35,6 +35,10 @@ pub trait RpcPipe: Send {
     fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>>;
 }
 
+/// The largest answer stub pushinst accepts: SCMR and TSCH answers are a few
+/// dozen bytes, so a server sending more is broken or hostile.
+pub const MAX_STUB: usize = 1024 * 1024;
+
 /// A bound interface on a pipe.
 pub struct RpcClient<P: RpcPipe> {
     pipe: P,
@@ -81,6 +85,11 @@ impl<P: RpcPipe> RpcClient<P> {
             }
             let len = pdu::frag_len(&buffer).unwrap_or(buffer.len());
             let fragment = pdu::response(&buffer[..len], self.call_id)?;
+            if out.len() + fragment.stub.len() > MAX_STUB {
+                return Err(RpcError::Protocol(format!(
+                    "the server's answer runs past {MAX_STUB} bytes without a last fragment"
+                )));
+            }
             out.extend_from_slice(&fragment.stub);
             buffer.drain(..len);
             if fragment.last {

@@ -82,12 +82,11 @@ impl<'a> Decoder<'a> {
     }
 
     fn take(&mut self, n: usize, align: usize) -> Result<&'a [u8], RpcError> {
-        self.at = self.at.next_multiple_of(align);
-        let bytes = self
-            .data
-            .get(self.at..self.at + n)
-            .ok_or_else(|| RpcError::Protocol(format!("answer too short ({} bytes)", self.data.len())))?;
-        self.at += n;
+        let short = || RpcError::Protocol(format!("answer too short ({} bytes)", self.data.len()));
+        let start = self.at.checked_next_multiple_of(align).ok_or_else(short)?;
+        let end = start.checked_add(n).ok_or_else(short)?;
+        let bytes = self.data.get(start..end).ok_or_else(short)?;
+        self.at = end;
         Ok(bytes)
     }
 
@@ -123,7 +122,7 @@ impl<'a> Decoder<'a> {
         let _max = self.u32()?;
         let _offset = self.u32()?;
         let count = self.u32()? as usize;
-        let bytes = self.take(count * 2, 2)?;
+        let bytes = self.take(count.saturating_mul(2), 2)?;
         let units: Vec<u16> = bytes
             .chunks(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))

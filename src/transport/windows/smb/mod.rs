@@ -1,47 +1,82 @@
 //! A small SMB2/3 client (MS-SMB2): what a push install needs and nothing more.
-//! Dialects 2.0.2, 2.1 and 3.1.1, NTLMv2 logon, signing, AES-128-GCM encryption, files on
-//! a share, and named-pipe transactions for DCE/RPC. One TCP connection per host
-//! carries everything.
+//! Dialects 2.0.2 to 3.1.1, NTLMv2 logon, signing that is never optional,
+//! AES-128/256 GCM/CCM encryption, files on a share, and named-pipe transactions
+//! for DCE/RPC. One TCP connection per host carries everything.
+//!
+//! Everything after logon must be signed or encrypted with the session's keys,
+//! whatever the server's NEGOTIATE said: that answer is not signed, so someone on
+//! the path could have rewritten it to "signing optional" and then rewrite the
+//! installer in flight. For 3.1.1 the pre-authentication hash binds the NEGOTIATE
+//! into the keys; for 3.0 and 3.0.2 FSCTL_VALIDATE_NEGOTIATE_INFO checks it.
 //!
 //! Written here rather than taken from a crate: the `smb` crate pins pre-release
 //! cryptography (through `sspi`) that cannot be built together with `russh`.
 
 mod crypto;
+mod messages;
+mod negotiate;
 mod ntlm;
+pub mod security;
 pub mod status;
 mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use zeroize::Zeroizing;
 
-use crypto::{Cipher, Preauth, Signer, kdf};
-pub use ntlm::Account;
-use wire::{
-    Command, FLAG_ASYNC, FLAG_RESPONSE, FLAG_SIGNED, HEADER_LEN, Header, Reader, Writer, request_header,
-    utf16,
+use crypto::{Cipher, OpenError, Preauth, Signer, kdf};
+pub use messages::FileId;
+use messages::{
+    CreateRequest, CreateResponse, IoctlRequest, IoctlResponse, NO_FILE, QueryDirectoryResponse,
+    ReadResponse, SessionSetupResponse, TreeConnectResponse, WriteResponse,
 };
+use negotiate::{
+    CAP_ENCRYPTION, CAP_LARGE_MTU, DIALECT_3_0, DIALECT_3_0_2, DIALECT_3_1_1, FSCTL_VALIDATE_NEGOTIATE_INFO,
+    NegotiateRequest, NegotiateResponse, SIGNING_ENABLED, SIGNING_REQUIRED, VALIDATE_NEGOTIATE_RESPONSE_LEN,
+};
+pub use ntlm::Account;
+use wire::{Command, FLAG_ASYNC, FLAG_RESPONSE, FLAG_SIGNED, Header, Writer, request_header};
 
 use crate::secrets::Secret;
 
-const DIALECT_2_0_2: u16 = 0x0202;
-const DIALECT_2_1: u16 = 0x0210;
-const DIALECT_3_1_1: u16 = 0x0311;
-const SIGNING_ENABLED: u16 = 0x0001;
-const SIGNING_REQUIRED: u16 = 0x0002;
-const CAP_LARGE_MTU: u32 = 0x0000_0004;
-const CAP_ENCRYPTION: u32 = 0x0000_0040;
-const SESSION_FLAG_IS_GUEST: u16 = 0x0001;
-const SESSION_FLAG_IS_NULL: u16 = 0x0002;
-const SESSION_FLAG_ENCRYPT_DATA: u16 = 0x0004;
-const SHARE_FLAG_ENCRYPT_DATA: u32 = 0x0000_8000;
-const CIPHER_AES_128_GCM: u16 = 0x0002;
 const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_C017;
-/// Bytes per WRITE: one credit each, and several in flight.
-const CHUNK: usize = 64 * 1024;
+/// The most pushinst asks for in one READ, WRITE, IOCTL or listing: one credit
+/// each, several in flight. The server's own maximum lowers it.
+const CHUNK: u32 = 64 * 1024;
 const WRITES_IN_FLIGHT: usize = 16;
-const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// No answer to anything pushinst asks can be larger: a longer frame is refused
+/// before a byte of it is allocated.
+const MAX_FRAME: usize = CHUNK as usize + 4096;
+/// Credits are only a hint for pipelining; a server cannot make the count overflow.
+const MAX_CREDITS: u32 = 8192;
+/// Entries in one directory listing before pushinst takes it for an attack.
+const MAX_LISTING: usize = 100_000;
+
+/// Why a message from the server cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tampering {
+    Unsigned,
+    BadSignature,
+    NotEncrypted,
+    FailedIntegrity,
+    NegotiationChanged,
+}
+
+impl Tampering {
+    fn what(self) -> &'static str {
+        match self {
+            Tampering::Unsigned => "SMB response not signed",
+            Tampering::BadSignature => "SMB response carries a bad signature",
+            Tampering::NotEncrypted => "SMB response not encrypted on an encrypted session",
+            Tampering::FailedIntegrity => "SMB response failed its integrity check",
+            Tampering::NegotiationChanged => {
+                "the server's answer to the dialect check differs from its NEGOTIATE answer"
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmbError {
@@ -53,6 +88,8 @@ pub enum SmbError {
     Protocol(String),
     #[error("{0}")]
     Encryption(String),
+    #[error("{}: possible tampering on the path to {peer}", .kind.what())]
+    Tampering { kind: Tampering, peer: String },
 }
 
 impl SmbError {
@@ -64,19 +101,35 @@ impl SmbError {
     }
 }
 
-/// `smb_encryption`: what the session must be.
+/// `smb_signing`: whether an unsigned answer is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Encryption {
-    /// Encrypt when the server or share asks for it.
+pub enum Signing {
+    /// Every answer after logon, and the logon's final answer, signed or encrypted.
     #[default]
-    IfAsked,
-    /// Refuse a session whose messages are not all encrypted.
     Required,
+    /// Unsigned answers accepted from a server that does not require signing;
+    /// signed ones are still checked. Anyone on the path can then change files.
+    AllowTampering,
 }
 
-/// An open file or pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileId([u8; 16]);
+/// `smb_encryption`: when the session is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encryption {
+    /// Whenever the server supports SMB 3 encryption.
+    #[default]
+    WhenSupported,
+    /// Refuse a session whose messages are not all encrypted.
+    Required,
+    /// Only when the server or a share demands it.
+    Off,
+}
+
+/// How a session protects what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Protection {
+    pub signing: Signing,
+    pub encryption: Encryption,
+}
 
 /// A connected share. Cheap to copy: the session connects each share once.
 #[derive(Debug, Clone, Copy)]
@@ -84,24 +137,30 @@ pub struct Tree(u32);
 
 pub struct Session {
     stream: TcpStream,
+    /// The host as the UNC paths name it.
     server: String,
-    dialect: u16,
-    server_security: u16,
-    server_caps: u32,
-    cipher_offered: bool,
+    /// The host as the admin named it, for messages.
+    peer: String,
+    protection: Protection,
+    request: NegotiateRequest,
+    negotiated: NegotiateResponse,
+    /// Whether FSCTL_VALIDATE_NEGOTIATE_INFO still has to run (3.0, 3.0.2).
+    validate_pending: bool,
     connection_hash: Preauth,
     next_id: u64,
+    /// Requests sent and not yet answered: the only answers accepted.
+    in_flight: HashSet<u64>,
     session_id: u64,
     signer: Option<Signer>,
     cipher: Option<Cipher>,
-    encryption: Encryption,
     /// Requests the server currently lets us send (MS-SMB2 3.2.4.1.5).
     credits: u32,
     /// The session's cipher while nothing demands encryption yet.
     standby: Option<Cipher>,
     /// Shares already connected in this session, by name.
     trees: HashMap<String, u32>,
-    /// Answers that arrived while we waited for another one.
+    /// Answers that arrived while we waited for another one (at most one per
+    /// request in flight).
     early: HashMap<u64, (Header, Vec<u8>)>,
 }
 
@@ -111,6 +170,8 @@ pub struct Open<'a> {
     pub access: u32,
     pub disposition: u32,
     pub options: u32,
+    /// The security descriptor of a file or directory this creates.
+    pub descriptor: Option<&'a [u8]>,
 }
 
 pub mod access {
@@ -135,10 +196,11 @@ pub mod options {
     pub const DELETE_ON_CLOSE: u32 = 0x0000_1000;
 }
 
-fn random<const N: usize>() -> [u8; N] {
+fn random<const N: usize>() -> Result<[u8; N], SmbError> {
     let mut out = [0u8; N];
-    let _ = getrandom::fill(&mut out);
-    out
+    getrandom::fill(&mut out)
+        .map_err(|_| SmbError::Protocol("the system has no randomness to give".into()))?;
+    Ok(out)
 }
 
 fn filetime_now() -> u64 {
@@ -150,95 +212,104 @@ fn filetime_now() -> u64 {
 }
 
 impl Session {
-    /// Negotiate the dialect on a fresh connection; `server` names the host in paths.
-    pub async fn negotiate(stream: TcpStream, server: &str) -> Result<Session, SmbError> {
+    /// Negotiate the dialect on a fresh connection. `server` names the host in
+    /// paths, `peer` in messages.
+    pub async fn negotiate(
+        stream: TcpStream,
+        server: &str,
+        peer: &str,
+        protection: Protection,
+    ) -> Result<Session, SmbError> {
         let _ = stream.set_nodelay(true);
+        let request = NegotiateRequest {
+            security_mode: match protection.signing {
+                Signing::Required => SIGNING_REQUIRED,
+                Signing::AllowTampering => SIGNING_ENABLED,
+            },
+            capabilities: CAP_LARGE_MTU | CAP_ENCRYPTION,
+            client_guid: random()?,
+            salt: random()?,
+        };
         let mut session = Session {
             stream,
             server: server.to_string(),
-            dialect: 0,
-            server_security: 0,
-            server_caps: 0,
-            cipher_offered: false,
+            peer: peer.to_string(),
+            protection,
+            request,
+            negotiated: NegotiateResponse {
+                security_mode: 0,
+                dialect: 0,
+                server_guid: [0; 16],
+                capabilities: 0,
+                max_transact_size: CHUNK,
+                max_read_size: CHUNK,
+                max_write_size: CHUNK,
+                cipher: None,
+            },
+            validate_pending: false,
             connection_hash: Preauth::new(),
             next_id: 0,
+            in_flight: HashSet::new(),
             session_id: 0,
             signer: None,
             cipher: None,
-            encryption: Encryption::IfAsked,
             credits: 1,
             standby: None,
             trees: HashMap::new(),
             early: HashMap::new(),
         };
-        let request = negotiate_request();
-        session.connection_hash.update(&request);
-        let id = session.send_frame(request).await?;
+        let message = session.request.write();
+        session.connection_hash.update(&message);
+        let id = session.send_frame(message).await?;
         let (header, response) = session.recv(id).await?;
-        if header.status != status::SUCCESS {
-            return Err(SmbError::Status {
-                what: "negotiate".into(),
-                status: header.status,
-            });
-        }
+        check(&header, "negotiate")?;
         session.connection_hash.update(&response);
-        session.read_negotiate(&response)?;
+        session.negotiated = NegotiateResponse::parse(&response)?;
+        session.validate_pending = matches!(session.negotiated.dialect, DIALECT_3_0 | DIALECT_3_0_2);
         Ok(session)
     }
 
-    fn read_negotiate(&mut self, msg: &[u8]) -> Result<(), SmbError> {
-        let r = Reader::new(msg);
-        let body = HEADER_LEN;
-        self.server_security = r.u16(body + 2)?;
-        self.dialect = r.u16(body + 4)?;
-        self.server_caps = r.u32(body + 24)?;
-        if ![DIALECT_2_0_2, DIALECT_2_1, DIALECT_3_1_1].contains(&self.dialect) {
-            return Err(SmbError::Protocol(format!(
-                "the server chose SMB dialect 0x{:04x}, which pushinst does not speak (it speaks 2.0.2, 2.1 and 3.1.1)",
-                self.dialect
-            )));
-        }
-        if self.dialect == DIALECT_3_1_1 {
-            let count = r.u16(body + 6)? as usize;
-            let mut at = r.u32(body + 60)? as usize;
-            for _ in 0..count {
-                let kind = r.u16(at)?;
-                let len = r.u16(at + 2)? as usize;
-                if kind == 2 {
-                    // ENCRYPTION_CAPABILITIES: the one cipher the server picked.
-                    self.cipher_offered = r.u16(at + 8)? >= 1 && r.u16(at + 10)? == CIPHER_AES_128_GCM;
-                }
-                at = (at + 8 + len).next_multiple_of(8);
-            }
-        }
-        Ok(())
-    }
-
     pub fn dialect(&self) -> &'static str {
-        match self.dialect {
-            DIALECT_3_1_1 => "3.1.1",
-            DIALECT_2_1 => "2.1",
-            _ => "2.0.2",
-        }
+        negotiate::dialect_name(self.negotiated.dialect)
     }
 
-    /// Every request and answer since logon went through AES-GCM.
+    /// Every request and answer since logon went through AES.
+    #[cfg(test)]
     pub fn is_encrypted(&self) -> bool {
         self.cipher.is_some()
     }
 
+    /// The cipher the session encrypts with, if it does.
+    pub fn cipher_name(&self) -> Option<&'static str> {
+        self.cipher.as_ref().map(|c| c.id().name())
+    }
+
+    fn tampering(&self, kind: Tampering) -> SmbError {
+        SmbError::Tampering {
+            kind,
+            peer: self.peer.clone(),
+        }
+    }
+
+    fn max_read(&self) -> u32 {
+        self.negotiated.max_read_size.min(CHUNK)
+    }
+
+    fn max_write(&self) -> u32 {
+        self.negotiated.max_write_size.min(CHUNK)
+    }
+
+    fn max_transact(&self) -> u32 {
+        self.negotiated.max_transact_size.min(CHUNK)
+    }
+
     /// NTLMv2 logon. A refused account is `SmbError::Status` with a logon status;
     /// the same connection may then try the next account.
-    pub async fn login(
-        &mut self,
-        account: &Account,
-        password: &Secret,
-        encryption: Encryption,
-    ) -> Result<(), SmbError> {
-        self.encryption = encryption;
-        if encryption == Encryption::Required && !self.cipher_offered {
+    pub async fn login(&mut self, account: &Account, password: &Secret) -> Result<(), SmbError> {
+        if self.protection.encryption == Encryption::Required && self.negotiated.cipher.is_none() {
             return Err(SmbError::Encryption(format!(
-                "smb_encryption is required, but the server negotiated SMB {} without a cipher pushinst can use (AES-128-GCM)",
+                "smb_encryption is required, but the server negotiated SMB {} without a cipher pushinst can use \
+                 (it offers AES-256-GCM, AES-128-GCM, AES-256-CCM and AES-128-CCM)",
                 self.dialect()
             )));
         }
@@ -260,9 +331,10 @@ impl Session {
         }
         self.session_id = header.session_id;
         hash.update(&response);
-        let challenge = ntlm::parse_challenge(&ntlm::spnego_token(security_buffer(&response)?)?)?;
+        let setup = SessionSetupResponse::parse(&response)?;
+        let challenge = ntlm::parse_challenge(&ntlm::spnego_token(setup.security_buffer)?)?;
         let (authenticate, session_key) =
-            ntlm::authenticate(account, password, &challenge, random(), filetime_now());
+            ntlm::authenticate(account, password, &challenge, random()?, filetime_now());
         let (header, response) = self
             .session_setup(&ntlm::spnego_response(&authenticate), &mut hash)
             .await?;
@@ -272,50 +344,71 @@ impl Session {
                 status: header.status,
             });
         }
-        let flags = Reader::new(&response).u16(HEADER_LEN + 2)?;
-        if flags & (SESSION_FLAG_IS_GUEST | SESSION_FLAG_IS_NULL) != 0 {
+        let flags = SessionSetupResponse::parse(&response)?.session_flags;
+        if flags & (SessionSetupResponse::IS_GUEST | SessionSetupResponse::IS_NULL) != 0 {
             return Err(SmbError::Status {
                 what: "logon (the server let us in only as a guest)".into(),
                 status: status::LOGON_FAILURE,
             });
         }
-        self.keys(&session_key, &hash, &response, flags)
+        self.keys(&session_key, &hash, &header, &response, flags)
     }
 
     /// Derive signing and encryption keys, and check the server's signature on the
-    /// final answer: it proves the server knows the same key.
+    /// final answer (MS-SMB2 3.2.5.3.1): it proves the server knows the same key,
+    /// and for 3.1.1 that both sides saw the same NEGOTIATE.
     fn keys(
         &mut self,
-        session_key: &[u8; 16],
+        session_key: &Zeroizing<[u8; 16]>,
         hash: &Preauth,
+        header: &Header,
         response: &[u8],
         flags: u16,
     ) -> Result<(), SmbError> {
-        let signer = if self.dialect == DIALECT_3_1_1 {
-            Signer::AesCmac(kdf(session_key, b"SMBSigningKey\0", &hash.0))
-        } else {
-            Signer::HmacSha256(*session_key)
+        let dialect = self.negotiated.dialect;
+        let signer = match dialect {
+            DIALECT_3_1_1 => Signer::AesCmac(kdf(session_key, b"SMBSigningKey\0", &hash.0)),
+            DIALECT_3_0 | DIALECT_3_0_2 => Signer::AesCmac(kdf(session_key, b"SMB2AESCMAC\0", b"SmbSign\0")),
+            _ => Signer::HmacSha256(session_key.clone()),
         };
-        let signed = Header::parse(response)?.flags & FLAG_SIGNED != 0;
+        let signed = header.flags & FLAG_SIGNED != 0;
         if signed && !signer.verify(response) {
-            return Err(SmbError::Protocol(
-                "the server's logon answer carries a bad signature (a machine in the middle?)".into(),
-            ));
+            return Err(self.tampering(Tampering::BadSignature));
         }
-        let encrypt = flags & SESSION_FLAG_ENCRYPT_DATA != 0 || self.encryption == Encryption::Required;
-        if encrypt && !self.cipher_offered {
+        if !signed && self.protection.signing == Signing::Required {
+            return Err(self.tampering(Tampering::Unsigned));
+        }
+        let cipher = match self.negotiated.cipher {
+            Some(id) if dialect == DIALECT_3_1_1 => Some(Cipher::derive(
+                id,
+                session_key,
+                (b"SMBC2SCipherKey\0", &hash.0),
+                (b"SMBS2CCipherKey\0", &hash.0),
+                self.session_id,
+            )?),
+            Some(id) => Some(Cipher::derive(
+                id,
+                session_key,
+                (b"SMB2AESCCM\0", b"ServerIn \0"),
+                (b"SMB2AESCCM\0", b"ServerOut\0"),
+                self.session_id,
+            )?),
+            None => None,
+        };
+        let demanded = flags & SessionSetupResponse::ENCRYPT_DATA != 0;
+        let encrypt = demanded
+            || match self.protection.encryption {
+                Encryption::Required => true,
+                Encryption::WhenSupported => cipher.is_some(),
+                Encryption::Off => false,
+            };
+        if encrypt && cipher.is_none() {
             return Err(SmbError::Encryption(
                 "the server demands encryption but offered no usable cipher".into(),
             ));
         }
         // Ready even when not needed yet: a share may demand encryption later.
-        self.standby = self.cipher_offered.then(|| {
-            Cipher::new(
-                &kdf(session_key, b"SMBC2SCipherKey\0", &hash.0),
-                &kdf(session_key, b"SMBS2CCipherKey\0", &hash.0),
-                self.session_id,
-            )
-        });
+        self.standby = cipher;
         if encrypt {
             self.cipher = self.standby.take();
         }
@@ -329,20 +422,7 @@ impl Session {
         hash: &mut Preauth,
     ) -> Result<(Header, Vec<u8>), SmbError> {
         let mut w = request_header(Command::SessionSetup, 1, self.next_id, 0, self.session_id);
-        let security = if self.server_security & SIGNING_REQUIRED != 0 {
-            SIGNING_REQUIRED
-        } else {
-            SIGNING_ENABLED
-        };
-        w.u16(25)
-            .u8(0)
-            .u8(security as u8)
-            .u32(0)
-            .u32(0)
-            .u16((HEADER_LEN + 24) as u16)
-            .u16(token.len() as u16)
-            .u64(0)
-            .bytes(token);
+        messages::session_setup_request(&mut w, self.request.security_mode as u8, token)?;
         hash.update(&w.buf);
         let id = self.send_frame(w.buf).await?;
         self.recv(id).await
@@ -353,16 +433,11 @@ impl Session {
         if let Some(id) = self.trees.get(share) {
             return Ok(Tree(*id));
         }
-        let path = utf16(&format!(r"\\{}\{share}", self.server));
-        let mut w = self.header(Command::TreeConnect, 1, 0);
-        w.u16(9)
-            .u16(0)
-            .u16((HEADER_LEN + 8) as u16)
-            .u16(path.len() as u16)
-            .bytes(&path);
+        let mut w = self.header(Command::TreeConnect, 0);
+        messages::tree_connect_request(&mut w, &format!(r"\\{}\{share}", self.server));
         let (header, response) = self.call(w, &format!("connect to share {share}")).await?;
-        let share_flags = Reader::new(&response).u32(HEADER_LEN + 4)?;
-        if share_flags & SHARE_FLAG_ENCRYPT_DATA != 0 && self.cipher.is_none() {
+        let share_flags = TreeConnectResponse::parse(&response)?.share_flags;
+        if share_flags & TreeConnectResponse::SHAREFLAG_ENCRYPT_DATA != 0 && self.cipher.is_none() {
             // From now on every message is encrypted (the server accepts that on any share).
             self.cipher = self.standby.take();
             if self.cipher.is_none() {
@@ -372,7 +447,38 @@ impl Session {
             }
         }
         self.trees.insert(share.to_string(), header.tree_id);
-        Ok(Tree(header.tree_id))
+        let tree = Tree(header.tree_id);
+        if self.validate_pending {
+            self.validate_negotiate(&tree).await?;
+        }
+        Ok(tree)
+    }
+
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.2.5.5): the signed answer must
+    /// repeat the unsigned NEGOTIATE answer, or someone changed it on the way.
+    async fn validate_negotiate(&mut self, tree: &Tree) -> Result<(), SmbError> {
+        let input = negotiate::validate_negotiate_info(&self.request);
+        let mut w = self.header(Command::Ioctl, tree.0);
+        IoctlRequest {
+            ctl_code: FSCTL_VALIDATE_NEGOTIATE_INFO,
+            file: NO_FILE,
+            input: &input,
+            max_output_response: VALIDATE_NEGOTIATE_RESPONSE_LEN,
+        }
+        .write(&mut w);
+        let (header, response) = self.exchange(w).await?;
+        // A server that does not implement the check says so in a signed answer
+        // (MS-SMB2 3.2.5.14.12); anything else must match.
+        let unsupported = [status::NOT_SUPPORTED, status::INVALID_DEVICE_REQUEST];
+        if !unsupported.contains(&header.status) {
+            check(&header, "validate the negotiation")?;
+            let output = IoctlResponse::parse(&response, VALIDATE_NEGOTIATE_RESPONSE_LEN)?.output;
+            if !negotiate::validate_negotiate_matches(output, &self.negotiated)? {
+                return Err(self.tampering(Tampering::NegotiationChanged));
+            }
+        }
+        self.validate_pending = false;
+        Ok(())
     }
 
     pub async fn create(&mut self, tree: &Tree, open: &Open<'_>) -> Result<FileId, SmbError> {
@@ -386,6 +492,7 @@ impl Session {
             access: access::READ_ATTRIBUTES,
             disposition: disposition::OPEN,
             options: options::NON_DIRECTORY,
+            descriptor: None,
         };
         let (file, size) = self.open_sized(tree, &open).await?;
         self.close(tree, file).await?;
@@ -394,68 +501,47 @@ impl Session {
 
     /// CREATE (MS-SMB2 2.2.13): the handle and the file's end-of-file.
     pub async fn open_sized(&mut self, tree: &Tree, open: &Open<'_>) -> Result<(FileId, u64), SmbError> {
-        let name = utf16(open.path.trim_start_matches('\\'));
-        let mut w = self.header(Command::Create, 1, tree.0);
-        w.u16(57)
-            .u8(0)
-            .u8(0)
-            .u32(2)
-            .u64(0)
-            .u64(0)
-            .u32(open.access)
-            .u32(0)
-            .u32(0x7)
-            .u32(open.disposition)
-            .u32(open.options)
-            .u16((HEADER_LEN + 56) as u16)
-            .u16(name.len() as u16)
-            .u32(0)
-            .u32(0)
-            .bytes(&name);
-        if name.is_empty() {
-            w.u8(0);
+        let mut w = self.header(Command::Create, tree.0);
+        CreateRequest {
+            name: open.path,
+            desired_access: open.access,
+            create_disposition: open.disposition,
+            create_options: open.options,
+            security_descriptor: open.descriptor,
         }
+        .write(&mut w)?;
         let (_, response) = self.call(w, &format!("open {}", open.path)).await?;
-        let r = Reader::new(&response);
-        let mut id = [0u8; 16];
-        id.copy_from_slice(r.slice(HEADER_LEN + 64, 16)?);
-        Ok((FileId(id), r.u64(HEADER_LEN + 48)?))
+        let created = CreateResponse::parse(&response)?;
+        Ok((created.file_id, created.end_of_file))
     }
 
     pub async fn close(&mut self, tree: &Tree, file: FileId) -> Result<(), SmbError> {
-        let mut w = self.header(Command::Close, 1, tree.0);
-        w.u16(24).u16(0).u32(0).bytes(&file.0);
+        let mut w = self.header(Command::Close, tree.0);
+        messages::close_request(&mut w, file);
         self.call(w, "close").await.map(drop)
     }
 
     /// Write `data` from offset 0, several chunks in flight at once.
     pub async fn write_all(&mut self, tree: &Tree, file: FileId, data: &[u8]) -> Result<(), SmbError> {
-        let mut chunks = data.chunks(CHUNK).enumerate().peekable();
-        let mut in_flight = Vec::new();
+        let chunk = self.max_write() as usize;
+        let mut chunks = data.chunks(chunk).enumerate().peekable();
+        let mut in_flight = std::collections::VecDeque::new();
         while chunks.peek().is_some() || !in_flight.is_empty() {
             // Never more in flight than the server granted credits for.
             while in_flight.len() < WRITES_IN_FLIGHT
                 && (self.credits > 0 || in_flight.is_empty())
-                && let Some((index, chunk)) = chunks.next()
+                && let Some((index, piece)) = chunks.next()
             {
-                let mut w = self.header(Command::Write, 1, tree.0);
-                w.u16(49)
-                    .u16((HEADER_LEN + 48) as u16)
-                    .u32(chunk.len() as u32)
-                    .u64((index * CHUNK) as u64)
-                    .bytes(&file.0)
-                    .u32(0)
-                    .u32(0)
-                    .u16(0)
-                    .u16(0)
-                    .u32(0)
-                    .bytes(chunk);
-                in_flight.push((self.send(w).await?, chunk.len()));
+                let mut w = self.header(Command::Write, tree.0);
+                messages::write_request(&mut w, file, (index * chunk) as u64, piece);
+                in_flight.push_back((self.send(w).await?, piece.len()));
             }
-            let (id, len) = in_flight.remove(0);
+            let Some((id, len)) = in_flight.pop_front() else {
+                break;
+            };
             let (header, response) = self.recv(id).await?;
             check(&header, "write")?;
-            let written = Reader::new(&response).u32(HEADER_LEN + 4)? as usize;
+            let written = WriteResponse::parse(&response)?.count as usize;
             if written != len {
                 return Err(SmbError::Protocol(format!(
                     "the server wrote {written} of {len} bytes"
@@ -473,18 +559,14 @@ impl Session {
         offset: u64,
         data: &[u8],
     ) -> Result<(), SmbError> {
-        let mut w = self.header(Command::Write, 1, tree.0);
-        w.u16(49)
-            .u16((HEADER_LEN + 48) as u16)
-            .u32(data.len() as u32)
-            .u64(offset)
-            .bytes(&file.0)
-            .u32(0)
-            .u32(0)
-            .u16(0)
-            .u16(0)
-            .u32(0)
-            .bytes(data);
+        if data.len() > self.max_write() as usize {
+            return Err(SmbError::Protocol(format!(
+                "a write of {} bytes is more than the server takes at once",
+                data.len()
+            )));
+        }
+        let mut w = self.header(Command::Write, tree.0);
+        messages::write_request(&mut w, file, offset, data);
         self.call(w, "write").await.map(drop)
     }
 
@@ -496,35 +578,29 @@ impl Session {
         offset: u64,
         len: u32,
     ) -> Result<Vec<u8>, SmbError> {
-        let mut w = self.header(Command::Read, 1, tree.0);
-        w.u16(49)
-            .u8(0x50)
-            .u8(0)
-            .u32(len.min(CHUNK as u32))
-            .u64(offset)
-            .bytes(&file.0)
-            .u32(0)
-            .u32(0)
-            .u32(0)
-            .u16(0)
-            .u16(0)
-            .u8(0);
-        let id = self.send(w).await?;
-        let (header, response) = self.recv(id).await?;
+        let asked = len.min(self.max_read());
+        let mut w = self.header(Command::Read, tree.0);
+        messages::read_request(&mut w, file, offset, asked);
+        let (header, response) = self.exchange(w).await?;
         if header.status == status::END_OF_FILE {
             return Ok(Vec::new());
         }
         check(&header, "read")?;
-        data_at(&response, HEADER_LEN + 2, HEADER_LEN + 4, true)
+        Ok(ReadResponse::parse(&response, asked)?.data.to_vec())
     }
 
-    /// A whole (small) file.
-    pub async fn read_all(&mut self, tree: &Tree, file: FileId) -> Result<Vec<u8>, SmbError> {
+    /// A whole small file, refused once it passes `limit` bytes.
+    pub async fn read_all(&mut self, tree: &Tree, file: FileId, limit: usize) -> Result<Vec<u8>, SmbError> {
         let mut out = Vec::new();
         loop {
-            let chunk = self.read(tree, file, out.len() as u64, CHUNK as u32).await?;
+            let chunk = self.read(tree, file, out.len() as u64, CHUNK).await?;
             if chunk.is_empty() {
                 return Ok(out);
+            }
+            if out.len() + chunk.len() > limit {
+                return Err(SmbError::Protocol(format!(
+                    "the file is longer than the {limit} bytes expected"
+                )));
             }
             out.extend_from_slice(&chunk);
         }
@@ -532,29 +608,23 @@ impl Session {
 
     /// One request and its answer over a named pipe (FSCTL_PIPE_TRANSCEIVE).
     pub async fn transceive(&mut self, tree: &Tree, pipe: FileId, input: &[u8]) -> Result<Vec<u8>, SmbError> {
-        let mut w = self.header(Command::Ioctl, 1, tree.0);
-        w.u16(57)
-            .u16(0)
-            .u32(FSCTL_PIPE_TRANSCEIVE)
-            .bytes(&pipe.0)
-            .u32((HEADER_LEN + 56) as u32)
-            .u32(input.len() as u32)
-            .u32(0)
-            .u32(0)
-            .u32(0)
-            .u32(CHUNK as u32)
-            .u32(1)
-            .u32(0)
-            .bytes(input);
-        let id = self.send(w).await?;
-        let (header, response) = self.recv(id).await?;
+        let max_output = self.max_transact();
+        let mut w = self.header(Command::Ioctl, tree.0);
+        IoctlRequest {
+            ctl_code: FSCTL_PIPE_TRANSCEIVE,
+            file: pipe,
+            input,
+            max_output_response: max_output,
+        }
+        .write(&mut w);
+        let (header, response) = self.exchange(w).await?;
         if header.status != status::BUFFER_OVERFLOW {
             check(&header, "pipe transaction")?;
         }
-        let mut out = data_at(&response, HEADER_LEN + 32, HEADER_LEN + 36, false)?;
+        let mut out = IoctlResponse::parse(&response, max_output)?.output.to_vec();
         if header.status == status::BUFFER_OVERFLOW {
             // The rest of a long answer waits in the pipe.
-            out.extend_from_slice(&self.read(tree, pipe, 0, CHUNK as u32).await?);
+            out.extend_from_slice(&self.read(tree, pipe, 0, CHUNK).await?);
         }
         Ok(out)
     }
@@ -566,55 +636,40 @@ impl Session {
             access: access::READ_DATA | access::READ_ATTRIBUTES | access::SYNCHRONIZE,
             disposition: disposition::OPEN,
             options: options::DIRECTORY,
+            descriptor: None,
         };
         let handle = self.create(tree, &open).await?;
+        let listed = self.list_open(tree, handle, dir).await;
+        let closed = self.close(tree, handle).await;
+        let names = listed?;
+        closed?;
+        Ok(names)
+    }
+
+    async fn list_open(&mut self, tree: &Tree, handle: FileId, dir: &str) -> Result<Vec<String>, SmbError> {
+        let asked = self.max_transact();
         let mut names = Vec::new();
-        let mut first = true;
+        let mut restart = true;
         loop {
-            let pattern = utf16("*");
-            let mut w = self.header(Command::QueryDirectory, 1, tree.0);
-            // FileNamesInformation (12); restart the scan the first time.
-            w.u16(33)
-                .u8(12)
-                .u8(u8::from(first))
-                .u32(0)
-                .bytes(&handle.0)
-                .u16((HEADER_LEN + 32) as u16)
-                .u16(pattern.len() as u16)
-                .u32(CHUNK as u32)
-                .bytes(&pattern);
-            first = false;
-            let id = self.send(w).await?;
-            let (header, response) = self.recv(id).await?;
+            let mut w = self.header(Command::QueryDirectory, tree.0);
+            messages::query_directory_request(&mut w, handle, restart, asked);
+            restart = false;
+            let (header, response) = self.exchange(w).await?;
             if header.status == status::NO_MORE_FILES {
-                break;
+                return Ok(names);
             }
             check(&header, &format!("list {dir}"))?;
-            let r = Reader::new(&response);
-            let offset = r.u16(HEADER_LEN + 2)? as usize;
-            let len = r.u32(HEADER_LEN + 4)? as usize;
-            let entries = Reader::new(r.slice(offset, len)?);
-            let mut at = 0;
-            loop {
-                let next = entries.u32(at)? as usize;
-                let name_len = entries.u32(at + 8)? as usize;
-                let raw = entries.slice(at + 12, name_len)?;
-                let units: Vec<u16> = raw
-                    .chunks(2)
-                    .map(|c| u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
-                    .collect();
-                let name = String::from_utf16_lossy(&units);
-                if name != "." && name != ".." {
-                    names.push(name);
-                }
-                if next == 0 {
-                    break;
-                }
-                at += next;
+            let listed = QueryDirectoryResponse::parse(&response, asked)?.names()?;
+            if listed.is_empty() {
+                return Ok(names);
+            }
+            names.extend(listed.into_iter().filter(|n| n != "." && n != ".."));
+            if names.len() > MAX_LISTING {
+                return Err(SmbError::Protocol(format!(
+                    "the server lists more than {MAX_LISTING} entries in {dir}"
+                )));
             }
         }
-        self.close(tree, handle).await?;
-        Ok(names)
     }
 
     /// Delete a file, or an empty directory.
@@ -632,6 +687,7 @@ impl Session {
                     access: access::DELETE | access::READ_ATTRIBUTES,
                     disposition: disposition::OPEN,
                     options: kind | options::DELETE_ON_CLOSE,
+                    descriptor: None,
                 },
             )
             .await?;
@@ -639,20 +695,26 @@ impl Session {
     }
 
     pub async fn logoff(mut self) {
-        let mut w = self.header(Command::Logoff, 1, 0);
-        w.u16(4).u16(0);
+        let mut w = self.header(Command::Logoff, 0);
+        messages::logoff_request(&mut w);
         if let Ok(id) = self.send(w).await {
             let _ = self.recv(id).await;
         }
     }
 
-    fn header(&mut self, command: Command, charge: u16, tree: u32) -> Writer {
-        request_header(command, charge, self.next_id, tree, self.session_id)
+    fn header(&mut self, command: Command, tree: u32) -> Writer {
+        request_header(command, 1, self.next_id, tree, self.session_id)
     }
 
-    async fn call(&mut self, w: Writer, what: &str) -> Result<(Header, Vec<u8>), SmbError> {
+    /// Send a request and wait for its answer, whatever the status.
+    async fn exchange(&mut self, w: Writer) -> Result<(Header, Vec<u8>), SmbError> {
         let id = self.send(w).await?;
-        let (header, response) = self.recv(id).await?;
+        self.recv(id).await
+    }
+
+    /// Send a request; its answer must be a success.
+    async fn call(&mut self, w: Writer, what: &str) -> Result<(Header, Vec<u8>), SmbError> {
+        let (header, response) = self.exchange(w).await?;
         check(&header, what)?;
         Ok((header, response))
     }
@@ -673,71 +735,105 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         self.credits = self.credits.saturating_sub(1);
-        let len = frame.len() as u32;
+        let len = u32::try_from(frame.len())
+            .ok()
+            .filter(|len| *len < 1 << 24)
+            .ok_or_else(|| SmbError::Protocol("request too long for one SMB frame".into()))?;
         let mut out = Vec::with_capacity(4 + frame.len());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&frame);
         self.stream.write_all(&out).await?;
+        self.in_flight.insert(id);
         Ok(id)
     }
 
     /// The final answer to request `id` (interim "pending" answers are skipped).
     async fn recv(&mut self, id: u64) -> Result<(Header, Vec<u8>), SmbError> {
         if let Some(early) = self.early.remove(&id) {
+            self.in_flight.remove(&id);
             return Ok(early);
         }
         loop {
-            let message = self.read_message().await?;
+            let (message, sealed) = self.read_message().await?;
             let header = Header::parse(&message)?;
-            self.credits += u32::from(header.credits);
             if header.flags & FLAG_RESPONSE == 0 {
                 return Err(SmbError::Protocol("the server sent a request".into()));
             }
+            if !self.in_flight.contains(&header.message_id) || self.early.contains_key(&header.message_id) {
+                return Err(SmbError::Protocol(format!(
+                    "the server answered request {}, which is not waiting for an answer",
+                    header.message_id
+                )));
+            }
+            self.credits = self
+                .credits
+                .saturating_add(u32::from(header.credits))
+                .min(MAX_CREDITS);
+            // Interim answers are not signed (MS-SMB2 3.2.5.1.3); the final one is.
             if header.status == status::PENDING && header.flags & FLAG_ASYNC != 0 {
                 continue;
             }
+            if !sealed {
+                self.check_signature(&header, &message)?;
+            }
             if header.message_id == id {
+                self.in_flight.remove(&id);
                 return Ok((header, message));
             }
             self.early.insert(header.message_id, (header, message));
         }
     }
 
-    async fn read_message(&mut self) -> Result<Vec<u8>, SmbError> {
+    /// After logon an answer that came in the clear must carry our signature
+    /// (MS-SMB2 3.2.5.1.3), whatever the server's NEGOTIATE said about signing.
+    fn check_signature(&self, header: &Header, message: &[u8]) -> Result<(), SmbError> {
+        let Some(signer) = &self.signer else {
+            // Before logon there is no key yet; the logon's answers are checked by
+            // the pre-authentication hash and the final signature.
+            return Ok(());
+        };
+        if self.cipher.is_some() {
+            return Err(self.tampering(Tampering::NotEncrypted));
+        }
+        if header.flags & FLAG_SIGNED != 0 {
+            if !signer.verify(message) {
+                return Err(self.tampering(Tampering::BadSignature));
+            }
+            return Ok(());
+        }
+        match self.protection.signing {
+            Signing::Required => Err(self.tampering(Tampering::Unsigned)),
+            Signing::AllowTampering if self.negotiated.security_mode & SIGNING_REQUIRED != 0 => {
+                Err(self.tampering(Tampering::Unsigned))
+            }
+            Signing::AllowTampering => Ok(()),
+        }
+    }
+
+    /// One frame, decrypted if it came sealed; `true` when it did.
+    async fn read_message(&mut self) -> Result<(Vec<u8>, bool), SmbError> {
         let mut prefix = [0u8; 4];
         self.stream.read_exact(&mut prefix).await?;
         let len = u32::from_be_bytes([0, prefix[1], prefix[2], prefix[3]]) as usize;
         if prefix[0] != 0 || len > MAX_FRAME {
-            return Err(SmbError::Protocol(format!("bad SMB frame (length {len})")));
+            return Err(SmbError::Protocol(format!(
+                "the server sent an SMB frame of {len} bytes, more than any answer pushinst asked for"
+            )));
         }
         let mut frame = vec![0u8; len];
         self.stream.read_exact(&mut frame).await?;
-        match &self.cipher {
-            Some(cipher) => cipher.open(&frame).map_err(|e| {
-                if frame.starts_with(&wire::PROTOCOL_ID) {
-                    SmbError::Encryption(
-                        "the server answered without encryption on an encrypted session".into(),
-                    )
-                } else {
-                    e
-                }
-            }),
-            None => {
-                if let Some(signer) = &self.signer {
-                    // A signed answer must verify; an unsigned one is accepted only from a
-                    // server that does not require signing (it then need not sign).
-                    let header = Header::parse(&frame)?;
-                    let signed = header.flags & FLAG_SIGNED != 0;
-                    let must_sign = self.server_security & SIGNING_REQUIRED != 0;
-                    let interim = header.status == status::PENDING;
-                    if (signed && !signer.verify(&frame)) || (!signed && must_sign && !interim) {
-                        return Err(SmbError::Protocol(
-                            "an answer from the server is unsigned or badly signed".into(),
-                        ));
-                    }
-                }
-                Ok(frame)
-            }
+        if !frame.starts_with(&wire::TRANSFORM_ID) {
+            return Ok((frame, false));
+        }
+        let Some(cipher) = self.cipher.as_ref().or(self.standby.as_ref()) else {
+            return Err(SmbError::Protocol(
+                "the server sent an encrypted answer on a session without encryption".into(),
+            ));
+        };
+        match cipher.open(&frame) {
+            Ok(message) => Ok((message, true)),
+            Err(OpenError::Integrity) => Err(self.tampering(Tampering::FailedIntegrity)),
+            Err(OpenError::Malformed) => Err(SmbError::Protocol("a malformed encrypted answer".into())),
         }
     }
 }
@@ -751,58 +847,6 @@ fn check(header: &Header, what: &str) -> Result<(), SmbError> {
             status: header.status,
         })
     }
-}
-
-/// The payload an answer points at: offset field (one byte for READ, four for IOCTL)
-/// and length field.
-fn data_at(msg: &[u8], offset_at: usize, len_at: usize, byte_offset: bool) -> Result<Vec<u8>, SmbError> {
-    let r = Reader::new(msg);
-    let offset = if byte_offset {
-        r.u8(offset_at)? as usize
-    } else {
-        r.u32(offset_at)? as usize
-    };
-    let len = r.u32(len_at)? as usize;
-    Ok(r.slice(offset, len)?.to_vec())
-}
-
-fn security_buffer(msg: &[u8]) -> Result<&[u8], SmbError> {
-    let r = Reader::new(msg);
-    let offset = r.u16(HEADER_LEN + 4)? as usize;
-    let len = r.u16(HEADER_LEN + 6)? as usize;
-    r.slice(offset, len)
-}
-
-/// Offer 2.1 and 3.1.1, with SHA-512 pre-authentication integrity and AES-128-GCM.
-fn negotiate_request() -> Vec<u8> {
-    let mut w = request_header(Command::Negotiate, 0, 0, 0, 0);
-    let dialects = [DIALECT_2_0_2, DIALECT_2_1, DIALECT_3_1_1];
-    w.u16(36)
-        .u16(dialects.len() as u16)
-        .u16(SIGNING_ENABLED)
-        .u16(0)
-        .u32(CAP_LARGE_MTU | CAP_ENCRYPTION)
-        .bytes(&random::<16>());
-    let context_offset_at = w.len();
-    w.u32(0).u16(2).u16(0);
-    for d in dialects {
-        w.u16(d);
-    }
-    w.align(8);
-    let offset = w.len() as u32;
-    w.put_u32(context_offset_at, offset);
-    // PREAUTH_INTEGRITY_CAPABILITIES: SHA-512 and a 32-byte salt.
-    w.u16(1)
-        .u16(38)
-        .u32(0)
-        .u16(1)
-        .u16(32)
-        .u16(1)
-        .bytes(&random::<32>());
-    w.align(8);
-    // ENCRYPTION_CAPABILITIES: AES-128-GCM.
-    w.u16(2).u16(4).u32(0).u16(1).u16(CIPHER_AES_128_GCM);
-    w.buf
 }
 
 #[cfg(test)]

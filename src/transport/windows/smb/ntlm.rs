@@ -4,6 +4,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use md4::{Digest, Md4};
 use md5::Md5;
+use zeroize::Zeroizing;
 
 use super::SmbError;
 use super::wire::{Reader, Writer, utf16};
@@ -28,6 +29,9 @@ const FLAGS: u32 = UNICODE
     | TARGET_INFO
     | KEY_128
     | KEY_56;
+
+/// Windows sends a few hundred bytes; more is a broken or hostile server.
+const MAX_TARGET_INFO: usize = 8192;
 
 /// `MsvAvTimestamp` in the server's target info.
 const AV_TIMESTAMP: u16 = 7;
@@ -84,6 +88,12 @@ pub fn parse_challenge(msg: &[u8]) -> Result<Challenge, SmbError> {
     server_challenge.copy_from_slice(r.slice(24, 8)?);
     let info_len = r.u16(40)? as usize;
     let info_offset = r.u32(44)? as usize;
+    // It comes back inside the AUTHENTICATE message, whose fields are 16-bit.
+    if info_len > MAX_TARGET_INFO {
+        return Err(SmbError::Protocol(format!(
+            "the server's NTLM target information is {info_len} bytes long"
+        )));
+    }
     Ok(Challenge {
         server_challenge,
         target_info: r.slice(info_offset, info_len)?.to_vec(),
@@ -91,18 +101,21 @@ pub fn parse_challenge(msg: &[u8]) -> Result<Challenge, SmbError> {
     })
 }
 
-fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 16]> {
     let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     for part in parts {
         mac.update(part);
     }
-    mac.finalize().into_bytes().into()
+    Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-fn nt_owf_v2(account: &Account, password: &Secret) -> [u8; 16] {
-    let nt_hash: [u8; 16] = Md4::digest(utf16(password.expose())).into();
+/// NTOWFv2 (MS-NLMP 3.3.2). The password's UTF-16 form and the NT hash are as
+/// secret as the password, so both are zeroed when dropped.
+fn nt_owf_v2(account: &Account, password: &Secret) -> Zeroizing<[u8; 16]> {
+    let unicode = Zeroizing::new(utf16(password.expose()));
+    let nt_hash = Zeroizing::new(<[u8; 16]>::from(Md4::digest(&unicode[..])));
     let identity = utf16(&format!("{}{}", account.user.to_uppercase(), account.domain));
-    hmac_md5(&nt_hash, &[&identity])
+    hmac_md5(&nt_hash[..], &[&identity])
 }
 
 /// The server's own clock when it sent one, so a skewed client clock does not matter.
@@ -133,7 +146,7 @@ pub fn authenticate(
     challenge: &Challenge,
     client_challenge: [u8; 8],
     now_filetime: u64,
-) -> (Vec<u8>, [u8; 16]) {
+) -> (Vec<u8>, Zeroizing<[u8; 16]>) {
     let key = nt_owf_v2(account, password);
     let timestamp = server_time(&challenge.target_info);
     let mut blob = Writer::default();
@@ -145,15 +158,15 @@ pub fn authenticate(
         .zeros(4)
         .bytes(&challenge.target_info)
         .zeros(4);
-    let proof = hmac_md5(&key, &[&challenge.server_challenge, &blob.buf]);
-    let session_key = hmac_md5(&key, &[&proof]);
+    let proof = hmac_md5(&key[..], &[&challenge.server_challenge, &blob.buf]);
+    let session_key = hmac_md5(&key[..], &[&proof[..]]);
     let mut nt_response = proof.to_vec();
     nt_response.extend_from_slice(&blob.buf);
     // With a server timestamp the LMv2 response must be zeros (MS-NLMP 3.1.5.1.2).
     let lm_response = match timestamp {
         Some(_) => vec![0u8; 24],
         None => {
-            let mut lm = hmac_md5(&key, &[&challenge.server_challenge, &client_challenge]).to_vec();
+            let mut lm = hmac_md5(&key[..], &[&challenge.server_challenge, &client_challenge]).to_vec();
             lm.extend_from_slice(&client_challenge);
             lm
         }
@@ -204,7 +217,8 @@ pub fn spnego_response(token: &[u8]) -> Vec<u8> {
     der(0xa1, &der(0x30, &der(0xa2, &der(0x04, token))))
 }
 
-/// One DER element: (tag, content, rest).
+/// One DER element: (tag, content, rest). A length of more than four bytes, or
+/// one that runs past the data, is malformed: no arithmetic on it can overflow.
 fn element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *data.first()?;
     let first = *data.get(1)?;
@@ -212,14 +226,18 @@ fn element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         (first as usize, 2)
     } else {
         let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
         let bytes = data.get(2..2 + n)?;
         (
             bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize),
             2 + n,
         )
     };
-    let content = data.get(header..header + len)?;
-    Some((tag, content, &data[header + len..]))
+    let end = header.checked_add(len)?;
+    let content = data.get(header..end)?;
+    Some((tag, content, data.get(end..)?))
 }
 
 /// The NTLM message inside the server's SPNEGO answer (or the answer itself when
@@ -259,7 +277,7 @@ mod tests {
         };
         let key = nt_owf_v2(&account, &Secret::new("Password".into()));
         assert_eq!(
-            key,
+            *key,
             [
                 0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0, 0x2e,
                 0x3f
@@ -286,5 +304,8 @@ mod tests {
         assert_eq!(spnego_token(&resp).unwrap(), token);
         assert_eq!(spnego_token(&token).unwrap(), token, "raw NTLMSSP passes through");
         assert!(spnego_token(&[0xa1, 0x05, 0x30]).is_err());
+        // A length of 2^64-1 bytes and one of 2^32-1: refused, not overflowed.
+        assert!(spnego_token(&[0xa1, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(spnego_token(&[0xa1, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30]).is_err());
     }
 }

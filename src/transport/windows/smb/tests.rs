@@ -51,10 +51,16 @@ impl Samba {
     }
 
     pub async fn connect(&self) -> Session {
+        self.connect_with(Protection::default()).await
+    }
+
+    pub async fn connect_with(&self, protection: Protection) -> Session {
         let stream = TcpStream::connect((self.addr.as_str(), self.port))
             .await
             .expect("connect");
-        Session::negotiate(stream, &self.addr).await.expect("negotiate")
+        Session::negotiate(stream, &self.addr, "win1", protection)
+            .await
+            .expect("negotiate")
     }
 }
 
@@ -78,17 +84,14 @@ async fn a_wrong_password_is_refused_then_the_right_one_logs_in_encrypted() {
     let mut session = samba.connect().await;
     assert_eq!(session.dialect(), "3.1.1");
     let refused = session
-        .login(&admin(), &Secret::new("wrong".into()), Encryption::IfAsked)
+        .login(&admin(), &Secret::new("wrong".into()))
         .await
         .unwrap_err();
     assert!(
         refused.status().is_some_and(status::is_logon_refusal),
         "{refused}"
     );
-    session
-        .login(&admin(), &samba.password(), Encryption::Required)
-        .await
-        .expect("login");
+    session.login(&admin(), &samba.password()).await.expect("login");
     assert!(session.is_encrypted());
     let missing = session.tree_connect("NOPE$").await.expect_err("no such share");
     assert_eq!(missing.status(), Some(status::BAD_NETWORK_NAME), "{missing}");
@@ -98,10 +101,7 @@ async fn a_wrong_password_is_refused_then_the_right_one_logs_in_encrypted() {
 async fn files_go_up_come_back_intact_and_are_deleted() {
     let samba = Samba::start(&[]);
     let mut session = samba.connect().await;
-    session
-        .login(&admin(), &samba.password(), Encryption::Required)
-        .await
-        .expect("login");
+    session.login(&admin(), &samba.password()).await.expect("login");
     let tree = session.tree_connect("ADMIN$").await.expect("ADMIN$");
     let dir = session
         .create(
@@ -111,6 +111,7 @@ async fn files_go_up_come_back_intact_and_are_deleted() {
                 access: access::READ_ATTRIBUTES,
                 disposition: disposition::CREATE,
                 options: options::DIRECTORY,
+                descriptor: None,
             },
         )
         .await
@@ -127,12 +128,13 @@ async fn files_go_up_come_back_intact_and_are_deleted() {
                 access: access::READ_DATA | access::WRITE_DATA,
                 disposition: disposition::CREATE,
                 options: options::NON_DIRECTORY,
+                descriptor: None,
             },
         )
         .await
         .expect("create");
     session.write_all(&tree, file, &data).await.expect("write");
-    let back = session.read_all(&tree, file).await.expect("read");
+    let back = session.read_all(&tree, file, 8 << 20).await.expect("read");
     session.close(&tree, file).await.unwrap();
     assert!(back == data, "read back {} bytes of {}", back.len(), data.len());
     let on_disk = samba.admin_share().join("Temp/pushinst-test/setup.exe");
@@ -148,29 +150,108 @@ async fn files_go_up_come_back_intact_and_are_deleted() {
     assert!(!samba.admin_share().join("Temp/pushinst-test").exists());
 }
 
+fn protection(encryption: Encryption) -> Protection {
+    Protection {
+        encryption,
+        ..Protection::default()
+    }
+}
+
 #[tokio::test]
 async fn required_encryption_refuses_a_server_that_does_not_encrypt() {
     let samba = Samba::start(&[("SMBD_ENCRYPT", "off"), ("SMBD_SIGNING", "mandatory")]);
-    let mut session = samba.connect().await;
-    let refused = session
-        .login(&admin(), &samba.password(), Encryption::Required)
-        .await
-        .unwrap_err();
+    let mut session = samba.connect_with(protection(Encryption::Required)).await;
+    let refused = session.login(&admin(), &samba.password()).await.unwrap_err();
     assert!(matches!(refused, SmbError::Encryption(_)), "{refused}");
     assert!(
         refused.to_string().contains("smb_encryption is required"),
         "{refused}"
     );
-    // Signed but not encrypted, when encryption is not asked for.
-    session
-        .login(&admin(), &samba.password(), Encryption::IfAsked)
-        .await
-        .expect("login");
+    // Signed but not encrypted, when encryption is not required.
+    let mut session = samba.connect().await;
+    session.login(&admin(), &samba.password()).await.expect("login");
     assert!(!session.is_encrypted());
     session
         .tree_connect("ADMIN$")
         .await
         .expect("a signed tree connect");
+}
+
+/// `when-supported` encrypts a server that would settle for signing; `off` does not.
+#[tokio::test]
+async fn encryption_is_used_whenever_the_server_supports_it_unless_turned_off() {
+    let samba = Samba::start(&[("SMBD_ENCRYPT", "if_required")]);
+    let mut session = samba.connect().await;
+    session.login(&admin(), &samba.password()).await.expect("login");
+    assert!(session.is_encrypted());
+    session
+        .tree_connect("ADMIN$")
+        .await
+        .expect("an encrypted tree connect");
+    let mut plain = samba.connect_with(protection(Encryption::Off)).await;
+    plain.login(&admin(), &samba.password()).await.expect("login");
+    assert!(!plain.is_encrypted());
+    plain.tree_connect("ADMIN$").await.expect("a signed tree connect");
+}
+
+async fn round_trip(session: &mut Session, samba: &Samba, name: &str) {
+    let tree = session.tree_connect("ADMIN$").await.expect("ADMIN$");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let path = format!(r"Temp\{name}");
+    let file = session
+        .create(
+            &tree,
+            &Open {
+                path: &path,
+                access: access::READ_DATA | access::WRITE_DATA,
+                disposition: disposition::CREATE,
+                options: options::NON_DIRECTORY,
+                descriptor: None,
+            },
+        )
+        .await
+        .expect("create");
+    session.write_all(&tree, file, &data).await.expect("write");
+    let back = session.read_all(&tree, file, 1 << 20).await.expect("read");
+    session.close(&tree, file).await.unwrap();
+    assert!(back == data, "read back {} bytes of {}", back.len(), data.len());
+    assert_eq!(
+        std::fs::read(samba.admin_share().join("Temp").join(name))
+            .unwrap()
+            .len(),
+        data.len()
+    );
+    session.delete(&tree, &path, false).await.expect("delete");
+}
+
+/// Servers hardened to AES-256 refused pushinst when it offered only AES-128-GCM.
+#[tokio::test]
+async fn a_server_limited_to_aes_256_is_reached_encrypted() {
+    for cipher in ["AES-256-GCM", "AES-256-CCM"] {
+        let samba = Samba::start(&[("SMBD_ENCRYPTION_ALGORITHMS", cipher)]);
+        let mut session = samba.connect().await;
+        session.login(&admin(), &samba.password()).await.expect("login");
+        assert_eq!(session.cipher_name(), Some(cipher));
+        round_trip(&mut session, &samba, "aes256").await;
+    }
+}
+
+/// 3.0.2: AES-CMAC signing, AES-128-CCM, and the signed dialect check after the
+/// first tree connect.
+#[tokio::test]
+async fn dialect_3_0_2_validates_the_negotiation_and_encrypts_with_aes_128_ccm() {
+    let samba = Samba::start(&[("SMBD_MAX_PROTOCOL", "SMB3_02")]);
+    let mut session = samba.connect().await;
+    assert_eq!(session.dialect(), "3.0.2");
+    session.login(&admin(), &samba.password()).await.expect("login");
+    assert_eq!(session.cipher_name(), Some("AES-128-CCM"));
+    round_trip(&mut session, &samba, "smb302").await;
+
+    let samba = Samba::start(&[("SMBD_MAX_PROTOCOL", "SMB3_02"), ("SMBD_ENCRYPT", "off")]);
+    let mut session = samba.connect_with(protection(Encryption::Off)).await;
+    session.login(&admin(), &samba.password()).await.expect("login");
+    assert!(!session.is_encrypted());
+    round_trip(&mut session, &samba, "smb302-signed").await;
 }
 
 #[tokio::test]
@@ -179,10 +260,7 @@ async fn samba_binds_svcctl_opens_the_manager_and_refuses_create_service() {
     use crate::transport::windows::rpc::{RpcClient, RpcError, scmr};
     let samba = Samba::start(&[]);
     let mut session = samba.connect().await;
-    session
-        .login(&admin(), &samba.password(), Encryption::Required)
-        .await
-        .expect("login");
+    session.login(&admin(), &samba.password()).await.expect("login");
     let pipe = SmbPipe::open(&mut session, "svcctl").await.expect("open svcctl");
     let mut rpc = RpcClient::bind(pipe, &scmr::SVCCTL).await.expect("bind NDR 2.0");
     let manager = scmr::open_sc_manager(&mut rpc, &samba.addr)
@@ -202,11 +280,8 @@ async fn a_share_that_demands_encryption_turns_it_on_for_the_rest_of_the_session
         ("SMBD_ENCRYPT", "if_required"),
         ("SMBD_SHARE_ENCRYPT", "required"),
     ]);
-    let mut session = samba.connect().await;
-    session
-        .login(&admin(), &samba.password(), Encryption::IfAsked)
-        .await
-        .expect("login");
+    let mut session = samba.connect_with(protection(Encryption::Off)).await;
+    session.login(&admin(), &samba.password()).await.expect("login");
     assert!(!session.is_encrypted(), "the session itself does not ask for it");
     let tree = session.tree_connect("ADMIN$").await.expect("ADMIN$");
     assert!(session.is_encrypted());
@@ -215,6 +290,7 @@ async fn a_share_that_demands_encryption_turns_it_on_for_the_rest_of_the_session
         access: access::READ_ATTRIBUTES,
         disposition: disposition::CREATE,
         options: options::DIRECTORY,
+        descriptor: None,
     };
     let handle = session.create(&tree, &dir).await.expect("an encrypted create");
     session.close(&tree, handle).await.unwrap();
