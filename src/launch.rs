@@ -108,6 +108,9 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let run_id = new_run_id();
     let connectors = Connectors::new(inv, &run_id)?;
     let jobs = wiring::jobs(&plan, &connectors, &credentials)?;
+    if let Some(warning) = report::plan::relaxed(&plan) {
+        report::write_out(&mut std::io::stderr(), &warning);
+    }
     if jobs.is_empty() {
         if cli.output() == OutputFormat::Human && !cli.quiet() {
             report::write_out(

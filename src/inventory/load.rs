@@ -839,4 +839,15 @@ credentials = ["deploy"]
         assert!(text.contains("concurency = 5"), "{text}");
         assert!(text.contains("did you mean `concurrency`?"), "{text}");
     }
+
+    #[test]
+    fn a_misspelt_smb_rule_names_its_place_and_the_risk() {
+        let text = "[groups.nas]\nhosts = [\"nas\"]\nsmb_signing = \"allow-tamper\"\n";
+        let err = parse(Path::new("pushinst.toml"), text.into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:3:15"), "{text}");
+        assert!(text.contains("unknown smb_signing `allow-tamper`"), "{text}");
+        assert!(text.contains("did you mean `allow-tampering`?"), "{text}");
+        assert!(text.contains("anyone on the network path"), "{text}");
+    }
 }

@@ -296,6 +296,48 @@ credentials = ["b"]
         assert_eq!(t.credentials, ["a", "b"]);
     }
 
+    /// Host over group over settings, as for `exec`; the defaults are the safe ones.
+    #[test]
+    fn smb_signing_and_encryption_resolve_per_host_and_group() {
+        let text = r#"
+[settings]
+smb_encryption = "required"
+[credentials.a]
+user = "a"
+password = { env = "X" }
+[groups.nas]
+hosts = ["nas-1", "nas-2"]
+os = "windows"
+credentials = ["a"]
+smb_signing = "allow-tampering"
+[groups.pcs]
+hosts = ["pc-1"]
+os = "windows"
+credentials = ["a"]
+[[hosts]]
+name = "nas-2"
+smb_signing = "required"
+smb_encryption = "off"
+"#;
+        let inv = parse(Path::new("inv.toml"), text.to_string()).unwrap();
+        let all = resolve_targets(&inv, &["nas".to_string(), "pcs".to_string()]).unwrap();
+        let got: Vec<_> = all
+            .iter()
+            .map(|t| (t.name.as_str(), t.smb_signing, t.smb_encryption))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("nas-1", SmbSigning::AllowTampering, SmbEncryption::Required),
+                ("nas-2", SmbSigning::Required, SmbEncryption::Off),
+                ("pc-1", SmbSigning::Required, SmbEncryption::Required),
+            ]
+        );
+        let defaults = parse(Path::new("inv.toml"), INV.to_string()).unwrap();
+        assert_eq!(defaults.settings.smb_signing, SmbSigning::Required);
+        assert_eq!(defaults.settings.smb_encryption, SmbEncryption::WhenSupported);
+    }
+
     #[test]
     fn an_override_naming_a_port_is_about_that_port_only() {
         let text = format!(

@@ -44,6 +44,35 @@ fn transport(host: &HostPlan) -> String {
     }
 }
 
+/// The warning a run starts with when the inventory relaxes SMB signing for some
+/// of its hosts: such a rule is never relaxed silently.
+pub fn relaxed(plan: &Plan) -> Option<String> {
+    let hosts: Vec<String> = plan
+        .hosts
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.route.transport,
+                Transport::Smb {
+                    signing: SmbSigning::AllowTampering,
+                    ..
+                }
+            )
+        })
+        .map(|h| h.target.label())
+        .collect();
+    let (first, count) = (hosts.first()?, hosts.len());
+    let names = match count {
+        1 => first.clone(),
+        2..=5 => hosts.join(", "),
+        _ => format!("{}, and {} more", hosts[..5].join(", "), count - 5),
+    };
+    Some(format!(
+        "warning: smb_signing = \"allow-tampering\" for {names}: unsigned SMB answers are accepted there, \
+         so anyone on the network path can change what is installed\n"
+    ))
+}
+
 /// The inventory's own spelling of `smb_signing`.
 fn signing_name(signing: SmbSigning) -> &'static str {
     match signing {
