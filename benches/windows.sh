@@ -6,6 +6,9 @@
 # 2. Upload throughput to a real Samba smbd over loopback (SMB 3.1.1, signed and
 #    AES-128-GCM encrypted): pushinst's upload step for a 64 MiB file, against
 #    `smbclient put` of the same file with the same protection, in the same run.
+# 3. What encryption costs: the same upload to Samba servers that let the client
+#    choose, signed only (`smb_encryption = "off"`, the baseline) against each cipher
+#    pushinst offers (one Samba limited to that cipher each), in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -16,12 +19,18 @@ examples/fleet/windows-emulator.sh setup
 cargo build --release --quiet
 state=$(mktemp -d /tmp/pushinst-winbench.XXXXXX)
 export PUSHINST_STATE=$state/history.db
-trap 'examples/fleet/windows-emulator.sh stop "$state/win"; examples/fleet/smbd-fleet.sh stop "$state/smb"; rm -rf "$state"' EXIT
+trap 'examples/fleet/windows-emulator.sh stop "$state/win"; for d in "$state"/smb*; do examples/fleet/smbd-fleet.sh stop "$d"; done; rm -rf "$state"' EXIT
 
 endpoints=()
 for i in $(seq 1 10); do endpoints+=("127.0.91.$i:4455"); done
 examples/fleet/windows-emulator.sh start "$state/win" "${endpoints[@]}"
 examples/fleet/smbd-fleet.sh start "$state/smb" 127.0.92.1:4455
+# Servers that encrypt only when asked, one per cipher, for part 3.
+ciphers=(AES-128-GCM AES-256-GCM AES-128-CCM AES-256-CCM)
+for i in "${!ciphers[@]}"; do
+    SMBD_ENCRYPT=if_required SMBD_ENCRYPTION_ALGORITHMS=${ciphers[$i]} \
+        examples/fleet/smbd-fleet.sh start "$state/smb-c$i" "127.0.93.$((i + 1)):4455"
+done
 
 python3 - "$state" <<'PY'
 import sys
@@ -55,6 +64,22 @@ hosts = ["127.0.92.1:4455"]
 os = "windows"
 credentials = ["samba"]
 TOML
+for i in "${!ciphers[@]}"; do
+    cat >> "$state/pushinst.toml" <<TOML
+[credentials.c$i]
+user = '.\\Administrator'
+password = { file = "smb-c$i/password" }
+[groups.c$i]
+hosts = ["127.0.93.$((i + 1)):4455"]
+os = "windows"
+credentials = ["c$i"]
+[groups.c$i-signed]
+hosts = ["127.0.93.$((i + 1)):4455"]
+os = "windows"
+credentials = ["c$i"]
+smb_encryption = "off"
+TOML
+done
 sed -i 's/^smb_encryption = "required"$//' "$state/pushinst.toml"  # the emulator (impacket) cannot encrypt
 
 wall() {
@@ -83,3 +108,18 @@ for r in $(seq 1 "$ROUNDS"); do
         '//127.0.92.1/ADMIN$' -c "put $state/big.bin Temp\\big-$r.bin" 2>&1 \
         | sed -n 's/.*(average \([0-9.]*\) kb\/s).*/\1/p'
 done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "smbclient put     median %6.1f MiB/s (its own transfer rate)\n", m/1024}'
+
+# The upload step's time from the host log, as MiB/s, median of the rounds.
+upload_rate() {
+    local group=$1 r
+    for r in $(seq 1 "$ROUNDS"); do
+        target/release/pushinst -i "$state/pushinst.toml" deploy big --to "$group" -q --log-dir "$state/$group-$r" >/dev/null || true
+        awk '$1 == "upload" {print $2}' "$state/$group-$r"/*.log | tr -d s
+    done | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%6.1f MiB/s", 64/m}'
+}
+
+echo
+echo "3. what encryption costs: 64 MiB to Samba, signed only against each cipher, $ROUNDS rounds"
+for i in "${!ciphers[@]}"; do
+    printf '%-12s signed only %s   encrypted %s\n' "${ciphers[$i]}" "$(upload_rate "c$i-signed")" "$(upload_rate "c$i")"
+done

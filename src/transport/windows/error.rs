@@ -108,6 +108,8 @@ pub enum WindowsError {
         #[source]
         source: SmbError,
     },
+    #[error("ADMIN$\\{path} holds more than {limit} files and folders; pushinst stopped removing it")]
+    CleanupTooLarge { path: String, limit: usize },
     #[error("cannot remove ADMIN$\\{path}: {source}")]
     Cleanup {
         path: String,
@@ -227,6 +229,7 @@ impl WindowsError {
             | WindowsError::UnquotableArgument { .. }
             | WindowsError::DeleteInUse { .. }
             | WindowsError::Cleanup { .. }
+            | WindowsError::CleanupTooLarge { .. }
             | WindowsError::Pipe { .. }
             | WindowsError::ScmOpen { .. }
             | WindowsError::ServiceExists { .. }

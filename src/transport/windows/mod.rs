@@ -110,6 +110,9 @@ pub struct WindowsConnection {
     pending: Vec<String>,
 }
 
+/// Entries cleanup removes from one staging directory before it gives up.
+const MAX_CLEANUP_ENTRIES: usize = 200_000;
+
 /// The error that names what an administrator must do about an access denial.
 fn denied(what: &'static str, user: &str) -> WindowsError {
     WindowsError::AccessDenied {
@@ -172,6 +175,7 @@ impl WindowsConnection {
         let tree = self.admin_share().await?;
         let mut to_list = vec![dir.to_string()];
         let mut dirs = Vec::new();
+        let mut seen = 0usize;
         while let Some(current) = to_list.pop() {
             let names = match self.session.list(&tree, &current).await {
                 Ok(names) => names,
@@ -183,6 +187,14 @@ impl WindowsConnection {
                     }));
                 }
             };
+            // A tree that never ends is a hostile server, not an installer's files.
+            seen += names.len();
+            if seen > MAX_CLEANUP_ENTRIES {
+                return Err(WindowsError::CleanupTooLarge {
+                    path: dir.to_string(),
+                    limit: MAX_CLEANUP_ENTRIES,
+                });
+            }
             for name in names {
                 let path = format!(r"{current}\{name}");
                 match self.session.delete(&tree, &path, false).await {
