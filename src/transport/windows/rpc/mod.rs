@@ -74,16 +74,27 @@ impl<P: RpcPipe> RpcClient<P> {
         let mut buffer = self.pipe.transact(last).await?;
         let mut out = Vec::new();
         loop {
-            while pdu::frag_len(&buffer).is_none_or(|len| buffer.len() < len) {
-                let more = self.pipe.read().await?;
-                if more.is_empty() {
-                    return Err(RpcError::Protocol(
-                        "the pipe closed in the middle of an answer".into(),
-                    ));
+            let len = loop {
+                match pdu::frag_len(&buffer) {
+                    // Our bind announced the largest fragment we take (max_recv_frag).
+                    Some(len) if len > pdu::MAX_FRAG as usize => {
+                        return Err(RpcError::Protocol(format!(
+                            "the server sent an RPC fragment of {len} bytes, more than the {} agreed in the bind",
+                            pdu::MAX_FRAG
+                        )));
+                    }
+                    Some(len) if buffer.len() >= len => break len,
+                    _ => {
+                        let more = self.pipe.read().await?;
+                        if more.is_empty() {
+                            return Err(RpcError::Protocol(
+                                "the pipe closed in the middle of an answer".into(),
+                            ));
+                        }
+                        buffer.extend_from_slice(&more);
+                    }
                 }
-                buffer.extend_from_slice(&more);
-            }
-            let len = pdu::frag_len(&buffer).unwrap_or(buffer.len());
+            };
             let fragment = pdu::response(&buffer[..len], self.call_id)?;
             if out.len() + fragment.stub.len() > MAX_STUB {
                 return Err(RpcError::Protocol(format!(
@@ -147,5 +158,58 @@ pub fn fault_name(status: u32) -> String {
     match FAULTS.iter().find(|(c, _)| *c == status) {
         Some((_, name)) => format!("0x{status:08x} ({name})"),
         None => format!("0x{status:08x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pipe that answers every call with the same bytes, forever.
+    struct Endless(Vec<u8>);
+
+    impl RpcPipe for Endless {
+        fn write<'a>(&'a mut self, _: &'a [u8]) -> BoxFuture<'a, Result<(), RpcError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn transact<'a>(&'a mut self, _: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>, RpcError>> {
+            Box::pin(async { Ok(self.0.clone()) })
+        }
+        fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>> {
+            Box::pin(async { Ok(self.0.clone()) })
+        }
+    }
+
+    fn response_fragment(flags: u8, stub_len: usize, frag_len: u16) -> Vec<u8> {
+        let mut pdu = vec![5, 0, pdu::RESPONSE, flags, 0x10, 0, 0, 0];
+        pdu.extend_from_slice(&frag_len.to_le_bytes());
+        pdu.extend_from_slice(&0u16.to_le_bytes());
+        pdu.extend_from_slice(&2u32.to_le_bytes());
+        pdu.extend_from_slice(&[0; 8]);
+        pdu.extend(std::iter::repeat_n(0xAB, stub_len));
+        pdu
+    }
+
+    fn client(answer: Vec<u8>) -> RpcClient<Endless> {
+        RpcClient {
+            pipe: Endless(answer),
+            call_id: 1,
+            max_frag: pdu::MAX_FRAG,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_never_ends_stops_at_the_stub_limit() {
+        let fragment = response_fragment(pdu::FIRST_FRAG, 4000, 4024);
+        let err = client(fragment).call(0, &[]).await.unwrap_err();
+        assert!(err.to_string().contains("without a last fragment"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_fragment_larger_than_the_bind_allowed_is_refused_before_it_is_read() {
+        let mut fragment = response_fragment(pdu::FIRST_FRAG | pdu::LAST_FRAG, 8, 60_000);
+        fragment.truncate(40);
+        let err = client(fragment).call(0, &[]).await.unwrap_err();
+        assert!(err.to_string().contains("more than the 4280 agreed"), "{err}");
     }
 }
