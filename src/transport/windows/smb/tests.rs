@@ -296,3 +296,51 @@ async fn a_share_that_demands_encryption_turns_it_on_for_the_rest_of_the_session
     session.close(&tree, handle).await.unwrap();
     session.delete(&tree, r"Temp\enc", true).await.expect("delete");
 }
+
+/// A server that answers the first request with `answer` (after the length prefix
+/// it gives), then holds the connection open.
+async fn hostile(prefix: [u8; 4], answer: Vec<u8>) -> Result<Session, SmbError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 512];
+        let _ = socket.read(&mut request).await;
+        let _ = socket.write_all(&prefix).await;
+        let _ = socket.write_all(&answer).await;
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    });
+    let stream = TcpStream::connect(addr).await.unwrap();
+    Session::negotiate(stream, "127.0.0.1", "hostile", Protection::default()).await
+}
+
+#[tokio::test]
+async fn a_frame_longer_than_any_answer_is_refused_before_it_is_read() {
+    let refused = match hostile([0, 0xFF, 0xFF, 0xFF], Vec::new()).await {
+        Err(e) => e,
+        Ok(_) => panic!("a 16 MiB frame was accepted"),
+    };
+    assert!(
+        refused
+            .to_string()
+            .contains("more than any answer pushinst asked for"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_to_a_request_never_sent_is_refused() {
+    let mut answer = wire::request_header(wire::Command::Negotiate, 0, 99, 0, 0).buf;
+    answer[16] |= wire::FLAG_RESPONSE as u8;
+    answer.extend_from_slice(&[0u8; 64]);
+    let len = (answer.len() as u32).to_be_bytes();
+    let refused = match hostile(len, answer).await {
+        Err(e) => e,
+        Ok(_) => panic!("an answer to message 99 was accepted"),
+    };
+    assert!(
+        refused.to_string().contains("not waiting for an answer"),
+        "{refused}"
+    );
+}
