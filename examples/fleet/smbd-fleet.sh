@@ -14,7 +14,11 @@
 # Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server, and
 # SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off, and
 # SMBD_SHARE_ENCRYPT=required (with SMBD_ENCRYPT=if_required) for encryption
-# demanded by ADMIN$ alone.
+# demanded by ADMIN$ alone. SMBD_ENCRYPTION_ALGORITHMS (e.g. AES-256-GCM) limits the
+# ciphers SMB 3.1.1 may negotiate, SMBD_MAX_PROTOCOL (e.g. SMB3_02) caps the dialect.
+# The shares keep NT security descriptors in xattrs (acl_xattr), so a descriptor a
+# client sends when it creates a directory is stored as sent and read back by
+# smbcacls, as on NTFS.
 set -euo pipefail
 
 die() { echo "smbd-fleet: $*" >&2; exit 1; }
@@ -35,7 +39,7 @@ start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ -s "$dir/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password")
-    local n=0 endpoint addr port host
+    local n=0 endpoint addr port host ciphers
     for endpoint in "$@"; do
         n=$((n + 1))
         addr=${endpoint%:*}
@@ -43,6 +47,9 @@ start() {
         host=$dir/smb$n
         mkdir -p "$host"/{private,lock,state,cache,pid,ncalrpc,windows/Temp,c}
         [ "${SMBD_ADMIN_SHARE:-on}" = off ] && SMBD_ADMIN_SHARE_NAME=NOT-ADMIN
+        ciphers=
+        [ -n "${SMBD_ENCRYPTION_ALGORITHMS:-}" ] \
+            && ciphers="    server smb3 encryption algorithms = $SMBD_ENCRYPTION_ALGORITHMS"$'\n'
         ip -o addr show dev lo | grep -q " $addr/" || ip addr add "$addr/8" dev lo 2>/dev/null || true
         cat > "$host/smb.conf" <<CONF
 [global]
@@ -63,8 +70,13 @@ start() {
     log file = $host/log.%m
     log level = 1
     server min protocol = SMB3
+    server max protocol = ${SMBD_MAX_PROTOCOL:-SMB3}
     server signing = ${SMBD_SIGNING:-mandatory}
     server smb encrypt = ${SMBD_ENCRYPT:-required}
+${ciphers}    vfs objects = acl_xattr
+    map acl inherit = yes
+    store dos attributes = yes
+    acl_xattr:ignore system acls = yes
     ntlm auth = ntlmv2-only
     disable netbios = yes
     load printers = no
