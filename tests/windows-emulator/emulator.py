@@ -507,7 +507,10 @@ def hostile(host, server, mode):
         if mode == "hostile-rpc" and is_pipe(record) and request["FileID"].getData() in calls:
             call_id = calls[request["FileID"].getData()]
             note("more fragments")
-            return [read_answer(rpc_fragment(0, call_id, 4256, 0xFFFFFFF0))], None, STATUS_SUCCESS
+            # As many whole fragments as the READ asked for: the pipe is never empty.
+            count = max(1, request["Length"] // 4280)
+            data = rpc_fragment(0, call_id, 4256, 0xFFFFFFF0) * count
+            return [read_answer(data)], None, STATUS_SUCCESS
         if mode == "hostile-rpc-length" and is_pipe(record) and request["FileID"].getData() in calls:
             # The rest of the 64 KiB fragment the answer claimed, in junk.
             return [read_answer(b"\x41" * 4096)], None, STATUS_SUCCESS
