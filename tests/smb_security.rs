@@ -752,3 +752,155 @@ fn proxy_decodes_a_security_descriptor_impacket_encoded() {
     assert_eq!(acl.control, 0x9004);
     admin_only(&acl);
 }
+
+/// Everything a `Record` proxy wrote under `dir`, one `Vec` per connection.
+fn recorded_frames(dir: &Path) -> Vec<Vec<u8>> {
+    smb_proxy::recorded(dir)
+}
+
+/// DCE/RPC PDUs carried in a plaintext pipe answer: an IOCTL's output or a READ's
+/// data, split by frag_length.
+fn rpc_pdus(frame: &[u8]) -> Vec<Vec<u8>> {
+    let Some(header) = smb_proxy::Header::parse(frame) else {
+        return Vec::new();
+    };
+    let le32 = |at: usize| {
+        frame
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    let body = smb_proxy::HEADER_LEN;
+    let data = match header.command {
+        smb_proxy::IOCTL => le32(body + 32).zip(le32(body + 36)),
+        smb_proxy::READ => frame.get(body + 2).map(|&o| usize::from(o)).zip(le32(body + 4)),
+        _ => None,
+    };
+    let Some(mut data) = data.and_then(|(offset, len)| frame.get(offset..offset + len)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    // Version 5.0 response (2), fault (3), bind_ack (12) or bind_nak (13).
+    while data.len() >= 16 && data[0] == 5 && data[1] == 0 && [2, 3, 12, 13].contains(&data[2]) {
+        let len = usize::from(u16::from_le_bytes([data[8], data[9]])).min(data.len());
+        out.push(data[..len].to_vec());
+        data = &data[len..];
+    }
+    out
+}
+
+/// Keep at most `limit` of `candidates` (each at most 64 KiB), one per kind first so
+/// that every kind is seeded, then more of each in turn; named by content hash.
+fn write_corpus(dir: &Path, candidates: Vec<(String, Vec<u8>)>, limit: usize) -> usize {
+    use sha2::Digest;
+    use std::collections::{BTreeMap, HashSet};
+    let mut kinds: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    for (kind, data) in candidates {
+        if data.len() <= 64 * 1024 && seen.insert(data.clone()) {
+            kinds.entry(kind).or_default().push(data);
+        }
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let mut written = 0;
+    for round in 0.. {
+        let mut any = false;
+        for list in kinds.values() {
+            if written == limit {
+                return written;
+            }
+            if let Some(data) = list.get(round) {
+                let name: String = sha2::Sha256::digest(data)[..20]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                std::fs::write(dir.join(name), data).unwrap();
+                written += 1;
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    written
+}
+
+#[test]
+#[ignore = "rewrites fuzz/corpus/{smb_response,smb_transform,rpc_pdu}: run by hand, then commit"]
+fn record_seed_corpus() {
+    let record = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    let mut recorded_deploy =
+        |password: &Path, server: &str, settings: &str, extra: &[&str], installer: &str| {
+            n += 1;
+            let fleet = Fleet::workspace();
+            let proxy = SmbProxy::start(server, Mode::Record(record.path().join(format!("run{n}"))));
+            match installer {
+                "samba" => samba_installer(&fleet, 1),
+                _ => emulator_installer(&fleet),
+            }
+            // A refused credential first: its logon failure is traffic too.
+            let text = inventory(password, settings, std::slice::from_ref(&proxy.endpoint), "").replace(
+                r#"credentials = ["admin"]"#,
+                r#"credentials = ["wrong", "admin"]"#,
+            ) + "\n[credentials.wrong]\nuser = 'Administrator'\npassword = { env = \"WRONG_PW\" }\n";
+            fleet.write("pushinst.toml", &text);
+            let mut args = vec!["deploy", "agent", "--to", "branch", "--output", "json"];
+            args.extend_from_slice(extra);
+            let run = fleet.run_with(&args, |c| {
+                c.env("WRONG_PW", "not-it");
+            });
+            eprintln!("recorded run {n}: {}", run.outcome(&proxy.endpoint));
+        };
+    let signing = Samba::start(1, &[("SMBD_ENCRYPT", "off")]);
+    recorded_deploy(&signing.password_file(), &signing.endpoints[0], "", &[], "samba");
+    let encrypted = Samba::start(1, &[]);
+    recorded_deploy(
+        &encrypted.password_file(),
+        &encrypted.endpoints[0],
+        "",
+        &[],
+        "samba",
+    );
+    let aes256 = Samba::start(1, &[("SMBD_ENCRYPTION_ALGORITHMS", "AES-256-GCM")]);
+    recorded_deploy(&aes256.password_file(), &aes256.endpoints[0], "", &[], "samba");
+    let smb302 = Samba::start(1, &[("SMBD_MAX_PROTOCOL", "SMB3_02")]);
+    recorded_deploy(&smb302.password_file(), &smb302.endpoints[0], "", &[], "samba");
+    let win = Emulators::start(1, "normal");
+    recorded_deploy(&win.password_file(), &win.endpoints[0], "", &[], "emulator");
+    recorded_deploy(
+        &win.password_file(),
+        &win.endpoints[0],
+        "",
+        &["--exec", "task"],
+        "emulator",
+    );
+    let denied = Emulators::start(1, "deny-scm");
+    recorded_deploy(&denied.password_file(), &denied.endpoints[0], "", &[], "emulator");
+
+    let mut responses = Vec::new();
+    let mut transforms = Vec::new();
+    let mut pdus = Vec::new();
+    for run in std::fs::read_dir(record.path()).unwrap().flatten() {
+        for frame in recorded_frames(&run.path()) {
+            if frame.starts_with(&smb_proxy::TRANSFORM_ID) {
+                // Sizes tell the commands apart well enough behind encryption.
+                transforms.push((format!("{:06}", frame.len() / 64), frame));
+            } else if let Some(h) = smb_proxy::Header::parse(&frame) {
+                for pdu in rpc_pdus(&frame) {
+                    pdus.push((format!("{}-{}", pdu[2], pdu.len()), pdu));
+                }
+                let signed = h.flags & smb_proxy::FLAG_SIGNED != 0;
+                responses.push((format!("{:02}-{:08x}-{signed}", h.command, h.status), frame));
+            }
+        }
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let counts = [
+        write_corpus(&corpus.join("smb_response"), responses, 40),
+        write_corpus(&corpus.join("smb_transform"), transforms, 40),
+        write_corpus(&corpus.join("rpc_pdu"), pdus, 40),
+    ];
+    eprintln!("corpus files written (smb_response, smb_transform, rpc_pdu): {counts:?}");
+    assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
+}
