@@ -464,8 +464,10 @@ fn samba_stores_the_staging_descriptor_exactly_and_is_left_clean() {
     let fleet = Fleet::workspace();
     let samba = Samba::start(1, &[("SMBD_ENCRYPT", "off")]);
     let proxy = SmbProxy::start(&samba.endpoints[0], Mode::Pass);
-    // Big enough that the upload lasts while smbcacls reads the directory's ACL.
-    samba_installer(&fleet, 48);
+    // The upload (48 WRITEs) lasts seconds: smbcacls reads the directory's ACL while
+    // it is there, before cleanup removes it.
+    proxy.slow_writes(Duration::from_millis(60));
+    samba_installer(&fleet, 3);
     fleet.write(
         "pushinst.toml",
         &inventory(
@@ -475,7 +477,8 @@ fn samba_stores_the_staging_descriptor_exactly_and_is_left_clean() {
             "",
         ),
     );
-    let child = fleet
+    // Its output is a few lines: the pipes cannot fill while it is polled.
+    let mut child = fleet
         .pushinst()
         .args(["deploy", "agent", "--to", "branch", "--output", "json"])
         .stdout(std::process::Stdio::piped())
@@ -484,7 +487,7 @@ fn samba_stores_the_staging_descriptor_exactly_and_is_left_clean() {
         .expect("spawn pushinst");
     let started = std::time::Instant::now();
     let mut stored = None;
-    while stored.is_none() && started.elapsed() < Duration::from_secs(30) {
+    while stored.is_none() && child.try_wait().expect("pushinst").is_none() {
         let staged = samba.admin_leftovers(1).into_iter().find(|p| is_staging_name(p));
         if let Some(dir) = staged {
             stored = Some((dir.clone(), samba.acl(1, &dir)));
@@ -896,6 +899,19 @@ fn record_seed_corpus() {
         }
     }
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    // Replace what an earlier recording wrote (content-hash names), keep hand-made seeds.
+    for dir in ["smb_response", "smb_transform", "rpc_pdu"] {
+        for entry in std::fs::read_dir(corpus.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
     let counts = [
         write_corpus(&corpus.join("smb_response"), responses, 40),
         write_corpus(&corpus.join("smb_transform"), transforms, 40),

@@ -192,6 +192,10 @@ exit 0"#,
     /// Run pushinst with its memory and time watched: it is killed once its resident
     /// set passes `kill_above_kib` or `timeout` passes, so a client that trusts a
     /// hostile server's lengths fails the test without taking the machine with it.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child is reaped by wait4, which also gives its peak memory"
+    )]
     pub fn run_bounded(&self, args: &[&str], timeout: Duration, kill_above_kib: u64) -> BoundedRun {
         let stdout = std::fs::File::create(self.path("bounded.stdout")).expect("stdout file");
         let stderr = std::fs::File::create(self.path("bounded.stderr")).expect("stderr file");

@@ -11,8 +11,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -82,6 +83,8 @@ pub struct Stats {
     pub requests: [AtomicUsize; 19],
     /// The plaintext CREATE requests from the client, whole.
     pub creates: Mutex<Vec<Vec<u8>>>,
+    /// How long each plaintext WRITE request is held before it goes on, in ms.
+    pub write_delay_ms: AtomicU64,
 }
 
 pub struct SmbProxy {
@@ -155,6 +158,14 @@ impl SmbProxy {
         what(&self.stats).load(Ordering::SeqCst)
     }
 
+    /// Hold each plaintext WRITE request this long: an upload then lasts long enough
+    /// for a test to look at the server while it is under way.
+    pub fn slow_writes(&self, delay: Duration) {
+        self.stats
+            .write_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
     /// Plaintext requests with `command` the client sent through the proxy.
     pub fn requests(&self, command: u16) -> usize {
         self.stats.requests[usize::from(command)].load(Ordering::SeqCst)
@@ -193,6 +204,10 @@ async fn relay(client: TcpStream, upstream: SocketAddr, mode: Mode, stats: Arc<S
                 }
                 if header.command == CREATE {
                     stats.creates.lock().expect("creates").push(frame.clone());
+                }
+                let delay = stats.write_delay_ms.load(Ordering::SeqCst);
+                if header.command == WRITE && delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
             }
             if server_tx.write_all(&prefixed(&frame)).await.is_err() {
