@@ -214,6 +214,7 @@ exit 0"#,
             // SAFETY: plain syscalls on our own child; `usage` is a valid out-parameter.
             let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
             let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            assert!(done >= 0, "wait4: {}", std::io::Error::last_os_error());
             if done == pid {
                 // ru_maxrss is in KiB on Linux: the child's peak, measured by the kernel.
                 break (status, usage.ru_maxrss as u64);
@@ -230,6 +231,7 @@ exit 0"#,
                 } else {
                     format!("still running after {timeout:?}")
                 });
+                // SAFETY: our own child, not reaped yet (wait4 above said so): the pid is its.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
             std::thread::sleep(Duration::from_millis(20));
