@@ -756,11 +756,6 @@ fn proxy_decodes_a_security_descriptor_impacket_encoded() {
     admin_only(&acl);
 }
 
-/// Everything a `Record` proxy wrote under `dir`, one `Vec` per connection.
-fn recorded_frames(dir: &Path) -> Vec<Vec<u8>> {
-    smb_proxy::recorded(dir)
-}
-
 /// DCE/RPC PDUs carried in a plaintext pipe answer: an IOCTL's output or a READ's
 /// data, split by frag_length.
 fn rpc_pdus(frame: &[u8]) -> Vec<Vec<u8>> {
@@ -885,7 +880,7 @@ fn record_seed_corpus() {
     let mut transforms = Vec::new();
     let mut pdus = Vec::new();
     for run in std::fs::read_dir(record.path()).unwrap().flatten() {
-        for frame in recorded_frames(&run.path()) {
+        for frame in smb_proxy::recorded(&run.path()) {
             if frame.starts_with(&smb_proxy::TRANSFORM_ID) {
                 // Sizes tell the commands apart well enough behind encryption.
                 transforms.push((format!("{:06}", frame.len() / 64), frame));
