@@ -68,9 +68,9 @@ fn samba_takes_the_upload_refuses_the_service_and_is_left_clean() {
             "{reason}"
         );
         assert!(
-            samba.leftovers(n + 1).is_empty(),
+            samba.admin_leftovers(n + 1).is_empty(),
             "ADMIN$\\Temp left: {:?}",
-            samba.leftovers(n + 1)
+            samba.admin_leftovers(n + 1)
         );
     }
     let rejected: Vec<_> = run

@@ -14,10 +14,12 @@
 # Set SMBD_ENCRYPT=off or SMBD_SIGNING=auto before `start` for a laxer server, and
 # SMBD_ADMIN_SHARE=off for a host whose administrative shares are turned off, and
 # SMBD_SHARE_ENCRYPT=required (with SMBD_ENCRYPT=if_required) for encryption
-# demanded by ADMIN$ alone. SMBD_MAX_PROTOCOL=SMB3_02 stops at dialect 3.0.2 (the
-# minimum is then 3.0; `SMB3` alone means 3.1.1 to Samba), and
-# SMBD_ENCRYPTION_ALGORITHMS=AES-256-GCM (a list) limits the ciphers, as hardened
-# servers do.
+# demanded by ADMIN$ alone. SMBD_ENCRYPTION_ALGORITHMS (e.g. AES-256-GCM) limits the
+# ciphers SMB 3.1.1 may negotiate, SMBD_MAX_PROTOCOL (e.g. SMB3_02) caps the dialect
+# (the minimum is then 3.0; `SMB3` alone means 3.1.1 to Samba).
+# The shares keep NT security descriptors in xattrs (acl_xattr), so a descriptor a
+# client sends when it creates a directory is stored as sent and read back by
+# smbcacls, as on NTFS.
 set -euo pipefail
 
 die() { echo "smbd-fleet: $*" >&2; exit 1; }
@@ -38,7 +40,7 @@ start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ -s "$dir/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password")
-    local n=0 endpoint addr port host min_protocol
+    local n=0 endpoint addr port host ciphers min_protocol
     for endpoint in "$@"; do
         n=$((n + 1))
         addr=${endpoint%:*}
@@ -46,6 +48,9 @@ start() {
         host=$dir/smb$n
         mkdir -p "$host"/{private,lock,state,cache,pid,ncalrpc,windows/Temp,c}
         [ "${SMBD_ADMIN_SHARE:-on}" = off ] && SMBD_ADMIN_SHARE_NAME=NOT-ADMIN
+        ciphers=
+        [ -n "${SMBD_ENCRYPTION_ALGORITHMS:-}" ] \
+            && ciphers="    server smb3 encryption algorithms = $SMBD_ENCRYPTION_ALGORITHMS"$'\n'
         min_protocol=SMB3
         [ -n "${SMBD_MAX_PROTOCOL:-}" ] && min_protocol=SMB3_00
         ip -o addr show dev lo | grep -q " $addr/" || ip addr add "$addr/8" dev lo 2>/dev/null || true
@@ -68,10 +73,13 @@ start() {
     log file = $host/log.%m
     log level = 1
     server min protocol = $min_protocol
-    server max protocol = ${SMBD_MAX_PROTOCOL:-SMB3_11}
-    server smb3 encryption algorithms = ${SMBD_ENCRYPTION_ALGORITHMS:-AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM}
+    server max protocol = ${SMBD_MAX_PROTOCOL:-SMB3}
     server signing = ${SMBD_SIGNING:-mandatory}
     server smb encrypt = ${SMBD_ENCRYPT:-required}
+${ciphers}    vfs objects = acl_xattr
+    map acl inherit = yes
+    store dos attributes = yes
+    acl_xattr:ignore system acls = yes
     ntlm auth = ntlmv2-only
     disable netbios = yes
     load printers = no

@@ -10,7 +10,8 @@
 #   windows-emulator.sh stop DIR              stop them
 #
 # EMULATOR_MODE=deny-scm|service-exists|silent before `start` makes every host of
-# that fleet misbehave that way.
+# that fleet misbehave that way; EMULATOR_MODE=hostile-… makes it a hostile server
+# (signed answers with lying lengths and counts; see emulator.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

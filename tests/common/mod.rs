@@ -5,6 +5,7 @@
 
 pub mod emulator;
 pub mod samba;
+pub mod smb_proxy;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -188,6 +189,69 @@ exit 0"#,
         cmd
     }
 
+    /// Run pushinst with its memory and time watched: it is killed once its resident
+    /// set passes `kill_above_kib` or `timeout` passes, so a client that trusts a
+    /// hostile server's lengths fails the test without taking the machine with it.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child is reaped by wait4, which also gives its peak memory"
+    )]
+    pub fn run_bounded(&self, args: &[&str], timeout: Duration, kill_above_kib: u64) -> BoundedRun {
+        let stdout = std::fs::File::create(self.path("bounded.stdout")).expect("stdout file");
+        let stderr = std::fs::File::create(self.path("bounded.stderr")).expect("stderr file");
+        let child = self
+            .pushinst()
+            .args(args)
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn pushinst");
+        let pid = child.id() as libc::pid_t;
+        let started = Instant::now();
+        let mut killed = None;
+        let (status, peak_rss_kib) = loop {
+            let mut status = 0;
+            // SAFETY: plain syscalls on our own child; `usage` is a valid out-parameter.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            assert!(done >= 0, "wait4: {}", std::io::Error::last_os_error());
+            if done == pid {
+                // ru_maxrss is in KiB on Linux: the child's peak, measured by the kernel.
+                break (status, usage.ru_maxrss as u64);
+            }
+            let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if killed.is_none() && (rss > kill_above_kib || started.elapsed() > timeout) {
+                killed = Some(if rss > kill_above_kib {
+                    format!("resident set {rss} KiB passed {kill_above_kib} KiB")
+                } else {
+                    format!("still running after {timeout:?}")
+                });
+                // SAFETY: our own child, not reaped yet (wait4 above said so): the pid is its.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        BoundedRun {
+            status,
+            peak_rss_kib,
+            killed,
+            elapsed: started.elapsed(),
+            run: Run {
+                output: Output {
+                    status: std::os::unix::process::ExitStatusExt::from_raw(status),
+                    stdout: std::fs::read(self.path("bounded.stdout")).unwrap_or_default(),
+                    stderr: std::fs::read(self.path("bounded.stderr")).unwrap_or_default(),
+                },
+                elapsed: started.elapsed(),
+            },
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, |_| {})
     }
@@ -317,6 +381,17 @@ impl Run {
             self.stderr()
         )
     }
+}
+
+/// A pushinst run under `Fleet::run_bounded`.
+pub struct BoundedRun {
+    pub status: i32,
+    /// The child's peak resident set (getrusage through wait4), in KiB.
+    pub peak_rss_kib: u64,
+    /// Why the watchdog killed it, if it did.
+    pub killed: Option<String>,
+    pub elapsed: Duration,
+    pub run: Run,
 }
 
 /// Ctrl-C, as a terminal would send it.

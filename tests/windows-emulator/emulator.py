@@ -14,20 +14,49 @@ installer it names is run with /bin/sh; since a Unix exit status stops at 255, a
 installer that wants to return a Windows code such as 3010 writes it to the file
 named by $PUSHINST_EXIT_FILE. `reg query` reads ROOT/registry.json.
 
-Every call is appended to ROOT/calls.log, for the tests to check.
+Every call is appended to ROOT/calls.log, for the tests to check, and so is every
+SMB2 CREATE, as `CREATE {json}`: share, path, disposition, create options, access,
+the names of its create contexts and the security descriptor of a `SecD` context,
+decoded (control, owner, group, DACL ACEs with SIDs as S-1-...), and the status
+answered.
 
-usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode normal|deny-scm|service-exists|silent]
+Like Windows, the emulator signs every answer once the session has its key,
+including the final SESSION_SETUP answer, and sets SMB2_FLAGS_SIGNED on it
+(impacket does both; `signed()` below keeps it so). A FILE_CREATE on a name that
+exists is answered STATUS_OBJECT_NAME_COLLISION (impacket does).
+
+The hostile modes keep every answer correctly signed but put lengths and counts in
+it that a hostile server would send, one kind per mode:
+  hostile-read            READ of a file never reaches its end: every answer is as
+                          long as asked, with DataRemaining 0xFFFFFFFF
+  hostile-read-length     READ answers claim DataLength 0xFFFFFFF0 (beyond the message)
+  hostile-listing         QUERY_DIRECTORY streams ten million names across responses
+  hostile-listing-offsets QUERY_DIRECTORY entries whose NextEntryOffset wraps (in
+                          32 bits) back to an earlier entry: a listing without end
+  hostile-rpc             DCE/RPC answers (after the bind) claim alloc_hint 0xFFFFFFF0
+                          and never set PFC_LAST_FRAG: fragments without end
+  hostile-rpc-length      DCE/RPC answers claim frag_length 0xFFFF (beyond any
+                          negotiated fragment size) and alloc_hint 0xFFFFFFFF; the
+                          pipe then yields junk
+  hostile-ioctl-length    pipe IOCTL answers claim OutputCount 0xFFFFFFF0 (beyond the
+                          message)
+  hostile-credits         every signed answer grants 0xFFFF credits
+
+usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode MODE]
 """
 
 import argparse
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import threading
 
 from impacket import ntlm
+from impacket import smb3structs as smb2
+from impacket import smbserver
 from impacket.dcerpc.v5 import scmr, tsch
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import DCERPCServer
@@ -37,6 +66,14 @@ ERROR_ACCESS_DENIED = 5
 ERROR_SERVICE_REQUEST_TIMEOUT = 1053
 ERROR_SERVICE_DOES_NOT_EXIST = 1060
 ERROR_SERVICE_EXISTS = 1073
+
+STATUS_SUCCESS = 0
+STATUS_NO_MORE_FILES = 0x80000006
+FSCTL_PIPE_TRANSCEIVE = 0x0011C017
+HOSTILE_MODES = [
+    "hostile-read", "hostile-read-length", "hostile-listing", "hostile-listing-offsets",
+    "hostile-rpc", "hostile-rpc-length", "hostile-ioctl-length", "hostile-credits",
+]
 
 
 class Host:
@@ -326,12 +363,233 @@ def reg_query(host, command, log):
     return 1
 
 
+class Raw:
+    """An answer body built byte by byte; impacket's server only asks for getData()."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def getData(self):
+        return self.data
+
+    def __len__(self):
+        return len(self.data)
+
+
+def sid_text(data, at):
+    """A SID (MS-DTYP 2.4.2.2) at `at` as S-1-..., and its length."""
+    revision, count = data[at], data[at + 1]
+    authority = int.from_bytes(data[at + 2:at + 8], "big")
+    subs = struct.unpack_from("<%dI" % count, data, at + 8)
+    return "S-%d-%d" % (revision, authority) + "".join("-%d" % s for s in subs), 8 + 4 * count
+
+
+def security_descriptor(data):
+    """A self-relative SECURITY_DESCRIPTOR (MS-DTYP 2.4.6), decoded for the log."""
+    revision, _, control, owner, group, sacl, dacl = struct.unpack_from("<BBHIIII", data, 0)
+    out = {"revision": revision, "control": control, "owner": None, "group": None, "sacl": None, "dacl": None}
+    if owner:
+        out["owner"] = sid_text(data, owner)[0]
+    if group:
+        out["group"] = sid_text(data, group)[0]
+    for name, at in (("sacl", sacl), ("dacl", dacl)):
+        if not at:
+            continue
+        acl_revision, _, size, count, _ = struct.unpack_from("<BBHHH", data, at)
+        aces, pos = [], at + 8
+        for _ in range(count):
+            kind, flags, ace_size, mask = struct.unpack_from("<BBHI", data, pos)
+            aces.append({"type": kind, "flags": flags, "mask": mask, "sid": sid_text(data, pos + 8)[0]})
+            pos += ace_size
+        out[name] = {"revision": acl_revision, "size": size, "aces": aces}
+    return out
+
+
+def create_contexts(data):
+    """The create contexts (MS-SMB2 2.2.13.2) of a CREATE: [(name, data)]."""
+    out, at = [], 0
+    while at + 16 <= len(data):
+        following, name_offset, name_length, _, data_offset, data_length = struct.unpack_from("<IHHHHI", data, at)
+        name = data[at + name_offset:at + name_offset + name_length]
+        out.append((name.decode("latin-1"), data[at + data_offset:at + data_offset + data_length]))
+        if following == 0:
+            break
+        at += following
+    return out
+
+
+def log_creates(host, server):
+    """Wrap SMB2 CREATE so that every request is recorded in calls.log."""
+    original = server.hookSmb2Command(smb2.SMB2_CREATE, None)
+
+    def create(connId, smbServer, recvPacket):
+        answer = original(connId, smbServer, recvPacket)
+        entry = {"share": None, "path": None, "status": answer[2]}
+        try:
+            request = smb2.SMB2Create(recvPacket["Data"])
+            connData = smbServer.getConnectionData(connId)
+            share = connData["ConnectedShares"].get(recvPacket["TreeID"], {})
+            entry["share"] = share.get("shareName")
+            entry["path"] = request["Buffer"][:request["NameLength"]].decode("utf-16le")
+            entry["disposition"] = request["CreateDisposition"]
+            entry["options"] = request["CreateOptions"]
+            entry["access"] = request["DesiredAccess"]
+            raw_contexts = b""
+            if request["CreateContextsLength"]:
+                start = request["CreateContextsOffset"] - 64
+                raw_contexts = recvPacket["Data"][start:start + request["CreateContextsLength"]]
+            contexts = create_contexts(raw_contexts)
+            entry["contexts"] = [name for name, _ in contexts]
+            entry["sd"] = None
+            for name, value in contexts:
+                if name == "SecD":
+                    entry["sd"] = security_descriptor(value)
+                    entry["sd_hex"] = value.hex()
+        except Exception as e:  # a malformed request is worth a line too
+            entry["parse_error"] = repr(e)
+        host.log("CREATE " + json.dumps(entry, sort_keys=True))
+        return answer
+
+    server.hookSmb2Command(smb2.SMB2_CREATE, create)
+
+
+def opened(smbServer, connId, file_id):
+    """The impacket record of an open file, or None."""
+    return smbServer.getConnectionData(connId)["OpenedFiles"].get(file_id)
+
+
+def is_pipe(record):
+    return record is not None and record["FileHandle"] == smbserver.PIPE_FILE_DESCRIPTOR
+
+
+def read_answer(data, offset=0x50, length=None, remaining=0):
+    length = len(data) if length is None else length
+    return Raw(struct.pack("<HBBIII", 17, offset, 0, length, remaining, 0) + data)
+
+
+def rpc_fragment(flags, call_id, stub_len, alloc_hint, frag_len=None):
+    """A DCE/RPC response PDU (C706 12.6.4.10) with `stub_len` bytes of stub."""
+    body = struct.pack("<IHBB", alloc_hint, 0, 0, 0) + b"\x41" * stub_len
+    frag_len = 16 + len(body) if frag_len is None else frag_len
+    return struct.pack("<BBBB4sHHI", 5, 0, 2, flags, b"\x10\x00\x00\x00", frag_len, 0, call_id) + body
+
+
+def ioctl_answer(request, output, count=None):
+    count = len(output) if count is None else count
+    return Raw(struct.pack("<HHI16sIIIIII", 49, 0, request["CtlCode"], request["FileID"].getData(),
+                           0, 0, 0x70, count, 0, 0) + output)
+
+
+def hostile(host, server, mode):
+    """Answers a hostile server sends, still signed (see the module doc)."""
+    read = server.hookSmb2Command(smb2.SMB2_READ, None)
+    ioctl = server.hookSmb2Command(smb2.SMB2_IOCTL, None)
+    query = server.hookSmb2Command(smb2.SMB2_QUERY_DIRECTORY, None)
+    calls = {}  # pipe file id -> call id of the request being answered
+    listed = {}  # connection -> names sent so far
+    said = set()
+
+    def note(what):
+        """One calls.log line per kind of hostile answer: the test checks the attack happened."""
+        if what not in said:
+            said.add(what)
+            host.log("HOSTILE %s %s" % (mode, what))
+
+    def on_read(connId, smbServer, recvPacket):
+        request = smb2.SMB2Read(recvPacket["Data"])
+        record = opened(smbServer, connId, request["FileID"].getData())
+        if mode == "hostile-read" and record is not None and not is_pipe(record):
+            note("read of %s" % os.path.basename(record["FileName"]))
+            return [read_answer(b"0" * request["Length"], remaining=0xFFFFFFFF)], None, STATUS_SUCCESS
+        if mode == "hostile-read-length" and record is not None and not is_pipe(record):
+            note("read of %s" % os.path.basename(record["FileName"]))
+            return [read_answer(b"0", length=0xFFFFFFF0)], None, STATUS_SUCCESS
+        if mode == "hostile-rpc" and is_pipe(record) and request["FileID"].getData() in calls:
+            call_id = calls[request["FileID"].getData()]
+            note("more fragments")
+            # As many whole fragments as the READ asked for: the pipe is never empty.
+            count = max(1, request["Length"] // 4280)
+            data = rpc_fragment(0, call_id, 4256, 0xFFFFFFF0) * count
+            return [read_answer(data)], None, STATUS_SUCCESS
+        if mode == "hostile-rpc-length" and is_pipe(record) and request["FileID"].getData() in calls:
+            # The rest of the 64 KiB fragment the answer claimed, in junk.
+            return [read_answer(b"\x41" * 4096)], None, STATUS_SUCCESS
+        return read(connId, smbServer, recvPacket)
+
+    def on_ioctl(connId, smbServer, recvPacket):
+        request = smb2.SMB2Ioctl(recvPacket["Data"])
+        pdu = request["Buffer"][:request["InputCount"]]
+        # Binds (ptype 11) go through: the attack is on the answers to calls.
+        if request["CtlCode"] == FSCTL_PIPE_TRANSCEIVE and len(pdu) >= 16 and pdu[2] == 0:
+            call_id = struct.unpack_from("<I", pdu, 12)[0]
+            if mode in ("hostile-rpc", "hostile-rpc-length", "hostile-ioctl-length"):
+                note("answer to an RPC call")
+            if mode == "hostile-rpc":
+                calls[request["FileID"].getData()] = call_id
+                return [ioctl_answer(request, rpc_fragment(0x01, call_id, 4256, 0xFFFFFFF0))], None, STATUS_SUCCESS
+            if mode == "hostile-rpc-length":
+                calls[request["FileID"].getData()] = call_id
+                fragment = rpc_fragment(0x03, call_id, 40, 0xFFFFFFFF, frag_len=0xFFFF)
+                return [ioctl_answer(request, fragment)], None, STATUS_SUCCESS
+            if mode == "hostile-ioctl-length":
+                fragment = rpc_fragment(0x03, call_id, 40, 40)
+                return [ioctl_answer(request, fragment, count=0xFFFFFFF0)], None, STATUS_SUCCESS
+        return ioctl(connId, smbServer, recvPacket)
+
+    def on_query(connId, smbServer, recvPacket):
+        request = smb2.SMB2QueryDirectory(recvPacket["Data"])
+        if mode == "hostile-listing":
+            note("listing")
+            sent = listed.get(connId, 0)
+            if sent >= 10_000_000:
+                return [smb2.SMB2Error()], None, STATUS_NO_MORE_FILES
+            entries, room = [], max(request["OutputBufferLength"], 4096)
+            size = 0
+            while size + 48 <= room and sent < 10_000_000:
+                name = ("f%09d.tmp" % sent).encode("utf-16le")
+                entry = struct.pack("<III", 0, sent, len(name)) + name
+                entry += b"\x00" * (-len(entry) % 8)
+                entries.append(entry)
+                size += len(entry)
+                sent += 1
+            listed[connId] = sent
+            chained = [struct.pack("<I", len(e)) + e[4:] for e in entries[:-1]] + entries[-1:]
+            data = b"".join(chained)
+            return [Raw(struct.pack("<HHI", 9, 0x48, len(data)) + data)], None, STATUS_SUCCESS
+        if mode == "hostile-listing-offsets":
+            note("listing")
+            # Two entries: the first points at the second, whose NextEntryOffset wraps
+            # (in 32 bits) back to the first. A parser that follows it never ends.
+            names = ["pushinst.log".encode("utf-16le"), "pushinst.rc".encode("utf-16le")]
+            entries = [struct.pack("<III", 0, 0, len(n)) + n for n in names]
+            entries = [e + b"\x00" * (-len(e) % 8) for e in entries]
+            first = struct.pack("<I", len(entries[0])) + entries[0][4:]
+            second = struct.pack("<I", (-len(entries[0])) & 0xFFFFFFFF) + entries[1][4:]
+            data = first + second
+            return [Raw(struct.pack("<HHI", 9, 0x48, len(data)) + data)], None, STATUS_SUCCESS
+        return query(connId, smbServer, recvPacket)
+
+    server.hookSmb2Command(smb2.SMB2_READ, on_read)
+    server.hookSmb2Command(smb2.SMB2_IOCTL, on_ioctl)
+    server.hookSmb2Command(smb2.SMB2_QUERY_DIRECTORY, on_query)
+
+    if mode == "hostile-credits":
+        sign = smbserver.SMBSERVER.signSMBv2
+
+        def granting(self, packet, key, padLength=0):
+            note("credits")
+            packet["CreditRequestResponse"] = 0xFFFF
+            return sign(self, packet, key, padLength)
+
+        smbserver.SMBSERVER.signSMBv2 = granting
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("listen")
     parser.add_argument("root")
     parser.add_argument("password")
-    parser.add_argument("--mode", default="normal", choices=["normal", "deny-scm", "service-exists", "silent"])
+    parser.add_argument("--mode", default="normal", choices=["normal", "deny-scm", "service-exists", "silent"] + HOSTILE_MODES)
     args = parser.parse_args()
     addr, port = args.listen.rsplit(":", 1)
     for sub in ("windows/Temp", "c"):
@@ -352,6 +610,9 @@ def main():
     server.addCredential("Administrator", 500, "aad3b435b51404eeaad3b435b51404ee", nthash)
     server.registerNamedPipe("svcctl", ("127.0.0.1", svcctl.getListenPort()))
     server.registerNamedPipe("atsvc", ("127.0.0.1", atsvc.getListenPort()))
+    log_creates(host, server.getServer())
+    if args.mode in HOSTILE_MODES:
+        hostile(host, server.getServer(), args.mode)
     svcctl.start()
     atsvc.start()
     with open(os.path.join(args.root, "ready"), "w") as f:

@@ -66,7 +66,12 @@ impl Connector for WindowsConnector {
             let stream = super::net::dial(address, port, SMB_REFUSED)
                 .await
                 .map_err(WindowsError::from)?;
-            let session = Session::negotiate(stream, address, &endpoint.name, self.options.protection)
+            // Messages name the host as the report does: with its port when not 445.
+            let peer = match port {
+                445 => endpoint.name.clone(),
+                port => format!("{}:{port}", endpoint.name),
+            };
+            let session = Session::negotiate(stream, address, &peer, self.options.protection)
                 .await
                 .map_err(|e| match e {
                     SmbError::Io(source) => WindowsError::NegotiationLost { source },

@@ -49,21 +49,25 @@ const CONTAINER_INHERIT_ACE: u8 = 0x02;
 pub const FILE_ALL_ACCESS: u32 = 0x001F_01FF;
 const ACL_REVISION: u8 = 2;
 
-/// Full control for SYSTEM and Administrators, inherited by every file and folder
-/// created inside, and protected: no ACE from the parent is inherited. The owner
-/// is left to the server (the administrator who creates it), as Windows does.
+/// Owned by the Administrators group (not by whichever admin account ran pushinst,
+/// who would keep an owner's rights over it), full control for SYSTEM and
+/// Administrators, inherited by every file and folder created inside, and
+/// protected: no ACE from the parent is inherited.
 pub fn staging_descriptor() -> Vec<u8> {
     let trustees = [LOCAL_SYSTEM, ADMINISTRATORS];
     let aces_len: usize = trustees.iter().map(|s| 8 + s.len()).sum();
     let acl_len = 8 + aces_len;
-    let mut out = Vec::with_capacity(20 + acl_len);
+    let owner_at = 20;
+    let dacl_at = owner_at + ADMINISTRATORS.len();
+    let mut out = Vec::with_capacity(dacl_at + acl_len);
     // Revision, Sbz1, Control, OffsetOwner, OffsetGroup, OffsetSacl, OffsetDacl.
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(SE_SELF_RELATIVE | SE_DACL_PRESENT | SE_DACL_PROTECTED).to_le_bytes());
+    out.extend_from_slice(&(owner_at as u32).to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&20u32.to_le_bytes());
+    out.extend_from_slice(&(dacl_at as u32).to_le_bytes());
+    ADMINISTRATORS.write(&mut out);
     // ACL: AclRevision, Sbz1, AclSize, AceCount, Sbz2.
     out.extend_from_slice(&[ACL_REVISION, 0]);
     out.extend_from_slice(&(acl_len as u16).to_le_bytes());
@@ -84,14 +88,15 @@ pub fn staging_descriptor() -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// `D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)` laid out by hand from MS-DTYP 2.4.6,
+    /// `O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)` laid out by hand from MS-DTYP 2.4.6,
     /// 2.4.5 and 2.4.4.2, independently of the builder above.
     #[test]
     fn the_descriptor_is_the_one_windows_builds_from_its_sddl() {
         let expected: Vec<u8> = [
             &[0x01, 0x00, 0x04, 0x90][..],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-            &[0x14, 0, 0, 0],
+            &[0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            &[0x24, 0, 0, 0],
+            &[0x01, 0x02, 0, 0, 0, 0, 0, 0x05, 0x20, 0, 0, 0, 0x20, 0x02, 0, 0],
             &[0x02, 0x00, 0x34, 0x00, 0x02, 0x00, 0x00, 0x00],
             &[0x00, 0x03, 0x14, 0x00, 0xff, 0x01, 0x1f, 0x00],
             &[0x01, 0x01, 0, 0, 0, 0, 0, 0x05, 0x12, 0, 0, 0],
