@@ -1,10 +1,13 @@
 //! pushinst as a library. The binary (`src/main.rs`) parses the command line and
 //! hands it to [`run`]; everything else stays private to the crate, so unused code
-//! still draws a dead-code warning.
+//! still draws a dead-code warning. The one other way in is [`fuzzing`], for the
+//! fuzz targets in `fuzz/`, which must reach the wire parsers from outside.
 
 pub mod cli;
 mod commands;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod history;
 mod inventory;
 mod launch;

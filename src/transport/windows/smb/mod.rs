@@ -7,6 +7,7 @@
 //! cryptography (through `sspi`) that cannot be built together with `russh`.
 
 mod crypto;
+pub(crate) mod fuzz;
 mod ntlm;
 pub mod status;
 mod wire;
