@@ -4,7 +4,9 @@
 # Samba for the Windows file transfer tests, a Python venv with impacket for the
 # Windows host emulator), check formatting and lints, then run every test with
 # cargo-nextest. The tests start and stop their own sshd, smbd and emulator servers
-# on loopback addresses; nothing listens beyond 127.0.0.0/8.
+# on loopback addresses; nothing listens beyond 127.0.0.0/8. Last, every parser's
+# fuzz target runs for a bounded time (tests/fuzz.sh, a few minutes with the build);
+# PUSHINST_SKIP_FUZZ=1 leaves that out of a local run, never out of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +29,6 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo nextest run --no-fail-fast "$@"
+if [ "${PUSHINST_SKIP_FUZZ:-0}" != 1 ]; then
+    tests/fuzz.sh
+fi

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use diagnostic::InventoryError;
-pub use load::{DEFAULT_MAX_ATTEMPTS, load};
+pub use load::{DEFAULT_MAX_ATTEMPTS, load, parse};
 pub use pattern::HostAddr;
 pub use suggest::nearest;
 pub use targets::{Target, TargetError, resolve_targets};

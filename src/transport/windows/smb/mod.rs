@@ -13,6 +13,7 @@
 //! cryptography (through `sspi`) that cannot be built together with `russh`.
 
 mod crypto;
+pub(crate) mod fuzz;
 mod messages;
 mod negotiate;
 mod ntlm;
