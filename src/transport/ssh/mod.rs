@@ -7,6 +7,7 @@ mod exec;
 mod host_key;
 mod quote;
 mod stage;
+mod wrapper;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,7 @@ impl Connector for SshConnector {
                 credential: None,
                 staged: None,
                 created: false,
+                payloads: Vec::new(),
             }) as Box<dyn Connection>)
         })
     }
@@ -105,6 +107,8 @@ pub struct SshConnection {
     staged: Option<String>,
     /// Whether `stage` began creating it (so cleanup has something to remove).
     created: bool,
+    /// What was staged, for the wrapper to check on the target.
+    payloads: Vec<Payload>,
 }
 
 impl SshConnection {
@@ -132,7 +136,7 @@ impl Connection for SshConnection {
             let Detect::Command(command) = detect else {
                 return Err(SshError::RegistryCheckOnLinux.into());
             };
-            let out = exec::run(&self.handle, command, None).await?;
+            let out = exec::sh(&self.handle, command).await?;
             Ok(out.exit == super::RemoteExit::Code(0))
         })
     }
@@ -169,15 +173,21 @@ impl Connection for SshConnection {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
             self.created = true;
-            stage::upload(&self.handle, &dir, payloads).await?;
-            stage::verify(&self.handle, &dir, payloads).await
+            self.payloads = payloads.to_vec();
+            stage::upload(&self.handle, &dir, payloads).await
         })
     }
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(SshError::NothingStaged)?;
-            exec::install(&self.handle, &dir, install, self.sudo()).await
+            let user = self.user.clone().unwrap_or_default();
+            let ran = exec::install(&self.handle, &dir, install, &self.payloads, &user, self.sudo()).await;
+            if ran.removed {
+                // The wrapper removed the directory itself: nothing left for cleanup.
+                self.created = false;
+            }
+            ran.result
         })
     }
 
@@ -187,7 +197,7 @@ impl Connection for SshConnection {
                 self.staged = None;
                 return Ok(());
             };
-            exec::remove_dir(&self.handle, &dir, self.sudo()).await?;
+            exec::remove_dir(&self.handle, &dir).await?;
             self.staged = None;
             self.created = false;
             Ok(())
@@ -198,9 +208,7 @@ impl Connection for SshConnection {
         Box::pin(async move {
             for artefact in artefacts {
                 match artefact.kind {
-                    ArtefactKind::Directory => {
-                        exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?
-                    }
+                    ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path).await?,
                     ArtefactKind::Service | ArtefactKind::Task => {}
                 }
             }
