@@ -196,7 +196,7 @@ pub(super) async fn install(
     report.finish();
     let removed = report.removed;
     Ran {
-        result: judge(report, exit, install, (mode, user), dir, payloads),
+        result: judge(report, exit, install, (mode, user), payloads),
         removed,
     }
 }
@@ -248,7 +248,6 @@ fn judge(
     exit: Option<RemoteExit>,
     install: &Install,
     (mode, user): (SudoMode, &str),
-    dir: &str,
     payloads: &[Payload],
 ) -> Result<ExecOutput, TransportError> {
     if let Some((file, found)) = report.mismatches.first() {
@@ -293,10 +292,7 @@ fn judge(
             timeout: install.timeout,
             output: report.output,
         }),
-        Some(Status::Noexec) => Err(SshError::StagingNoexec {
-            dir: dir.rsplit_once('/').map_or("~", |(parent, _)| parent).to_string(),
-        }
-        .into()),
+        Some(Status::Noexec(parent)) => Err(SshError::StagingNoexec { dir: parent }.into()),
         None if report.lost => Err(SshError::InstallerLost.into()),
         // No exit status at all: the connection went, not the wrapper.
         None if exit.is_none() => Err(SshError::ClosedDuringInstall.into()),

@@ -97,7 +97,8 @@ pub(super) struct Report {
 pub(super) enum Status {
     Exit(i32),
     TimedOut,
-    Noexec,
+    /// The file system the staging directory is on (its parent) is mounted noexec.
+    Noexec(String),
 }
 
 /// Non-protocol text on one line longer than this is not kept whole.
@@ -170,7 +171,7 @@ impl Report {
             ["sudo-refused", ..] => self.sudo_refused = true,
             ["exit", code] => self.status = code.parse().ok().map(Status::Exit),
             ["timeout"] => self.status = Some(Status::TimedOut),
-            ["noexec"] => self.status = Some(Status::Noexec),
+            ["noexec", ref parent @ ..] => self.status = Some(Status::Noexec(parent.join(" "))),
             ["tail", size, n] => {
                 self.log_size = size.parse().unwrap_or(0);
                 self.tail_left = n.parse().unwrap_or(0);

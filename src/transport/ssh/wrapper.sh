@@ -58,7 +58,7 @@ run() {
         kill -KILL "-$pid" 2>/dev/null
         status=timeout
     elif [ "$rc" = 126 ] && ! { printf '#!/bin/sh\nexit 0\n' >pushinst.probe && chmod 700 pushinst.probe && ./pushinst.probe; } 2>/dev/null; then
-        status=noexec
+        status="noexec ${dir%/*}"
     else
         status="exit $rc"
     fi
