@@ -387,3 +387,28 @@ fn noexec_and_full_staging_places_are_named_and_not_attempts() {
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}");
     }
 }
+
+#[test]
+fn an_expired_password_is_named_as_such_not_as_an_upload_failure() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    for package in [
+        r#"linux = { file = "install.sh", detect = "false" }"#,
+        r#"linux = { file = "install.sh" }"#,
+    ] {
+        let mut setup = Setup::new(&fleet, package);
+        setup.host(0, "expired", "");
+        setup.write();
+        let run = setup.deploy(&[]);
+        assert_eq!(run.code(), 1, "{}", run.debug());
+        let outcome = run.outcome(&fleet.endpoints[0]);
+        let reason = outcome["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("the password of pushinst-expired has expired"),
+            "{package}: {outcome}"
+        );
+        assert_eq!(outcome["installer_ran"], false);
+        assert!(leftovers("expired", &run.run_id()).is_empty());
+    }
+    assert!(fleet.timeline().is_empty());
+}

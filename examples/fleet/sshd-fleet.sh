@@ -24,6 +24,7 @@
 #   pushinst-nopath    sudo allowed, but no sudo on the PATH its sessions get
 #   pushinst-noexec    its home is a tmpfs mounted noexec
 #   pushinst-full      its home is a 2 MiB tmpfs
+#   pushinst-expired   its password has expired (`chage -d 0`)
 # Every fleet user other than pushinst-fleet has its home at /var/lib/pushinst-USER.
 set -euo pipefail
 
@@ -77,7 +78,7 @@ variants() {
     local name shell home
     for spec in fish:/usr/bin/fish tcsh:/usr/bin/tcsh zsh:/usr/bin/zsh dash:/bin/dash \
         ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
-        nopath:/bin/sh noexec:/bin/sh full:/bin/sh; do
+        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh; do
         name=pushinst-${spec%%:*}
         shell=${spec#*:}
         home=/var/lib/$name
@@ -93,6 +94,8 @@ variants() {
         esac
         chown "$name" "$home"
         echo "$name:$(cat "$PASSWORD_FILE")" | chpasswd
+        # Must change its password at the next login (after chpasswd, which resets that).
+        if [ "$name" = pushinst-expired ]; then chage -d 0 "$name"; fi
     done
     # pushinst-nopath: a PATH with the usual tools but no sudo (set by its sshd Match block).
     local tools=/usr/local/lib/pushinst-fleet/nosudo-bin tool
@@ -146,7 +149,7 @@ UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full
+AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired
 Subsystem sftp internal-sftp
 SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400

@@ -89,12 +89,16 @@ pub enum SshError {
     NotPrepared,
     #[error("nothing was staged")]
     NothingStaged,
-    #[error("upload failed: SFTP subsystem: {source}")]
+    #[error(
+        "upload failed: the host's SSH server gave no SFTP session (is `Subsystem sftp` configured in its sshd_config?)"
+    )]
     SftpSubsystem {
         #[source]
         source: russh::Error,
     },
-    #[error("upload failed: SFTP subsystem: {source}")]
+    #[error(
+        "upload failed: the host's SFTP server ended at once (a login script that prints text breaks an external sftp-server; `Subsystem sftp internal-sftp` does not)"
+    )]
     SftpInit {
         #[source]
         source: russh_sftp::client::error::Error,
@@ -148,13 +152,19 @@ pub enum SshError {
     SudoPasswordRefused { user: String },
     #[error("sudo -n refused {user}: sudo wants a password (set sudo_password) or {user} may not use sudo")]
     SudoNeedsPassword { user: String },
+    #[error(
+        "the password of {user} has expired: the host demands a new one before it runs anything; set a new password (passwd, or chage on the host) and put it in the credential"
+    )]
+    PasswordExpired { user: String },
+    #[error("the host accepted the login of {user} but runs no command for it ({}); check the account's login shell and sshd's ForceCommand", exit_words(.exit))]
+    SessionRunsNothing { user: String, exit: Option<RemoteExit> },
     #[error("{dir} is mounted noexec, so the installer cannot run from it; nothing was installed")]
     StagingNoexec { dir: String },
     #[error(
         "the installer's end was not seen: pushinst's wrapper on the host stopped first (was it killed?)"
     )]
     InstallerLost,
-    #[error("pushinst's wrapper did not run on the host ({}); is /bin/sh a POSIX shell there?", match .exit { Some(RemoteExit::Code(c)) => format!("exit {c}"), Some(RemoteExit::Signal(s)) => format!("signal {s}"), None => "no exit status".to_string() })]
+    #[error("pushinst's wrapper did not run on the host ({}); is /bin/sh a POSIX shell there?", exit_words(.exit))]
     WrapperSilent { exit: Option<RemoteExit> },
     #[error("no word from the host for {} after the installer's limit; it may still be running there", humantime::format_duration(*.waited))]
     NoReport { waited: std::time::Duration },
@@ -166,6 +176,14 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+}
+
+fn exit_words(exit: &Option<RemoteExit>) -> String {
+    match exit {
+        Some(RemoteExit::Code(c)) => format!("exit {c}"),
+        Some(RemoteExit::Signal(s)) => format!("signal {s}"),
+        None => "no exit status".to_string(),
+    }
 }
 
 /// Sizes as people read them: `5.0 MiB`.
@@ -206,6 +224,8 @@ impl SshError {
             | SshError::SudoPasswordRefused { .. }
             | SshError::SudoNeedsPassword { .. }
             | SshError::StagingNoexec { .. }
+            | SshError::PasswordExpired { .. }
+            | SshError::SessionRunsNothing { .. }
             | SshError::InstallerLost
             | SshError::WrapperSilent { .. }
             | SshError::NoReport { .. }

@@ -91,12 +91,49 @@ pub(super) async fn run(
     Ok(ExecOutput { exit, output })
 }
 
+/// Printed first by every `/bin/sh -s` pushinst runs: without it, the host's session
+/// never got to the shell.
+const SESSION_OK: &str = "pushinst: session ok";
+
 /// Run a package's own shell command (`detect`) with `/bin/sh`, whatever the login
-/// shell: the command travels on standard input, never on the command line.
-pub(super) async fn sh(handle: &Handle<Client>, command: &str) -> Result<ExecOutput, TransportError> {
+/// shell: the command travels on standard input, never on the command line. Its exit
+/// code counts only when the shell was seen to run.
+pub(super) async fn sh(
+    handle: &Handle<Client>,
+    user: &str,
+    command: &str,
+) -> Result<RemoteExit, TransportError> {
     // Parsed whole before it runs, and reading nothing more of the script.
-    let script = format!("{{\n{command}\n}} </dev/null\n");
-    run(handle, "/bin/sh -s", Some(script.as_bytes())).await
+    let script = format!("echo '{SESSION_OK}'\n{{\n{command}\n}} </dev/null\n");
+    let out = run(handle, "/bin/sh -s", Some(script.as_bytes())).await?;
+    session_ran(&out, user)?;
+    Ok(out.exit)
+}
+
+/// Why a session ran nothing, when a check shows it did not.
+fn session_ran(out: &ExecOutput, user: &str) -> Result<(), SshError> {
+    let text = out.output.text();
+    if text.contains(SESSION_OK) {
+        return Ok(());
+    }
+    // sshd's own fixed words (not translated) when a password must be changed first.
+    if text.contains("Password change required") || text.contains("password has expired") {
+        return Err(SshError::PasswordExpired {
+            user: user.to_string(),
+        });
+    }
+    Err(SshError::SessionRunsNothing {
+        user: user.to_string(),
+        exit: Some(out.exit.clone()),
+    })
+}
+
+/// After a failure that may come from the session rather than the step: a shell that
+/// does not run names the real cause; `None` when it runs.
+pub(super) async fn explain(handle: &Handle<Client>, user: &str) -> Option<TransportError> {
+    let script = format!("echo '{SESSION_OK}'\n");
+    let out = run(handle, "/bin/sh -s", Some(script.as_bytes())).await.ok()?;
+    session_ran(&out, user).err().map(Into::into)
 }
 
 /// The shell line that runs `argv` in `dir`, through sudo when asked. Secrets never

@@ -136,8 +136,9 @@ impl Connection for SshConnection {
             let Detect::Command(command) = detect else {
                 return Err(SshError::RegistryCheckOnLinux.into());
             };
-            let out = exec::sh(&self.handle, command).await?;
-            Ok(out.exit == super::RemoteExit::Code(0))
+            let user = self.user.clone().unwrap_or_default();
+            let exit = exec::sh(&self.handle, &user, command).await?;
+            Ok(exit == super::RemoteExit::Code(0))
         })
     }
 
@@ -174,7 +175,16 @@ impl Connection for SshConnection {
             let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
             self.created = true;
             self.payloads = payloads.to_vec();
-            stage::upload(&self.handle, &dir, payloads).await
+            match stage::upload(&self.handle, &dir, payloads).await {
+                Err(TransportError::Ssh(
+                    e @ (SshError::SftpSubsystem { .. } | SshError::SftpInit { .. }),
+                )) => {
+                    // No SFTP session: maybe no session runs at all (an expired password).
+                    let user = self.user.clone().unwrap_or_default();
+                    Err(exec::explain(&self.handle, &user).await.unwrap_or(e.into()))
+                }
+                other => other,
+            }
         })
     }
 
