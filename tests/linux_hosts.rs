@@ -189,10 +189,11 @@ echo "done for $who""#,
 
 #[test]
 fn sudo_refusals_are_named_do_not_count_and_leave_nothing() {
-    let fleet = Fleet::start(6);
+    let fleet = Fleet::start(7);
     fleet.recording_installer("0", "");
     let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
     setup
+        .host(6, "ttynp", "sudo = true")
         .host(0, "tty", "sudo = true")
         .host(1, "nosudo", "sudo = true")
         .host(2, "targetpw", "sudo = true")
@@ -200,8 +201,7 @@ fn sudo_refusals_are_named_do_not_count_and_leave_nothing() {
         .host(4, "fleet", "sudo = true\nsudo_password = { env = \"WRONG_PW\" }")
         .host(5, "dash", "sudo = true\nsudo_password = { env = \"NO_PW\" }");
     setup.write();
-    // `sudo -n` for host 5: an inventory cannot say "no password" with a password
-    // login, so the inventory is edited to drop its sudo password.
+    // `sudo -n` for hosts 5 and 6: a key login without a sudo password.
     let text = std::fs::read_to_string(fleet.path("pushinst.toml"))
         .unwrap()
         .replace("sudo = true\nsudo_password = { env = \"NO_PW\" }", "sudo = true");
@@ -209,10 +209,14 @@ fn sudo_refusals_are_named_do_not_count_and_leave_nothing() {
         "[credentials.g5]\nuser = \"pushinst-dash\"\npassword = { file = \"password\" }",
         "[credentials.g5]\nuser = \"pushinst-dash\"\nkey = \"id_ed25519\"",
     );
+    let text = text.replace(
+        "[credentials.g6]\nuser = \"pushinst-ttynp\"\npassword = { file = \"password\" }",
+        "[credentials.g6]\nuser = \"pushinst-ttynp\"\nkey = \"id_ed25519\"",
+    );
     fleet.write("pushinst.toml", &text);
     let run = fleet.run_with(
         &[
-            "deploy", "agent", "--output", "json", "--to", "g0", "g1", "g2", "g3", "g4", "g5",
+            "deploy", "agent", "--output", "json", "--to", "g0", "g1", "g2", "g3", "g4", "g5", "g6",
         ],
         |c| {
             c.env("WRONG_PW", "not-the-sudo-password");
@@ -247,7 +251,7 @@ fn sudo_refusals_are_named_do_not_count_and_leave_nothing() {
         assert_eq!(outcome["detail"]["reason"]["class"], "target-setup", "{user}");
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}: staging left");
     }
-    assert_eq!(fleet.timeline().len(), 1, "only the requiretty host ran it");
+    assert_eq!(fleet.timeline().len(), 2, "only the requiretty hosts ran it");
     // Nothing is on record for `pushinst cleanup` to retry through sudo.
     let cleanup = fleet.run(&["cleanup", "--output", "json"]);
     assert_eq!(cleanup.code(), 0, "{}", cleanup.debug());
@@ -371,7 +375,7 @@ fn noexec_and_full_staging_places_are_named_and_not_attempts() {
     let noexec = run.outcome(&fleet.endpoints[0]);
     assert_eq!(
         noexec["reason"],
-        "/var/lib/pushinst-noexec is mounted noexec, so the installer cannot run from it; nothing was installed",
+        "/var/lib/pushinst-noexec is mounted noexec, so the installer cannot run from it; nothing was installed (the login user needs a home where programs may run)",
         "{noexec}"
     );
     let full = run.outcome(&fleet.endpoints[1]);

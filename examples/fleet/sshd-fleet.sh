@@ -19,6 +19,7 @@
 #   pushinst-fish, pushinst-tcsh, pushinst-zsh, pushinst-dash, pushinst-ash
 #                      that login shell (ash: busybox), sudo allowed
 #   pushinst-tty       sudo allowed, with `requiretty`
+#   pushinst-ttynp     sudo allowed without a password (NOPASSWD), with `requiretty`
 #   pushinst-nosudo    not in sudoers
 #   pushinst-targetpw  sudo with `targetpw` (root's password, which nobody knows)
 #   pushinst-nopath    sudo allowed, but no sudo on the PATH its sessions get
@@ -77,7 +78,7 @@ variants() {
     ln -sf "$(command -v busybox)" /usr/local/lib/pushinst-fleet/ash
     local name shell home
     for spec in fish:/usr/bin/fish tcsh:/usr/bin/tcsh zsh:/usr/bin/zsh dash:/bin/dash \
-        ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
+        ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh ttynp:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
         nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh; do
         name=pushinst-${spec%%:*}
         shell=${spec#*:}
@@ -103,12 +104,13 @@ variants() {
     for tool in sh cat chmod chown date id kill mkdir printf rm setsid sha256sum sleep tail touch wc env test; do
         [ -e "$tools/$tool" ] || ln -s "$(command -v "$tool")" "$tools/$tool" 2>/dev/null || true
     done
-    local everyone="pushinst-fish,pushinst-tcsh,pushinst-zsh,pushinst-dash,pushinst-ash,pushinst-tty,pushinst-targetpw,pushinst-nopath,pushinst-noexec,pushinst-full"
+    local everyone="pushinst-fish,pushinst-tcsh,pushinst-zsh,pushinst-dash,pushinst-ash,pushinst-tty,pushinst-ttynp,pushinst-targetpw,pushinst-nopath,pushinst-noexec,pushinst-full"
     cat > /etc/sudoers.d/pushinst-fleet-variants <<SUDO
 Defaults:$everyone lecture=never, env_keep += "PUSHINST_FIXTURE_HOST PUSHINST_FIXTURE_DIR"
-Defaults:pushinst-tty requiretty
+Defaults:pushinst-tty, pushinst-ttynp requiretty
 Defaults:pushinst-targetpw targetpw
 $everyone ALL=(ALL) ALL
+pushinst-ttynp ALL=(ALL) NOPASSWD: ALL
 SUDO
     chmod 0440 /etc/sudoers.d/pushinst-fleet-variants
     visudo -cq || die "sudoers variants do not parse"
@@ -149,7 +151,7 @@ UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired
+AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired
 Subsystem sftp internal-sftp
 SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400

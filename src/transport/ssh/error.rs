@@ -158,7 +158,9 @@ pub enum SshError {
     PasswordExpired { user: String },
     #[error("the host accepted the login of {user} but runs no command for it ({}); check the account's login shell and sshd's ForceCommand", exit_words(.exit))]
     SessionRunsNothing { user: String, exit: Option<RemoteExit> },
-    #[error("{dir} is mounted noexec, so the installer cannot run from it; nothing was installed")]
+    #[error(
+        "{dir} is mounted noexec, so the installer cannot run from it; nothing was installed (the login user needs a home where programs may run)"
+    )]
     StagingNoexec { dir: String },
     #[error(
         "the installer's end was not seen: pushinst's wrapper on the host stopped first (was it killed?)"

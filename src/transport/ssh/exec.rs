@@ -225,11 +225,13 @@ pub(super) async fn install(
         Some(Sudo::Password(secret)) => Some(secret),
         _ => None,
     };
-    let exit = match tokio::time::timeout(waited, converse(handle, &command, password, &mut report)).await {
-        Ok(Ok(exit)) => exit,
-        Ok(Err(e)) => return not_removed(Err(e)),
-        Err(_) => return not_removed(Err(SshError::NoReport { waited }.into())),
-    };
+    let pty = sudo.is_some();
+    let exit =
+        match tokio::time::timeout(waited, converse(handle, &command, pty, password, &mut report)).await {
+            Ok(Ok(exit)) => exit,
+            Ok(Err(e)) => return not_removed(Err(e)),
+            Err(_) => return not_removed(Err(SshError::NoReport { waited }.into())),
+        };
     report.finish();
     let removed = report.removed;
     Ran {
@@ -244,11 +246,11 @@ pub(super) async fn install(
 async fn converse(
     handle: &Handle<Client>,
     command: &str,
+    pty: bool,
     password: Option<&crate::secrets::Secret>,
     report: &mut Report,
 ) -> Result<Option<RemoteExit>, TransportError> {
     let Some(password) = password else {
-        let pty = false;
         let mut channel = start(handle, command, None, pty).await?;
         return Ok(collect(&mut channel, |d| report.feed(d)).await);
     };
