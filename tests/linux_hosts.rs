@@ -416,3 +416,30 @@ fn an_expired_password_is_named_as_such_not_as_an_upload_failure() {
     }
     assert!(fleet.timeline().is_empty());
 }
+
+#[test]
+fn a_reboot_request_reaches_shutdown_intact_through_any_shell_and_requiretty() {
+    let fleet = Fleet::start(3);
+    fleet.recording_installer("0", "exit 100");
+    let package = "linux = { file = \"install.sh\" }\nreboot_codes = [100]\nreboot = \"ask\"";
+    let mut setup = Setup::new(&fleet, package);
+    setup
+        .host(0, "fish", "sudo = true")
+        .host(1, "tcsh", "sudo = true")
+        .host(2, "tty", "sudo = true");
+    let message = "Patch day! Save your work: it's $(id) time \\ 100%";
+    setup.credentials = format!(
+        "reboot_delay = \"2m\"\nreboot_message = {}\n{}",
+        toml_str(message),
+        setup.credentials
+    );
+    setup.write();
+    let run = setup.deploy(&[]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    for n in 0..3 {
+        let asked = std::fs::read_to_string(fleet.host_root(n + 1).join("shutdown"))
+            .unwrap_or_else(|e| panic!("host {n} was not asked to reboot ({e}): {}", run.debug()));
+        assert_eq!(asked, format!("-r +2 {message}\n"), "host {n}");
+    }
+    assert!(run.stdout().contains("reboot requested in 2m"), "{}", run.debug());
+}

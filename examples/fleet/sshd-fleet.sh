@@ -107,6 +107,7 @@ variants() {
     local everyone="pushinst-fish,pushinst-tcsh,pushinst-zsh,pushinst-dash,pushinst-ash,pushinst-tty,pushinst-ttynp,pushinst-targetpw,pushinst-nopath,pushinst-noexec,pushinst-full"
     cat > /etc/sudoers.d/pushinst-fleet-variants <<SUDO
 Defaults:$everyone lecture=never, env_keep += "PUSHINST_FIXTURE_HOST PUSHINST_FIXTURE_DIR"
+Defaults:$everyone secure_path="$FLEET_HOME/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 Defaults:pushinst-tty, pushinst-ttynp requiretty
 Defaults:pushinst-targetpw targetpw
 $everyone ALL=(ALL) ALL

@@ -9,15 +9,10 @@ use russh::client::{Handle, Msg};
 use russh::{ChannelMsg, Pty};
 
 use super::host_key::Client;
-use super::quote::{join, quote};
 use super::wrapper::{self, Conf, Report, Status, SudoMode};
 use super::{SshError, stage};
 use crate::transport::output::OUTPUT_LIMIT;
 use crate::transport::{ExecOutput, Install, OutputTail, Payload, RemoteExit, Sudo, TransportError};
-
-/// Printed by the shell that sudo starts: its absence after a failure means sudo
-/// itself refused (the reboot request only; the installer has its wrapper).
-const SUDO_MARKER: &str = "pushinst: sudo ok";
 
 /// How long past the installer's limit the wrapper gets to kill it and report.
 const REPORT_GRACE: Duration = Duration::from_secs(7);
@@ -136,31 +131,6 @@ pub(super) async fn explain(handle: &Handle<Client>, user: &str) -> Option<Trans
     session_ran(&out, user).err().map(Into::into)
 }
 
-/// The shell line that runs `argv` in `dir`, through sudo when asked. Secrets never
-/// appear here: a sudo password goes to standard input.
-pub(super) fn command_line(dir: &str, argv: &[String], sudo: Option<&Sudo>) -> (String, Option<Vec<u8>>) {
-    let argv = join(argv);
-    match sudo {
-        None => (format!("cd {} && exec {argv} </dev/null", quote(dir)), None),
-        Some(sudo) => {
-            let (flags, stdin) = match sudo {
-                Sudo::Password(secret) => ("-S -p ''", Some(format!("{}\n", secret.expose()).into_bytes())),
-                Sudo::NoPassword => ("-n", None),
-            };
-            let script = quote(&format!(
-                "echo '{SUDO_MARKER}' >&2; exec \"$0\" \"$@\" </dev/null"
-            ));
-            (
-                format!(
-                    "cd {} && exec sudo {flags} -- /bin/sh -c {script} {argv}",
-                    quote(dir)
-                ),
-                stdin,
-            )
-        }
-    }
-}
-
 /// A staging path as pushinst names it: no character any shell would interpret.
 fn plain_path(dir: &str) -> Result<&str, SshError> {
     let ok = !dir.is_empty()
@@ -226,12 +196,16 @@ pub(super) async fn install(
         _ => None,
     };
     let pty = sudo.is_some();
-    let exit =
-        match tokio::time::timeout(waited, converse(handle, &command, pty, password, &mut report)).await {
-            Ok(Ok(exit)) => exit,
-            Ok(Err(e)) => return not_removed(Err(e)),
-            Err(_) => return not_removed(Err(SshError::NoReport { waited }.into())),
-        };
+    let exit = match tokio::time::timeout(
+        waited,
+        converse(handle, &command, pty, None, password, &mut report),
+    )
+    .await
+    {
+        Ok(Ok(exit)) => exit,
+        Ok(Err(e)) => return not_removed(Err(e)),
+        Err(_) => return not_removed(Err(SshError::NoReport { waited }.into())),
+    };
     report.finish();
     let removed = report.removed;
     Ran {
@@ -247,14 +221,18 @@ async fn converse(
     handle: &Handle<Client>,
     command: &str,
     pty: bool,
+    stdin: Option<&[u8]>,
     password: Option<&crate::secrets::Secret>,
     report: &mut Report,
 ) -> Result<Option<RemoteExit>, TransportError> {
     let Some(password) = password else {
-        let mut channel = start(handle, command, None, pty).await?;
+        let mut channel = start(handle, command, stdin, pty).await?;
         return Ok(collect(&mut channel, |d| report.feed(d)).await);
     };
     let mut channel = open(handle, command, true).await?;
+    if let Some(input) = stdin {
+        channel.data(input).await.map_err(lost)?;
+    }
     let mut answered = 0;
     let mut exit = None;
     while let Some(msg) = channel.wait().await {
@@ -314,13 +292,7 @@ fn judge(
     if report.sudo_refused {
         // From what pushinst controls, not from sudo's (localized) words: whether
         // it asked for the password pushinst gave, and how often.
-        let user = user.to_string();
-        return Err(match (mode, report.prompts) {
-            (SudoMode::NoPassword, _) => SshError::SudoNeedsPassword { user },
-            (_, 0) | (_, 1) => SshError::SudoNotPermitted { user },
-            _ => SshError::SudoPasswordRefused { user },
-        }
-        .into());
+        return Err(refusal(mode, report.prompts, user).into());
     }
     match report.status {
         Some(Status::Exit(code)) => Ok(ExecOutput {
@@ -355,27 +327,82 @@ pub(super) async fn remove_dir(handle: &Handle<Client>, dir: &str) -> Result<(),
 }
 
 /// `shutdown -r +MINUTES MESSAGE`: shutdown itself warns the logged-in users and
-/// refuses new logins in the last minutes.
+/// refuses new logins in the last minutes. The command is a script `/bin/sh -s` reads
+/// (on a terminal under sudo, for `requiretty`); the message travels in it as octal
+/// escapes, so no shell interprets any of it.
 pub(super) async fn reboot(
     handle: &Handle<Client>,
     delay: Duration,
     message: &str,
+    user: &str,
     sudo: Option<&Sudo>,
 ) -> Result<(), TransportError> {
-    let minutes = delay.as_secs().div_ceil(60);
-    let mut argv = vec!["shutdown".to_string(), "-r".to_string(), format!("+{minutes}")];
-    if !message.is_empty() {
-        argv.push(message.to_string());
-    }
-    let (line, stdin) = command_line(".", &argv, sudo);
-    let out = run(handle, &line, stdin.as_deref()).await?;
-    match out.exit {
-        RemoteExit::Code(0) => Ok(()),
-        exit => Err(SshError::RebootFailed {
-            exit,
-            output: out.output.text().replace(SUDO_MARKER, "").trim().to_string(),
+    let token = wrapper::token();
+    let script = reboot_script(&token, delay, message, sudo);
+    let password = match sudo {
+        Some(Sudo::Password(secret)) => Some(secret),
+        _ => None,
+    };
+    let mut report = Report::new(&token, 4096);
+    let exit = converse(
+        handle,
+        "/bin/sh -s",
+        sudo.is_some(),
+        Some(script.as_bytes()),
+        password,
+        &mut report,
+    )
+    .await?;
+    report.finish();
+    let mode = match sudo {
+        None => SudoMode::None,
+        Some(Sudo::Password(_)) => SudoMode::Password,
+        Some(Sudo::NoPassword) => SudoMode::NoPassword,
+    };
+    match (report.started, exit) {
+        (true, Some(RemoteExit::Code(0))) => Ok(()),
+        (true, exit) => Err(SshError::RebootFailed {
+            exit: exit.unwrap_or(RemoteExit::Code(-1)),
+            output: report.said.text().trim().to_string(),
         }
         .into()),
+        (false, exit) if mode == SudoMode::None => Err(SshError::SessionRunsNothing {
+            user: user.to_string(),
+            exit,
+        }
+        .into()),
+        // `exec sudo` not found: the shell's 127.
+        (false, Some(RemoteExit::Code(127))) => Err(SshError::SudoMissing {
+            user: user.to_string(),
+        }
+        .into()),
+        (false, _) => Err(refusal(mode, report.prompts, user).into()),
+    }
+}
+
+fn reboot_script(token: &str, delay: Duration, message: &str, sudo: Option<&Sudo>) -> String {
+    let minutes = delay.as_secs().div_ceil(60);
+    let octal: String = message.bytes().map(|b| format!("\\{b:03o}")).collect();
+    let message_arg = if message.is_empty() { "" } else { " \"$1\"" };
+    let run = format!(
+        "/bin/sh -c 'echo; echo pushinst-{token} started; exec shutdown -r +{minutes}{message_arg} </dev/null' sh \"$msg\""
+    );
+    let sudo = match sudo {
+        None => String::new(),
+        Some(Sudo::Password(_)) => format!("sudo -S -p 'pushinst-{token} password:' -- "),
+        Some(Sudo::NoPassword) => "sudo -n -- ".to_string(),
+    };
+    // sudo reads the password from standard input: the terminal, still.
+    format!("msg=$(printf '{octal}')\nexec {sudo}{run}\n")
+}
+
+/// A sudo that did not start pushinst's shell, named from what pushinst controls.
+fn refusal(mode: SudoMode, prompts: usize, user: &str) -> SshError {
+    let user = user.to_string();
+    match (mode, prompts) {
+        (SudoMode::NoPassword, _) | (SudoMode::None, _) => SshError::SudoNeedsPassword { user },
+        (_, 0) | (_, 1) => SshError::SudoNotPermitted { user },
+        _ => SshError::SudoPasswordRefused { user },
     }
 }
 
@@ -385,23 +412,30 @@ mod tests {
     use crate::secrets::Secret;
 
     #[test]
-    fn sudo_password_goes_to_stdin_not_the_command() {
-        let argv = vec!["./setup.sh".to_string(), "--name=it's".to_string()];
-        let (line, stdin) = command_line(
-            ".pushinst-1",
-            &argv,
+    fn the_reboot_message_travels_as_octal_and_the_password_never_in_the_script() {
+        let script = reboot_script(
+            "t",
+            Duration::from_secs(120),
+            "it's done! $(id)",
             Some(&Sudo::Password(Secret::new("pw-XYZ".into()))),
         );
-        assert!(!line.contains("pw-XYZ"));
-        assert_eq!(stdin.unwrap(), b"pw-XYZ\n");
+        assert!(!script.contains("pw-XYZ") && !script.contains("done") && !script.contains('!'));
+        let out = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                &format!("{}\nprintf %s \"$msg\"", script.lines().next().unwrap()),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "it's done! $(id)");
         assert!(
-            line.starts_with("cd '.pushinst-1' && exec sudo -S -p '' -- /bin/sh -c "),
-            "{line}"
+            script.contains("exec sudo -S -p 'pushinst-t password:' -- /bin/sh -c"),
+            "{script}"
         );
-        assert!(line.ends_with("'./setup.sh' '--name=it'\\''s'"), "{line}");
-        let (plain, none) = command_line("d", &argv, None);
-        assert_eq!(plain, "cd 'd' && exec './setup.sh' '--name=it'\\''s' </dev/null");
-        assert!(none.is_none());
+        assert!(
+            script.contains("shutdown -r +2 \"$1\" </dev/null' sh \"$msg\""),
+            "{script}"
+        );
     }
 
     #[test]

@@ -231,7 +231,10 @@ impl Connection for SshConnection {
         delay: Duration,
         message: &'a str,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(exec::reboot(&self.handle, delay, message, self.sudo()))
+        Box::pin(async move {
+            let user = self.user.clone().unwrap_or_default();
+            exec::reboot(&self.handle, delay, message, &user, self.sudo()).await
+        })
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -89,8 +89,12 @@ pub(super) struct Report {
     pub status: Option<Status>,
     pub lost: bool,
     pub removed: bool,
+    /// The command pushinst's shell started has begun (the reboot request).
+    pub started: bool,
     pub log_size: u64,
     pub output: OutputTail,
+    /// The end of what was said outside the report lines (a command's complaint).
+    pub said: OutputTail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +114,7 @@ impl Report {
             prefix: format!("pushinst-{token} "),
             prompt: format!("pushinst-{token} password:"),
             output: OutputTail::new(keep),
+            said: OutputTail::new(4096),
             ..Report::default()
         }
     }
@@ -159,6 +164,10 @@ impl Report {
         let line = line.trim_end_matches('\r');
         self.prompts += line.matches(&self.prompt).count();
         let Some(rest) = line.strip_prefix(&self.prefix) else {
+            if !line.contains(&self.prompt) {
+                self.said.push(line.as_bytes());
+                self.said.push(b"\n");
+            }
             return;
         };
         let words: Vec<&str> = rest.split(' ').collect();
@@ -180,6 +189,7 @@ impl Report {
             }
             ["lost"] => self.lost = true,
             ["removed"] => self.removed = true,
+            ["started"] => self.started = true,
             _ => {}
         }
     }
