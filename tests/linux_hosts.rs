@@ -362,13 +362,16 @@ fn a_timeout_under_sudo_kills_the_installer_and_its_children() {
 }
 
 #[test]
-fn noexec_and_full_staging_places_are_named_and_not_attempts() {
-    let fleet = Fleet::start(2);
+fn noexec_full_and_unwritable_staging_places_are_named_and_not_attempts() {
+    let fleet = Fleet::start(3);
     // 3 MiB: more than the 2 MiB file system of pushinst-full holds.
     let filler = "#".repeat(3 * 1024 * 1024);
     fleet.installer("install.sh", &format!("{filler}\nexit 0"));
     let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
-    setup.host(0, "noexec", "").host(1, "full", "");
+    setup
+        .host(0, "noexec", "")
+        .host(1, "full", "")
+        .host(2, "readonly", "");
     setup.write();
     let run = setup.deploy(&[]);
     assert_eq!(run.code(), 1, "{}", run.debug());
@@ -385,7 +388,14 @@ fn noexec_and_full_staging_places_are_named_and_not_attempts() {
             && reason.contains(" MiB free"),
         "{full}"
     );
-    for (outcome, user) in [(noexec, "noexec"), (full, "full")] {
+    let readonly = run.outcome(&fleet.endpoints[2]);
+    let reason = readonly["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("upload failed: cannot create the staging directory ~/.pushinst-")
+            && reason.ends_with("(permission denied); the login user needs a home it can write to"),
+        "{readonly}"
+    );
+    for (outcome, user) in [(noexec, "noexec"), (full, "full"), (readonly, "readonly")] {
         assert_eq!(outcome["status"], "failed");
         assert_eq!(outcome["installer_ran"], false, "{user}: not an attempt");
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}");

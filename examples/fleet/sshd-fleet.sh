@@ -26,6 +26,7 @@
 #   pushinst-noexec    its home is a tmpfs mounted noexec
 #   pushinst-full      its home is a 2 MiB tmpfs
 #   pushinst-expired   its password has expired (`chage -d 0`)
+#   pushinst-readonly  its home belongs to root: it cannot write there
 # Every fleet user other than pushinst-fleet has its home at /var/lib/pushinst-USER.
 set -euo pipefail
 
@@ -79,7 +80,7 @@ variants() {
     local name shell home
     for spec in fish:/usr/bin/fish tcsh:/usr/bin/tcsh zsh:/usr/bin/zsh dash:/bin/dash \
         ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh ttynp:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
-        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh; do
+        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh readonly:/bin/sh; do
         name=pushinst-${spec%%:*}
         shell=${spec#*:}
         home=/var/lib/$name
@@ -93,7 +94,7 @@ variants() {
             pushinst-noexec) mountpoint -q "$home" || mount -t tmpfs -o size=16m,noexec,mode=0755 tmpfs "$home" ;;
             pushinst-full) mountpoint -q "$home" || mount -t tmpfs -o size=2m,mode=0755 tmpfs "$home" ;;
         esac
-        chown "$name" "$home"
+        if [ "$name" = pushinst-readonly ]; then chown root:root "$home"; chmod 0755 "$home"; else chown "$name" "$home"; fi
         echo "$name:$(cat "$PASSWORD_FILE")" | chpasswd
         # Must change its password at the next login (after chpasswd, which resets that).
         if [ "$name" = pushinst-expired ]; then chage -d 0 "$name"; fi
@@ -152,7 +153,7 @@ UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired
+AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired pushinst-readonly
 Subsystem sftp internal-sftp
 SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400

@@ -103,19 +103,19 @@ pub enum SshError {
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: mkdir ~/{dir}: {source}")]
+    #[error("upload failed: cannot create the staging directory ~/{dir} ({}); the login user needs a home it can write to", sftp_words(.source))]
     SftpMkdir {
         dir: String,
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: {path}: {source}")]
+    #[error("upload failed: {path}: {}", sftp_words(.source))]
     SftpOpen {
         path: String,
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: {path}: {source}")]
+    #[error("upload failed: {path}: {}", sftp_words(.source))]
     SftpWrite {
         path: String,
         #[source]
@@ -178,6 +178,23 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+}
+
+/// An SFTP failure in the admin's words, not the library's ("Failure: Failure").
+fn sftp_words(error: &russh_sftp::client::error::Error) -> &'static str {
+    use russh_sftp::client::error::Error;
+    use russh_sftp::protocol::StatusCode;
+    match error {
+        Error::Status(status) => match status.status_code {
+            StatusCode::NoSuchFile => "no such file or directory",
+            StatusCode::PermissionDenied => "permission denied",
+            StatusCode::Failure => "the SFTP server refused; is the file system full or read-only?",
+            _ => "the SFTP server answered with an error",
+        },
+        Error::Timeout => "the SFTP server did not answer in time",
+        Error::IO(_) => "the connection failed",
+        _ => "the SFTP server broke the protocol",
+    }
 }
 
 fn exit_words(exit: &Option<RemoteExit>) -> String {

@@ -242,7 +242,8 @@ mod tests {
         let conf = Conf {
             token: "t0k",
             sudo: SudoMode::None,
-            limit_secs: 10,
+            // A limit no other process sleeps for: the watchdog's sleep must not outlive it.
+            limit_secs: 4711,
             keep: 1024,
             program: "setup.sh",
             payloads: std::slice::from_ref(&payload),
@@ -261,6 +262,11 @@ mod tests {
         assert!(report.removed && !dir.path().exists());
         let expected: String = args.iter().map(|a| format!("<{a}>")).collect();
         assert_eq!(report.output.text(), expected);
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 4711$"])
+            .output()
+            .unwrap();
+        assert!(left.stdout.is_empty(), "the watchdog's sleep was left running");
     }
 
     #[test]

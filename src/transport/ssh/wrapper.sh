@@ -35,16 +35,14 @@ run() {
         "./$program" "$@" </dev/null >pushinst.log 2>&1 &
     fi
     pid=$!
-    (
-        trap 'kill "$s" 2>/dev/null; exit 0' TERM
-        sleep "$limit" & s=$!
-        wait "$s"
-        : >pushinst.timedout
-        kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-        sleep 3 & s=$!
-        wait "$s"
-        kill -KILL "-$pid" 2>/dev/null
-    ) &
+    # The watchdog: in a session of its own (so killing it takes its sleep along) and
+    # away from standard output (so it never holds the controller's channel open).
+    watch='sleep "$1"; : >pushinst.timedout; kill -TERM "-$2" 2>/dev/null || kill -TERM "$2" 2>/dev/null; sleep 3; kill -KILL "-$2" 2>/dev/null'
+    if command -v setsid >/dev/null 2>&1; then
+        setsid /bin/sh -c "$watch" sh "$limit" "$pid" </dev/null >/dev/null 2>&1 &
+    else
+        /bin/sh -c "$watch" sh "$limit" "$pid" </dev/null >/dev/null 2>&1 &
+    fi
     dog=$!
     wait "$pid"
     rc=$?
@@ -62,7 +60,8 @@ run() {
     else
         status="exit $rc"
     fi
-    kill "$dog" 2>/dev/null
+    # Before its setsid the watchdog has no session yet, and no sleep either.
+    kill -TERM "-$dog" 2>/dev/null || kill -TERM "$dog" 2>/dev/null
     wait "$dog" 2>/dev/null
     echo "$status" >pushinst.status
     # Whatever ran as root leaves nothing the login user cannot remove.
