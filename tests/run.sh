@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ssh-keygen/ssh-agent for key tests; a private D-Bus session with GNOME Keyring and
-# secret-tool for the keyring test.
-packages=(openssh-client dbus gnome-keyring libsecret-tools python3-venv)
-if ! command -v ssh-agent >/dev/null || ! command -v dbus-run-session >/dev/null \
+# secret-tool for the keyring test; GNU time for the controller's memory under 200 MiB
+# of installer output.
+packages=(openssh-client dbus gnome-keyring libsecret-tools python3-venv time)
+if ! [ -x /usr/bin/time ] || ! command -v ssh-agent >/dev/null || ! command -v dbus-run-session >/dev/null \
     || ! command -v gnome-keyring-daemon >/dev/null || ! command -v secret-tool >/dev/null \
     || ! python3 -c 'import ensurepip' 2>/dev/null; then
     install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null; }

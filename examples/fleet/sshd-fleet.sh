@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A fleet of real OpenSSH servers on this machine, for the demo and the tests.
 #
-#   sshd-fleet.sh setup                 once, as root: install openssh-server and sudo,
-#                                       create the fleet user with a random password
+#   sshd-fleet.sh setup                 once, as root: install openssh-server, sudo and
+#                                       the shells (fish, tcsh, zsh, busybox), create the
+#                                       fleet users with one random password
 #   sshd-fleet.sh start DIR ADDR:PORT…  one sshd per endpoint (each with its own host
 #                                       key), state and keys under DIR
 #   sshd-fleet.sh stop DIR              stop them
@@ -13,7 +14,20 @@
 # Under sudo, `shutdown` is a stand-in that writes its arguments to
 # $PUSHINST_FIXTURE_DIR/shutdown instead of rebooting this machine.
 # Each sshd logs logins to DIR/hostN/sshd.log, so tests can count them.
-# The servers listen on loopback only and admit only the fleet user.
+# The servers listen on loopback only and admit only the fleet users:
+#   pushinst-fleet     /bin/sh, sudo allowed (password)      home /var/lib/pushinst-fleet
+#   pushinst-fish, pushinst-tcsh, pushinst-zsh, pushinst-dash, pushinst-ash
+#                      that login shell (ash: busybox), sudo allowed
+#   pushinst-tty       sudo allowed, with `requiretty`
+#   pushinst-ttynp     sudo allowed without a password (NOPASSWD), with `requiretty`
+#   pushinst-nosudo    not in sudoers
+#   pushinst-targetpw  sudo with `targetpw` (root's password, which nobody knows)
+#   pushinst-nopath    sudo allowed, but no sudo on the PATH its sessions get
+#   pushinst-noexec    its home is a tmpfs mounted noexec
+#   pushinst-full      its home is a 2 MiB tmpfs
+#   pushinst-expired   its password has expired (`chage -d 0`)
+#   pushinst-readonly  its home belongs to root: it cannot write there
+# Every fleet user other than pushinst-fleet has its home at /var/lib/pushinst-USER.
 set -euo pipefail
 
 FLEET_USER=pushinst-fleet
@@ -24,10 +38,13 @@ die() { echo "sshd-fleet: $*" >&2; exit 1; }
 
 setup() {
     [ "$(id -u)" = 0 ] || die "setup must run as root (try: sudo $0 setup)"
-    if ! [ -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null; then
-        echo "sshd-fleet: installing openssh-server and sudo" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server sudo >/dev/null \
-            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server sudo >/dev/null; }
+    local packages="openssh-server sudo fish tcsh zsh busybox"
+    if ! [ -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v fish >/dev/null \
+        || ! command -v tcsh >/dev/null || ! command -v zsh >/dev/null || ! command -v busybox >/dev/null; then
+        echo "sshd-fleet: installing $packages" >&2
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >/dev/null; }
     fi
     mkdir -p /run/sshd
     if ! id "$FLEET_USER" >/dev/null 2>&1; then
@@ -52,6 +69,53 @@ Defaults:$FLEET_USER secure_path="$FLEET_HOME/bin:/usr/local/sbin:/usr/local/bin
 $FLEET_USER ALL=(ALL) ALL
 SUDO
     chmod 0440 /etc/sudoers.d/pushinst-fleet
+    variants
+}
+
+# One user per kind of host a real fleet has: login shells, sudoers, staging mounts.
+variants() {
+    mkdir -p /usr/local/lib/pushinst-fleet
+    # busybox runs ash when called by that name.
+    ln -sf "$(command -v busybox)" /usr/local/lib/pushinst-fleet/ash
+    local name shell home
+    for spec in fish:/usr/bin/fish tcsh:/usr/bin/tcsh zsh:/usr/bin/zsh dash:/bin/dash \
+        ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh ttynp:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
+        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh readonly:/bin/sh; do
+        name=pushinst-${spec%%:*}
+        shell=${spec#*:}
+        home=/var/lib/$name
+        grep -qx "$shell" /etc/shells || echo "$shell" >> /etc/shells
+        if ! id "$name" >/dev/null 2>&1; then
+            useradd --system --home-dir "$home" --shell "$shell" "$name"
+        fi
+        [ "$(getent passwd "$name" | cut -d: -f7)" = "$shell" ] || usermod --shell "$shell" "$name"
+        mkdir -p "$home"
+        case $name in
+            pushinst-noexec) mountpoint -q "$home" || mount -t tmpfs -o size=16m,noexec,mode=0755 tmpfs "$home" ;;
+            pushinst-full) mountpoint -q "$home" || mount -t tmpfs -o size=2m,mode=0755 tmpfs "$home" ;;
+        esac
+        if [ "$name" = pushinst-readonly ]; then chown root:root "$home"; chmod 0755 "$home"; else chown "$name" "$home"; fi
+        echo "$name:$(cat "$PASSWORD_FILE")" | chpasswd
+        # Must change its password at the next login (after chpasswd, which resets that).
+        if [ "$name" = pushinst-expired ]; then chage -d 0 "$name"; fi
+    done
+    # pushinst-nopath: a PATH with the usual tools but no sudo (set by its sshd Match block).
+    local tools=/usr/local/lib/pushinst-fleet/nosudo-bin tool
+    mkdir -p "$tools"
+    for tool in sh cat chmod chown date id kill mkdir printf rm setsid sha256sum sleep tail touch wc env test; do
+        [ -e "$tools/$tool" ] || ln -s "$(command -v "$tool")" "$tools/$tool" 2>/dev/null || true
+    done
+    local everyone="pushinst-fish,pushinst-tcsh,pushinst-zsh,pushinst-dash,pushinst-ash,pushinst-tty,pushinst-ttynp,pushinst-targetpw,pushinst-nopath,pushinst-noexec,pushinst-full"
+    cat > /etc/sudoers.d/pushinst-fleet-variants <<SUDO
+Defaults:$everyone lecture=never, env_keep += "PUSHINST_FIXTURE_HOST PUSHINST_FIXTURE_DIR"
+Defaults:$everyone secure_path="$FLEET_HOME/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+Defaults:pushinst-tty, pushinst-ttynp requiretty
+Defaults:pushinst-targetpw targetpw
+$everyone ALL=(ALL) ALL
+pushinst-ttynp ALL=(ALL) NOPASSWD: ALL
+SUDO
+    chmod 0440 /etc/sudoers.d/pushinst-fleet-variants
+    visudo -cq || die "sudoers variants do not parse"
 }
 
 start() {
@@ -77,6 +141,7 @@ start() {
         host=$dir/host$n
         mkdir -p "$host/root"
         chown "$FLEET_USER" "$host/root"
+        chmod 0777 "$host/root"
         [ -f "$host/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host$n" -f "$host/ssh_host_ed25519_key"
         cat > "$host/sshd_config" <<CONF
 ListenAddress $addr:$port
@@ -88,12 +153,14 @@ UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowUsers $FLEET_USER
+AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired pushinst-readonly
 Subsystem sftp internal-sftp
 SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400
 MaxSessions 50
 LogLevel INFO
+Match User pushinst-nopath
+    SetEnv PATH=/usr/local/lib/pushinst-fleet/nosudo-bin PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 CONF
         rm -f "$host/sshd.pid" "$host/sshd.log"
         /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log" \

@@ -65,7 +65,7 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
         Failure::ExitCode { code } => format!("installer exited with code {code}"),
         Failure::Signal { signal } => format!("installer killed by signal {signal}"),
         Failure::InstallerTimedOut { limit } => format!(
-            "timeout during execute (the installer did not finish within {}; it was stopped)",
+            "timeout during execute (the installer did not finish within {}; it and the processes it started were killed)",
             span(*limit)
         ),
         Failure::StepTimedOut { limit, host_deadline } => timed_out(step_name, *limit, *host_deadline),
@@ -174,7 +174,7 @@ mod tests {
                     reason: Failure::InstallerTimedOut { limit: secs(1800) },
                 },
                 "failed",
-                "timeout during execute (the installer did not finish within 30m; it was stopped)",
+                "timeout during execute (the installer did not finish within 30m; it and the processes it started were killed)",
             ),
             (
                 Outcome::Failed {

@@ -35,6 +35,11 @@ impl OutputTail {
         }
     }
 
+    /// Count `bytes` as cut before the first byte pushed (the host kept only the end).
+    pub fn set_dropped(&mut self, bytes: u64) {
+        self.dropped = bytes;
+    }
+
     /// Bytes that were cut from the front.
     pub fn dropped(&self) -> u64 {
         let over = self.bytes.len().saturating_sub(self.limit) as u64;
@@ -44,20 +49,6 @@ impl OutputTail {
     pub fn text(&self) -> String {
         let start = self.bytes.len().saturating_sub(self.limit);
         String::from_utf8_lossy(&self.bytes[start..]).into_owned()
-    }
-
-    /// Remove a line we injected ourselves (a marker), wherever it is.
-    pub fn remove_line(&mut self, line: &str) -> bool {
-        let needle = format!("{line}\n");
-        let Some(pos) = self
-            .bytes
-            .windows(needle.len())
-            .position(|w| w == needle.as_bytes())
-        else {
-            return false;
-        };
-        self.bytes.drain(pos..pos + needle.len());
-        true
     }
 }
 
@@ -73,14 +64,5 @@ mod tests {
         }
         assert_eq!(tail.text(), "fghijKLMNO");
         assert_eq!(tail.dropped(), 15);
-    }
-
-    #[test]
-    fn removes_marker_lines() {
-        let mut tail = OutputTail::new(100);
-        tail.push(b"a\nMARK\nb\n");
-        assert!(tail.remove_line("MARK"));
-        assert_eq!(tail.text(), "a\nb\n");
-        assert!(!tail.remove_line("MARK"));
     }
 }

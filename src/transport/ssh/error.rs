@@ -89,36 +89,38 @@ pub enum SshError {
     NotPrepared,
     #[error("nothing was staged")]
     NothingStaged,
-    #[error("upload failed: SFTP subsystem: {source}")]
+    #[error(
+        "upload failed: the host's SSH server gave no SFTP session (is `Subsystem sftp` configured in its sshd_config?)"
+    )]
     SftpSubsystem {
         #[source]
         source: russh::Error,
     },
-    #[error("upload failed: SFTP subsystem: {source}")]
+    #[error(
+        "upload failed: the host's SFTP server ended at once (a login script that prints text breaks an external sftp-server; `Subsystem sftp internal-sftp` does not)"
+    )]
     SftpInit {
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: mkdir ~/{dir}: {source}")]
+    #[error("upload failed: cannot create the staging directory ~/{dir} ({}); the login user needs a home it can write to", sftp_words(.source))]
     SftpMkdir {
         dir: String,
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: {path}: {source}")]
+    #[error("upload failed: {path}: {}", sftp_words(.source))]
     SftpOpen {
         path: String,
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: {path}: {source}")]
+    #[error("upload failed: {path}: {}", sftp_words(.source))]
     SftpWrite {
         path: String,
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("cannot verify the upload: {output}")]
-    VerifyFailed { exit: RemoteExit, output: String },
     #[error(
         "checksum mismatch for {file} after upload (expected sha256 {expected}, target has {})",
         found.as_deref().unwrap_or("nothing")
@@ -128,8 +130,46 @@ pub enum SshError {
         expected: String,
         found: Option<String>,
     },
-    #[error("sudo refused: {said}")]
-    SudoRefused { said: String },
+    #[error("cannot verify the upload: the host has none of sha256sum, shasum, openssl")]
+    NoChecksumTool,
+    #[error("no space left on {dir}: needs {}, {} free; free some space there", mib(*.needs), mib(*.free))]
+    NoSpace { dir: String, needs: u64, free: u64 },
+    #[error(
+        "refusing staging path {dir:?}: pushinst names its directories with letters, digits, `.`, `-`, `_` and `/` only"
+    )]
+    UnsafeStagingPath { dir: String },
+    #[error(
+        "sudo is not installed on the host (not in {user}'s PATH); install it, or use a credential without `sudo = true`"
+    )]
+    SudoMissing { user: String },
+    #[error(
+        "sudo refused: {user} may not run commands as root on this host; allow it in sudoers (it runs /bin/sh)"
+    )]
+    SudoNotPermitted { user: String },
+    #[error(
+        "sudo refused the password for {user}; check sudo_password (with `targetpw` or `rootpw` in sudoers, sudo wants root's password)"
+    )]
+    SudoPasswordRefused { user: String },
+    #[error("sudo -n refused {user}: sudo wants a password (set sudo_password) or {user} may not use sudo")]
+    SudoNeedsPassword { user: String },
+    #[error(
+        "the password of {user} has expired: the host demands a new one before it runs anything; set a new password (passwd, or chage on the host) and put it in the credential"
+    )]
+    PasswordExpired { user: String },
+    #[error("the host accepted the login of {user} but runs no command for it ({}); check the account's login shell and sshd's ForceCommand", exit_words(.exit))]
+    SessionRunsNothing { user: String, exit: Option<RemoteExit> },
+    #[error(
+        "{dir} is mounted noexec, so the installer cannot run from it; nothing was installed (the login user needs a home where programs may run)"
+    )]
+    StagingNoexec { dir: String },
+    #[error(
+        "the installer's end was not seen: pushinst's wrapper on the host stopped first (was it killed?)"
+    )]
+    InstallerLost,
+    #[error("pushinst's wrapper did not run on the host ({}); is /bin/sh a POSIX shell there?", exit_words(.exit))]
+    WrapperSilent { exit: Option<RemoteExit> },
+    #[error("no word from the host for {} after the installer's limit; it may still be running there", humantime::format_duration(*.waited))]
+    NoReport { waited: std::time::Duration },
     #[error("cleanup of ~/{dir} failed ({exit:?}): {output}")]
     CleanupFailed {
         dir: String,
@@ -138,6 +178,36 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+}
+
+/// An SFTP failure in the admin's words, not the library's ("Failure: Failure").
+fn sftp_words(error: &russh_sftp::client::error::Error) -> &'static str {
+    use russh_sftp::client::error::Error;
+    use russh_sftp::protocol::StatusCode;
+    match error {
+        Error::Status(status) => match status.status_code {
+            StatusCode::NoSuchFile => "no such file or directory",
+            StatusCode::PermissionDenied => "permission denied",
+            StatusCode::Failure => "the SFTP server refused; is the file system full or read-only?",
+            _ => "the SFTP server answered with an error",
+        },
+        Error::Timeout => "the SFTP server did not answer in time",
+        Error::IO(_) => "the connection failed",
+        _ => "the SFTP server broke the protocol",
+    }
+}
+
+fn exit_words(exit: &Option<RemoteExit>) -> String {
+    match exit {
+        Some(RemoteExit::Code(c)) => format!("exit {c}"),
+        Some(RemoteExit::Signal(s)) => format!("signal {s}"),
+        None => "no exit status".to_string(),
+    }
+}
+
+/// Sizes as people read them: `5.0 MiB`.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 impl SshError {
@@ -164,9 +234,20 @@ impl SshError {
             | SshError::SftpMkdir { .. }
             | SshError::SftpOpen { .. }
             | SshError::SftpWrite { .. }
-            | SshError::VerifyFailed { .. }
             | SshError::ChecksumMismatch { .. }
-            | SshError::SudoRefused { .. }
+            | SshError::NoChecksumTool
+            | SshError::NoSpace { .. }
+            | SshError::UnsafeStagingPath { .. }
+            | SshError::SudoMissing { .. }
+            | SshError::SudoNotPermitted { .. }
+            | SshError::SudoPasswordRefused { .. }
+            | SshError::SudoNeedsPassword { .. }
+            | SshError::StagingNoexec { .. }
+            | SshError::PasswordExpired { .. }
+            | SshError::SessionRunsNothing { .. }
+            | SshError::InstallerLost
+            | SshError::WrapperSilent { .. }
+            | SshError::NoReport { .. }
             | SshError::CleanupFailed { .. }
             | SshError::RebootFailed { .. } => ErrorClass::TargetSetup,
         }
@@ -253,7 +334,13 @@ mod tests {
                 ErrorClass::TargetSetup,
             ),
             (
-                SshError::SudoRefused { said: "no".into() },
+                SshError::SudoNotPermitted { user: "u".into() },
+                ErrorClass::TargetSetup,
+            ),
+            (
+                SshError::StagingNoexec {
+                    dir: "/home/u".into(),
+                },
                 ErrorClass::TargetSetup,
             ),
         ];
@@ -275,11 +362,13 @@ mod tests {
             "checksum mismatch for a.sh after upload (expected sha256 00, target has nothing)"
         );
         assert_eq!(
-            SshError::SudoRefused {
-                said: "a password is required".into()
+            SshError::NoSpace {
+                dir: "/home/deploy".into(),
+                needs: 5 * 1024 * 1024,
+                free: 1258291,
             }
             .to_string(),
-            "sudo refused: a password is required"
+            "no space left on /home/deploy: needs 5.0 MiB, 1.2 MiB free; free some space there"
         );
     }
 

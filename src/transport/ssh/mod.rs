@@ -7,6 +7,7 @@ mod exec;
 mod host_key;
 mod quote;
 mod stage;
+mod wrapper;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,7 @@ impl Connector for SshConnector {
                 credential: None,
                 staged: None,
                 created: false,
+                payloads: Vec::new(),
             }) as Box<dyn Connection>)
         })
     }
@@ -105,6 +107,8 @@ pub struct SshConnection {
     staged: Option<String>,
     /// Whether `stage` began creating it (so cleanup has something to remove).
     created: bool,
+    /// What was staged, for the wrapper to check on the target.
+    payloads: Vec<Payload>,
 }
 
 impl SshConnection {
@@ -132,8 +136,9 @@ impl Connection for SshConnection {
             let Detect::Command(command) = detect else {
                 return Err(SshError::RegistryCheckOnLinux.into());
             };
-            let out = exec::run(&self.handle, command, None).await?;
-            Ok(out.exit == super::RemoteExit::Code(0))
+            let user = self.user.clone().unwrap_or_default();
+            let exit = exec::sh(&self.handle, &user, command).await?;
+            Ok(exit == super::RemoteExit::Code(0))
         })
     }
 
@@ -169,15 +174,30 @@ impl Connection for SshConnection {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
             self.created = true;
-            stage::upload(&self.handle, &dir, payloads).await?;
-            stage::verify(&self.handle, &dir, payloads).await
+            self.payloads = payloads.to_vec();
+            match stage::upload(&self.handle, &dir, payloads).await {
+                Err(TransportError::Ssh(
+                    e @ (SshError::SftpSubsystem { .. } | SshError::SftpInit { .. }),
+                )) => {
+                    // No SFTP session: maybe no session runs at all (an expired password).
+                    let user = self.user.clone().unwrap_or_default();
+                    Err(exec::explain(&self.handle, &user).await.unwrap_or(e.into()))
+                }
+                other => other,
+            }
         })
     }
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(SshError::NothingStaged)?;
-            exec::install(&self.handle, &dir, install, self.sudo()).await
+            let user = self.user.clone().unwrap_or_default();
+            let ran = exec::install(&self.handle, &dir, install, &self.payloads, &user, self.sudo()).await;
+            if ran.removed {
+                // The wrapper removed the directory itself: nothing left for cleanup.
+                self.created = false;
+            }
+            ran.result
         })
     }
 
@@ -187,7 +207,7 @@ impl Connection for SshConnection {
                 self.staged = None;
                 return Ok(());
             };
-            exec::remove_dir(&self.handle, &dir, self.sudo()).await?;
+            exec::remove_dir(&self.handle, &dir).await?;
             self.staged = None;
             self.created = false;
             Ok(())
@@ -198,9 +218,7 @@ impl Connection for SshConnection {
         Box::pin(async move {
             for artefact in artefacts {
                 match artefact.kind {
-                    ArtefactKind::Directory => {
-                        exec::remove_dir(&self.handle, &artefact.path, self.sudo()).await?
-                    }
+                    ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path).await?,
                     ArtefactKind::Service | ArtefactKind::Task => {}
                 }
             }
@@ -213,7 +231,10 @@ impl Connection for SshConnection {
         delay: Duration,
         message: &'a str,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(exec::reboot(&self.handle, delay, message, self.sudo()))
+        Box::pin(async move {
+            let user = self.user.clone().unwrap_or_default();
+            exec::reboot(&self.handle, delay, message, &user, self.sudo()).await
+        })
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -1,15 +1,8 @@
-//! POSIX shell quoting for the commands we send: every argument is single-quoted,
-//! so nothing in a file name or an installer argument is ever interpreted.
+//! POSIX shell quoting for what `/bin/sh` reads from pushinst.conf: every value is
+//! single-quoted, so nothing in a file name or an installer argument is interpreted.
 
 pub fn quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', r"'\''"))
-}
-
-pub fn join(args: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    args.into_iter()
-        .map(|a| quote(a.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
@@ -19,7 +12,8 @@ mod tests {
     #[test]
     fn quotes_survive_the_shell() {
         let args = ["plain", "with space", "it's", "$(rm -rf /)", "a\"b", ""];
-        let line = format!("printf '%s\\n' {}", join(args));
+        let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        let line = format!("printf '%s\\n' {}", quoted.join(" "));
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(line)

@@ -1,4 +1,6 @@
-//! Upload over SFTP into a fresh private directory, then verify SHA-256 on the target.
+//! Files onto the target over SFTP: the payloads and the wrapper into a fresh private
+//! directory, after checking the file system has room for them. The wrapper checks
+//! their SHA-256 on the target before it runs anything.
 
 use futures::StreamExt;
 use russh::client::Handle;
@@ -6,12 +8,14 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 
 use super::host_key::Client;
-use super::{SshError, exec};
-use crate::transport::{Payload, RemoteExit, TransportError};
+use super::{SshError, wrapper};
+use crate::transport::{Payload, TransportError};
 
 /// Large enough to fill the pipe, small enough for every sftp-server's limits.
 const CHUNK: usize = 64 * 1024;
 const IN_FLIGHT: usize = 16;
+/// Room left beyond the files themselves: the wrapper's log and status files.
+const MARGIN: u64 = 1024 * 1024;
 
 fn attrs(mode: u32) -> FileAttributes {
     FileAttributes {
@@ -20,11 +24,7 @@ fn attrs(mode: u32) -> FileAttributes {
     }
 }
 
-pub(super) async fn upload(
-    handle: &Handle<Client>,
-    dir: &str,
-    payloads: &[Payload],
-) -> Result<(), TransportError> {
+async fn session(handle: &Handle<Client>) -> Result<RawSftpSession, TransportError> {
     let channel = handle
         .channel_open_session()
         .await
@@ -37,75 +37,118 @@ pub(super) async fn upload(
     sftp.init()
         .await
         .map_err(|source| SshError::SftpInit { source })?;
-    // mkdir fails if the path exists: nobody can pre-plant the directory for us.
+    Ok(sftp)
+}
+
+/// The directory's parent as the host names it, and the bytes free there (when the
+/// server can say).
+async fn room(sftp: &RawSftpSession, dir: &str) -> (String, Option<u64>) {
+    let parent = match dir.rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((parent, _)) => parent,
+        None => ".",
+    };
+    let shown = match sftp.realpath(parent).await {
+        Ok(name) => name
+            .files
+            .first()
+            .map(|f| f.filename.clone())
+            .unwrap_or_else(|| parent.to_string()),
+        Err(_) => parent.to_string(),
+    };
+    let free = sftp
+        .statvfs(parent)
+        .await
+        .ok()
+        .map(|s| s.blocks_avail.saturating_mul(s.fragment_size.max(1)));
+    (shown, free)
+}
+
+async fn no_space(sftp: &RawSftpSession, dir: &str, needs: u64) -> Option<SshError> {
+    let (parent, free) = room(sftp, dir).await;
+    let free = free?;
+    (free < needs).then_some(SshError::NoSpace {
+        dir: parent,
+        needs,
+        free,
+    })
+}
+
+async fn put(sftp: &RawSftpSession, path: &str, data: &[u8], mode: u32) -> Result<(), SshError> {
+    let flags = OpenFlags::CREATE | OpenFlags::WRITE | OpenFlags::EXCLUDE;
+    let handle = sftp
+        .open(path, flags, attrs(mode))
+        .await
+        .map_err(|source| SshError::SftpOpen {
+            path: path.to_string(),
+            source,
+        })?
+        .handle;
+    let writes = (0..data.len()).step_by(CHUNK).map(|offset| {
+        let chunk = data[offset..data.len().min(offset + CHUNK)].to_vec();
+        sftp.write(handle.clone(), offset as u64, chunk)
+    });
+    let mut pending = futures::stream::iter(writes).buffer_unordered(IN_FLIGHT);
+    while let Some(result) = pending.next().await {
+        result.map_err(|source| SshError::SftpWrite {
+            path: path.to_string(),
+            source,
+        })?;
+    }
+    drop(pending);
+    sftp.close(handle).await.map_err(|source| SshError::SftpWrite {
+        path: path.to_string(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Create `dir` (mode 0700; fails if it exists, so nobody can plant it) and put the
+/// payloads and the wrapper in it.
+pub(super) async fn upload(
+    handle: &Handle<Client>,
+    dir: &str,
+    payloads: &[Payload],
+) -> Result<(), TransportError> {
+    let sftp = session(handle).await?;
+    let needs =
+        payloads.iter().map(|p| p.data.len() as u64).sum::<u64>() + wrapper::SCRIPT.len() as u64 + MARGIN;
+    if let Some(full) = no_space(&sftp, dir, needs).await {
+        return Err(full.into());
+    }
     sftp.mkdir(dir, attrs(0o700))
         .await
         .map_err(|source| SshError::SftpMkdir {
             dir: dir.to_string(),
             source,
         })?;
-    for payload in payloads {
-        let path = format!("{dir}/{}", payload.file_name);
-        let mode = if payload.executable { 0o700 } else { 0o600 };
-        let flags = OpenFlags::CREATE | OpenFlags::WRITE | OpenFlags::EXCLUDE;
-        let handle = sftp
-            .open(path.as_str(), flags, attrs(mode))
-            .await
-            .map_err(|source| SshError::SftpOpen {
-                path: path.clone(),
-                source,
-            })?
-            .handle;
-        let data = &payload.data;
-        let writes = (0..data.len()).step_by(CHUNK).map(|offset| {
-            let chunk = data[offset..data.len().min(offset + CHUNK)].to_vec();
-            sftp.write(handle.clone(), offset as u64, chunk)
-        });
-        let mut pending = futures::stream::iter(writes).buffer_unordered(IN_FLIGHT);
-        while let Some(result) = pending.next().await {
-            result.map_err(|source| SshError::SftpWrite {
-                path: path.clone(),
-                source,
-            })?;
+    let mut files: Vec<(String, &[u8], u32)> = payloads
+        .iter()
+        .map(|p| {
+            let mode = if p.executable { 0o700 } else { 0o600 };
+            (format!("{dir}/{}", p.file_name), &p.data[..], mode)
+        })
+        .collect();
+    files.push((
+        format!("{dir}/{}", wrapper::SCRIPT_NAME),
+        wrapper::SCRIPT.as_bytes(),
+        0o600,
+    ));
+    for (path, data, mode) in files {
+        if let Err(e) = put(&sftp, &path, data, mode).await {
+            // A write refused because the disk filled up says only "Failure".
+            return Err(no_space(&sftp, dir, data.len() as u64 + MARGIN)
+                .await
+                .unwrap_or(e)
+                .into());
         }
-        drop(pending);
-        sftp.close(handle)
-            .await
-            .map_err(|source| SshError::SftpWrite { path, source })?;
     }
     Ok(())
 }
 
-pub(super) async fn verify(
-    handle: &Handle<Client>,
-    dir: &str,
-    payloads: &[Payload],
-) -> Result<(), TransportError> {
-    let mut argv = vec!["sha256sum".to_string(), "--".to_string()];
-    argv.extend(payloads.iter().map(|p| p.file_name.clone()));
-    let (line, _) = exec::command_line(dir, &argv, None);
-    let out = exec::run(handle, &line, None).await?;
-    let text = out.output.text();
-    if out.exit != RemoteExit::Code(0) {
-        return Err(SshError::VerifyFailed {
-            exit: out.exit,
-            output: text.trim().to_string(),
-        }
-        .into());
-    }
-    for payload in payloads {
-        let seen = text.lines().find_map(|l| {
-            let (hash, name) = l.split_once("  ")?;
-            (name == payload.file_name).then_some(hash)
-        });
-        if seen != Some(payload.sha256.as_str()) {
-            return Err(SshError::ChecksumMismatch {
-                file: payload.file_name.clone(),
-                expected: payload.sha256.clone(),
-                found: seen.map(str::to_string),
-            }
-            .into());
-        }
-    }
+/// Write one small file into the staged directory.
+pub(super) async fn write(handle: &Handle<Client>, path: &str, data: &[u8]) -> Result<(), TransportError> {
+    let sftp = session(handle).await?;
+    put(&sftp, path, data, 0o600).await?;
     Ok(())
 }
