@@ -31,6 +31,21 @@ fn structure(r: &Reader, size: u16, what: &str) -> Result<(), SmbError> {
     Ok(())
 }
 
+/// The variable part an answer points at, no longer than what was asked for and
+/// wholly inside the message.
+fn payload<'a>(
+    r: &Reader<'a>,
+    offset: usize,
+    len: usize,
+    asked: u32,
+    what: &str,
+) -> Result<&'a [u8], SmbError> {
+    if len > asked as usize {
+        return Err(too_much(what, len, asked as usize));
+    }
+    if len == 0 { Ok(&[]) } else { r.slice(offset, len) }
+}
+
 /// SMB2 SESSION_SETUP Response (2.2.6).
 pub struct SessionSetupResponse<'a> {
     pub session_flags: u16,
@@ -251,11 +266,8 @@ impl<'a> ReadResponse<'a> {
         structure(&r, 17, "READ answer")?;
         let offset = r.u8(HEADER_LEN + 2)? as usize;
         let len = r.u32(HEADER_LEN + 4)? as usize;
-        if len > asked as usize {
-            return Err(too_much("READ answer", len, asked as usize));
-        }
         Ok(ReadResponse {
-            data: if len == 0 { &[] } else { r.slice(offset, len)? },
+            data: payload(&r, offset, len, asked, "READ answer")?,
         })
     }
 }
@@ -300,11 +312,8 @@ impl<'a> IoctlResponse<'a> {
         structure(&r, 49, "IOCTL answer")?;
         let offset = r.u32(HEADER_LEN + 32)? as usize;
         let len = r.u32(HEADER_LEN + 36)? as usize;
-        if len > max_output as usize {
-            return Err(too_much("IOCTL answer", len, max_output as usize));
-        }
         Ok(IoctlResponse {
-            output: if len == 0 { &[] } else { r.slice(offset, len)? },
+            output: payload(&r, offset, len, max_output, "IOCTL answer")?,
         })
     }
 }
@@ -341,11 +350,8 @@ impl<'a> QueryDirectoryResponse<'a> {
         structure(&r, 9, "QUERY_DIRECTORY answer")?;
         let offset = r.u16(HEADER_LEN + 2)? as usize;
         let len = r.u32(HEADER_LEN + 4)? as usize;
-        if len > asked as usize {
-            return Err(too_much("directory listing", len, asked as usize));
-        }
         Ok(QueryDirectoryResponse {
-            buffer: if len == 0 { &[] } else { r.slice(offset, len)? },
+            buffer: payload(&r, offset, len, asked, "directory listing")?,
         })
     }
 
