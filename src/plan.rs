@@ -13,7 +13,8 @@ use std::time::SystemTime;
 
 use crate::history::HistoryError;
 use crate::inventory::{
-    Inventory, Os, Package, RebootPolicy, SmbEncryption, SmbSigning, Target, Timeouts, WindowsExec,
+    Inventory, Os, Package, RebootPolicy, SmbEncryption, SmbSigning, StagingDir, Target, Timeouts,
+    WindowsExec,
 };
 use crate::outcome::Skip;
 use crate::transport::Detect;
@@ -73,16 +74,17 @@ pub struct HostPlan {
 }
 
 /// How a host is reached, and where its files go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub transport: Transport,
     pub port: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
-    /// SSH; files staged in a new private directory in the login home, verified by sha256.
-    Ssh,
+    /// SSH; files staged in a new private directory in `staging_dir` (the login home
+    /// when `None`), verified by sha256.
+    Ssh { staging_dir: Option<StagingDir> },
     /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task,
     /// every answer signed (unless `smb_signing` relaxes it) and encrypted as
     /// `smb_encryption` says.
@@ -95,17 +97,20 @@ pub enum Transport {
 
 impl Route {
     /// Where the staged files go, in the target's terms.
-    pub fn staging(&self) -> &'static str {
-        match self.transport {
-            Transport::Ssh => "~/.pushinst-RUN-…",
-            Transport::Smb { .. } => r"ADMIN$\pushinst-<random> (SYSTEM and Administrators only)",
+    pub fn staging(&self) -> String {
+        match &self.transport {
+            Transport::Ssh { staging_dir: None } => "~/.pushinst-RUN-…".to_string(),
+            Transport::Ssh {
+                staging_dir: Some(dir),
+            } => format!("{}/.pushinst-RUN-…", dir.as_str().trim_end_matches('/')),
+            Transport::Smb { .. } => r"ADMIN$\pushinst-<random> (SYSTEM and Administrators only)".to_string(),
         }
     }
 
     /// What the upload is checked against on the target.
     pub fn verifies(&self) -> &'static str {
         match self.transport {
-            Transport::Ssh => "sha256",
+            Transport::Ssh { .. } => "sha256",
             Transport::Smb { .. } => "size",
         }
     }
@@ -348,7 +353,12 @@ fn decide(
 /// method decides how Windows runs the installer.
 pub fn route(target: &Target, exec: Option<WindowsExec>) -> Route {
     let (transport, port) = match target.os {
-        Os::Linux => (Transport::Ssh, 22),
+        Os::Linux => (
+            Transport::Ssh {
+                staging_dir: target.staging_dir.clone(),
+            },
+            22,
+        ),
         Os::Windows => (
             Transport::Smb {
                 exec: exec.unwrap_or(target.exec),
@@ -553,12 +563,12 @@ credentials = ["first"]
         assert_eq!(
             plan.hosts[0].route,
             Route {
-                transport: Transport::Ssh,
+                transport: Transport::Ssh { staging_dir: None },
                 port: 22
             }
         );
         assert_eq!(plan.hosts[0].route.verifies(), "sha256");
-        let win = plan.hosts[3].route;
+        let win = &plan.hosts[3].route;
         assert_eq!(win.port, 4455);
         assert_eq!(win.verifies(), "size");
         let forced = plan_with(&Scripted::default(), Selection::All, Some(WindowsExec::Task));

@@ -96,7 +96,7 @@ fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential
 
 /// The connectors of this run: one for every SSH host, one per Windows route.
 pub struct Connectors {
-    ssh: Arc<dyn Connector>,
+    ssh: SshConnector,
 }
 
 impl Connectors {
@@ -110,20 +110,23 @@ impl Connectors {
             })?;
         }
         Ok(Connectors {
-            ssh: Arc::new(SshConnector::new(
+            ssh: SshConnector::new(
                 HostKeyCheck {
                     known_hosts,
                     accept_new,
                 },
                 run_id,
-            )),
+            ),
         })
     }
 
     /// The connector for this route, and where it listens.
-    pub fn endpoint(&self, t: &Target, route: Route) -> (Arc<dyn Connector>, Endpoint) {
-        let connector = match route.transport {
-            Transport::Ssh => self.ssh.clone(),
+    pub fn endpoint(&self, t: &Target, route: &Route) -> (Arc<dyn Connector>, Endpoint) {
+        let connector: Arc<dyn Connector> = match &route.transport {
+            // Shares the run's SSH configuration; only the staging place is per host.
+            Transport::Ssh { staging_dir } => {
+                Arc::new(self.ssh.staging_in(staging_dir.as_ref().map(|d| d.as_str())))
+            }
             // A Windows connector holds only its options: one per host is cheap,
             // and lets each host's own signing and encryption rule travel with it.
             Transport::Smb {
@@ -217,7 +220,7 @@ pub fn jobs(
         if packages.is_empty() {
             continue;
         }
-        let (connector, endpoint) = connectors.endpoint(&host.target, host.route);
+        let (connector, endpoint) = connectors.endpoint(&host.target, &host.route);
         jobs.push(HostJob {
             label: host.target.label(),
             endpoint,

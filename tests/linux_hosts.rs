@@ -378,7 +378,7 @@ fn noexec_full_and_unwritable_staging_places_are_named_and_not_attempts() {
     let noexec = run.outcome(&fleet.endpoints[0]);
     assert_eq!(
         noexec["reason"],
-        "/var/lib/pushinst-noexec is mounted noexec, so the installer cannot run from it; nothing was installed (the login user needs a home where programs may run)",
+        "/var/lib/pushinst-noexec is mounted noexec, so the installer cannot run from it; nothing was installed (set staging_dir to a directory where programs may run)",
         "{noexec}"
     );
     let full = run.outcome(&fleet.endpoints[1]);
@@ -392,12 +392,125 @@ fn noexec_full_and_unwritable_staging_places_are_named_and_not_attempts() {
     let reason = readonly["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("upload failed: cannot create the staging directory ~/.pushinst-")
-            && reason.ends_with("(permission denied); the login user needs a home it can write to"),
+            && reason.ends_with(
+                "(permission denied); the login user cannot write there: set staging_dir to a directory it can write to"
+            ),
         "{readonly}"
     );
     for (outcome, user) in [(noexec, "noexec"), (full, "full"), (readonly, "readonly")] {
         assert_eq!(outcome["status"], "failed");
         assert_eq!(outcome["installer_ran"], false, "{user}: not an attempt");
+        assert!(leftovers(user, &run.run_id()).is_empty(), "{user}");
+    }
+}
+
+/// Entries named `.pushinst-RUN_ID…` in `dir`.
+fn staged_in(dir: &Path, run_id: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&format!(".pushinst-{run_id}")))
+        .collect()
+}
+
+/// A directory made for one test, removed when it ends.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new(name: &str, mode: u32, owner: Option<&str>) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("pushinst-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).expect("mkdir");
+        if let Some(user) = owner {
+            let status = std::process::Command::new("chown")
+                .arg(user)
+                .arg(&path)
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        ScratchDir(path)
+    }
+
+    fn text(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn staging_dir_moves_staging_off_a_noexec_or_full_home_and_refuses_a_place_others_control() {
+    let fleet = Fleet::start(4);
+    // 3 MiB: more than the 2 MiB home of pushinst-full holds.
+    let filler = "#".repeat(3 * 1024 * 1024);
+    fleet.installer("install.sh", &format!("{filler}\nexit 0"));
+    // Writable by every user and not sticky: anyone could rename pushinst's directory.
+    let open = ScratchDir::new("open", 0o777, None);
+    // Sticky, but its owner (another user) may rename anything in it.
+    let theirs = ScratchDir::new("theirs", 0o1777, Some("pushinst-dash"));
+    let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
+    setup
+        .host(0, "noexec", "")
+        .host(1, "full", "")
+        .host(2, "fleet", "sudo = true")
+        .host(3, "fleet", "sudo = true");
+    // Per host for the first three, per group for the last.
+    setup.groups.push_str(&format!(
+        "\n[[hosts]]\nname = \"{}\"\nstaging_dir = \"/var/tmp/\"\n\n[[hosts]]\nname = \"{}\"\nstaging_dir = \"/var/tmp\"\n\n[[hosts]]\nname = \"{}\"\nstaging_dir = \"{}\"\n",
+        fleet.endpoints[0],
+        fleet.endpoints[1],
+        fleet.endpoints[2],
+        open.text()
+    ));
+    setup.write();
+    let text = std::fs::read_to_string(fleet.path("pushinst.toml"))
+        .unwrap()
+        .replace(
+            "credentials = [\"g3\"]\n",
+            &format!("credentials = [\"g3\"]\nstaging_dir = \"{}\"\n", theirs.text()),
+        );
+    fleet.write("pushinst.toml", &text);
+
+    let plan = setup.deploy(&["--dry-run"]);
+    assert_eq!(plan.code(), 0, "{}", plan.debug());
+    assert!(
+        plan.stdout().contains("\"staging\":\"/var/tmp/.pushinst-RUN-"),
+        "{}",
+        plan.stdout()
+    );
+
+    let run = setup.deploy(&[]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    for n in [0, 1] {
+        let outcome = run.outcome(&fleet.endpoints[n]);
+        assert_eq!(outcome["status"], "ok", "{}", run.debug());
+    }
+    let cases = [
+        (2, &open, format!("{0} is writable by every user", open.text())),
+        (3, &theirs, format!("{0} belongs to user ", theirs.text())),
+    ];
+    for (n, dir, words) in cases {
+        let outcome = run.outcome(&fleet.endpoints[n]);
+        let reason = outcome["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("refusing to stage in {}: {words}", dir.text())),
+            "{reason}\n{}",
+            run.debug()
+        );
+        assert_eq!(outcome["installer_ran"], false, "not an attempt: {outcome}");
+        assert_eq!(outcome["detail"]["reason"]["class"], "target-setup");
+        assert!(staged_in(&dir.0, &run.run_id()).is_empty(), "{n}: staging left");
+    }
+    assert!(staged_in(Path::new("/var/tmp"), &run.run_id()).is_empty());
+    for user in ["noexec", "full"] {
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}");
     }
 }

@@ -72,7 +72,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
             // The credential that created the artefacts first: it owns them.
             let owner = rows.first().map(|r| r.credential.as_str());
             // Removal works the same whether a service or a task ran the installer.
-            let (connector, endpoint) = connectors.endpoint(&target, plan::route(&target, None));
+            let (connector, endpoint) = connectors.endpoint(&target, &plan::route(&target, None));
             let leftovers = rows
                 .iter()
                 .filter_map(|row| {

@@ -19,7 +19,10 @@ pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
         }
     }
     let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
-    let uses_ssh = plan.hosts.iter().any(|h| h.route.transport == Transport::Ssh);
+    let uses_ssh = plan
+        .hosts
+        .iter()
+        .any(|h| matches!(h.route.transport, Transport::Ssh { .. }));
     let check = local_check::check(inv, &credentials, &packages, uses_ssh);
     let text = match cli.output() {
         OutputFormat::Human => {

@@ -190,6 +190,7 @@ impl Checker {
             windows_exec: self.exec(raw.exec).unwrap_or_default(),
             smb_signing: self.smb_signing(raw.smb_signing).unwrap_or_default(),
             smb_encryption: self.smb_encryption(raw.smb_encryption).unwrap_or_default(),
+            staging_dir: self.staging_dir(raw.staging_dir),
             max_attempts,
             reboot,
             state: raw.state.map(|p| self.path(p.get_ref())),
@@ -216,6 +217,20 @@ impl Checker {
                     Problem::at(raw.span(), format!("{what} must be a whole number of at least 1"))
                         .hint(format!("the default is {DEFAULT_MAX_ATTEMPTS}; `pushinst reset` sets a host's counter back to 0")),
                 );
+                None
+            }
+        }
+    }
+
+    fn staging_dir(&mut self, raw: Option<Spanned<String>>) -> Option<StagingDir> {
+        let raw = raw?;
+        match StagingDir::parse(raw.get_ref()) {
+            Ok(dir) => Some(dir),
+            Err(err) => {
+                self.push(Problem::at(raw.span(), err.to_string()).hint(
+                    "name a directory on the target where the login user may create directories \
+                     and run programs, such as \"/var/tmp\"",
+                ));
                 None
             }
         }
@@ -558,6 +573,7 @@ impl Checker {
             exec: self.exec(raw.exec),
             smb_signing: self.smb_signing(raw.smb_signing),
             smb_encryption: self.smb_encryption(raw.smb_encryption),
+            staging_dir: self.staging_dir(raw.staging_dir),
         })
     }
 
@@ -592,6 +608,7 @@ impl Checker {
             exec: self.exec(raw.exec),
             smb_signing: self.smb_signing(raw.smb_signing),
             smb_encryption: self.smb_encryption(raw.smb_encryption),
+            staging_dir: self.staging_dir(raw.staging_dir),
         })
     }
 
@@ -849,5 +866,31 @@ credentials = ["deploy"]
         assert!(text.contains("unknown smb_signing `allow-tamper`"), "{text}");
         assert!(text.contains("did you mean `allow-tampering`?"), "{text}");
         assert!(text.contains("anyone on the network path"), "{text}");
+    }
+
+    #[test]
+    fn a_staging_dir_must_be_a_plain_absolute_path() {
+        for (value, words) in [
+            ("tmp/pushinst", "must be an absolute path"),
+            ("/srv/my dir", "letters, digits"),
+            ("/srv/$(id)", "letters, digits"),
+            ("/var/tmp/../etc", "`.` or `..` steps"),
+        ] {
+            let text = format!("[settings]\nstaging_dir = \"{value}\"\n");
+            let err = parse(Path::new("pushinst.toml"), text).unwrap_err();
+            let text = err.render(false);
+            assert!(text.contains("pushinst.toml:2:15"), "{text}");
+            assert!(text.contains(words), "{value}: {text}");
+            assert!(text.contains("such as \"/var/tmp\""), "{text}");
+        }
+        let ok = parse(
+            Path::new("pushinst.toml"),
+            "[settings]\nstaging_dir = \"/var//tmp/\"\n".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.settings.staging_dir.as_ref().map(|d| d.as_str()),
+            Some("/var/tmp")
+        );
     }
 }

@@ -70,6 +70,52 @@ pub enum SmbEncryption {
     Off,
 }
 
+/// `staging_dir`: the directory on a Linux host in which pushinst makes its staging
+/// directories, instead of the login home (which may be noexec, small or read-only).
+/// An absolute path of plain characters only, because it reaches the target's
+/// `/bin/sh`, and without `.` or `..` steps, so what the plan shows is where files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingDir(String);
+
+/// Why a `staging_dir` value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StagingDirError {
+    #[error("staging_dir must be an absolute path")]
+    Relative,
+    #[error("staging_dir may hold only letters, digits, `.`, `-`, `_` and `/`")]
+    Character,
+    #[error("staging_dir may not have `.` or `..` steps")]
+    DotStep,
+    #[error("staging_dir is longer than 256 characters")]
+    TooLong,
+}
+
+impl StagingDir {
+    pub fn parse(text: &str) -> Result<Self, StagingDirError> {
+        if !text.starts_with('/') {
+            return Err(StagingDirError::Relative);
+        }
+        if text.len() > 256 {
+            return Err(StagingDirError::TooLong);
+        }
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        {
+            return Err(StagingDirError::Character);
+        }
+        let steps: Vec<&str> = text.split('/').filter(|s| !s.is_empty()).collect();
+        if steps.iter().any(|s| *s == "." || *s == "..") {
+            return Err(StagingDirError::DotStep);
+        }
+        Ok(StagingDir(format!("/{}", steps.join("/"))))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {
     /// Unknown or changed keys refuse the host.
@@ -90,6 +136,7 @@ pub struct Settings {
     pub reboot: RebootNotice,
     pub smb_signing: SmbSigning,
     pub smb_encryption: SmbEncryption,
+    pub staging_dir: Option<StagingDir>,
     pub windows_exec: WindowsExec,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
@@ -151,6 +198,7 @@ pub struct Group {
     pub exec: Option<WindowsExec>,
     pub smb_signing: Option<SmbSigning>,
     pub smb_encryption: Option<SmbEncryption>,
+    pub staging_dir: Option<StagingDir>,
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.
@@ -164,6 +212,7 @@ pub struct HostOverride {
     pub exec: Option<WindowsExec>,
     pub smb_signing: Option<SmbSigning>,
     pub smb_encryption: Option<SmbEncryption>,
+    pub staging_dir: Option<StagingDir>,
 }
 
 /// A job bound to targets: `sync` delivers its packages, in order, wherever they

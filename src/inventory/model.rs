@@ -51,6 +51,8 @@ pub struct RawSettings {
     pub smb_signing: Option<Spanned<String>>,
     /// Windows: "when-supported" (default), "required" or "off".
     pub smb_encryption: Option<Spanned<String>>,
+    /// Linux: where staging directories are made instead of the login home.
+    pub staging_dir: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,
@@ -148,6 +150,7 @@ pub struct RawGroup {
     pub exec: Option<Spanned<String>>,
     pub smb_signing: Option<Spanned<String>>,
     pub smb_encryption: Option<Spanned<String>>,
+    pub staging_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +165,7 @@ pub struct RawHost {
     pub exec: Option<Spanned<String>>,
     pub smb_signing: Option<Spanned<String>>,
     pub smb_encryption: Option<Spanned<String>>,
+    pub staging_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

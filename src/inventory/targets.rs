@@ -3,7 +3,7 @@
 
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
-use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, WindowsExec};
+use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir, WindowsExec};
 
 /// A host that is ready to plan: where to connect, what it runs, who to log in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct Target {
     pub exec: WindowsExec,
     pub smb_signing: SmbSigning,
     pub smb_encryption: SmbEncryption,
+    /// Linux hosts: where staging directories go; `None` is the login home.
+    pub staging_dir: Option<StagingDir>,
 }
 
 impl Target {
@@ -206,8 +208,13 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
         .and_then(|o| o.smb_encryption)
         .or_else(|| groups.iter().find_map(|g| g.smb_encryption))
         .unwrap_or(inv.settings.smb_encryption);
+    let staging_dir = over
+        .and_then(|o| o.staging_dir.clone())
+        .or_else(|| groups.iter().find_map(|g| g.staging_dir.clone()))
+        .or_else(|| inv.settings.staging_dir.clone());
     Ok(Target {
         exec,
+        staging_dir,
         smb_signing,
         smb_encryption,
         address: over
@@ -339,9 +346,24 @@ smb_encryption = "off"
     }
 
     #[test]
+    fn staging_dir_comes_from_the_host_then_the_group_then_the_settings() {
+        let text = format!(
+            "[settings]\nstaging_dir = \"/var/tmp\"\n{INV}\n[groups.pair]\nhosts = [\"a1\", \"a2\", \"a3\"]\nos = \"linux\"\ncredentials = [\"a\"]\nstaging_dir = \"/srv/group\"\n\n[groups.solo]\nhosts = [\"b1\"]\nos = \"linux\"\ncredentials = [\"a\"]\n\n[[hosts]]\nname = \"a2\"\nstaging_dir = \"/srv/host\"\n"
+        );
+        let inv = parse(Path::new("inv.toml"), text).unwrap();
+        let targets = resolve_targets(&inv, &["pair".to_string(), "solo".to_string()]).unwrap();
+        let dirs: Vec<_> = targets
+            .iter()
+            .map(|t| t.staging_dir.as_ref().map(|d| d.as_str().to_string()))
+            .collect();
+        let want = ["/srv/group", "/srv/host", "/srv/group", "/var/tmp"];
+        assert_eq!(dirs, want.map(|d| Some(d.to_string())));
+    }
+
+    #[test]
     fn an_override_naming_a_port_is_about_that_port_only() {
         let text = format!(
-            "{INV}\n[groups.pair]\nhosts = [\"twin:4400\", \"twin:4401\"]\nos = \"linux\"\ncredentials = [\"a\"]\n\n[[hosts]]\nname = \"twin:4401\"\ncredentials = [\"b\"]\n"
+            "[settings]\nstaging_dir = \"/var/tmp\"\n{INV}\n[groups.pair]\nhosts = [\"twin:4400\", \"twin:4401\"]\nos = \"linux\"\ncredentials = [\"a\"]\n\n[[hosts]]\nname = \"twin:4401\"\ncredentials = [\"b\"]\n"
         );
         let inv = parse(Path::new("inv.toml"), text).unwrap();
         let targets = resolve_targets(&inv, &["pair".to_string()]).unwrap();

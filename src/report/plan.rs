@@ -25,7 +25,7 @@ fn decision(d: &Decision) -> String {
 
 fn transport(host: &HostPlan) -> String {
     match host.route.transport {
-        Transport::Ssh => format!("ssh :{}", host.route.port),
+        Transport::Ssh { .. } => format!("ssh :{}", host.route.port),
         Transport::Smb {
             exec,
             signing,
@@ -257,7 +257,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                 Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
             };
             let (transport, exec, signing, encryption) = match host.route.transport {
-                Transport::Ssh => ("ssh", None, None, None),
+                Transport::Ssh { .. } => ("ssh", None, None, None),
                 Transport::Smb {
                     exec,
                     signing,

@@ -103,7 +103,7 @@ pub enum SshError {
         #[source]
         source: russh_sftp::client::error::Error,
     },
-    #[error("upload failed: cannot create the staging directory ~/{dir} ({}); the login user needs a home it can write to", sftp_words(.source))]
+    #[error("upload failed: cannot create the staging directory {} ({}); the login user cannot write there: set staging_dir to a directory it can write to", shown(.dir), sftp_words(.source))]
     SftpMkdir {
         dir: String,
         #[source]
@@ -132,7 +132,7 @@ pub enum SshError {
     },
     #[error("cannot verify the upload: the host has none of sha256sum, shasum, openssl")]
     NoChecksumTool,
-    #[error("no space left on {dir}: needs {}, {} free; free some space there", mib(*.needs), mib(*.free))]
+    #[error("no space left on {dir}: needs {}, {} free; free some space there or set staging_dir", mib(*.needs), mib(*.free))]
     NoSpace { dir: String, needs: u64, free: u64 },
     #[error(
         "refusing staging path {dir:?}: pushinst names its directories with letters, digits, `.`, `-`, `_` and `/` only"
@@ -159,9 +159,13 @@ pub enum SshError {
     #[error("the host accepted the login of {user} but runs no command for it ({}); check the account's login shell and sshd's ForceCommand", exit_words(.exit))]
     SessionRunsNothing { user: String, exit: Option<RemoteExit> },
     #[error(
-        "{dir} is mounted noexec, so the installer cannot run from it; nothing was installed (the login user needs a home where programs may run)"
+        "{dir} is mounted noexec, so the installer cannot run from it; nothing was installed (set staging_dir to a directory where programs may run)"
     )]
     StagingNoexec { dir: String },
+    #[error(
+        "refusing to stage in {dir}: {exposure}, so pushinst's files could be swapped before they run; make it writable only by root and the login user (or sticky, as /var/tmp is), or set another staging_dir"
+    )]
+    StagingExposed { dir: String, exposure: Exposure },
     #[error(
         "the installer's end was not seen: pushinst's wrapper on the host stopped first (was it killed?)"
     )]
@@ -170,7 +174,7 @@ pub enum SshError {
     WrapperSilent { exit: Option<RemoteExit> },
     #[error("no word from the host for {} after the installer's limit; it may still be running there", humantime::format_duration(*.waited))]
     NoReport { waited: std::time::Duration },
-    #[error("cleanup of ~/{dir} failed ({exit:?}): {output}")]
+    #[error("cleanup of {} failed ({exit:?}): {output}", shown(.dir))]
     CleanupFailed {
         dir: String,
         exit: RemoteExit,
@@ -178,6 +182,27 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+}
+
+/// Who else could replace what pushinst stages: a directory on the way to the staging
+/// directory that someone other than root and the login user may rename entries in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Exposure {
+    #[error("{path} is writable by every user")]
+    WorldWritable { path: String },
+    #[error("{path} is writable by group {gid}")]
+    GroupWritable { path: String, gid: u32 },
+    #[error("{path} belongs to user {uid}")]
+    Owner { path: String, uid: u32 },
+}
+
+/// A staging path as the admin reads it: relative ones are in the login home.
+fn shown(dir: &str) -> String {
+    if dir.starts_with('/') {
+        dir.to_string()
+    } else {
+        format!("~/{dir}")
+    }
 }
 
 /// An SFTP failure in the admin's words, not the library's ("Failure: Failure").
@@ -243,6 +268,7 @@ impl SshError {
             | SshError::SudoPasswordRefused { .. }
             | SshError::SudoNeedsPassword { .. }
             | SshError::StagingNoexec { .. }
+            | SshError::StagingExposed { .. }
             | SshError::PasswordExpired { .. }
             | SshError::SessionRunsNothing { .. }
             | SshError::InstallerLost
@@ -343,6 +369,13 @@ mod tests {
                 },
                 ErrorClass::TargetSetup,
             ),
+            (
+                SshError::StagingExposed {
+                    dir: "/srv".into(),
+                    exposure: Exposure::WorldWritable { path: "/srv".into() },
+                },
+                ErrorClass::TargetSetup,
+            ),
         ];
         for (error, class) in cases {
             assert_eq!(error.class(), class, "{error:?}");
@@ -368,7 +401,7 @@ mod tests {
                 free: 1258291,
             }
             .to_string(),
-            "no space left on /home/deploy: needs 5.0 MiB, 1.2 MiB free; free some space there"
+            "no space left on /home/deploy: needs 5.0 MiB, 1.2 MiB free; free some space there or set staging_dir"
         );
     }
 

@@ -27,6 +27,8 @@ use super::{
 /// Opens SSH connections for one run.
 pub struct SshConnector {
     shared: Arc<Shared>,
+    /// The directory staging directories go in; `None` is the login home.
+    staging_dir: Option<String>,
 }
 
 struct Shared {
@@ -50,6 +52,16 @@ impl SshConnector {
                 check: Arc::new(check),
                 run_id: run_id.to_string(),
             }),
+            staging_dir: None,
+        }
+    }
+
+    /// The same run's connector, staging in the absolute path `dir` (the login home
+    /// when `None`).
+    pub fn staging_in(&self, dir: Option<&str>) -> Self {
+        SshConnector {
+            shared: self.shared.clone(),
+            staging_dir: dir.map(|d| d.trim_end_matches('/').to_string()),
         }
     }
 }
@@ -63,6 +75,7 @@ impl Connector for SshConnector {
             let handle = open(&self.shared, endpoint).await?;
             Ok(Box::new(SshConnection {
                 shared: self.shared.clone(),
+                staging_dir: self.staging_dir.clone(),
                 endpoint: endpoint.clone(),
                 handle,
                 user: None,
@@ -98,12 +111,13 @@ async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, Ss
 
 pub struct SshConnection {
     shared: Arc<Shared>,
+    staging_dir: Option<String>,
     endpoint: Endpoint,
     handle: Handle<Client>,
     /// The user name this connection has tried to log in as; OpenSSH refuses a change.
     user: Option<String>,
     credential: Option<Credential>,
-    /// The staging directory, relative to the login user's home.
+    /// The staging directory: absolute, or relative to the login user's home.
     staged: Option<String>,
     /// Whether `stage` began creating it (so cleanup has something to remove).
     created: bool,
@@ -155,13 +169,17 @@ impl Connection for SshConnection {
                 })
                 .collect()
         };
-        let dir = format!(
+        let name = format!(
             ".pushinst-{}-{}-{}-{}",
             self.shared.run_id,
             safe(package),
             safe(&self.endpoint.name),
             self.endpoint.port
         );
+        let dir = match &self.staging_dir {
+            Some(base) => format!("{base}/{name}"),
+            None => name,
+        };
         // Set before the directory exists, so cleanup covers a half-done upload.
         self.staged = Some(dir.clone());
         vec![Artefact {

@@ -7,6 +7,7 @@ use russh::client::Handle;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 
+use super::error::Exposure;
 use super::host_key::Client;
 use super::{SshError, wrapper};
 use crate::transport::{Payload, TransportError};
@@ -48,7 +49,9 @@ async fn room(sftp: &RawSftpSession, dir: &str) -> (String, Option<u64>) {
         Some((parent, _)) => parent,
         None => ".",
     };
-    let shown = match sftp.realpath(parent).await {
+    // One round trip for both.
+    let (real, vfs) = futures::join!(sftp.realpath(parent), sftp.statvfs(parent));
+    let shown = match real {
         Ok(name) => name
             .files
             .first()
@@ -56,9 +59,7 @@ async fn room(sftp: &RawSftpSession, dir: &str) -> (String, Option<u64>) {
             .unwrap_or_else(|| parent.to_string()),
         Err(_) => parent.to_string(),
     };
-    let free = sftp
-        .statvfs(parent)
-        .await
+    let free = vfs
         .ok()
         .map(|s| s.blocks_avail.saturating_mul(s.fragment_size.max(1)));
     (shown, free)
@@ -103,6 +104,56 @@ async fn put(sftp: &RawSftpSession, path: &str, data: &[u8], mode: u32) -> Resul
     Ok(())
 }
 
+/// Whether someone other than root and the login user could rename entries in a
+/// directory on the way to `dir` (`parent` is its parent, resolved): then the files
+/// staged there, which sudo may run as root, could be swapped between upload and run.
+/// Sticky directories (/tmp, /var/tmp) let only an entry's owner rename it. What the
+/// server cannot tell (no attributes) is not held against it.
+async fn exposure(sftp: &RawSftpSession, dir: &str, parent: &str) -> Option<Exposure> {
+    if !parent.starts_with('/') {
+        return None;
+    }
+    let mut paths = vec!["/".to_string()];
+    let mut at = String::new();
+    for step in parent.split('/').filter(|s| !s.is_empty()) {
+        at.push('/');
+        at.push_str(step);
+        paths.push(at.clone());
+    }
+    // One round trip: the new directory (whose owner is the login user) and every
+    // ancestor at once.
+    let (ours, ancestors) = futures::join!(
+        sftp.stat(dir),
+        futures::future::join_all(paths.iter().map(|p| sftp.stat(p.as_str())))
+    );
+    let ours = ours.ok()?.attrs;
+    for (path, found) in paths.into_iter().zip(ancestors) {
+        let Ok(found) = found else { continue };
+        let a = found.attrs;
+        let (Some(mode), Some(uid)) = (a.permissions, a.uid) else {
+            continue;
+        };
+        // A directory's owner may rename anything in it, sticky or not.
+        if uid != 0 && Some(uid) != ours.uid {
+            return Some(Exposure::Owner { path, uid });
+        }
+        if mode & 0o1000 != 0 {
+            continue;
+        }
+        if mode & 0o002 != 0 {
+            return Some(Exposure::WorldWritable { path });
+        }
+        // The login user's own group is usually a group of one.
+        if mode & 0o020 != 0 && a.gid != ours.gid {
+            return Some(Exposure::GroupWritable {
+                path,
+                gid: a.gid.unwrap_or_default(),
+            });
+        }
+    }
+    None
+}
+
 /// Create `dir` (mode 0700; fails if it exists, so nobody can plant it) and put the
 /// payloads and the wrapper in it.
 pub(super) async fn upload(
@@ -113,8 +164,16 @@ pub(super) async fn upload(
     let sftp = session(handle).await?;
     let needs =
         payloads.iter().map(|p| p.data.len() as u64).sum::<u64>() + wrapper::SCRIPT.len() as u64 + MARGIN;
-    if let Some(full) = no_space(&sftp, dir, needs).await {
-        return Err(full.into());
+    let (parent, free) = room(&sftp, dir).await;
+    if let Some(free) = free
+        && free < needs
+    {
+        return Err(SshError::NoSpace {
+            dir: parent,
+            needs,
+            free,
+        }
+        .into());
     }
     sftp.mkdir(dir, attrs(0o700))
         .await
@@ -122,6 +181,15 @@ pub(super) async fn upload(
             dir: dir.to_string(),
             source,
         })?;
+    if let Some(exposure) = exposure(&sftp, dir, &parent).await {
+        // Empty still: nothing of ours is there for anyone to swap.
+        let _ = sftp.rmdir(dir).await;
+        return Err(SshError::StagingExposed {
+            dir: parent,
+            exposure,
+        }
+        .into());
+    }
     let mut files: Vec<(String, &[u8], u32)> = payloads
         .iter()
         .map(|p| {
