@@ -208,6 +208,14 @@ impl Outcome {
         )
     }
 
+    /// The installer itself ran on the host, whatever it returned.
+    pub fn installer_ran(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Installed { .. } | Outcome::InstalledRebootRequired { .. }
+        ) || self.counts_as_attempt()
+    }
+
     /// The installer itself ran and failed: what the attempt limit counts. A host
     /// that could not be reached or set up never counts.
     pub fn counts_as_attempt(&self) -> bool {
@@ -364,12 +372,13 @@ mod tests {
 
     #[test]
     fn success_attempts_retries_and_decisiveness_are_defined_once() {
-        let table: Vec<(&str, bool, bool, bool, bool)> = all()
+        let table: Vec<(&str, bool, bool, bool, bool, bool)> = all()
             .iter()
             .map(|o| {
                 (
                     o.status(),
                     o.is_success(),
+                    o.installer_ran(),
                     o.counts_as_attempt(),
                     o.is_retryable(),
                     o.is_decisive(),
@@ -379,18 +388,18 @@ mod tests {
         assert_eq!(
             table,
             [
-                ("ok", true, false, false, true),
-                ("reboot-required", true, false, false, true),
-                ("already-installed", true, false, false, true),
-                ("cleaned", true, false, false, true),
-                ("failed", false, true, true, true),
-                ("failed", false, true, true, true),
-                ("failed", false, false, true, true),
-                ("interrupted", false, false, true, true),
-                ("unreachable", false, false, true, true),
-                ("skipped", false, false, false, false),
-                ("skipped", false, false, true, false),
-                ("not-started", false, false, true, false),
+                ("ok", true, true, false, false, true),
+                ("reboot-required", true, true, false, false, true),
+                ("already-installed", true, false, false, false, true),
+                ("cleaned", true, false, false, false, true),
+                ("failed", false, true, true, true, true),
+                ("failed", false, true, true, true, true),
+                ("failed", false, false, false, true, true),
+                ("interrupted", false, false, false, true, true),
+                ("unreachable", false, false, false, true, true),
+                ("skipped", false, false, false, false, false),
+                ("skipped", false, false, false, true, false),
+                ("not-started", false, false, false, true, false),
             ]
         );
     }

@@ -247,7 +247,7 @@ fn sudo_refusals_are_named_do_not_count_and_leave_nothing() {
         let reason = outcome["reason"].as_str().unwrap();
         assert!(reason.starts_with(words), "{user}: {reason}");
         assert_eq!(outcome["status"], "failed", "{user}: {outcome}");
-        assert_eq!(outcome["installer_ran"], false, "{user}: not an attempt");
+        assert_eq!(outcome["counts_as_attempt"], false, "{user}: not an attempt");
         assert_eq!(outcome["detail"]["reason"]["class"], "target-setup", "{user}");
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}: staging left");
     }
@@ -313,7 +313,7 @@ fn two_hundred_mib_of_output_keep_the_exit_code_and_the_end_with_and_without_sud
         let outcome = run.outcome(endpoint);
         assert_eq!(outcome["status"], "failed", "{outcome}");
         assert_eq!(outcome["exit_code"], 4, "{outcome}");
-        assert_eq!(outcome["installer_ran"], true, "{outcome}");
+        assert_eq!(outcome["counts_as_attempt"], true, "{outcome}");
     }
     assert!(fleet.all_logs().contains("LAST-LINE-OF-OUTPUT"));
     assert!(leftovers("fleet", &run.run_id()).is_empty());
@@ -351,7 +351,7 @@ fn a_timeout_under_sudo_kills_the_installer_and_its_children() {
         outcome["detail"]["reason"]["kind"], "installer-timed-out",
         "{outcome}"
     );
-    assert_eq!(outcome["installer_ran"], true, "a timeout is an attempt");
+    assert_eq!(outcome["counts_as_attempt"], true, "a timeout is an attempt");
     assert!(
         outcome["reason"].as_str().unwrap().contains("were killed"),
         "{outcome}"
@@ -399,7 +399,7 @@ fn noexec_full_and_unwritable_staging_places_are_named_and_not_attempts() {
     );
     for (outcome, user) in [(noexec, "noexec"), (full, "full"), (readonly, "readonly")] {
         assert_eq!(outcome["status"], "failed");
-        assert_eq!(outcome["installer_ran"], false, "{user}: not an attempt");
+        assert_eq!(outcome["counts_as_attempt"], false, "{user}: not an attempt");
         assert!(leftovers(user, &run.run_id()).is_empty(), "{user}");
     }
 }
@@ -505,7 +505,7 @@ fn staging_dir_moves_staging_off_a_noexec_or_full_home_and_refuses_a_place_other
             "{reason}\n{}",
             run.debug()
         );
-        assert_eq!(outcome["installer_ran"], false, "not an attempt: {outcome}");
+        assert_eq!(outcome["counts_as_attempt"], false, "not an attempt: {outcome}");
         assert_eq!(outcome["detail"]["reason"]["class"], "target-setup");
         assert!(staged_in(&dir.0, &run.run_id()).is_empty(), "{n}: staging left");
     }
@@ -534,7 +534,7 @@ fn an_expired_password_is_named_as_such_not_as_an_upload_failure() {
             reason.starts_with("the password of pushinst-expired has expired"),
             "{package}: {outcome}"
         );
-        assert_eq!(outcome["installer_ran"], false);
+        assert_eq!(outcome["counts_as_attempt"], false);
         assert!(leftovers("expired", &run.run_id()).is_empty());
     }
     assert!(fleet.timeline().is_empty());

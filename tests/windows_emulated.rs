@@ -67,7 +67,7 @@ case "$PWD" in *win2*) echo 3 > "$PUSHINST_EXIT_FILE";; *win3*) echo 3010 > "$PU
     );
     let failed = run.outcome(&win.endpoints[1]);
     assert_eq!(failed["exit_code"], 3);
-    assert_eq!(failed["installer_ran"], true);
+    assert_eq!(failed["counts_as_attempt"], true);
     let reboot = run.outcome(&win.endpoints[2]);
     assert_eq!(reboot["exit_code"], 3010, "{}", run.debug());
     assert_eq!(reboot["reboot_required"], true, "{}", run.debug());

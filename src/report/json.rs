@@ -31,7 +31,8 @@ pub fn outcome(outcome: &Outcome) -> Value {
         "step": outcome.step(),
         "exit_code": outcome.exit_code(),
         "success": outcome.is_success(),
-        "installer_ran": outcome.counts_as_attempt(),
+        "installer_ran": outcome.installer_ran(),
+        "counts_as_attempt": outcome.counts_as_attempt(),
         "reboot_required": outcome.reboot_required(),
         "detail": outcome,
     })

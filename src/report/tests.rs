@@ -96,7 +96,8 @@ fn a_json_object_per_outcome_with_words_and_data() {
         assert_eq!(o["status"], outcome.status());
         assert_eq!(o["reason"], words::reason(&outcome));
         assert_eq!(o["success"], outcome.is_success());
-        assert_eq!(o["installer_ran"], outcome.counts_as_attempt());
+        assert_eq!(o["installer_ran"], outcome.installer_ran());
+        assert_eq!(o["counts_as_attempt"], outcome.counts_as_attempt());
         assert_eq!(o["exit_code"], serde_json::json!(outcome.exit_code()));
         assert_eq!(o["step"], serde_json::json!(outcome.step()));
         let back: Outcome = serde_json::from_value(o["detail"].clone()).unwrap();
