@@ -57,6 +57,10 @@ pub fn encode(event: &Event) -> Value {
                 data.insert("outcome".into(), outcome(finished));
                 data.insert("credential".into(), json!(report.credential));
                 data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
+                data.insert(
+                    "cleanup_failed".into(),
+                    json!(report.cleanup_failed.as_ref().map(words::reason)),
+                );
             }
             EventKind::RebootRequested { state, .. } => {
                 data.insert("result".into(), json!(words::reboot(state)));

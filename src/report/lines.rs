@@ -83,6 +83,14 @@ impl<W: Write + Send> Sink for Lines<W> {
                     words::reason(outcome),
                     secs(report.duration)
                 )?;
+                if let Some(failed) = &report.cleanup_failed {
+                    writeln!(
+                        self.out,
+                        "{at} {host}{}: left on the host — {}",
+                        self.packages.tag(package),
+                        words::reason(failed)
+                    )?;
+                }
             }
             EventKind::RunBeginCancel { reason } => writeln!(
                 self.out,

@@ -14,6 +14,8 @@ pub struct Summary {
     hosts: usize,
     packages: Vec<String>,
     reboots: Vec<(String, String)>,
+    /// Hosts where what pushinst staged could not be removed, and why.
+    leftovers: Vec<(String, Outcome)>,
     text: Option<String>,
     log_dir: Option<PathBuf>,
 }
@@ -85,6 +87,15 @@ impl Summary {
                 );
             }
         }
+        if !self.leftovers.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nleft on the host (on record: `pushinst cleanup` removes it once the host lets it):"
+            );
+            for (host, failed) in &self.leftovers {
+                let _ = writeln!(out, "{host}: {}", super::words::reason(failed));
+            }
+        }
         for (host, result) in &self.reboots {
             let _ = writeln!(out, "{host}: {result}");
         }
@@ -106,10 +117,16 @@ impl Sink for Summary {
                 host,
                 package,
                 outcome,
+                report,
                 ..
-            } if !outcome.is_success() => {
+            } => {
                 let tag = PackageTag::new(&self.packages).tag(package);
-                self.problems.push((format!("{host}{tag}"), outcome.clone()));
+                if !outcome.is_success() {
+                    self.problems.push((format!("{host}{tag}"), outcome.clone()));
+                }
+                if let Some(failed) = &report.cleanup_failed {
+                    self.leftovers.push((format!("{host}{tag}"), failed.clone()));
+                }
             }
             EventKind::RebootRequested { host, state } => {
                 self.reboots.push((host.clone(), super::words::reboot(state)));

@@ -137,6 +137,54 @@ fn the_summary_lists_every_host_that_did_not_succeed_with_its_reason() {
 }
 
 #[test]
+fn a_host_whose_cleanup_failed_is_named_by_every_writer_even_when_it_succeeded() {
+    use crate::outcome::{Failure, Step};
+    use crate::transport::ErrorClass;
+    let left = Outcome::Failed {
+        step: Some(Step::Cleanup),
+        reason: Failure::Transport {
+            class: ErrorClass::TargetSetup,
+            message: "cleanup of ~/.pushinst-x failed".into(),
+        },
+    };
+    let mut done = finished(&Outcome::Installed { exit_code: 0 });
+    if let EventKind::HostFinished { report, .. } = &mut done.kind {
+        Arc::make_mut(report).cleanup_failed = Some(left.clone());
+    }
+    let words = words::reason(&left);
+
+    let mut out = Vec::new();
+    Lines::new(&mut out, false).event(&done).unwrap();
+    let lines = String::from_utf8(out).unwrap();
+    assert!(
+        lines.contains(&format!("web-01: left on the host — {words}")),
+        "{lines}"
+    );
+
+    let mut out = Vec::new();
+    JsonLines::new(&mut out).event(&done).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(value["data"]["cleanup_failed"], words.as_str());
+    assert_eq!(value["data"]["outcome"]["status"], "ok");
+
+    let mut summary = Summary::new(None);
+    summary.event(&done).unwrap();
+    let mut stats = RunStats::default();
+    stats.total = 1;
+    summary.event(&event(EventKind::RunFinished { stats })).unwrap();
+    let text = summary.text().unwrap();
+    assert!(text.contains(&format!("left on the host (on record: `pushinst cleanup` removes it once the host lets it):\nweb-01: {words}")), "{text}");
+
+    // And nothing of the kind where cleanup went well.
+    let mut out = Vec::new();
+    JsonLines::new(&mut out)
+        .event(&finished(&Outcome::Installed { exit_code: 0 }))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(value["data"]["cleanup_failed"].is_null());
+}
+
+#[test]
 fn the_host_log_names_the_result_in_the_same_words() {
     for outcome in samples() {
         let report = HostReport {
