@@ -7,19 +7,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-fn pushinst(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pushinst"))
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env_remove("PUSHINST_INVENTORY")
-        .args(args)
-        .output()
-        .expect("run pushinst")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[path = "common/offline.rs"]
+mod offline;
+use offline::{pushinst, text};
 
 /// A listener that counts connections: proof that nothing was touched.
 fn counting_listener() -> (u16, Arc<AtomicUsize>) {

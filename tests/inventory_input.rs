@@ -5,19 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-fn pushinst(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pushinst"))
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env_remove("PUSHINST_INVENTORY")
-        .args(args)
-        .output()
-        .expect("run pushinst")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[path = "common/offline.rs"]
+mod offline;
+use offline::{pushinst, text};
 
 /// Exit 2, no panic, and the report on stderr.
 fn refused(dir: &Path, args: &[&str]) -> String {

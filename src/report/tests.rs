@@ -169,8 +169,10 @@ fn a_host_whose_cleanup_failed_is_named_by_every_writer_even_when_it_succeeded()
 
     let mut summary = Summary::new(None);
     summary.event(&done).unwrap();
-    let mut stats = RunStats::default();
-    stats.total = 1;
+    let stats = RunStats {
+        total: 1,
+        ..RunStats::default()
+    };
     summary.event(&event(EventKind::RunFinished { stats })).unwrap();
     let text = summary.text().unwrap();
     assert!(text.contains(&format!("left on the host (on record: `pushinst cleanup` removes it once the host lets it):\nweb-01: {words}")), "{text}");
