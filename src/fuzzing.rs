@@ -16,7 +16,12 @@ use std::path::Path;
 use crate::inventory;
 use crate::transport::BoxFuture;
 use crate::transport::windows::rpc::ndr::Handle;
+use zeroize::Zeroizing;
+
+use crate::secrets::Secret;
+use crate::transport::windows::rpc::auth::{self, Security};
 use crate::transport::windows::rpc::{RpcClient, RpcError, RpcPipe, pdu, scmr, tsch};
+use crate::transport::windows::smb::ntlm;
 use crate::transport::windows::smb::fuzz as smb;
 
 /// One SMB2 response message (no NetBIOS length prefix).
@@ -54,7 +59,27 @@ pub fn rpc_pdu(data: &[u8]) {
         let mut rpc = RpcClient::bind(Replay::raw(data), &scmr::SVCCTL).await?;
         rpc.call(scmr::CLOSE_SERVICE_HANDLE, &[]).await
     });
+    // The same bytes on a binding at packet privacy: the BIND_ACK's verifier and
+    // the NTLM challenge in it, then each answer's sec_trailer and signature.
+    let _ = auth::bind_ack_token(data);
+    let _ = Security::new(&Zeroizing::new(FUZZ_RPC_KEY), ntlm::FLAGS).open(data);
+    let credentials = auth::Credentials {
+        account: ntlm::Account::parse(r"DOMAIN\user"),
+        password: Secret::new("password".into()),
+        target_name: "cifs/fuzz".into(),
+    };
+    let _ = futures::executor::block_on(async {
+        let random = ntlm::Randomness {
+            client_challenge: [7; 8],
+            session_key: Zeroizing::new(FUZZ_RPC_KEY),
+        };
+        let mut rpc = RpcClient::bind_private_with(Replay::raw(data), &tsch::ATSVC, &credentials, random, 0).await?;
+        rpc.call(scmr::CLOSE_SERVICE_HANDLE, &[]).await
+    });
 }
+
+/// The exported session key the fuzzed private bindings use.
+const FUZZ_RPC_KEY: [u8; 16] = [0x46; 16];
 
 /// The NDR stub of an MS-SCMR answer, given to every call pushinst makes.
 pub fn scmr_ndr(data: &[u8]) {

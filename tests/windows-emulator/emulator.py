@@ -42,6 +42,10 @@ it that a hostile server would send, one kind per mode:
                           message)
   hostile-credits         every signed answer grants 0xFFFF credits
 
+NTLM and DCE/RPC security as patched Windows enforces them (atsvc only at packet
+privacy, signatures and sealing verified, injected logon statuses, SPN target name
+hardening) live in rpcauth.py, with the environment knobs that switch them.
+
 usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode MODE]
 """
 
@@ -61,6 +65,8 @@ from impacket.dcerpc.v5 import scmr, tsch
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import DCERPCServer
 from impacket.smbserver import SimpleSMBServer
+
+import rpcauth
 
 ERROR_ACCESS_DENIED = 5
 ERROR_SERVICE_REQUEST_TIMEOUT = 1053
@@ -610,6 +616,7 @@ def main():
     server.addCredential("Administrator", 500, "aad3b435b51404eeaad3b435b51404ee", nthash)
     server.registerNamedPipe("svcctl", ("127.0.0.1", svcctl.getListenPort()))
     server.registerNamedPipe("atsvc", ("127.0.0.1", atsvc.getListenPort()))
+    rpcauth.install(server.getServer(), server, svcctl, atsvc, host.log, args.password, addr)
     log_creates(host, server.getServer())
     if args.mode in HOSTILE_MODES:
         hostile(host, server.getServer(), args.mode)

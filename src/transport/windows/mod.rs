@@ -71,7 +71,7 @@ impl Connector for WindowsConnector {
                 445 => endpoint.name.clone(),
                 port => format!("{}:{port}", endpoint.name),
             };
-            let session = Session::negotiate(stream, address, &peer, self.options.protection)
+            let mut session = Session::negotiate(stream, address, &peer, self.options.protection)
                 .await
                 .map_err(|e| match e {
                     SmbError::Io(source) => WindowsError::NegotiationLost { source },
@@ -80,6 +80,7 @@ impl Connector for WindowsConnector {
                         WindowsError::Negotiation { source }
                     }
                 })?;
+            session.name_target(&endpoint.name);
             // 128 random bits name the staging directory: nobody can guess it to
             // create it first. No randomness, no run.
             let mut tag = [0u8; 16];
@@ -90,6 +91,7 @@ impl Connector for WindowsConnector {
                 tag,
                 session,
                 user: None,
+                rpc_credentials: None,
                 staged: None,
                 created: false,
                 services: Vec::new(),
@@ -106,6 +108,8 @@ pub struct WindowsConnection {
     tag: [u8; 16],
     session: Session,
     user: Option<String>,
+    /// The logon's account again, for the RPC bindings' own authentication.
+    rpc_credentials: Option<rpc::auth::Credentials>,
     /// `pushinst-<128 random bits>` in ADMIN$, once prepared.
     staged: Option<String>,
     created: bool,
@@ -257,16 +261,27 @@ impl Connection for WindowsConnection {
                             self.session.cipher_name().unwrap_or("none (signed only)")
                         );
                         self.user = Some(credential.user.clone());
+                        self.rpc_credentials = Some(rpc::auth::Credentials {
+                            target_name: format!("cifs/{}", self.session.target()),
+                            account,
+                            password,
+                        });
                         return Ok(AuthOutcome {
                             accepted: credential.label.clone(),
                             rejected,
                         });
                     }
-                    Err(e) if e.status().is_some_and(status::is_logon_refusal) => rejected.push(Rejection {
-                        credential: credential.label.clone(),
-                        reason: format!("logon refused ({})", status::name(e.status().unwrap_or_default())),
-                        server_accepts: Vec::new(),
-                    }),
+                    Err(SmbError::Status { status: code, .. }) if status::logon_refusal(code).is_some() => {
+                        rejected.push(Rejection {
+                            credential: credential.label.clone(),
+                            reason: format!(
+                                "{} ({})",
+                                status::logon_refusal(code).unwrap_or_default(),
+                                status::describe(code)
+                            ),
+                            server_accepts: Vec::new(),
+                        })
+                    }
                     Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
                 }
             }
