@@ -263,6 +263,17 @@ impl WindowsError {
 /// A refused SESSION_SETUP by its status's name and number, other failures as they are.
 fn logon_failure(source: &SmbError) -> String {
     match source {
+        // What a server with SPN target name hardening answers when it does not
+        // know itself by the name pushinst was given (an alias, an address).
+        SmbError::Status {
+            status: status::ACCESS_DENIED,
+            ..
+        } => format!(
+            "{}: the host refused the logon itself; with SPN target name hardening \
+             (SmbServerNameHardeningLevel) it must know itself by the name pushinst \
+             used for it (NTLM target cifs/NAME)",
+            status::describe(status::ACCESS_DENIED)
+        ),
         SmbError::Status { status: code, .. } => status::describe(*code),
         other => other.to_string(),
     }
@@ -415,6 +426,13 @@ mod tests {
             },
         };
         assert_eq!(e.to_string(), "SMB logon failed: NTSTATUS 0xC0AB0001");
+        let e = WindowsError::Logon {
+            source: SmbError::Status {
+                what: "logon".into(),
+                status: status::ACCESS_DENIED,
+            },
+        };
+        assert!(e.to_string().contains("SmbServerNameHardeningLevel"), "{e}");
     }
 
     #[test]
