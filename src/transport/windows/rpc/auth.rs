@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::RpcError;
 use super::pdu::{self, HEADER_LEN};
 use crate::secrets::Secret;
+use crate::transport::windows::smb::SmbError;
 use crate::transport::windows::smb::ntlm::{self, Account, Authenticated};
 use crate::transport::windows::smb::ntlm_session::{MessageSignature, NtlmSession};
 
@@ -161,7 +162,11 @@ pub fn answer_challenge(
     random: ntlm::Randomness,
     now_filetime: u64,
 ) -> Result<(Vec<u8>, Security), RpcError> {
-    let challenge = ntlm::parse_challenge(challenge)?;
+    // A malformed challenge is the RPC server's doing, not the SMB session's.
+    let challenge = ntlm::parse_challenge(challenge).map_err(|e| match e {
+        SmbError::Protocol(message) => RpcError::Protocol(message),
+        other => RpcError::Transport(other),
+    })?;
     let logon = ntlm::Logon {
         account: &credentials.account,
         password: &credentials.password,
@@ -173,7 +178,10 @@ pub fn answer_challenge(
         message,
         session_key,
         flags,
-    } = ntlm::authenticate(&logon, random, now_filetime)?;
+    } = ntlm::authenticate(&logon, random, now_filetime).map_err(|e| match e {
+        SmbError::Protocol(message) => RpcError::Protocol(message),
+        other => RpcError::Transport(other),
+    })?;
     // Without these there is nothing to seal with: a server that strips them
     // is refused rather than spoken to in the clear.
     let needed = ntlm::SIGN | ntlm::SEAL | ntlm::EXTENDED_SESSION_SECURITY;
