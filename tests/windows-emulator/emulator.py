@@ -473,8 +473,13 @@ def read_answer(data, offset=0x50, length=None, remaining=0):
     return Raw(struct.pack("<HBBIII", 17, offset, 0, length, remaining, 0) + data)
 
 
-def rpc_fragment(flags, call_id, stub_len, alloc_hint, frag_len=None):
-    """A DCE/RPC response PDU (C706 12.6.4.10) with `stub_len` bytes of stub."""
+def rpc_fragment(flags, call_id, stub_len, alloc_hint, frag_len=None, pipe=None):
+    """A DCE/RPC response PDU (C706 12.6.4.10) with `stub_len` bytes of stub;
+    sealed and signed when `pipe` is bound at packet privacy (a hostile server has
+    the keys), so the client's length checks, not its signature check, stop it."""
+    sealed = rpcauth.sealed_answer(pipe, flags, call_id, b"\x41" * (stub_len - 24), alloc_hint) if pipe else None
+    if sealed is not None:
+        return sealed
     body = struct.pack("<IHBB", alloc_hint, 0, 0, 0) + b"\x41" * stub_len
     frag_len = 16 + len(body) if frag_len is None else frag_len
     return struct.pack("<BBBB4sHHI", 5, 0, 2, flags, b"\x10\x00\x00\x00", frag_len, 0, call_id) + body
@@ -515,7 +520,8 @@ def hostile(host, server, mode):
             note("more fragments")
             # As many whole fragments as the READ asked for: the pipe is never empty.
             count = max(1, request["Length"] // 4280)
-            data = rpc_fragment(0, call_id, 4256, 0xFFFFFFF0) * count
+            pipe = os.path.basename(record["FileName"]).lower()
+            data = b"".join(rpc_fragment(0, call_id, 4256, 0xFFFFFFF0, pipe=pipe) for _ in range(count))
             return [read_answer(data)], None, STATUS_SUCCESS
         if mode == "hostile-rpc-length" and is_pipe(record) and request["FileID"].getData() in calls:
             # The rest of the 64 KiB fragment the answer claimed, in junk.
@@ -532,7 +538,10 @@ def hostile(host, server, mode):
                 note("answer to an RPC call")
             if mode == "hostile-rpc":
                 calls[request["FileID"].getData()] = call_id
-                return [ioctl_answer(request, rpc_fragment(0x01, call_id, 4256, 0xFFFFFFF0))], None, STATUS_SUCCESS
+                record = opened(smbServer, connId, request["FileID"].getData())
+                pipe = os.path.basename(record["FileName"]).lower() if record is not None else None
+                fragment = rpc_fragment(0x01, call_id, 4256, 0xFFFFFFF0, pipe=pipe)
+                return [ioctl_answer(request, fragment)], None, STATUS_SUCCESS
             if mode == "hostile-rpc-length":
                 calls[request["FileID"].getData()] = call_id
                 fragment = rpc_fragment(0x03, call_id, 40, 0xFFFFFFFF, frag_len=0xFFFF)

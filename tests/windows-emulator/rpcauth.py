@@ -240,10 +240,25 @@ class Captured:
         self.data += data
 
 
+# Each pipe's binding state, for hostile answers that must still be validly
+# sealed (emulator.py's hostile-rpc mode): a hostile server holds the keys too.
+BINDINGS = {}
+
+
+def sealed_answer(pipe, flags, call_id, stub, alloc_hint):
+    """A response fragment sealed and signed on `pipe`'s current private binding,
+    or None when it has none."""
+    sealing = BINDINGS.get(pipe, {}).get("sealing")
+    if sealing is None:
+        return None
+    header = struct.pack("<BBBBIHHIIHBB", 5, 0, MSRPC_RESPONSE, flags, 0x10, 0, 0, call_id, alloc_hint, 0, 0, 0)
+    return sealing.seal(header, stub)
+
+
 def protect(rpc, log, knobs, pipe, require_privacy):
     """Give a DCERPCServer (emulator.py's Svcctl or Atsvc) Windows' RPC security:
     its bind, request and send are wrapped on the instance."""
-    state = {}
+    state = BINDINGS.setdefault(pipe, {})
     original_process = rpc.processRequest
     original_send = rpc.send
 
