@@ -357,3 +357,35 @@ fn upn_and_local_account_logons_succeed() {
         "a local account names the host: {logon}"
     );
 }
+
+/// A response whose signature was changed on the way is tampering: the host
+/// fails at once with that class, and nothing of the answer is used.
+#[test]
+fn a_badly_signed_rpc_answer_is_tampering() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start_with(1, "normal", &[("EMULATOR_RPC_BAD_SIGNATURE", "1")]);
+    installer(&fleet);
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&win, &[("admin", r".\Administrator")]),
+    );
+    let run = fleet.run(&[
+        "deploy", "agent", "--to", "branch", "--exec", "task", "--output", "json",
+    ]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let outcome = run.outcome(&win.endpoints[0]);
+    assert_eq!(outcome["status"], "failed", "{}", run.debug());
+    let reason = outcome["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("DCE/RPC response carries a bad signature") && reason.contains("tampering"),
+        "{reason}"
+    );
+    assert_eq!(outcome["detail"]["reason"]["class"], "tampering", "{outcome}");
+    assert_eq!(outcome["installer_ran"], false, "{outcome}");
+    // The registration's answer was refused; nothing ran.
+    assert!(
+        !win.calls(1).iter().any(|c| c.starts_with("SchRpcRun")),
+        "{:?}",
+        win.calls(1)
+    );
+}

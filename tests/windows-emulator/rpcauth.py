@@ -17,6 +17,8 @@ pushinst can be seen to get it wrong:
   password), logged as LOGON-REFUSED.
 - Extra accounts: EMULATOR_ACCOUNTS="svc@corp.example,deploy" adds accounts with
   the emulator's password (Administrator always exists).
+- A man in the middle: EMULATOR_RPC_BAD_SIGNATURE=1 flips one bit of every sealed
+  response's signature, as tampering on the path would.
 - SPN target name hardening: EMULATOR_TARGET_NAME_HARDENING=1 makes the SMB logon
   and the RPC binds demand MsvAvTargetName == cifs/<the address the emulator
   listens on> and a valid MIC (MsvAvFlags bit 2, HMAC-MD5 over the three NTLM
@@ -91,6 +93,7 @@ class Knobs:
             self.statuses[user.strip().lower()] = int(status, 16)
         self.hardening = os.environ.get("EMULATOR_TARGET_NAME_HARDENING", "") not in ("", "0")
         self.target_name = "cifs/" + listen_address
+        self.bad_signature = os.environ.get("EMULATOR_RPC_BAD_SIGNATURE", "") not in ("", "0")
 
 
 class Outcome:
@@ -383,7 +386,10 @@ def protect(rpc, log, knobs, pipe, require_privacy):
             answer["flags"] = (PFC_FIRST_FRAG if n == 0 else 0) | (PFC_LAST_FRAG if n == len(pieces) - 1 else 0)
             answer["pduData"] = b""
             header = answer.getData()[:24]
-            rpc._clientSock.send(sealing.seal(header, piece))
+            sealed = sealing.seal(header, piece)
+            if knobs.bad_signature:
+                sealed = sealed[:-5] + bytes([sealed[-5] ^ 0x01]) + sealed[-4:]
+            rpc._clientSock.send(sealed)
 
     def said_why(call):
         """impacket's server loop drops the pipe on an exception; log why first."""
