@@ -16,7 +16,8 @@
 # the environment of `start`: EMULATOR_TARGET_NAME_HARDENING=1 demands NTLM target
 # name cifs/ADDR and a MIC; EMULATOR_LOGON_STATUS="user=0xC0000418,…" refuses those
 # accounts' logons with that NTSTATUS; EMULATOR_ACCOUNTS="svc@corp.example,…" adds
-# accounts with the same password.
+# accounts with the same password; EMULATOR_RPC_BAD_SIGNATURE=1 corrupts every
+# sealed RPC answer's signature, as tampering on the path would.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv
