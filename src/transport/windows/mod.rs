@@ -91,7 +91,6 @@ impl Connector for WindowsConnector {
                 tag,
                 session,
                 user: None,
-                rpc_credentials: None,
                 staged: None,
                 created: false,
                 services: Vec::new(),
@@ -108,8 +107,6 @@ pub struct WindowsConnection {
     tag: [u8; 16],
     session: Session,
     user: Option<String>,
-    /// The logon's account again, for the RPC bindings' own authentication.
-    rpc_credentials: Option<rpc::auth::Credentials>,
     /// `pushinst-<128 random bits>` in ADMIN$, once prepared.
     staged: Option<String>,
     created: bool,
@@ -261,11 +258,6 @@ impl Connection for WindowsConnection {
                             self.session.cipher_name().unwrap_or("none (signed only)")
                         );
                         self.user = Some(credential.user.clone());
-                        self.rpc_credentials = Some(rpc::auth::Credentials {
-                            target_name: format!("cifs/{}", self.session.target()),
-                            account,
-                            password,
-                        });
                         return Ok(AuthOutcome {
                             accepted: credential.label.clone(),
                             rejected,

@@ -147,6 +147,9 @@ pub struct Session {
     /// The host name NTLM names as its target (`cifs/<name>`): servers with SPN
     /// hardening compare it with their own names.
     target: String,
+    /// Who logged on, kept for the RPC bindings that authenticate again on
+    /// their own (the password stays a `Secret`, wiped when the session drops).
+    logon: Option<(Account, Secret)>,
     protection: Protection,
     request: NegotiateRequest,
     negotiated: NegotiateResponse,
@@ -249,6 +252,7 @@ impl Session {
             server: server.to_string(),
             peer: peer.to_string(),
             target: server.to_string(),
+            logon: None,
             protection,
             request,
             negotiated: NegotiateResponse {
@@ -293,6 +297,11 @@ impl Session {
     /// The host name NTLM authenticates to (`cifs/<this>` for SMB).
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The account and password of the logon that succeeded, if one did.
+    pub fn logon(&self) -> Option<(&Account, &Secret)> {
+        self.logon.as_ref().map(|(account, password)| (account, password))
     }
 
     pub fn dialect(&self) -> &'static str {
@@ -344,6 +353,7 @@ impl Session {
         self.standby = None;
         self.session_id = 0;
         self.signer = None;
+        self.logon = None;
         self.cipher = None;
         let negotiate = ntlm::negotiate();
         let (header, response) = self
@@ -392,7 +402,9 @@ impl Session {
                 status: status::LOGON_FAILURE,
             });
         }
-        self.keys(&session_key, &hash, &header, &response, flags)
+        self.keys(&session_key, &hash, &header, &response, flags)?;
+        self.logon = Some((account.clone(), password.clone()));
+        Ok(())
     }
 
     /// Derive signing and encryption keys, and check the server's signature on the
