@@ -16,8 +16,13 @@ use std::path::Path;
 use crate::inventory;
 use crate::transport::BoxFuture;
 use crate::transport::windows::rpc::ndr::Handle;
+use zeroize::Zeroizing;
+
+use crate::secrets::Secret;
+use crate::transport::windows::rpc::auth::{self, Security};
 use crate::transport::windows::rpc::{RpcClient, RpcError, RpcPipe, pdu, scmr, tsch};
 use crate::transport::windows::smb::fuzz as smb;
+use crate::transport::windows::smb::ntlm;
 
 /// One SMB2 response message (no NetBIOS length prefix).
 pub fn smb_response(data: &[u8]) {
@@ -54,7 +59,35 @@ pub fn rpc_pdu(data: &[u8]) {
         let mut rpc = RpcClient::bind(Replay::raw(data), &scmr::SVCCTL).await?;
         rpc.call(scmr::CLOSE_SERVICE_HANDLE, &[]).await
     });
+    // The same bytes on a binding at packet privacy: the BIND_ACK's verifier and
+    // the NTLM challenge in it, then each answer's sec_trailer and signature.
+    let _ = auth::bind_ack_token(data);
+    let _ = Security::new(&Zeroizing::new(FUZZ_RPC_KEY), ntlm::FLAGS).open(data);
+    let credentials = auth::Credentials {
+        account: ntlm::Account::parse(r"DOMAIN\user"),
+        password: Secret::new("password".into()),
+        target_name: "cifs/fuzz".into(),
+    };
+    let _ = private_call(data, &credentials);
 }
+
+/// Call 2 on a binding at packet privacy whose server answers from `data`; the
+/// bind itself is a fixed, valid exchange, so `data` meets the verifier check.
+fn private_call(data: &[u8], credentials: &auth::Credentials) -> Result<Vec<u8>, RpcError> {
+    futures::executor::block_on(async {
+        let random = ntlm::Randomness {
+            client_challenge: [7; 8],
+            session_key: Zeroizing::new(FUZZ_RPC_KEY),
+        };
+        let mut replay = Replay::raw(data);
+        replay.private = true;
+        let mut rpc = RpcClient::bind_private_with(replay, &tsch::ATSVC, credentials, random, 0).await?;
+        rpc.call(scmr::CLOSE_SERVICE_HANDLE, &[]).await
+    })
+}
+
+/// The exported session key the fuzzed private bindings use.
+const FUZZ_RPC_KEY: [u8; 16] = [0x46; 16];
 
 /// The NDR stub of an MS-SCMR answer, given to every call pushinst makes.
 pub fn scmr_ndr(data: &[u8]) {
@@ -112,6 +145,8 @@ const PIECE: usize = 61;
 /// the input as the answer to each call.
 struct Replay {
     bound: bool,
+    /// Answer the bind as a server at packet privacy does (`private_bind_ack`).
+    private: bool,
     answer: Answer,
 }
 
@@ -126,6 +161,7 @@ impl Replay {
     fn raw(data: &[u8]) -> Self {
         Replay {
             bound: false,
+            private: false,
             answer: Answer::Raw(data.chunks(PIECE).map(<[u8]>::to_vec).collect()),
         }
     }
@@ -133,6 +169,7 @@ impl Replay {
     fn stub(data: &[u8]) -> Self {
         Replay {
             bound: false,
+            private: false,
             answer: Answer::Stub(data.to_vec()),
         }
     }
@@ -159,7 +196,11 @@ impl RpcPipe for Replay {
         Box::pin(async move {
             if !self.bound {
                 self.bound = true;
-                return Ok(bind_ack());
+                return Ok(if self.private {
+                    private_bind_ack()
+                } else {
+                    bind_ack()
+                });
             }
             Ok(self.next(pdu))
         })
@@ -198,6 +239,36 @@ fn bind_ack() -> Vec<u8> {
         [0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60],
     ));
     ack.extend_from_slice(&2u32.to_le_bytes());
+    ack
+}
+
+/// A bind_ack at packet privacy: the plain one, then a sec_trailer and an NTLM
+/// CHALLENGE offering everything pushinst asks for, with a fixed server
+/// challenge and timestamp. With `FUZZ_RPC_KEY` as the exported session key the
+/// seeds in fuzz/corpus/rpc_pdu can carry validly sealed answers.
+fn private_bind_ack() -> Vec<u8> {
+    let mut info = Vec::new();
+    info.extend_from_slice(&7u16.to_le_bytes());
+    info.extend_from_slice(&8u16.to_le_bytes());
+    info.extend_from_slice(&0x01db_0000_0000_0000u64.to_le_bytes());
+    info.extend_from_slice(&[0; 4]);
+    let mut challenge = b"NTLMSSP\0".to_vec();
+    challenge.extend_from_slice(&2u32.to_le_bytes());
+    // An empty target name at the payload's start, then the flags and the challenge.
+    challenge.extend_from_slice(&[0, 0, 0, 0, 56, 0, 0, 0]);
+    challenge.extend_from_slice(&ntlm::FLAGS.to_le_bytes());
+    challenge.extend_from_slice(&[0x11; 8]);
+    challenge.extend_from_slice(&[0; 8]);
+    challenge.extend_from_slice(&(info.len() as u16).to_le_bytes());
+    challenge.extend_from_slice(&(info.len() as u16).to_le_bytes());
+    challenge.extend_from_slice(&56u32.to_le_bytes());
+    challenge.extend_from_slice(&[0; 8]);
+    challenge.extend_from_slice(&info);
+    let mut ack = bind_ack();
+    ack.extend_from_slice(&auth::verifier(&challenge));
+    let frag_len = ack.len() as u16;
+    ack[8..10].copy_from_slice(&frag_len.to_le_bytes());
+    ack[10..12].copy_from_slice(&(challenge.len() as u16).to_le_bytes());
     ack
 }
 
@@ -270,6 +341,34 @@ mod tests {
             }
             assert!(seeds > 0, "fuzz/corpus/{name} has no seeds");
         }
+    }
+
+    /// Without a seed that opens on the private binding, the fuzzer would start
+    /// with no path past the signature check into reassembly and decoding.
+    #[test]
+    fn a_sealed_seed_opens_on_the_private_binding_and_a_changed_one_does_not() {
+        let credentials = auth::Credentials {
+            account: ntlm::Account::parse(r"DOMAIN\user"),
+            password: Secret::new("password".into()),
+            target_name: "cifs/fuzz".into(),
+        };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rpc_pdu");
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .expect("the rpc_pdu corpus")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .collect();
+        let sealed: Vec<&Vec<u8>> = seeds
+            .iter()
+            .filter(|s| private_call(s, &credentials).is_ok())
+            .collect();
+        assert_eq!(sealed.len(), 1, "one seed is a validly sealed answer");
+        let mut changed = sealed[0].clone();
+        changed[30] ^= 1;
+        assert!(matches!(
+            private_call(&changed, &credentials),
+            Err(RpcError::Tampering(_))
+        ));
     }
 
     /// The stub wrapper must produce answers the client accepts, or the NDR targets

@@ -12,6 +12,12 @@
 # EMULATOR_MODE=deny-scm|service-exists|silent before `start` makes every host of
 # that fleet misbehave that way; EMULATOR_MODE=hostile-… makes it a hostile server
 # (signed answers with lying lengths and counts; see emulator.py).
+# Windows' logon and RPC checks (see tests/windows-emulator/rpcauth.py), read from
+# the environment of `start`: EMULATOR_TARGET_NAME_HARDENING=1 demands NTLM target
+# name cifs/ADDR and a MIC; EMULATOR_LOGON_STATUS="user=0xC0000418,…" refuses those
+# accounts' logons with that NTSTATUS; EMULATOR_ACCOUNTS="svc@corp.example,…" adds
+# accounts with the same password; EMULATOR_RPC_BAD_SIGNATURE=1 corrupts every
+# sealed RPC answer's signature, as tampering on the path would.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

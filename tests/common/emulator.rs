@@ -85,6 +85,35 @@ impl Emulators {
     }
 }
 
+impl Emulators {
+    /// Like `start`, with environment knobs for the emulators (see
+    /// tests/windows-emulator/rpcauth.py: EMULATOR_TARGET_NAME_HARDENING,
+    /// EMULATOR_LOGON_STATUS, EMULATOR_ACCOUNTS).
+    pub fn start_with(n: usize, mode: &str, env: &[(&str, &str)]) -> Emulators {
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-win-")
+            .tempdir()
+            .expect("temp dir");
+        let pid = std::process::id();
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        let (a, b) = (150 + (pid % 50), ((pid / 50) % 250) + 1);
+        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{}", 4500 + k)).collect();
+        let status = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .args(&endpoints)
+            .env("EMULATOR_MODE", mode)
+            .envs(env.iter().copied())
+            .status()
+            .expect("run windows-emulator.sh");
+        assert!(
+            status.success(),
+            "windows-emulator.sh start failed; run `examples/fleet/windows-emulator.sh setup` first"
+        );
+        Emulators { dir, endpoints }
+    }
+}
+
 impl Drop for Emulators {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();

@@ -42,6 +42,10 @@ it that a hostile server would send, one kind per mode:
                           message)
   hostile-credits         every signed answer grants 0xFFFF credits
 
+NTLM and DCE/RPC security as patched Windows enforces them (atsvc only at packet
+privacy, signatures and sealing verified, injected logon statuses, SPN target name
+hardening) live in rpcauth.py, with the environment knobs that switch them.
+
 usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode MODE]
 """
 
@@ -61,6 +65,8 @@ from impacket.dcerpc.v5 import scmr, tsch
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import DCERPCServer
 from impacket.smbserver import SimpleSMBServer
+
+import rpcauth
 
 ERROR_ACCESS_DENIED = 5
 ERROR_SERVICE_REQUEST_TIMEOUT = 1053
@@ -467,8 +473,13 @@ def read_answer(data, offset=0x50, length=None, remaining=0):
     return Raw(struct.pack("<HBBIII", 17, offset, 0, length, remaining, 0) + data)
 
 
-def rpc_fragment(flags, call_id, stub_len, alloc_hint, frag_len=None):
-    """A DCE/RPC response PDU (C706 12.6.4.10) with `stub_len` bytes of stub."""
+def rpc_fragment(flags, call_id, stub_len, alloc_hint, frag_len=None, pipe=None):
+    """A DCE/RPC response PDU (C706 12.6.4.10) with `stub_len` bytes of stub;
+    sealed and signed when `pipe` is bound at packet privacy (a hostile server has
+    the keys), so the client's length checks, not its signature check, stop it."""
+    sealed = rpcauth.sealed_answer(pipe, flags, call_id, b"\x41" * (stub_len - 24), alloc_hint) if pipe else None
+    if sealed is not None:
+        return sealed
     body = struct.pack("<IHBB", alloc_hint, 0, 0, 0) + b"\x41" * stub_len
     frag_len = 16 + len(body) if frag_len is None else frag_len
     return struct.pack("<BBBB4sHHI", 5, 0, 2, flags, b"\x10\x00\x00\x00", frag_len, 0, call_id) + body
@@ -509,7 +520,8 @@ def hostile(host, server, mode):
             note("more fragments")
             # As many whole fragments as the READ asked for: the pipe is never empty.
             count = max(1, request["Length"] // 4280)
-            data = rpc_fragment(0, call_id, 4256, 0xFFFFFFF0) * count
+            pipe = os.path.basename(record["FileName"]).lower()
+            data = b"".join(rpc_fragment(0, call_id, 4256, 0xFFFFFFF0, pipe=pipe) for _ in range(count))
             return [read_answer(data)], None, STATUS_SUCCESS
         if mode == "hostile-rpc-length" and is_pipe(record) and request["FileID"].getData() in calls:
             # The rest of the 64 KiB fragment the answer claimed, in junk.
@@ -526,7 +538,10 @@ def hostile(host, server, mode):
                 note("answer to an RPC call")
             if mode == "hostile-rpc":
                 calls[request["FileID"].getData()] = call_id
-                return [ioctl_answer(request, rpc_fragment(0x01, call_id, 4256, 0xFFFFFFF0))], None, STATUS_SUCCESS
+                record = opened(smbServer, connId, request["FileID"].getData())
+                pipe = os.path.basename(record["FileName"]).lower() if record is not None else None
+                fragment = rpc_fragment(0x01, call_id, 4256, 0xFFFFFFF0, pipe=pipe)
+                return [ioctl_answer(request, fragment)], None, STATUS_SUCCESS
             if mode == "hostile-rpc-length":
                 calls[request["FileID"].getData()] = call_id
                 fragment = rpc_fragment(0x03, call_id, 40, 0xFFFFFFFF, frag_len=0xFFFF)
@@ -610,6 +625,7 @@ def main():
     server.addCredential("Administrator", 500, "aad3b435b51404eeaad3b435b51404ee", nthash)
     server.registerNamedPipe("svcctl", ("127.0.0.1", svcctl.getListenPort()))
     server.registerNamedPipe("atsvc", ("127.0.0.1", atsvc.getListenPort()))
+    rpcauth.install(server.getServer(), server, svcctl, atsvc, host.log, args.password, addr)
     log_creates(host, server.getServer())
     if args.mode in HOSTILE_MODES:
         hostile(host, server.getServer(), args.mode)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Golden NDR vectors for pushinst's MS-SCMR and MS-TSCH request stubs, encoded by
-impacket.
+impacket, and golden DCE/RPC PDUs sealed and signed at packet privacy by impacket's
+own DCERPC_v5 (NTLMSSP with extended session security and key exchange, a fixed
+exported session key).
 
 Run with the emulator's venv:
     tests/windows-emulator/.venv/bin/python tests/windows-emulator/golden.py \
@@ -10,6 +12,8 @@ impacket fills alignment gaps with marker bytes (0xbf, 0xcc, ...) and numbers
 unique pointers at random; NDR leaves both unspecified. So that the vectors compare
 byte for byte, this script has impacket pad with zeros and number referents
 0x20000, 0x20004, ... as pushinst does. Nothing else about the encoding is changed.
+Likewise the padding before a sec_trailer: impacket fills it with 0xbb, pushinst
+with zeros (MS-RPCE leaves the value open); it is patched to zeros the same way.
 """
 
 import inspect
@@ -128,6 +132,74 @@ def encode_tsch():
     return vectors
 
 
+import impacket.dcerpc.v5.rpcrt as rpcrt  # noqa: E402
+
+rpc_source = inspect.getsource(rpcrt).replace("b'\\xBB'*pad", "b'\\x00'*pad")
+assert rpc_source != inspect.getsource(rpcrt), "impacket's auth padding moved"
+exec(compile(rpc_source, rpcrt.__file__, "exec"), rpcrt.__dict__)
+
+from Cryptodome.Cipher import ARC4  # noqa: E402
+from impacket import ntlm  # noqa: E402
+
+# What pushinst's NTLM agrees on with a Windows server (its NEGOTIATE flags).
+FLAGS = 0xE2888235
+SESSION_KEY = bytes(range(0x30, 0x40))
+
+
+class Captured:
+    """A transport that keeps what DCERPC_v5 sends."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, data, forceWriteAndx=0, forceRecv=0):
+        self.sent.append(data)
+
+
+def sealer(sign, seal):
+    """impacket's DCERPC_v5 after an NTLM bind at packet privacy, its outgoing
+    direction keyed with `sign`/`seal` (the client's, or the server's to make
+    responses)."""
+    wire = Captured()
+    d = rpcrt.DCERPC_v5(wire)
+    d._DCERPC_v5__auth_level = rpcrt.RPC_C_AUTHN_LEVEL_PKT_PRIVACY
+    d._DCERPC_v5__auth_type = rpcrt.RPC_C_AUTHN_WINNT
+    d._DCERPC_v5__flags = FLAGS
+    d._DCERPC_v5__clientSigningKey = ntlm.SIGNKEY(FLAGS, SESSION_KEY, sign)
+    d._DCERPC_v5__clientSealingKey = ntlm.SEALKEY(FLAGS, SESSION_KEY, seal)
+    d._DCERPC_v5__clientSealingHandle = ARC4.new(d._DCERPC_v5__clientSealingKey).encrypt
+    d._DCERPC_v5__max_xmit_size = 4280
+    d._DCERPC_v5__callid = 2
+    return d, wire
+
+
+def encode_sealing(stubs):
+    """Requests as pushinst's first calls after the bind (call ids 2, 3, ...), and
+    the server's sealed answers to them."""
+    client, wire = sealer("Client", "Client")
+    requests = []
+    for opnum, stub in stubs:
+        client.call(opnum, stub)
+        requests.append({"opnum": opnum, "call_id": 2 + len(requests), "stub": stub.hex(), "pdu": wire.sent[-1].hex()})
+    server, wire = sealer("Server", "Server")
+    responses = []
+    for call_id, stub in [(2, bytes(range(1, 25))), (3, b"\x00\x00\x00\x00\x05\x00\x00\x00\x07")]:
+        answer = rpcrt.MSRPCRespHeader()
+        answer["type"] = rpcrt.MSRPC_RESPONSE
+        answer["flags"] = rpcrt.PFC_FIRST_FRAG | rpcrt.PFC_LAST_FRAG
+        answer["call_id"] = call_id
+        answer["alloc_hint"] = len(stub)
+        answer["pduData"] = stub
+        server._transport_send(answer)
+        responses.append({"call_id": call_id, "stub": stub.hex(), "pdu": wire.sent[-1].hex()})
+    return {
+        "flags": FLAGS,
+        "session_key": SESSION_KEY.hex(),
+        "requests": requests,
+        "responses": responses,
+    }
+
+
 def main():
     vectors = {name: data.hex() for name, data in encode().items()}
     json.dump(
@@ -141,6 +213,11 @@ def main():
             "xml": XML,
             "vectors": vectors,
             "tsch": {name: data.hex() for name, data in encode_tsch().items()},
+            "sealing": encode_sealing([
+                (15, bytes.fromhex(vectors["open_sc_manager"])),
+                (0, bytes.fromhex(vectors["close_service_handle"])),
+                (12, b"\x01\x02\x03\x04\x05"),
+            ]),
         },
         sys.stdout,
         indent=2,

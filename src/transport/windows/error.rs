@@ -43,20 +43,30 @@ pub enum WindowsError {
         #[source]
         source: SmbError,
     },
+    /// An RPC answer on a binding at packet privacy was unsigned or badly signed.
+    #[error("{source}")]
+    RpcTampering {
+        #[source]
+        source: RpcError,
+    },
     #[error("the host answered something SMB does not allow: {source}")]
     SmbProtocol {
         #[source]
         source: SmbError,
     },
-    #[error("SMB logon failed: {source}")]
+    /// A logon refused for a reason that is not about the account.
+    #[error("SMB logon failed: {}", logon_failure(.source))]
     Logon {
         #[source]
         source: SmbError,
     },
 
+    /// Several causes look alike from the network; the message names them all.
     #[error(
-        "access denied to {what} for {user}: a local account other than the built-in Administrator is \
-         filtered by remote UAC (use a domain admin, or set LocalAccountTokenFilterPolicy=1 on the host)"
+        "access denied to {what} for {user}: the usual causes are that the account is not an administrator \
+         of the host; that it is a local account other than the built-in Administrator, whose network logons \
+         remote UAC filters down to a standard user (LocalAccountTokenFilterPolicy=1 on the host lifts that); \
+         or that the share's or the Service Control Manager's permissions leave it out"
     )]
     AccessDenied { what: &'static str, user: String },
     #[error("the host has no ADMIN$ share (administrative shares are turned off: AutoShareWks=0?)")]
@@ -214,7 +224,7 @@ impl WindowsError {
             | WindowsError::Logon { .. }
             | WindowsError::RpcBind { .. } => ErrorClass::Negotiation,
             WindowsError::SmbProtocol { .. } | WindowsError::GarbageExitCode { .. } => ErrorClass::Protocol,
-            WindowsError::Tampering { .. } => ErrorClass::Tampering,
+            WindowsError::Tampering { .. } | WindowsError::RpcTampering { .. } => ErrorClass::Tampering,
             WindowsError::AccessDenied { .. }
             | WindowsError::NoAdminShare { .. }
             | WindowsError::Share { .. }
@@ -250,6 +260,25 @@ impl WindowsError {
     }
 }
 
+/// A refused SESSION_SETUP by its status's name and number, other failures as they are.
+fn logon_failure(source: &SmbError) -> String {
+    match source {
+        // What a server with SPN target name hardening answers when it does not
+        // know itself by the name pushinst was given (an alias, an address).
+        SmbError::Status {
+            status: status::ACCESS_DENIED,
+            ..
+        } => format!(
+            "{}: the host refused the logon itself; with SPN target name hardening \
+             (SmbServerNameHardeningLevel) it must know itself by the name pushinst \
+             used for it (NTLM target cifs/NAME)",
+            status::describe(status::ACCESS_DENIED)
+        ),
+        SmbError::Status { status: code, .. } => status::describe(*code),
+        other => other.to_string(),
+    }
+}
+
 /// An SMB failure while doing something: a lost connection, a full disk, missing
 /// encryption and protocol violations are the same wherever they happen; any other
 /// refusal is named by `context`.
@@ -271,6 +300,7 @@ pub(super) fn smb_failure(e: SmbError, context: impl FnOnce(SmbError) -> Windows
 pub(super) fn rpc_failure(e: RpcError, context: impl FnOnce(RpcError) -> WindowsError) -> WindowsError {
     match e {
         RpcError::Transport(smb) => smb_failure(smb, |source| context(RpcError::Transport(source))),
+        source @ RpcError::Tampering(_) => WindowsError::RpcTampering { source },
         other @ (RpcError::Protocol(_) | RpcError::Fault(_) | RpcError::Win32 { .. }) => context(other),
     }
 }
@@ -357,6 +387,52 @@ mod tests {
             assert_eq!(error.class(), class, "{error:?}");
             assert_eq!(TransportError::from(error).class(), class);
         }
+    }
+
+    #[test]
+    fn access_denied_names_the_usual_causes_without_asserting_one() {
+        let text = WindowsError::AccessDenied {
+            what: "ADMIN$",
+            user: r".\deploy".into(),
+        }
+        .to_string();
+        for cause in [
+            "not an administrator",
+            "local account other than the built-in Administrator",
+            "LocalAccountTokenFilterPolicy",
+            "permissions",
+        ] {
+            assert!(text.contains(cause), "{text}");
+        }
+        assert!(!text.contains("UAC filtered"), "{text}");
+    }
+
+    #[test]
+    fn an_unexplained_logon_status_shows_name_and_number() {
+        let e = WindowsError::Logon {
+            source: SmbError::Status {
+                what: "logon".into(),
+                status: 0xC000_000D,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "SMB logon failed: STATUS_INVALID_PARAMETER (0xC000000D)"
+        );
+        let e = WindowsError::Logon {
+            source: SmbError::Status {
+                what: "logon".into(),
+                status: 0xC0AB_0001,
+            },
+        };
+        assert_eq!(e.to_string(), "SMB logon failed: NTSTATUS 0xC0AB0001");
+        let e = WindowsError::Logon {
+            source: SmbError::Status {
+                what: "logon".into(),
+                status: status::ACCESS_DENIED,
+            },
+        };
+        assert!(e.to_string().contains("SmbServerNameHardeningLevel"), "{e}");
     }
 
     #[test]

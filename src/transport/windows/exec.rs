@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
-use super::rpc::{RpcClient, RpcError, pdu, scmr, tsch};
+use super::rpc::{RpcClient, RpcError, auth, pdu, scmr, tsch};
 use super::smb::{Open, Session, SmbError, access, disposition, options, security, status};
 use super::{ExecMethod, WindowsConnection, WindowsError, denied, wrapper};
 use crate::transport::output::OUTPUT_LIMIT;
@@ -248,18 +248,27 @@ pub(super) async fn delete_tasks(conn: &mut WindowsConnection, paths: &[String])
     result
 }
 
-/// Open `\PIPE\{pipe}` on IPC$ and bind `interface` on it.
+/// Open `\PIPE\{pipe}` on IPC$ and bind `interface` on it, at packet privacy
+/// with the logon's credentials (current Windows demands it on atsvc; svcctl
+/// takes it too).
 async fn bind<'s>(
     session: &'s mut Session,
     pipe: &'static str,
     interface: &pdu::Interface,
 ) -> Result<RpcClient<SmbPipe<'s>>, WindowsError> {
+    let credentials = session.logon().map(|(account, password)| auth::Credentials {
+        account: account.clone(),
+        password: password.clone(),
+        target_name: format!("cifs/{}", session.target()),
+    });
     let opened = SmbPipe::open(session, pipe)
         .await
         .map_err(|e| smb_failure(e, |source| WindowsError::Pipe { pipe, source }))?;
-    RpcClient::bind(opened, interface)
-        .await
-        .map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))
+    let bound = match &credentials {
+        Some(credentials) => RpcClient::bind_private(opened, interface, credentials).await,
+        None => RpcClient::bind(opened, interface).await,
+    };
+    bound.map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))
 }
 
 /// The wrapper writes a number and a newline; anything longer is not an exit code.

@@ -71,7 +71,7 @@ impl Connector for WindowsConnector {
                 445 => endpoint.name.clone(),
                 port => format!("{}:{port}", endpoint.name),
             };
-            let session = Session::negotiate(stream, address, &peer, self.options.protection)
+            let mut session = Session::negotiate(stream, address, &peer, self.options.protection)
                 .await
                 .map_err(|e| match e {
                     SmbError::Io(source) => WindowsError::NegotiationLost { source },
@@ -80,6 +80,7 @@ impl Connector for WindowsConnector {
                         WindowsError::Negotiation { source }
                     }
                 })?;
+            session.name_target(&endpoint.name);
             // 128 random bits name the staging directory: nobody can guess it to
             // create it first. No randomness, no run.
             let mut tag = [0u8; 16];
@@ -262,11 +263,17 @@ impl Connection for WindowsConnection {
                             rejected,
                         });
                     }
-                    Err(e) if e.status().is_some_and(status::is_logon_refusal) => rejected.push(Rejection {
-                        credential: credential.label.clone(),
-                        reason: format!("logon refused ({})", status::name(e.status().unwrap_or_default())),
-                        server_accepts: Vec::new(),
-                    }),
+                    Err(SmbError::Status { status: code, .. }) if status::logon_refusal(code).is_some() => {
+                        rejected.push(Rejection {
+                            credential: credential.label.clone(),
+                            reason: format!(
+                                "{} ({})",
+                                status::logon_refusal(code).unwrap_or_default(),
+                                status::describe(code)
+                            ),
+                            server_accepts: Vec::new(),
+                        })
+                    }
                     Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
                 }
             }

@@ -2,6 +2,7 @@
 //! calls, put fragments back together, and name the faults and Win32 errors that
 //! come back. The calls themselves live in `scmr` and `tsch`.
 
+pub mod auth;
 pub mod ndr;
 pub mod pdu;
 pub mod scmr;
@@ -23,6 +24,9 @@ pub enum RpcError {
     /// The named pipe carrying the calls failed.
     #[error("{0}")]
     Transport(#[from] SmbError),
+    /// An answer on a binding at packet privacy failed its check.
+    #[error("{}: possible tampering on the path to the host", .0.what())]
+    Tampering(auth::RpcTampering),
 }
 
 /// Something that carries RPC fragments both ways.
@@ -44,9 +48,12 @@ pub struct RpcClient<P: RpcPipe> {
     pipe: P,
     call_id: u32,
     max_frag: u16,
+    /// Sealing and signing, on a binding at packet privacy.
+    security: Option<auth::Security>,
 }
 
 impl<P: RpcPipe> RpcClient<P> {
+    /// A binding without RPC-level authentication: the SMB session's is all.
     pub async fn bind(mut pipe: P, interface: &pdu::Interface) -> Result<Self, RpcError> {
         let answer = pipe.transact(&pdu::bind(interface, 1)).await?;
         let max_frag = pdu::bind_ack(&answer, interface)?;
@@ -54,6 +61,43 @@ impl<P: RpcPipe> RpcClient<P> {
             pipe,
             call_id: 1,
             max_frag,
+            security: None,
+        })
+    }
+
+    /// A binding at packet privacy: NTLM NEGOTIATE in the BIND, CHALLENGE in the
+    /// BIND_ACK, AUTHENTICATE in an AUTH3; every call after it sealed and signed.
+    pub async fn bind_private(
+        pipe: P,
+        interface: &pdu::Interface,
+        credentials: &auth::Credentials,
+    ) -> Result<Self, RpcError> {
+        let random = crate::transport::windows::smb::ntlm_randomness()?;
+        let now = crate::transport::windows::smb::filetime_now();
+        Self::bind_private_with(pipe, interface, credentials, random, now).await
+    }
+
+    /// `bind_private` with its randomness and clock given (tests, fuzzing).
+    pub(crate) async fn bind_private_with(
+        mut pipe: P,
+        interface: &pdu::Interface,
+        credentials: &auth::Credentials,
+        random: crate::transport::windows::smb::ntlm::Randomness,
+        now: u64,
+    ) -> Result<Self, RpcError> {
+        let negotiate = crate::transport::windows::smb::ntlm::negotiate();
+        let bind = pdu::bind_authenticated(interface, 1, &auth::verifier(&negotiate));
+        let answer = pipe.transact(&bind).await?;
+        let max_frag = pdu::bind_ack(&answer, interface)?;
+        let challenge = auth::bind_ack_token(&answer)?;
+        let (authenticate, security) =
+            auth::answer_challenge(credentials, &negotiate, challenge, random, now)?;
+        pipe.write(&pdu::auth3(1, &auth::verifier(&authenticate))).await?;
+        Ok(RpcClient {
+            pipe,
+            call_id: 1,
+            max_frag,
+            security: Some(security),
         })
     }
 
@@ -64,7 +108,27 @@ impl<P: RpcPipe> RpcClient<P> {
     /// One call: the request stub out, the response stub back, whole.
     pub async fn call(&mut self, opnum: u16, stub: &[u8]) -> Result<Vec<u8>, RpcError> {
         self.call_id += 1;
-        let frags = pdu::request(opnum, stub, self.call_id, self.max_frag);
+        let frags = match &mut self.security {
+            None => pdu::request(opnum, stub, self.call_id, self.max_frag),
+            Some(security) => {
+                let room = auth::Security::room(self.max_frag);
+                let pieces: Vec<&[u8]> = if stub.is_empty() {
+                    vec![&[]]
+                } else {
+                    stub.chunks(room).collect()
+                };
+                let last = pieces.len() - 1;
+                pieces
+                    .iter()
+                    .enumerate()
+                    .map(|(i, piece)| {
+                        let first = if i == 0 { pdu::FIRST_FRAG } else { 0 };
+                        let end = if i == last { pdu::LAST_FRAG } else { 0 };
+                        security.request(first | end, self.call_id, stub.len() as u32, opnum, piece)
+                    })
+                    .collect()
+            }
+        };
         let (last, first) = frags
             .split_last()
             .ok_or_else(|| RpcError::Protocol("empty request".into()))?;
@@ -95,7 +159,12 @@ impl<P: RpcPipe> RpcClient<P> {
                     }
                 }
             };
-            let fragment = pdu::response(&buffer[..len], self.call_id)?;
+            // On a private binding the signature is checked before anything in
+            // the fragment is believed.
+            let fragment = match &mut self.security {
+                Some(security) => pdu::response(&security.open(&buffer[..len])?, self.call_id)?,
+                None => pdu::response(&buffer[..len], self.call_id)?,
+            };
             if out.len() + fragment.stub.len() > MAX_STUB {
                 return Err(RpcError::Protocol(format!(
                     "the server's answer runs past {MAX_STUB} bytes without a last fragment"
@@ -195,6 +264,7 @@ mod tests {
             pipe: Endless(answer),
             call_id: 1,
             max_frag: pdu::MAX_FRAG,
+            security: None,
         }
     }
 

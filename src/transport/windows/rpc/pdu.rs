@@ -6,6 +6,7 @@ use super::RpcError;
 pub const BIND: u8 = 11;
 pub const BIND_ACK: u8 = 12;
 pub const BIND_NAK: u8 = 13;
+pub const AUTH3: u8 = 16;
 pub const REQUEST: u8 = 0;
 pub const RESPONSE: u8 = 2;
 pub const FAULT: u8 = 3;
@@ -44,12 +45,38 @@ pub struct Interface {
     pub version: (u16, u16),
 }
 
-fn header(kind: u8, flags: u8, frag_len: usize, call_id: u32) -> Vec<u8> {
+pub fn header(kind: u8, flags: u8, frag_len: usize, call_id: u32) -> Vec<u8> {
     let mut h = vec![5, 0, kind, flags, 0x10, 0, 0, 0];
     h.extend_from_slice(&(frag_len as u16).to_le_bytes());
     h.extend_from_slice(&0u16.to_le_bytes());
     h.extend_from_slice(&call_id.to_le_bytes());
     h
+}
+
+/// A BIND that carries the first leg of an authentication: `verifier` is the
+/// sec_trailer and the NTLM NEGOTIATE (the body before it is 4-byte aligned).
+pub fn bind_authenticated(interface: &Interface, call_id: u32, verifier: &[u8]) -> Vec<u8> {
+    let mut pdu = bind(interface, call_id);
+    append_verifier(&mut pdu, verifier);
+    pdu
+}
+
+/// AUTH3 (MS-RPCE 2.2.2.12): the last leg of a three-leg authentication, sent on
+/// the bind's call id, answered by nothing. Four bytes of pad precede the verifier.
+pub fn auth3(call_id: u32, verifier: &[u8]) -> Vec<u8> {
+    let mut pdu = header(AUTH3, FIRST_FRAG | LAST_FRAG, HEADER_LEN + 4, call_id);
+    pdu.extend_from_slice(&[0; 4]);
+    append_verifier(&mut pdu, verifier);
+    pdu
+}
+
+/// Add sec_trailer and auth_value, and fix frag_length and auth_length to match.
+fn append_verifier(pdu: &mut Vec<u8>, verifier: &[u8]) {
+    pdu.extend_from_slice(verifier);
+    let frag_len = pdu.len() as u16;
+    let auth_len = verifier.len().saturating_sub(8) as u16;
+    pdu[8..10].copy_from_slice(&frag_len.to_le_bytes());
+    pdu[10..12].copy_from_slice(&auth_len.to_le_bytes());
 }
 
 pub fn bind(interface: &Interface, call_id: u32) -> Vec<u8> {

@@ -76,11 +76,24 @@ pub fn spnego(blob: &[u8]) {
 }
 
 /// An NTLM CHALLENGE message, and the AUTHENTICATE answer built from it (which
-/// walks the server's target info for its timestamp).
+/// walks the server's target info for its timestamp and computer name).
 pub fn challenge(msg: &[u8]) {
     if let Ok(challenge) = ntlm::parse_challenge(msg) {
         let account = Account::parse(r"DOMAIN\user");
-        let _ = ntlm::authenticate(&account, &Secret::new("password".into()), &challenge, [7; 8], 0);
+        let password = Secret::new("password".into());
+        let negotiate = ntlm::negotiate();
+        let logon = ntlm::Logon {
+            account: &account,
+            password: &password,
+            negotiate: &negotiate,
+            challenge: &challenge,
+            target_name: "cifs/fuzz",
+        };
+        let random = ntlm::Randomness {
+            client_challenge: [7; 8],
+            session_key: zeroize::Zeroizing::new([7; 16]),
+        };
+        let _ = ntlm::authenticate(&logon, random, 0);
     }
 }
 

@@ -16,7 +16,9 @@ mod crypto;
 pub(crate) mod fuzz;
 mod messages;
 mod negotiate;
-mod ntlm;
+pub(crate) mod ntlm;
+pub(crate) mod ntlm_session;
+pub(crate) mod rc4;
 pub mod security;
 pub mod status;
 mod wire;
@@ -142,6 +144,12 @@ pub struct Session {
     server: String,
     /// The host as the admin named it, for messages.
     peer: String,
+    /// The host name NTLM names as its target (`cifs/<name>`): servers with SPN
+    /// hardening compare it with their own names.
+    target: String,
+    /// Who logged on, kept for the RPC bindings that authenticate again on
+    /// their own (the password stays a `Secret`, wiped when the session drops).
+    logon: Option<(Account, Secret)>,
     protection: Protection,
     request: NegotiateRequest,
     negotiated: NegotiateResponse,
@@ -204,7 +212,15 @@ fn random<const N: usize>() -> Result<[u8; N], SmbError> {
     Ok(out)
 }
 
-fn filetime_now() -> u64 {
+/// Fresh client challenge and exported session key for one NTLM exchange.
+pub(crate) fn ntlm_randomness() -> Result<ntlm::Randomness, SmbError> {
+    Ok(ntlm::Randomness {
+        client_challenge: random()?,
+        session_key: Zeroizing::new(random()?),
+    })
+}
+
+pub(crate) fn filetime_now() -> u64 {
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() / 100)
@@ -235,6 +251,8 @@ impl Session {
             stream,
             server: server.to_string(),
             peer: peer.to_string(),
+            target: server.to_string(),
+            logon: None,
             protection,
             request,
             negotiated: NegotiateResponse {
@@ -268,6 +286,22 @@ impl Session {
         session.negotiated = NegotiateResponse::parse(&response)?;
         session.validate_pending = matches!(session.negotiated.dialect, DIALECT_3_0 | DIALECT_3_0_2);
         Ok(session)
+    }
+
+    /// The name the admin gave the host, when it differs from the address the
+    /// UNC paths use: NTLM's target name must be a name the host knows itself by.
+    pub fn name_target(&mut self, name: &str) {
+        self.target = name.to_string();
+    }
+
+    /// The host name NTLM authenticates to (`cifs/<this>` for SMB).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The account and password of the logon that succeeded, if one did.
+    pub fn logon(&self) -> Option<(&Account, &Secret)> {
+        self.logon.as_ref().map(|(account, password)| (account, password))
     }
 
     pub fn dialect(&self) -> &'static str {
@@ -319,6 +353,7 @@ impl Session {
         self.standby = None;
         self.session_id = 0;
         self.signer = None;
+        self.logon = None;
         self.cipher = None;
         let negotiate = ntlm::negotiate();
         let (header, response) = self
@@ -334,10 +369,24 @@ impl Session {
         hash.update(&response);
         let setup = SessionSetupResponse::parse(&response)?;
         let challenge = ntlm::parse_challenge(&ntlm::spnego_token(setup.security_buffer)?)?;
-        let (authenticate, session_key) =
-            ntlm::authenticate(account, password, &challenge, random()?, filetime_now());
+        let target_name = format!("cifs/{}", self.target);
+        let logon = ntlm::Logon {
+            account,
+            password,
+            negotiate: &negotiate,
+            challenge: &challenge,
+            target_name: &target_name,
+        };
+        let authenticated = ntlm::authenticate(&logon, ntlm_randomness()?, filetime_now())?;
+        let mech_list_mic =
+            ntlm_session::NtlmSession::client(&authenticated.session_key, authenticated.flags)
+                .sign(&ntlm::mech_types())
+                .to_bytes();
         let (header, response) = self
-            .session_setup(&ntlm::spnego_response(&authenticate), &mut hash)
+            .session_setup(
+                &ntlm::spnego_response(&authenticated.message, Some(&mech_list_mic)),
+                &mut hash,
+            )
             .await?;
         if header.status != status::SUCCESS {
             return Err(SmbError::Status {
@@ -345,6 +394,7 @@ impl Session {
                 status: header.status,
             });
         }
+        let session_key = authenticated.session_key;
         let flags = SessionSetupResponse::parse(&response)?.session_flags;
         if flags & (SessionSetupResponse::IS_GUEST | SessionSetupResponse::IS_NULL) != 0 {
             return Err(SmbError::Status {
@@ -352,7 +402,9 @@ impl Session {
                 status: status::LOGON_FAILURE,
             });
         }
-        self.keys(&session_key, &hash, &header, &response, flags)
+        self.keys(&session_key, &hash, &header, &response, flags)?;
+        self.logon = Some((account.clone(), password.clone()));
+        Ok(())
     }
 
     /// Derive signing and encryption keys, and check the server's signature on the

@@ -12,6 +12,19 @@ pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
 pub const OBJECT_NAME_COLLISION: u32 = 0xC000_0035;
 pub const OBJECT_PATH_NOT_FOUND: u32 = 0xC000_003A;
 pub const LOGON_FAILURE: u32 = 0xC000_006D;
+pub const NO_SUCH_USER: u32 = 0xC000_0064;
+pub const WRONG_PASSWORD: u32 = 0xC000_006A;
+pub const ACCOUNT_RESTRICTION: u32 = 0xC000_006E;
+pub const INVALID_LOGON_HOURS: u32 = 0xC000_006F;
+pub const INVALID_WORKSTATION: u32 = 0xC000_0070;
+pub const PASSWORD_EXPIRED: u32 = 0xC000_0071;
+pub const ACCOUNT_DISABLED: u32 = 0xC000_0072;
+pub const LOGON_TYPE_NOT_GRANTED: u32 = 0xC000_015B;
+pub const ACCOUNT_EXPIRED: u32 = 0xC000_0193;
+pub const PASSWORD_MUST_CHANGE: u32 = 0xC000_0224;
+pub const ACCOUNT_LOCKED_OUT: u32 = 0xC000_0234;
+pub const AUTHENTICATION_FIREWALL_FAILED: u32 = 0xC000_0413;
+pub const NTLM_BLOCKED: u32 = 0xC000_0418;
 pub const DISK_FULL: u32 = 0xC000_007F;
 pub const BAD_NETWORK_NAME: u32 = 0xC000_00CC;
 pub const FILE_IS_A_DIRECTORY: u32 = 0xC000_00BA;
@@ -34,17 +47,29 @@ const NAMES: &[(u32, &str)] = &[
     (BAD_NETWORK_NAME, "STATUS_BAD_NETWORK_NAME"),
     (FILE_IS_A_DIRECTORY, "STATUS_FILE_IS_A_DIRECTORY"),
     (0xC000_0043, "STATUS_SHARING_VIOLATION"),
-    (0xC000_0064, "STATUS_NO_SUCH_USER"),
-    (0xC000_006E, "STATUS_ACCOUNT_RESTRICTION"),
-    (0xC000_0071, "STATUS_PASSWORD_EXPIRED"),
-    (0xC000_0072, "STATUS_ACCOUNT_DISABLED"),
+    (NO_SUCH_USER, "STATUS_NO_SUCH_USER"),
+    (WRONG_PASSWORD, "STATUS_WRONG_PASSWORD"),
+    (ACCOUNT_RESTRICTION, "STATUS_ACCOUNT_RESTRICTION"),
+    (INVALID_LOGON_HOURS, "STATUS_INVALID_LOGON_HOURS"),
+    (INVALID_WORKSTATION, "STATUS_INVALID_WORKSTATION"),
+    (PASSWORD_EXPIRED, "STATUS_PASSWORD_EXPIRED"),
+    (ACCOUNT_DISABLED, "STATUS_ACCOUNT_DISABLED"),
+    (LOGON_TYPE_NOT_GRANTED, "STATUS_LOGON_TYPE_NOT_GRANTED"),
+    (ACCOUNT_EXPIRED, "STATUS_ACCOUNT_EXPIRED"),
+    (PASSWORD_MUST_CHANGE, "STATUS_PASSWORD_MUST_CHANGE"),
+    (
+        AUTHENTICATION_FIREWALL_FAILED,
+        "STATUS_AUTHENTICATION_FIREWALL_FAILED",
+    ),
+    (NTLM_BLOCKED, "STATUS_NTLM_BLOCKED"),
+    (0xC000_000D, "STATUS_INVALID_PARAMETER"),
     (NOT_SUPPORTED, "STATUS_NOT_SUPPORTED"),
     (INVALID_DEVICE_REQUEST, "STATUS_INVALID_DEVICE_REQUEST"),
     (0xC000_00B0, "STATUS_PIPE_DISCONNECTED"),
     (0xC000_00AE, "STATUS_PIPE_BUSY"),
     (0xC000_0101, "STATUS_DIRECTORY_NOT_EMPTY"),
     (0xC000_0203, "STATUS_USER_SESSION_DELETED"),
-    (0xC000_0234, "STATUS_ACCOUNT_LOCKED_OUT"),
+    (ACCOUNT_LOCKED_OUT, "STATUS_ACCOUNT_LOCKED_OUT"),
     (0xC000_035C, "STATUS_NETWORK_SESSION_EXPIRED"),
     (0xC000_0022, "STATUS_ACCESS_DENIED"),
 ];
@@ -65,10 +90,92 @@ pub fn is_missing(status: u32) -> bool {
     )
 }
 
-/// A logon the server refused for the account itself (the next credential may work).
-pub fn is_logon_refusal(status: u32) -> bool {
-    matches!(
-        status,
-        LOGON_FAILURE | 0xC000_0064 | 0xC000_006E | 0xC000_0071 | 0xC000_0072 | 0xC000_0234
-    )
+/// Its name and number, for a status pushinst has no words for: admins search for both.
+pub fn describe(status: u32) -> String {
+    match NAMES.iter().find(|(code, _)| *code == status) {
+        Some((_, name)) => format!("{name} (0x{status:08X})"),
+        None => format!("NTSTATUS 0x{status:08X}"),
+    }
+}
+
+/// Why the server refused a logon for the account itself, and what to do about
+/// it; `None` when the status is not about the account (the next credential
+/// would fare no better).
+pub fn logon_refusal(status: u32) -> Option<&'static str> {
+    Some(match status {
+        LOGON_FAILURE | WRONG_PASSWORD => "wrong user name or password",
+        NO_SUCH_USER => "no such account on the host or in its domain",
+        ACCOUNT_LOCKED_OUT => {
+            "the account is locked out after too many bad passwords: wait for the lockout to end or have it unlocked"
+        }
+        ACCOUNT_DISABLED => "the account is disabled: enable it, or use another",
+        ACCOUNT_EXPIRED => "the account has expired: extend its expiry date, or use another",
+        PASSWORD_EXPIRED => "the account's password has expired: set a new one",
+        PASSWORD_MUST_CHANGE => {
+            "the account must change its password at next logon, which a network logon cannot do: \
+             set a new password, or clear \"user must change password\""
+        }
+        INVALID_LOGON_HOURS => "the account may not log on at this hour (its logon hours)",
+        INVALID_WORKSTATION => {
+            "the account may not log on from this computer (its \"log on to\" list of workstations)"
+        }
+        LOGON_TYPE_NOT_GRANTED => {
+            "the host's policy denies this account network logon (\"access this computer from the network\", \
+             or a \"deny access to this computer from the network\" entry)"
+        }
+        NTLM_BLOCKED => {
+            "NTLM is blocked by the domain's or the host's policy (network security: restrict NTLM), \
+             and pushinst logs on with NTLM only: add an NTLM exception for this server or account"
+        }
+        AUTHENTICATION_FIREWALL_FAILED => {
+            "the domain's authentication firewall refused the account for this host (selective trust \
+             authentication: grant it \"allowed to authenticate\" on the computer object)"
+        }
+        ACCOUNT_RESTRICTION => {
+            "an account restriction refused the logon (a blank password, or membership of protected users)"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_statuses_carry_name_and_number_unknown_ones_the_number() {
+        assert_eq!(describe(NTLM_BLOCKED), "STATUS_NTLM_BLOCKED (0xC0000418)");
+        assert_eq!(describe(0xC000_9999), "NTSTATUS 0xC0009999");
+    }
+
+    #[test]
+    fn every_account_refusal_has_words_and_a_name() {
+        for status in [
+            LOGON_FAILURE,
+            WRONG_PASSWORD,
+            NO_SUCH_USER,
+            ACCOUNT_LOCKED_OUT,
+            ACCOUNT_DISABLED,
+            ACCOUNT_EXPIRED,
+            PASSWORD_EXPIRED,
+            PASSWORD_MUST_CHANGE,
+            INVALID_LOGON_HOURS,
+            INVALID_WORKSTATION,
+            LOGON_TYPE_NOT_GRANTED,
+            NTLM_BLOCKED,
+            AUTHENTICATION_FIREWALL_FAILED,
+            ACCOUNT_RESTRICTION,
+        ] {
+            let words = logon_refusal(status).unwrap_or_else(|| panic!("{status:#x}"));
+            assert!(
+                words
+                    .chars()
+                    .next()
+                    .is_some_and(|c| !c.is_uppercase() || words.starts_with("NTLM")),
+                "{words}"
+            );
+            assert!(name(status).starts_with("STATUS_"), "{status:#x}");
+        }
+        assert_eq!(logon_refusal(ACCESS_DENIED), None);
+    }
 }
