@@ -112,7 +112,7 @@ rows = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
 walls = [w for w, _, _ in rows]
 rss = max(r for _, r, _ in rows)
 cpu = statistics.median(c for _, _, c in rows) * 1000 / hosts
-print(f"{name:<34} median {statistics.median(walls):6.2f} s   best {min(walls):6.2f} s   peak RSS {rss/1024:6.1f} MiB   target CPU {cpu:5.0f} ms/host")
+print(f"{name:<34} median {statistics.median(walls):6.2f} s   best {min(walls):6.2f} s   peak RSS {rss/1024:6.1f} MiB   target CPU {cpu:5.1f} ms/host")
 ' "$1" "$HOSTS"
 }
 
