@@ -52,6 +52,7 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l dry-run -d 'Print the per-host plan and touch nothing'
@@ -76,6 +77,7 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l dry-run -d 'Print the per-host plan and touch nothing'
@@ -93,6 +95,7 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l dry-run -d 'Print the per-host plan and touch nothing'
@@ -110,6 +113,7 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l dry-run -d 'Print the per-host plan and touch nothing'
@@ -143,6 +147,7 @@ json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand cleanup" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'

@@ -181,6 +181,17 @@ pub struct RunArgs {
     /// Limit for the installer itself [default: the package's timeout, settings.exec_timeout or 30m]
     #[arg(long, value_name = "DURATION")]
     pub exec_timeout: Option<humantime::Duration>,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// Reports written beside the run's own output.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportArgs {
+    /// Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +302,9 @@ pub struct CleanupArgs {
 
     #[command(flatten)]
     pub pool: PoolArgs,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use crate::error::{AppError, EXIT_HOSTS_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::history::{History, NewRun, RunLedger};
 use crate::inventory::{Inventory, RebootPolicy, Target};
 use crate::plan::{self, Facts, NoFacts, PlanOptions, Selection, Window};
-use crate::report::{self, HostLogs, JsonLines, Lines, Progress, Sink, Summary};
+use crate::report::{self, HostLogs, JsonLines, Junit, Lines, Progress, Sink, Summary};
 use crate::runner::{self, Cancel, EventSink, HostJob, Ledger, RebootNotice, RunConfig, Timeouts, Until};
 use crate::secrets::Redactor;
 use crate::window;
@@ -112,6 +112,9 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         report::write_out(&mut std::io::stderr(), &warning);
     }
     if jobs.is_empty() {
+        if let Some(junit) = create_junit(&args.reports)? {
+            let _ = junit.nothing_to_do(&run_id);
+        }
         if cli.output() == OutputFormat::Human && !cli.quiet() {
             report::write_out(
                 &mut std::io::stdout(),
@@ -123,6 +126,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let log_dir = log_dir(inv, args, &history, &run_id);
     // Before the run is on record: a run that cannot log never starts.
     let logs = create_logs(&log_dir)?;
+    let junit = create_junit(&args.reports)?;
     let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
     history.begin_run(&NewRun {
         id: &run_id,
@@ -143,6 +147,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         until: plan.until.clone(),
         notice: inv.settings.reboot.clone(),
         logs,
+        junit,
     };
     let code = run_jobs(cli, jobs, setup).await;
     if let Err(e) = history.end_run(&run_id) {
@@ -164,6 +169,8 @@ pub struct RunSetup {
     pub notice: RebootNotice,
     pub ledger: Arc<dyn Ledger>,
     pub logs: HostLogs,
+    /// `--junit FILE`, already created.
+    pub junit: Option<Junit>,
 }
 
 /// The run's log directory, made now.
@@ -174,12 +181,26 @@ pub fn create_logs(dir: &Path) -> Result<HostLogs, AppError> {
     })
 }
 
+/// `--junit FILE`, created now: a path that cannot be written stops the run here.
+pub fn create_junit(args: &crate::cli::ReportArgs) -> Result<Option<Junit>, AppError> {
+    let Some(path) = &args.junit else {
+        return Ok(None);
+    };
+    Junit::create(path).map(Some).map_err(|source| AppError::Io {
+        what: format!("cannot create the JUnit report {}", path.display()),
+        source,
+    })
+}
+
 /// The runner with its reporters and Ctrl-C handling: the same for every command
 /// that works on hosts. Returns the exit code.
 pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<u8, AppError> {
     let summary = Summary::new(Some(setup.logs.dir().to_path_buf()));
     let (sink, events) = EventSink::new();
-    let sinks = sinks(cli, setup.logs);
+    let mut sinks = sinks(cli, setup.logs);
+    if let Some(junit) = setup.junit {
+        sinks.push(Box::new(junit));
+    }
     let reporter = tokio::task::spawn_blocking(move || report::consume(events, sinks, summary));
     let (cancel_tx, cancel_rx) = watch::channel(Cancel::None);
     let signals = tokio::spawn(watch_signals(cancel_tx));

@@ -254,18 +254,23 @@ fn each_command_offers_only_the_flags_that_act_on_it() {
                 "-q",
                 "--output",
                 "--state",
+                "--junit",
             ][..],
             &[][..],
         ),
         (
             "cleanup",
-            &["-j", "-q", "--output", "--state", "--connect-timeout"],
+            &["-j", "-q", "--output", "--state", "--connect-timeout", "--junit"],
             &["--force", "--exec-timeout", "--dry-run", "--exec"],
         ),
-        ("status", &["--output", "--state"], &["-q", "--force", "-j"]),
-        ("logs", &["--state"], &["-q", "--output", "-j"]),
-        ("reset", &["-q", "--state"], &["--output", "-j"]),
-        ("hosts", &["-q", "--output"], &["--state", "-j"]),
+        (
+            "status",
+            &["--output", "--state"],
+            &["-q", "--force", "-j", "--junit"],
+        ),
+        ("logs", &["--state"], &["-q", "--output", "-j", "--junit"]),
+        ("reset", &["-q", "--state"], &["--output", "-j", "--junit"]),
+        ("hosts", &["-q", "--output"], &["--state", "-j", "--junit"]),
     ] {
         for flag in present {
             assert!(

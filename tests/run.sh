@@ -25,6 +25,8 @@ fi
 as_root examples/fleet/sshd-fleet.sh setup
 as_root examples/fleet/smbd-fleet.sh setup
 examples/fleet/windows-emulator.sh setup
+# junit-10.xsd and a validator for the `--junit` report (PyPI, pinned).
+tests/junit/setup.sh
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 cargo fmt --check

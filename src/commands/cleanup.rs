@@ -109,6 +109,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         until: None,
         notice: inv.settings.reboot.clone(),
         logs: launch::create_logs(&log_dir)?,
+        junit: launch::create_junit(&args.reports)?,
     };
     launch::run_jobs(cli, jobs, setup).await
 }

@@ -4,6 +4,7 @@
 
 mod host_log;
 mod json;
+mod junit;
 mod lines;
 pub mod plan;
 mod progress;
@@ -16,6 +17,7 @@ use std::io;
 
 pub use host_log::HostLogs;
 pub use json::JsonLines;
+pub use junit::Junit;
 pub use lines::Lines;
 pub use progress::Progress;
 pub use summary::Summary;
