@@ -165,7 +165,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__deploy)
-            opts="-j -q -i -v -h --to --save-as --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --junit --inventory --verbose --help"
+            opts="-j -q -i -v -h --to --save-as --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +216,18 @@ _pushinst() {
                     return 0
                     ;;
                 --exec-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -531,7 +543,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__retry)
-            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --junit --inventory --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +586,18 @@ _pushinst() {
                     return 0
                     ;;
                 --exec-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +621,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__run)
-            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --junit --inventory --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,6 +664,18 @@ _pushinst() {
                     return 0
                     ;;
                 --exec-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -697,7 +733,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__sync)
-            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --junit --inventory --verbose --help"
+            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -740,6 +776,18 @@ _pushinst() {
                     return 0
                     ;;
                 --exec-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -52,6 +52,9 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l canary -d 'Run the first N hosts alone; the rest start only if every one of them succeeds' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l batch -d 'Work in waves of N hosts (or P% of them), each finished before the next starts' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
@@ -77,6 +80,9 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l canary -d 'Run the first N hosts alone; the rest start only if every one of them succeeds' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l batch -d 'Work in waves of N hosts (or P% of them), each finished before the next starts' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
@@ -95,6 +101,9 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l canary -d 'Run the first N hosts alone; the rest start only if every one of them succeeds' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l batch -d 'Work in waves of N hosts (or P% of them), each finished before the next starts' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand run" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
@@ -113,6 +122,9 @@ task\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l canary -d 'Run the first N hosts alone; the rest start only if every one of them succeeds' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l batch -d 'Work in waves of N hosts (or P% of them), each finished before the next starts' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand retry" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'

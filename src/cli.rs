@@ -182,6 +182,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub exec_timeout: Option<humantime::Duration>,
 
+    /// Run the first N hosts alone; the rest start only if every one of them succeeds
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub canary: Option<u32>,
+
+    /// Work in waves of N hosts (or P% of them), each finished before the next starts
+    #[arg(long, value_name = "N|P%")]
+    pub batch: Option<crate::rollout::Share>,
+
+    /// Start no new host once N hosts (or P% of them) have failed
+    #[arg(long, value_name = "N|P%")]
+    pub max_failures: Option<crate::rollout::Share>,
+
     #[command(flatten)]
     pub reports: ReportArgs,
 }

@@ -14,6 +14,7 @@ use crate::history::{History, NewRun, RunLedger};
 use crate::inventory::{Inventory, RebootPolicy, Target};
 use crate::plan::{self, Facts, NoFacts, PlanOptions, Selection, Window};
 use crate::report::{self, HostLogs, JsonLines, Junit, Lines, Progress, Sink, Summary};
+use crate::rollout::RolloutPlan;
 use crate::runner::{self, Cancel, EventSink, HostJob, Ledger, RebootNotice, RunConfig, Timeouts, Until};
 use crate::secrets::Redactor;
 use crate::window;
@@ -71,6 +72,11 @@ pub fn plan_options(
         exec: args.exec,
         until,
         selection,
+        rollout: crate::rollout::Rollout {
+            canary: args.canary.map(|n| n as usize),
+            batch: args.batch,
+            max_failures: args.max_failures,
+        },
     })
 }
 
@@ -146,6 +152,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         redactor,
         until: plan.until.clone(),
         notice: inv.settings.reboot.clone(),
+        rollout: plan.rollout.clone(),
         logs,
         junit,
     };
@@ -167,6 +174,7 @@ pub struct RunSetup {
     pub redactor: Redactor,
     pub until: Option<Window>,
     pub notice: RebootNotice,
+    pub rollout: RolloutPlan,
     pub ledger: Arc<dyn Ledger>,
     pub logs: HostLogs,
     /// `--junit FILE`, already created.
@@ -217,6 +225,7 @@ pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<
             label: w.label,
         }),
         notice: setup.notice,
+        rollout: setup.rollout,
     };
     let stats = runner::run(jobs, config, sink, cancel_rx.clone()).await;
     let interrupted = *cancel_rx.borrow() != Cancel::None;

@@ -15,6 +15,7 @@ mod local_check;
 mod outcome;
 mod plan;
 mod report;
+mod rollout;
 mod runner;
 mod secrets;
 mod transport;

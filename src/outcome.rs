@@ -162,6 +162,10 @@ pub enum NotStarted {
     WindowClosed { at: String },
     /// The pushinst process ended before its turn came.
     ProcessEnded { pid: u32 },
+    /// `--canary`: not every canary host succeeded, so the rest were held back.
+    CanaryFailed { failed: usize, canaries: usize },
+    /// `--max-failures`: that many hosts had failed before its turn came.
+    FailureThreshold { failed: usize, limit: usize },
 }
 
 impl Outcome {

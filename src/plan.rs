@@ -17,6 +17,7 @@ use crate::inventory::{
     WindowsExec,
 };
 use crate::outcome::Skip;
+use crate::rollout::{Rollout, RolloutPlan};
 use crate::transport::Detect;
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Plan {
     pub force: bool,
     /// No host starts after this (`--until`).
     pub until: Option<Window>,
+    /// Canaries, waves and the failure threshold, over the hosts with work.
+    pub rollout: RolloutPlan,
     pub hosts: Vec<HostPlan>,
 }
 
@@ -242,6 +245,7 @@ pub struct PlanOptions {
     pub exec: Option<WindowsExec>,
     pub until: Option<Window>,
     pub selection: Selection,
+    pub rollout: Rollout,
 }
 
 pub fn plan(
@@ -309,7 +313,14 @@ pub fn plan(
             target,
         });
     }
+    // Hosts where every package is left out are not worked on at all: they are
+    // neither canaries nor part of a wave.
+    let with_work = hosts
+        .iter()
+        .filter(|h| h.decisions.iter().any(|d| !matches!(d, Decision::Omit(_))))
+        .count();
     Ok(Plan {
+        rollout: options.rollout.resolve(with_work),
         packages: plans,
         concurrency: options.concurrency.unwrap_or(inv.settings.concurrency).max(1),
         timeouts: options.timeouts,
@@ -493,6 +504,7 @@ credentials = ["first"]
             exec,
             until: None,
             selection,
+            rollout: Rollout::default(),
         }
     }
 

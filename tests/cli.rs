@@ -255,13 +255,16 @@ fn each_command_offers_only_the_flags_that_act_on_it() {
                 "--output",
                 "--state",
                 "--junit",
+                "--canary",
+                "--batch",
+                "--max-failures",
             ][..],
             &[][..],
         ),
         (
             "cleanup",
             &["-j", "-q", "--output", "--state", "--connect-timeout", "--junit"],
-            &["--force", "--exec-timeout", "--dry-run", "--exec"],
+            &["--force", "--exec-timeout", "--dry-run", "--exec", "--canary", "--batch"],
         ),
         (
             "status",

@@ -108,6 +108,7 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         redactor,
         until: None,
         notice: inv.settings.reboot.clone(),
+        rollout: Default::default(),
         logs: launch::create_logs(&log_dir)?,
         junit: launch::create_junit(&args.reports)?,
     };

@@ -9,6 +9,7 @@ use super::words;
 use crate::inventory::{CredentialDef, RebootPolicy, SmbEncryption, SmbSigning, WindowsExec};
 use crate::outcome::{FORMAT_VERSION, Outcome};
 use crate::plan::{Decision, HostPlan, InstallPlan, Omitted, PackagePlan, Plan, Transport};
+use crate::rollout::RolloutPlan;
 
 fn decision(d: &Decision) -> String {
     match d {
@@ -158,6 +159,31 @@ fn reboot_name(policy: RebootPolicy) -> &'static str {
     }
 }
 
+/// `--canary`, `--batch`, `--max-failures` in words, when any was given.
+fn rollout(rollout: &RolloutPlan) -> Option<String> {
+    if !rollout.is_controlled() {
+        return None;
+    }
+    let waves = rollout.waves();
+    let mut parts = Vec::new();
+    if rollout.canary > 0 {
+        parts.push(format!(
+            "{} canary host(s) first, the rest only if every one succeeds",
+            rollout.canary
+        ));
+    }
+    if let Some(batch) = rollout.batch {
+        let count = waves.iter().filter(|w| !w.canary).count();
+        parts.push(format!(
+            "waves of {batch} ({count} wave(s)), each finished before the next"
+        ));
+    }
+    if let Some(limit) = rollout.max_failures {
+        parts.push(format!("no new host once {limit} have failed"));
+    }
+    Some(format!("rollout: {}\n", parts.join("; ")))
+}
+
 /// Human form: a head line, then the table.
 pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> String {
     let names: Vec<String> = plan.packages.iter().map(PackagePlan::title).collect();
@@ -171,6 +197,9 @@ pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> Str
             .map(|w| format!(", no host starts after {}", w.label))
             .unwrap_or_default()
     );
+    if let Some(words) = rollout(&plan.rollout) {
+        out.push_str(&words);
+    }
     let mut rows = vec![[
         "HOST".to_string(),
         "OS".into(),
@@ -244,6 +273,12 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
             "concurrency": plan.concurrency,
             "force": plan.force,
             "until": plan.until.as_ref().map(|w| &w.label),
+            "rollout": {
+                "canary": plan.rollout.canary,
+                "batch": plan.rollout.batch,
+                "max_failures": plan.rollout.max_failures,
+                "waves": plan.rollout.waves().iter().map(|w| w.hosts).collect::<Vec<_>>(),
+            },
         }
     })];
     for host in &plan.hosts {

@@ -115,6 +115,12 @@ fn not_started(reason: &NotStarted) -> String {
         NotStarted::ProcessEnded { pid } => {
             format!("not started: the pushinst process (pid {pid}) ended first")
         }
+        NotStarted::CanaryFailed { failed, canaries } => format!(
+            "not started: {failed} of {canaries} canary host(s) did not succeed; fix them, then run again"
+        ),
+        NotStarted::FailureThreshold { failed, limit } => {
+            format!("not started: failure threshold reached ({failed} hosts failed, --max-failures {limit})")
+        }
     }
 }
 
@@ -340,6 +346,23 @@ mod tests {
                 },
                 "not-started",
                 "not started: the pushinst process (pid 9) ended first",
+            ),
+            (
+                Outcome::NotStarted {
+                    reason: NotStarted::CanaryFailed {
+                        failed: 1,
+                        canaries: 2,
+                    },
+                },
+                "not-started",
+                "not started: 1 of 2 canary host(s) did not succeed; fix them, then run again",
+            ),
+            (
+                Outcome::NotStarted {
+                    reason: NotStarted::FailureThreshold { failed: 2, limit: 2 },
+                },
+                "not-started",
+                "not started: failure threshold reached (2 hosts failed, --max-failures 2)",
             ),
         ];
         for (outcome, status, text) in cases {

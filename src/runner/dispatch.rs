@@ -2,7 +2,7 @@
 //! a free slot always goes to the next host in line and results stream as they
 //! finish; a two-stage cancel stops the queue, then the workers.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -14,6 +14,7 @@ use super::events::{CancelReason, EventKind, EventSink, HostReport, Outcome, Run
 use super::flow::{self, Ctx};
 use super::{BoxFuture, HostJob, RunConfig, Until};
 use crate::outcome::{Failure, NotStarted};
+use crate::rollout::RolloutPlan;
 
 /// What the operator has asked for so far; it only ever escalates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,6 +42,8 @@ enum HostState {
 
 struct Shared {
     ctx: Ctx,
+    /// `--max-failures`: no host starts once this many have failed.
+    max_failures: Option<usize>,
     /// Counting and announcing happen under one lock, so every event's stats are
     /// in order; the lock is async because announcing waits for the reporters.
     tally: tokio::sync::Mutex<Tally>,
@@ -50,9 +53,22 @@ struct Tally {
     stats: RunStats,
     /// One per host+item, hosts in queue order, each host's items in a row.
     slots: Vec<HostState>,
+    /// Hosts with a result that failed or could not reach them: what `--max-failures`
+    /// counts. Noted when the result is known, before it is written, so no host
+    /// starts in between.
+    failed: HashSet<String>,
+    /// Hosts with any result that is not a success: what a canary must not have.
+    unsuccessful: HashSet<String>,
 }
 
 impl Shared {
+    /// The failure threshold has been reached: start no new host.
+    async fn halted(&self) -> Option<NotStarted> {
+        let limit = self.max_failures?;
+        let failed = self.tally.lock().await.failed.len();
+        (failed >= limit).then_some(NotStarted::FailureThreshold { failed, limit })
+    }
+
     async fn started(&self, first: usize, count: usize, host: &str) {
         let mut tally = self.tally.lock().await;
         tally.slots[first..first + count].fill(HostState::Running);
@@ -82,6 +98,12 @@ impl Shared {
                 report: report.clone(),
                 was_running,
             };
+            if matches!(outcome, Outcome::Failed { .. } | Outcome::Unreachable { .. }) {
+                tally.failed.insert(report.host.clone());
+            }
+            if !outcome.is_success() {
+                tally.unsuccessful.insert(report.host.clone());
+            }
         }
         // Committed before it is announced: what a reporter shows is on record.
         self.ctx.books.finish(&outcome, &report).await;
@@ -147,53 +169,81 @@ pub async fn run(
             notice: config.notice,
             books: Books::new(config.ledger),
         },
+        max_failures: config.rollout.max_failures,
         tally: tokio::sync::Mutex::new(Tally {
             stats: RunStats {
                 total: slots.len(),
                 ..RunStats::default()
             },
             slots: vec![HostState::Queued; slots.len()],
+            failed: HashSet::new(),
+            unsuccessful: HashSet::new(),
         }),
     });
-    let workers = config.concurrency.clamp(1, queue.len().max(1));
-    let queue = Arc::new(Mutex::new(queue));
+    let rollout = RolloutPlan {
+        hosts: queue.len(),
+        ..config.rollout
+    };
     let until = config.until.clone();
-    let mut tasks = JoinSet::new();
-    for _ in 0..workers {
-        tasks.spawn(worker(
-            queue.clone(),
-            cancel.clone(),
-            until.clone(),
-            shared.clone(),
-        ));
-    }
     let mut level = Cancel::None;
     let mut listening = true;
-    loop {
-        tokio::select! {
-            joined = tasks.join_next() => if joined.is_none() { break },
-            changed = cancel.changed(), if listening && level != Cancel::Abort => {
-                if changed.is_err() {
-                    // Nobody can cancel any more (the signal handler is gone).
-                    listening = false;
-                    continue;
-                }
-                let now = *cancel.borrow();
-                if now > level {
-                    level = now;
-                    let reason = if now == Cancel::Abort { CancelReason::Abort } else { CancelReason::Interrupt };
-                    sink.emit(EventKind::RunBeginCancel { reason }).await;
-                    if now == Cancel::Abort {
-                        tasks.abort_all();
+    // Why the hosts still queued were held back by the rollout, if they were.
+    let mut held = None;
+    for wave in rollout.waves() {
+        let part: VecDeque<_> = queue.drain(..wave.hosts.min(queue.len())).collect();
+        let workers = config.concurrency.clamp(1, part.len().max(1));
+        let part = Arc::new(Mutex::new(part));
+        let mut tasks = JoinSet::new();
+        for _ in 0..workers {
+            tasks.spawn(worker(
+                part.clone(),
+                cancel.clone(),
+                until.clone(),
+                shared.clone(),
+            ));
+        }
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { break },
+                changed = cancel.changed(), if listening && level != Cancel::Abort => {
+                    if changed.is_err() {
+                        // Nobody can cancel any more (the signal handler is gone).
+                        listening = false;
+                        continue;
+                    }
+                    let now = *cancel.borrow();
+                    if now > level {
+                        level = now;
+                        let reason = if now == Cancel::Abort { CancelReason::Abort } else { CancelReason::Interrupt };
+                        sink.emit(EventKind::RunBeginCancel { reason }).await;
+                        if now == Cancel::Abort {
+                            tasks.abort_all();
+                        }
                     }
                 }
             }
         }
+        if level != Cancel::None || until.as_ref().is_some_and(|u| Instant::now() >= u.at) {
+            break;
+        }
+        if let Some(threshold) = shared.halted().await {
+            held = Some(threshold);
+            break;
+        }
+        let unsuccessful = shared.tally.lock().await.unsuccessful.len();
+        if wave.canary && unsuccessful > 0 {
+            held = Some(NotStarted::CanaryFailed {
+                failed: unsuccessful,
+                canaries: wave.hosts,
+            });
+            break;
+        }
     }
-    // Slots still queued after a cancel or the window's end, or whose worker was
-    // aborted, never reported.
-    let waiting = match (&until, level) {
-        (Some(until), Cancel::None) => NotStarted::WindowClosed {
+    // Slots still queued after a cancel, the window's end or the rollout's stop, or
+    // whose worker was aborted, never reported.
+    let waiting = match (level, held, &until) {
+        (Cancel::None, Some(held), _) => held,
+        (Cancel::None, None, Some(until)) => NotStarted::WindowClosed {
             at: until.label.clone(),
         },
         _ => NotStarted::Interrupted,
@@ -235,7 +285,7 @@ async fn worker(
     shared: Arc<Shared>,
 ) {
     loop {
-        if *cancel.borrow() != Cancel::None {
+        if *cancel.borrow() != Cancel::None || shared.halted().await.is_some() {
             return;
         }
         if until.as_ref().is_some_and(|u| Instant::now() >= u.at) {

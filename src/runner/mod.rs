@@ -19,6 +19,7 @@ pub use ledger::NoLedger;
 pub use ledger::{Ledger, RebootState};
 
 use crate::outcome::Skip;
+use crate::rollout::RolloutPlan;
 use crate::secrets::Redactor;
 use crate::transport::{Artefact, BoxFuture, Connector, Credential, Detect, Endpoint, Install, Payload};
 
@@ -171,4 +172,6 @@ pub struct RunConfig {
     pub until: Option<Until>,
     pub notice: RebootNotice,
     pub ledger: Arc<dyn Ledger>,
+    /// Canaries, waves and the failure threshold.
+    pub rollout: RolloutPlan,
 }

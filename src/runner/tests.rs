@@ -194,6 +194,7 @@ fn config(concurrency: usize, timeouts: Timeouts) -> RunConfig {
             message: "save your work".into(),
         },
         ledger: Arc::new(NoLedger),
+        rollout: Default::default(),
     }
 }
 
@@ -332,6 +333,98 @@ async fn a_window_already_closed_starts_nothing_and_says_why() {
         assert_eq!(reason(outcome), "not started: the window closed at 05:00");
     }
     assert!(host.calls().is_empty());
+}
+
+/// Hosts `names` sharing one log; those in `failing` exit 1.
+fn fleet(names: &[&str], failing: &[&str]) -> (Vec<HostJob>, Scripted) {
+    let good = Scripted::default();
+    let bad = Scripted {
+        exit: 1,
+        ..good.clone()
+    };
+    let jobs = names
+        .iter()
+        .map(|n| job(n, if failing.contains(n) { &bad } else { &good }))
+        .collect();
+    (jobs, good)
+}
+
+fn rollout(canary: usize, batch: Option<usize>, max_failures: Option<usize>) -> RolloutPlan {
+    RolloutPlan {
+        hosts: 0,
+        canary,
+        batch,
+        max_failures,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn waves_never_overlap_and_each_runs_as_the_pool_allows() {
+    let (jobs, host) = fleet(&["a", "b", "c", "d", "e"], &[]);
+    let (mut config, log) = recorded(&host, 10);
+    config.rollout = rollout(1, Some(2), None);
+    let done = outcomes(jobs, config, Cancel::None).await;
+    assert!(done.iter().all(|(_, o)| o.status() == "ok"), "{done:?}");
+    let log = log.lock().unwrap().clone();
+    let at = |what: &str| {
+        log.iter()
+            .position(|l| l == what)
+            .unwrap_or_else(|| panic!("{what}: {log:?}"))
+    };
+    // Canary a, then {b, c}, then {d, e}: each wave ends before the next begins.
+    assert!(at("finish a p ok") < at("begin b p"));
+    for (ended, next) in [("b", "d"), ("c", "d"), ("b", "e"), ("c", "e")] {
+        assert!(
+            at(&format!("finish {ended} p ok")) < at(&format!("begin {next} p")),
+            "{log:?}"
+        );
+    }
+    // Within a wave, both start before either finishes (concurrency 10).
+    assert!(at("begin c p") < at("finish b p ok"), "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_canary_holds_back_every_other_host() {
+    let (jobs, host) = fleet(&["a", "b", "c", "d"], &["b"]);
+    let mut config = config(4, Timeouts::default());
+    config.rollout = rollout(2, None, None);
+    let done = outcomes(jobs, config, Cancel::None).await;
+    let status: Vec<(&str, String)> = done.iter().map(|(h, o)| (h.as_str(), reason(o))).collect();
+    assert!(status.contains(&("a", "installed".into())), "{status:?}");
+    assert!(
+        status.contains(&("b", "installer exited with code 1".into())),
+        "{status:?}"
+    );
+    let held = "not started: 1 of 2 canary host(s) did not succeed; fix them, then run again";
+    assert!(
+        status.contains(&("c", held.into())) && status.contains(&("d", held.into())),
+        "{status:?}"
+    );
+    // Good and bad hosts share one call log: only the two canaries were reached.
+    assert_eq!(host.calls().iter().filter(|s| **s == Step::Connect).count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_failure_threshold_starts_no_host_after_it_is_reached() {
+    let (jobs, good) = fleet(&["a", "b", "c", "d", "e", "f"], &["a", "c", "d", "e", "f"]);
+    let mut config = config(1, Timeouts::default());
+    config.rollout = rollout(0, None, Some(2));
+    let done = outcomes(jobs, config, Cancel::None).await;
+    let order: Vec<(&str, &str)> = done.iter().map(|(h, o)| (h.as_str(), o.status())).collect();
+    assert_eq!(
+        order[..3],
+        [("a", "failed"), ("b", "ok"), ("c", "failed")],
+        "{order:?}"
+    );
+    for (host, outcome) in &done[3..] {
+        assert_eq!(
+            reason(outcome),
+            "not started: failure threshold reached (2 hosts failed, --max-failures 2)",
+            "{host}"
+        );
+    }
+    // One log for all: a, b and c were reached, no other.
+    assert_eq!(good.calls().iter().filter(|s| **s == Step::Connect).count(), 3);
 }
 
 #[tokio::test(start_paused = true)]
