@@ -8,6 +8,7 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -45,6 +46,9 @@ pub enum SecretSource {
     File(PathBuf),
     Prompt,
     Keyring(String),
+    /// A program and its arguments (`pass show corp/deploy`), run without a shell;
+    /// the first line it prints is the secret.
+    Command(Vec<String>),
     /// Written in the inventory itself; only accepted with `allow_plaintext_secrets`.
     Inline(InlineSecret),
 }
@@ -66,6 +70,8 @@ impl fmt::Display for SecretSource {
             SecretSource::File(path) => write!(f, "file {}", path.display()),
             SecretSource::Prompt => f.write_str("prompt"),
             SecretSource::Keyring(name) => write!(f, "keyring {name}"),
+            // The program only: its arguments may name more than the admin wants shown.
+            SecretSource::Command(argv) => write!(f, "command `{}`", argv.first().map_or("", String::as_str)),
             SecretSource::Inline(_) => f.write_str("inline"),
         }
     }
@@ -95,6 +101,21 @@ pub enum SecretError {
     Keyring { name: String, reason: String },
     #[error("the secret from {0} is empty")]
     Empty(String),
+    #[error("cannot run `{program}` for a secret: {source}")]
+    CommandStart {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` gave no secret within {}s; it was stopped (does it ask for something on a terminal?)", .limit.as_secs())]
+    CommandTimedOut { program: String, limit: Duration },
+    #[error("`{program}` failed ({status}){}", if .said.is_empty() { String::new() } else { format!(": {}", .said) })]
+    CommandFailed {
+        program: String,
+        status: std::process::ExitStatus,
+        /// The first line of its standard error (never its output, which may be the secret).
+        said: String,
+    },
 }
 
 impl SecretSource {
@@ -122,6 +143,7 @@ impl SecretSource {
             SecretSource::Prompt if !ask => return Ok(None),
             SecretSource::Prompt => prompt(what)?,
             SecretSource::Keyring(name) => keyring_lookup(name)?,
+            SecretSource::Command(argv) => run_command(argv, COMMAND_LIMIT)?,
             SecretSource::Inline(InlineSecret(value)) => value.clone(),
         });
         if value.is_empty() {
@@ -163,6 +185,78 @@ fn prompt(what: &str) -> Result<String, SecretError> {
         what: what.to_string(),
         source,
     })
+}
+
+/// How long a secret command may take: `pass` or a vault client answering from a
+/// cache takes well under a second; one waiting for a prompt nobody sees never ends.
+const COMMAND_LIMIT: Duration = Duration::from_secs(30);
+/// More than any password; a command printing more is cut, not buffered.
+const COMMAND_OUTPUT_LIMIT: u64 = 64 * 1024;
+
+/// Runs `argv` without a shell (nothing in it is interpreted), with no terminal and
+/// no input, and takes the first line it prints.
+fn run_command(argv: &[String], limit: Duration) -> Result<String, SecretError> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let program = argv.first().cloned().unwrap_or_default();
+    let mut child = Command::new(&program)
+        .args(argv.iter().skip(1))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| SecretError::CommandStart {
+            program: program.clone(),
+            source,
+        })?;
+    // Read both pipes on their own threads, bounded, so a chatty command can neither
+    // block on a full pipe nor fill our memory.
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Zeroizing::new(Vec::new());
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(COMMAND_OUTPUT_LIMIT).read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = read(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = read(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SecretError::CommandTimedOut { program, limit });
+            }
+        }
+    };
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    if !status.success() {
+        let said = String::from_utf8_lossy(&err)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        return Err(SecretError::CommandFailed {
+            program,
+            status,
+            said,
+        });
+    }
+    let text = String::from_utf8_lossy(&out);
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r')
+        .to_string())
 }
 
 /// The OS keyring, through libsecret's `secret-tool` (the Secret Service that GNOME
@@ -288,5 +382,50 @@ mod tests {
         let mut r = Redactor::default();
         r.add(&Secret::new("pa55word!".into()));
         assert_eq!(r.redact("sudo: pa55word! rejected"), "sudo: <redacted> rejected");
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_command_secret_is_its_first_line_and_nothing_is_interpreted() {
+        let got = run_command(
+            &argv(&["sh", "-c", "printf 's3cret\\r\\nsecond\\n'"]),
+            COMMAND_LIMIT,
+        )
+        .unwrap();
+        assert_eq!(got, "s3cret");
+        // No shell of ours: `$HOME` and `;` arrive as written.
+        let echo = run_command(&argv(&["echo", "$HOME;", "x"]), COMMAND_LIMIT).unwrap();
+        assert_eq!(echo, "$HOME; x");
+        let source = SecretSource::Command(argv(&["printf", ""]));
+        assert!(matches!(source.resolve("password"), Err(SecretError::Empty(_))));
+    }
+
+    #[test]
+    fn a_failing_slow_or_missing_command_is_named_without_its_output() {
+        let failed = run_command(
+            &argv(&["sh", "-c", "echo the-secret; echo 'vault: sealed' >&2; exit 3"]),
+            COMMAND_LIMIT,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            failed.starts_with("`sh` failed (exit status: 3): vault: sealed"),
+            "{failed}"
+        );
+        assert!(!failed.contains("the-secret"), "{failed}");
+        let started = std::time::Instant::now();
+        let slow = run_command(&argv(&["sleep", "10"]), Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(slow, SecretError::CommandTimedOut { .. }), "{slow}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let missing = run_command(&argv(&["/nonexistent/pass"]), COMMAND_LIMIT).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot run `/nonexistent/pass` for a secret"),
+            "{missing}"
+        );
     }
 }

@@ -264,7 +264,14 @@ fn each_command_offers_only_the_flags_that_act_on_it() {
         (
             "cleanup",
             &["-j", "-q", "--output", "--state", "--connect-timeout", "--junit"],
-            &["--force", "--exec-timeout", "--dry-run", "--exec", "--canary", "--batch"],
+            &[
+                "--force",
+                "--exec-timeout",
+                "--dry-run",
+                "--exec",
+                "--canary",
+                "--batch",
+            ],
         ),
         (
             "status",

@@ -464,6 +464,50 @@ fn secrets_never_appear_in_output_or_logs() {
 }
 
 #[test]
+fn a_password_from_a_command_logs_in_and_is_found_nowhere_afterwards() {
+    let fleet = Fleet::start(1);
+    fleet.installer("install.sh", "env; cat; echo done");
+    let password = fleet.password();
+    let command = format!(
+        "password = {{ command = [\"head\", \"-n\", \"1\", \"{}\"] }}",
+        fleet.path("password").display()
+    );
+    let text = inventory(&fleet, "", r#"linux = { file = "install.sh" }"#, r#"["fromcmd"]"#)
+        + &format!(
+            "\n[credentials.fromcmd]\nuser = \"{}\"\n{command}\n",
+            common::FLEET_USER
+        );
+    fleet.write("pushinst.toml", &text);
+    let run = fleet.run(&["deploy", "agent", "--to", "fleet", "-vv", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(run.outcome(&fleet.endpoints[0])["status"], "ok");
+    assert!(!run.stdout().contains(&password) && !run.stderr().contains(&password));
+    let logs = fleet.all_logs();
+    assert!(logs.contains("done") && !logs.contains(&password), "{logs}");
+    let state = fleet.path(".local/state/pushinst");
+    for file in ["history.db", "history.db-wal"] {
+        let bytes = std::fs::read(state.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&password),
+            "secret in {file}"
+        );
+    }
+
+    // A command that fails stops the run before any host, naming the program only.
+    fleet.write(
+        "pushinst.toml",
+        &text.replace(&command, "password = { command = [\"false\", \"corp/deploy\"] }"),
+    );
+    let failed = fleet.run(&["deploy", "agent", "--to", "fleet"]);
+    assert_eq!(failed.code(), 2, "{}", failed.debug());
+    assert!(
+        failed.stderr().contains("`false` failed (exit status: 1)"),
+        "{}",
+        failed.debug()
+    );
+}
+
+#[test]
 fn key_files_of_every_format_and_passphrases_log_in() {
     let fleet = Fleet::start(1);
     fleet.recording_installer("0", "");

@@ -453,6 +453,16 @@ impl Checker {
         if let Some(name) = src.keyring {
             found.push(SecretSource::Keyring(name));
         }
+        if let Some(argv) = src.command {
+            if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                self.push(
+                    Problem::at(span.clone(), "`command` names no program")
+                        .hint("write the program and its arguments, e.g. command = [\"pass\", \"show\", \"corp/deploy\"]"),
+                );
+                return None;
+            }
+            found.push(SecretSource::Command(argv));
+        }
         if found.len() == 1 {
             found.pop()
         } else {
@@ -891,6 +901,25 @@ credentials = ["deploy"]
         assert_eq!(
             ok.settings.staging_dir.as_ref().map(|d| d.as_str()),
             Some("/var/tmp")
+        );
+    }
+
+    #[test]
+    fn a_secret_command_must_name_a_program() {
+        let text = "[credentials.a]\nuser = \"u\"\npassword = { command = [] }\n";
+        let err = parse(Path::new("pushinst.toml"), text.into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:3:12"), "{text}");
+        assert!(text.contains("`command` names no program"), "{text}");
+        let ok = "[credentials.a]\nuser = \"u\"\npassword = { command = [\"pass\", \"show\", \"x\"] }\n";
+        let inv = parse(Path::new("pushinst.toml"), ok.into()).unwrap();
+        assert_eq!(
+            inv.credentials["a"].password,
+            Some(SecretSource::Command(vec![
+                "pass".into(),
+                "show".into(),
+                "x".into()
+            ]))
         );
     }
 }

@@ -81,7 +81,7 @@ pub enum RawSecret {
 
 /// Said when a secret is neither a string nor a table: our own words, so nobody
 /// has to recognise serde's.
-pub const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }";
+pub const SECRET_HINT: &str = "write one of { env = \"VAR\" }, { file = \"path\" } (mode 0600), { prompt = true }, { keyring = \"name\" }, { command = [\"pass\", \"show\", \"NAME\"] }";
 
 impl<'de> Deserialize<'de> for RawSecret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -113,6 +113,8 @@ pub struct RawSecretSource {
     pub file: Option<String>,
     pub prompt: Option<bool>,
     pub keyring: Option<String>,
+    /// A program and its arguments, run without a shell; its first line is the secret.
+    pub command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
