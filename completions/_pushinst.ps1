@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'The diagnostic log of a host''s latest attempt')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Set the failed-attempt counter of hosts back to 0, so they are tried again')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal')
+            [CompletionResult]::new('creds', 'creds', [CompletionResultType]::ParameterValue, 'Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -222,6 +223,65 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'pushinst;creds' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a password under NAME, asked twice without echo')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Remove the password stored under NAME')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The names with a password stored (never the passwords)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pushinst;creds;set' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;creds;delete' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;creds;list' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;creds;help' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a password under NAME, asked twice without echo')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Remove the password stored under NAME')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The names with a password stored (never the passwords)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pushinst;creds;help;set' {
+            break
+        }
+        'pushinst;creds;help;delete' {
+            break
+        }
+        'pushinst;creds;help;list' {
+            break
+        }
+        'pushinst;creds;help;help' {
+            break
+        }
         'pushinst;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'out-dir')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
@@ -242,6 +302,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'The diagnostic log of a host''s latest attempt')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Set the failed-attempt counter of hosts back to 0, so they are tried again')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal')
+            [CompletionResult]::new('creds', 'creds', [CompletionResultType]::ParameterValue, 'Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and the man page (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -271,6 +332,21 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;help;cleanup' {
+            break
+        }
+        'pushinst;help;creds' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a password under NAME, asked twice without echo')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Remove the password stored under NAME')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The names with a password stored (never the passwords)')
+            break
+        }
+        'pushinst;help;creds;set' {
+            break
+        }
+        'pushinst;help;creds;delete' {
+            break
+        }
+        'pushinst;help;creds;list' {
             break
         }
         'pushinst;help;generate' {

@@ -19,6 +19,9 @@ _pushinst() {
             pushinst,cleanup)
                 cmd="pushinst__subcmd__cleanup"
                 ;;
+            pushinst,creds)
+                cmd="pushinst__subcmd__creds"
+                ;;
             pushinst,deploy)
                 cmd="pushinst__subcmd__deploy"
                 ;;
@@ -49,8 +52,35 @@ _pushinst() {
             pushinst,sync)
                 cmd="pushinst__subcmd__sync"
                 ;;
+            pushinst__subcmd__creds,delete)
+                cmd="pushinst__subcmd__creds__subcmd__delete"
+                ;;
+            pushinst__subcmd__creds,help)
+                cmd="pushinst__subcmd__creds__subcmd__help"
+                ;;
+            pushinst__subcmd__creds,list)
+                cmd="pushinst__subcmd__creds__subcmd__list"
+                ;;
+            pushinst__subcmd__creds,set)
+                cmd="pushinst__subcmd__creds__subcmd__set"
+                ;;
+            pushinst__subcmd__creds__subcmd__help,delete)
+                cmd="pushinst__subcmd__creds__subcmd__help__subcmd__delete"
+                ;;
+            pushinst__subcmd__creds__subcmd__help,help)
+                cmd="pushinst__subcmd__creds__subcmd__help__subcmd__help"
+                ;;
+            pushinst__subcmd__creds__subcmd__help,list)
+                cmd="pushinst__subcmd__creds__subcmd__help__subcmd__list"
+                ;;
+            pushinst__subcmd__creds__subcmd__help,set)
+                cmd="pushinst__subcmd__creds__subcmd__help__subcmd__set"
+                ;;
             pushinst__subcmd__help,cleanup)
                 cmd="pushinst__subcmd__help__subcmd__cleanup"
+                ;;
+            pushinst__subcmd__help,creds)
+                cmd="pushinst__subcmd__help__subcmd__creds"
                 ;;
             pushinst__subcmd__help,deploy)
                 cmd="pushinst__subcmd__help__subcmd__deploy"
@@ -82,6 +112,15 @@ _pushinst() {
             pushinst__subcmd__help,sync)
                 cmd="pushinst__subcmd__help__subcmd__sync"
                 ;;
+            pushinst__subcmd__help__subcmd__creds,delete)
+                cmd="pushinst__subcmd__help__subcmd__creds__subcmd__delete"
+                ;;
+            pushinst__subcmd__help__subcmd__creds,list)
+                cmd="pushinst__subcmd__help__subcmd__creds__subcmd__list"
+                ;;
+            pushinst__subcmd__help__subcmd__creds,set)
+                cmd="pushinst__subcmd__help__subcmd__creds__subcmd__set"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +128,7 @@ _pushinst() {
 
     case "${cmd}" in
         pushinst)
-            opts="-i -v -h -V --inventory --verbose --help --version deploy hosts sync run retry status logs reset cleanup generate help"
+            opts="-i -v -h -V --inventory --verbose --help --version deploy hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +188,164 @@ _pushinst() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds)
+            opts="-i -v -h --inventory --verbose --help set delete list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__delete)
+            opts="-i -v -h --inventory --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__help)
+            opts="set delete list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__list)
+            opts="-i -v -h --inventory --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__creds__subcmd__set)
+            opts="-i -v -h --inventory --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -277,7 +474,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__help)
-            opts="deploy hosts sync run retry status logs reset cleanup generate help"
+            opts="deploy hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +490,62 @@ _pushinst() {
         pushinst__subcmd__help__subcmd__cleanup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__help__subcmd__creds)
+            opts="set delete list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__help__subcmd__creds__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__help__subcmd__creds__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__help__subcmd__creds__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -74,6 +74,9 @@ pub enum Command {
     Reset(ResetArgs),
     /// Remove what interrupted or crashed runs left on targets (temp dirs), from the journal
     Cleanup(CleanupArgs),
+    /// Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)
+    #[command(subcommand)]
+    Creds(CredsCommand),
     /// Write shell completions and the man page (for packagers)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -90,7 +93,9 @@ impl Cli {
             Command::Cleanup(a) => a.pool.output.output,
             Command::Status(a) => a.output.output,
             Command::Hosts(a) => a.output.output,
-            Command::Logs(_) | Command::Reset(_) | Command::Generate(_) => OutputFormat::Human,
+            Command::Logs(_) | Command::Reset(_) | Command::Generate(_) | Command::Creds(_) => {
+                OutputFormat::Human
+            }
         }
     }
 
@@ -105,7 +110,7 @@ impl Cli {
             Command::Status(a) => &a.state,
             Command::Logs(a) => &a.state,
             Command::Reset(a) => &a.state,
-            Command::Hosts(_) | Command::Generate(_) => return None,
+            Command::Hosts(_) | Command::Generate(_) | Command::Creds(_) => return None,
         };
         arg.state.as_deref()
     }
@@ -120,7 +125,7 @@ impl Cli {
             Command::Cleanup(a) => a.pool.quiet,
             Command::Reset(a) => a.quiet,
             Command::Hosts(a) => a.quiet,
-            Command::Status(_) | Command::Logs(_) | Command::Generate(_) => false,
+            Command::Status(_) | Command::Logs(_) | Command::Generate(_) | Command::Creds(_) => false,
         }
     }
 }
@@ -286,6 +291,19 @@ pub struct LogsArgs {
 
     #[command(flatten)]
     pub state: StateArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredsCommand {
+    /// Store a password under NAME, asked twice without echo
+    Set {
+        /// The name `{ keyring = "NAME" }` uses
+        name: String,
+    },
+    /// Remove the password stored under NAME
+    Delete { name: String },
+    /// The names with a password stored (never the passwords)
+    List,
 }
 
 #[derive(Debug, Args)]

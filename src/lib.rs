@@ -47,6 +47,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             Command::Logs(args) => commands::logs::logs(cli, args),
             Command::Reset(args) => commands::reset::reset(cli, args),
             Command::Cleanup(args) => commands::cleanup::cleanup(cli, args).await,
+            Command::Creds(action) => commands::creds::creds(action),
             Command::Generate(args) => commands::generate::generate(args),
         }
     });

@@ -101,6 +101,8 @@ pub enum SecretError {
     Keyring { name: String, reason: String },
     #[error("the secret from {0} is empty")]
     Empty(String),
+    #[error("the two passwords differ; nothing was stored")]
+    Mismatch,
     #[error("cannot run `{program}` for a secret: {source}")]
     CommandStart {
         program: String,
@@ -289,6 +291,102 @@ fn keyring_lookup(name: &str) -> Result<String, SecretError> {
         name: name.to_string(),
         reason: "the stored value is not UTF-8".to_string(),
     })
+}
+
+/// `pushinst creds set NAME`: asked twice without echo, on the terminal only.
+pub fn prompt_new(name: &str) -> Result<Secret, SecretError> {
+    let what = format!("password for keyring entry {name}");
+    let first = Zeroizing::new(prompt(&what)?);
+    let again = Zeroizing::new(prompt("the same again")?);
+    if *first != *again {
+        return Err(SecretError::Mismatch);
+    }
+    if first.is_empty() {
+        return Err(SecretError::Empty("the prompt".into()));
+    }
+    Ok(Secret::new(first.to_string()))
+}
+
+fn secret_tool(
+    name: &str,
+    args: &[&str],
+    input: Option<&Secret>,
+) -> Result<std::process::Output, SecretError> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let unavailable = |e: std::io::Error| SecretError::Keyring {
+        name: name.to_string(),
+        reason: format!("cannot run secret-tool ({e}); install libsecret-tools"),
+    };
+    let mut child = Command::new("secret-tool")
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(unavailable)?;
+    if let (Some(secret), Some(mut stdin)) = (input, child.stdin.take()) {
+        // On standard input, never on a command line another user could read.
+        stdin.write_all(secret.expose().as_bytes()).map_err(unavailable)?;
+    }
+    child.wait_with_output().map_err(unavailable)
+}
+
+fn keyring_failed(name: &str, stderr: &[u8]) -> SecretError {
+    SecretError::Keyring {
+        name: name.to_string(),
+        reason: format!(
+            "secret service unavailable: {}",
+            String::from_utf8_lossy(stderr).trim()
+        ),
+    }
+}
+
+/// Stores `secret` where `{ keyring = "NAME" }` finds it.
+pub fn keyring_store(name: &str, secret: &Secret) -> Result<(), SecretError> {
+    let label = format!("--label=pushinst {name}");
+    let args = ["store", &label, "service", "pushinst", "credential", name];
+    let output = secret_tool(name, &args, Some(secret))?;
+    if !output.status.success() {
+        return Err(keyring_failed(name, &output.stderr));
+    }
+    Ok(())
+}
+
+/// Removes NAME's entry; `false` when there was none.
+pub fn keyring_clear(name: &str) -> Result<bool, SecretError> {
+    if keyring_lookup(name).is_err() {
+        return Ok(false);
+    }
+    let output = secret_tool(name, &["clear", "service", "pushinst", "credential", name], None)?;
+    if !output.status.success() {
+        return Err(keyring_failed(name, &output.stderr));
+    }
+    Ok(true)
+}
+
+/// The names stored for pushinst. `secret-tool search` prints each secret on
+/// standard output (wiped here, never read) and the attributes on standard error.
+pub fn keyring_names() -> Result<Vec<String>, SecretError> {
+    let std::process::Output { status, stdout, stderr } =
+        secret_tool("*", &["search", "--all", "service", "pushinst"], None)?;
+    drop(Zeroizing::new(stdout));
+    let said = String::from_utf8_lossy(&stderr);
+    let mut names: Vec<String> = said
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("attribute.credential = "))
+        .map(str::to_string)
+        .collect();
+    if !status.success() && names.is_empty() && !said.trim().is_empty() {
+        return Err(keyring_failed("*", &stderr));
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// Replaces every known secret value in text captured from targets.

@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns its arguments into a request and reports.
 
 pub mod cleanup;
+pub mod creds;
 pub mod deploy;
 pub mod dry_run;
 pub mod generate;
