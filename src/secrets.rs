@@ -372,8 +372,11 @@ pub fn keyring_clear(name: &str) -> Result<bool, SecretError> {
 /// The names stored for pushinst. `secret-tool search` prints each secret on
 /// standard output (wiped here, never read) and the attributes on standard error.
 pub fn keyring_names() -> Result<Vec<String>, SecretError> {
-    let std::process::Output { status, stdout, stderr } =
-        secret_tool("*", &["search", "--all", "service", "pushinst"], None)?;
+    let std::process::Output {
+        status,
+        stdout,
+        stderr,
+    } = secret_tool("*", &["search", "--all", "service", "pushinst"], None)?;
     drop(Zeroizing::new(stdout));
     let said = String::from_utf8_lossy(&stderr);
     let mut names: Vec<String> = said

@@ -112,19 +112,10 @@ impl<P: RpcPipe> RpcClient<P> {
             None => pdu::request(opnum, stub, self.call_id, self.max_frag),
             Some(security) => {
                 let room = auth::Security::room(self.max_frag);
-                let pieces: Vec<&[u8]> = if stub.is_empty() {
-                    vec![&[]]
-                } else {
-                    stub.chunks(room).collect()
-                };
-                let last = pieces.len() - 1;
-                pieces
-                    .iter()
-                    .enumerate()
-                    .map(|(i, piece)| {
-                        let first = if i == 0 { pdu::FIRST_FRAG } else { 0 };
-                        let end = if i == last { pdu::LAST_FRAG } else { 0 };
-                        security.request(first | end, self.call_id, stub.len() as u32, opnum, piece)
+                pdu::pieces(stub, room)
+                    .into_iter()
+                    .map(|(flags, piece)| {
+                        security.request(flags, self.call_id, stub.len() as u32, opnum, piece)
                     })
                     .collect()
             }

@@ -129,26 +129,32 @@ pub fn bind_ack(pdu: &[u8], interface: &Interface) -> Result<u16, RpcError> {
     Ok(max_xmit.min(MAX_FRAG))
 }
 
-/// A call's stub in as many request fragments as `max_frag` allows.
-pub fn request(opnum: u16, stub: &[u8], call_id: u32, max_frag: u16) -> Vec<Vec<u8>> {
-    let room = (max_frag as usize).saturating_sub(HEADER_LEN + 8).max(8);
+/// A call's stub cut into pieces of at most `room` bytes, each with its
+/// PFC_FIRST_FRAG / PFC_LAST_FRAG flags (an empty stub is one empty piece).
+pub fn pieces(stub: &[u8], room: usize) -> Vec<(u8, &[u8])> {
     let pieces: Vec<&[u8]> = if stub.is_empty() {
         vec![&[]]
     } else {
-        stub.chunks(room).collect()
+        stub.chunks(room.max(1)).collect()
     };
     let last = pieces.len() - 1;
     pieces
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, piece)| {
-            let mut flags = 0;
-            if i == 0 {
-                flags |= FIRST_FRAG;
-            }
-            if i == last {
-                flags |= LAST_FRAG;
-            }
+            let first = if i == 0 { FIRST_FRAG } else { 0 };
+            let end = if i == last { LAST_FRAG } else { 0 };
+            (first | end, piece)
+        })
+        .collect()
+}
+
+/// A call's stub in as many request fragments as `max_frag` allows.
+pub fn request(opnum: u16, stub: &[u8], call_id: u32, max_frag: u16) -> Vec<Vec<u8>> {
+    let room = (max_frag as usize).saturating_sub(HEADER_LEN + 8).max(8);
+    pieces(stub, room)
+        .into_iter()
+        .map(|(flags, piece)| {
             let mut pdu = header(REQUEST, flags, HEADER_LEN + 8 + piece.len(), call_id);
             pdu.extend_from_slice(&(stub.len() as u32).to_le_bytes());
             pdu.extend_from_slice(&0u16.to_le_bytes());
