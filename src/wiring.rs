@@ -130,6 +130,7 @@ impl Connectors {
                 exec,
                 signing,
                 encryption,
+                start_timeout,
             } => Arc::new(WindowsConnector::new(WindowsOptions {
                 protection: Protection {
                     signing: match signing {
@@ -147,6 +148,7 @@ impl Connectors {
                     WindowsExec::Task => ExecMethod::Task,
                 },
                 poll: WINDOWS_POLL,
+                start_timeout,
             })),
         };
         let endpoint = Endpoint {

@@ -12,6 +12,10 @@
 # EMULATOR_MODE=deny-scm|service-exists|silent before `start` makes every host of
 # that fleet misbehave that way; EMULATOR_MODE=hostile-… makes it a hostile server
 # (signed answers with lying lengths and counts; see emulator.py).
+# EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
+# answers 1053 and SchRpcRun succeeds, but nothing ever runs.
+# EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
+# already scheduled) instead of 0 and schedule nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

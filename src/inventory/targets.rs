@@ -1,6 +1,8 @@
 //! `--to` resolution: groups, hosts, ranges, CIDR blocks and `!` exclusions become an
 //! ordered, de-duplicated list of targets, each with its OS and credentials settled.
 
+use std::time::Duration;
+
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
 use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, WindowsExec};
@@ -20,6 +22,8 @@ pub struct Target {
     pub exec: WindowsExec,
     pub smb_signing: SmbSigning,
     pub smb_encryption: SmbEncryption,
+    /// Windows hosts: how long the wrapper may take to show it started.
+    pub start_timeout: Duration,
 }
 
 impl Target {
@@ -206,8 +210,13 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
         .and_then(|o| o.smb_encryption)
         .or_else(|| groups.iter().find_map(|g| g.smb_encryption))
         .unwrap_or(inv.settings.smb_encryption);
+    let start_timeout = over
+        .and_then(|o| o.start_timeout)
+        .or_else(|| groups.iter().find_map(|g| g.start_timeout))
+        .unwrap_or(inv.settings.start_timeout);
     Ok(Target {
         exec,
+        start_timeout,
         smb_signing,
         smb_encryption,
         address: over

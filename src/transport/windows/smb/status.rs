@@ -72,3 +72,15 @@ pub fn is_logon_refusal(status: u32) -> bool {
         LOGON_FAILURE | 0xC000_0064 | 0xC000_006E | 0xC000_0071 | 0xC000_0072 | 0xC000_0234
     )
 }
+
+/// Antivirus on the server took the file being written (quarantined or deleted it).
+pub const VIRUS_INFECTED: u32 = 0xC000_0906;
+pub const VIRUS_DELETED: u32 = 0xC000_0907;
+
+/// The name of an antivirus verdict, for messages.
+pub fn virus_name(status: u32) -> &'static str {
+    match status {
+        VIRUS_DELETED => "STATUS_VIRUS_DELETED",
+        _ => "STATUS_VIRUS_INFECTED",
+    }
+}
