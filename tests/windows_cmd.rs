@@ -274,3 +274,41 @@ fn shutdown_limits_and_the_registry_view_are_refused_at_load_with_line_and_colum
     assert!(err.contains("pushinst.toml:12:"), "view: {err}");
     assert!(win.calls(1).is_empty(), "no host touched: {:?}", win.calls(1));
 }
+
+#[test]
+fn an_msi_package_runs_with_a_verbose_log_whose_utf16_tail_is_the_output() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(1, "normal");
+    fleet.write("agent.msi", "#!/bin/sh\necho 3010 > \"$PUSHINST_EXIT_FILE\"\n");
+    fleet.write(
+        "pushinst.toml",
+        &inventory(
+            &win,
+            "exec_timeout = \"30s\"",
+            r#"file = "agent.msi", args = ["/qn"]"#,
+            "",
+        ),
+    );
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(
+        run.outcome(&win.endpoints[0])["exit_code"],
+        3010,
+        "{}",
+        run.debug()
+    );
+    let calls = win.calls(1);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("RUN msiexec /i agent.msi /l*v ") && c.ends_with("pushinst-msi.log\" /qn")),
+        "{calls:?}"
+    );
+    // msiexec's own words, decoded from UTF-16LE, are what the log shows.
+    let logs = fleet.all_logs();
+    assert!(
+        logs.contains("Product: agent.msi -- Installation completed with status: 3010."),
+        "{logs}"
+    );
+    assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+}
