@@ -95,6 +95,8 @@ pub enum Transport {
         exec: WindowsExec,
         signing: SmbSigning,
         encryption: SmbEncryption,
+        /// The wrapper's start marker must appear within this once started.
+        start_timeout: Duration,
     },
 }
 
@@ -375,6 +377,7 @@ pub fn route(target: &Target, exec: Option<WindowsExec>) -> Route {
                 exec: exec.unwrap_or(target.exec),
                 signing: target.smb_signing,
                 encryption: target.smb_encryption,
+                start_timeout: target.start_timeout,
             },
             445,
         ),
@@ -590,6 +593,7 @@ credentials = ["first"]
                 exec: WindowsExec::Task,
                 signing: SmbSigning::Required,
                 encryption: SmbEncryption::WhenSupported,
+                start_timeout: Duration::from_secs(60),
             }
         );
     }

@@ -133,6 +133,7 @@ impl Connectors {
                 exec,
                 signing,
                 encryption,
+                start_timeout,
             } => Arc::new(WindowsConnector::new(WindowsOptions {
                 protection: Protection {
                     signing: match signing {
@@ -150,6 +151,7 @@ impl Connectors {
                     WindowsExec::Task => ExecMethod::Task,
                 },
                 poll: WINDOWS_POLL,
+                start_timeout: *start_timeout,
             })),
         };
         let endpoint = Endpoint {

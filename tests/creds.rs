@@ -28,6 +28,14 @@ while True:
     seen += chunk
     if prompts and prompts[0] in seen and answers:
         prompts.pop(0)
+        # Type only once the program has turned echo off; if it never does, that is
+        # the failure this test is for.
+        deadline = time.monotonic() + 20
+        while termios.tcgetattr(fd)[3] & termios.ECHO:
+            if time.monotonic() > deadline:
+                sys.stdout.write("ECHO STAYED ON\n")
+                sys.exit(99)
+            time.sleep(0.01)
         os.write(fd, answers.pop(0).encode() + b"\n")
 sys.stdout.write(seen.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
@@ -61,7 +69,9 @@ secret-tool lookup service pushinst credential alpha > lookup.out
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     assert_eq!(read("set.rc").trim(), "0", "{}", read("set.out"));
     assert!(read("set.out").contains("stored; use it as password = { keyring = \"alpha\" }"));
-    // Typed on a terminal, and never echoed back to it.
+    // Typed on a terminal whose echo the program had turned off (the driver waits
+    // for that and exits 99 if it never happens).
+    assert!(!read("set.out").contains("ECHO STAYED ON"), "{}", read("set.out"));
     assert!(!read("set.out").contains("Tr0ub4dor"), "{}", read("set.out"));
     assert_ne!(read("mismatch.rc").trim(), "0");
     assert!(read("mismatch.out").contains("the two passwords differ; nothing was stored"));

@@ -18,6 +18,10 @@
 # accounts' logons with that NTSTATUS; EMULATOR_ACCOUNTS="svc@corp.example,…" adds
 # accounts with the same password; EMULATOR_RPC_BAD_SIGNATURE=1 corrupts every
 # sealed RPC answer's signature, as tampering on the path would.
+# EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
+# answers 1053 and SchRpcRun succeeds, but nothing ever runs.
+# EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
+# already scheduled) instead of 0 and schedule nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

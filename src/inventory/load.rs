@@ -79,6 +79,16 @@ pub(super) fn syntax_problem(err: &toml::de::Error) -> Problem {
 /// Kaspersky's default: three failed installer runs, then the host waits for an admin.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
+/// How long a Windows wrapper may take to write its start marker: a service or
+/// task starts in seconds, so a minute without it means something blocked it.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `shutdown /t` refuses more (ten years, in seconds).
+const MAX_REBOOT_DELAY: u64 = 315_360_000;
+
+/// `shutdown /c` refuses a longer comment.
+const MAX_REBOOT_MESSAGE: usize = 512;
+
 use super::model::SECRET_HINT;
 
 struct Checker {
@@ -177,20 +187,15 @@ impl Checker {
             .count(raw.max_attempts, "max_attempts")
             .unwrap_or(DEFAULT_MAX_ATTEMPTS);
         let reboot = RebootNotice {
-            delay: match raw.reboot_delay {
-                Some(d) if d.get_ref().trim() == "0s" || d.get_ref().trim() == "0" => Duration::ZERO,
-                other => self.duration(other, Duration::from_secs(5 * 60)),
-            },
-            message: raw.reboot_message.unwrap_or_else(|| {
-                "Software was installed on this computer; it will restart to finish. Please save your work."
-                    .to_string()
-            }),
+            delay: self.reboot_delay(raw.reboot_delay),
+            message: self.reboot_message(raw.reboot_message),
         };
         Settings {
             windows_exec: self.exec(raw.exec).unwrap_or_default(),
             smb_signing: self.smb_signing(raw.smb_signing).unwrap_or_default(),
             smb_encryption: self.smb_encryption(raw.smb_encryption).unwrap_or_default(),
             staging_dir: self.staging_dir(raw.staging_dir),
+            start_timeout: self.duration(raw.start_timeout, DEFAULT_START_TIMEOUT),
             max_attempts,
             reboot,
             state: raw.state.map(|p| self.path(p.get_ref())),
@@ -205,6 +210,58 @@ impl Checker {
                 .map(|list| self.references(list, credentials, "credential"))
                 .unwrap_or_default(),
         }
+    }
+
+    /// `reboot_delay`, within what `shutdown /t` accepts.
+    fn reboot_delay(&mut self, raw: Option<Spanned<String>>) -> Duration {
+        let default = Duration::from_secs(5 * 60);
+        let delay = match &raw {
+            Some(d) if d.get_ref().trim() == "0s" || d.get_ref().trim() == "0" => return Duration::ZERO,
+            Some(_) => self.duration(raw.clone(), default),
+            None => return default,
+        };
+        if let Some(raw) = raw
+            && delay.as_secs() > MAX_REBOOT_DELAY
+        {
+            self.push(
+                Problem::at(
+                    raw.span(),
+                    format!("reboot_delay `{}` is too long", raw.get_ref()),
+                )
+                .label("more than 10 years")
+                .hint(format!(
+                    "Windows' `shutdown /t` accepts at most {MAX_REBOOT_DELAY} seconds (10 years)"
+                )),
+            );
+            return default;
+        }
+        delay
+    }
+
+    /// `reboot_message`, within what `shutdown /c` accepts.
+    fn reboot_message(&mut self, raw: Option<Spanned<String>>) -> String {
+        let default =
+            "Software was installed on this computer; it will restart to finish. Please save your work.";
+        let Some(raw) = raw else {
+            return default.to_string();
+        };
+        // `shutdown` counts UTF-16 characters, as Windows does.
+        let length = raw.get_ref().encode_utf16().count();
+        if length > MAX_REBOOT_MESSAGE {
+            self.push(
+                Problem::at(raw.span(), format!("reboot_message is {length} characters long"))
+                    .label("too long for `shutdown /c`")
+                    .hint(format!(
+                        "Windows' `shutdown /c` accepts at most {MAX_REBOOT_MESSAGE} characters; shorten it"
+                    )),
+            );
+        }
+        raw.into_inner()
+    }
+
+    /// A duration that may be left out, such as a group's `start_timeout`.
+    fn optional_duration(&mut self, raw: Option<Spanned<String>>) -> Option<Duration> {
+        raw.map(|t| self.duration(Some(t), Duration::ZERO))
     }
 
     /// A positive count such as `max_attempts`.
@@ -536,11 +593,30 @@ impl Checker {
             let span = d.span();
             match d.into_inner() {
                 RawDetect::Command(command) => Some(Detect::Command(command)),
-                RawDetect::Registry(r) if os == Os::Windows => Some(Detect::Registry {
-                    key: r.registry,
-                    value: r.value,
-                    min_version: r.min_version,
-                }),
+                RawDetect::Registry(r) if os == Os::Windows => {
+                    let view = match r.view {
+                        None => None,
+                        Some(32) => Some(RegistryView::Bits32),
+                        Some(64) => Some(RegistryView::Bits64),
+                        Some(other) => {
+                            self.push(
+                                Problem::at(span.clone(), format!("unknown registry view {other}"))
+                                    .label("view must be 32 or 64")
+                                    .hint(
+                                        "write view = 32 for what 32-bit installers write on 64-bit Windows \
+                                         (WOW6432Node), view = 64 for the native view",
+                                    ),
+                            );
+                            None
+                        }
+                    };
+                    Some(Detect::Registry {
+                        key: r.registry,
+                        value: r.value,
+                        min_version: r.min_version,
+                        view,
+                    })
+                }
                 RawDetect::Registry(_) => {
                     self.push(
                         Problem::at(span, "a registry check is for Windows installers")
@@ -584,6 +660,7 @@ impl Checker {
             smb_signing: self.smb_signing(raw.smb_signing),
             smb_encryption: self.smb_encryption(raw.smb_encryption),
             staging_dir: self.staging_dir(raw.staging_dir),
+            start_timeout: self.optional_duration(raw.start_timeout),
         })
     }
 
@@ -619,6 +696,7 @@ impl Checker {
             smb_signing: self.smb_signing(raw.smb_signing),
             smb_encryption: self.smb_encryption(raw.smb_encryption),
             staging_dir: self.staging_dir(raw.staging_dir),
+            start_timeout: self.optional_duration(raw.start_timeout),
         })
     }
 

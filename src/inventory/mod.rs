@@ -20,7 +20,7 @@ pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
 use crate::secrets::SecretSource;
-pub use crate::transport::Detect;
+pub use crate::transport::{Detect, RegistryView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -138,6 +138,8 @@ pub struct Settings {
     pub smb_encryption: SmbEncryption,
     pub staging_dir: Option<StagingDir>,
     pub windows_exec: WindowsExec,
+    /// Windows: the wrapper's start marker must appear within this.
+    pub start_timeout: Duration,
     pub default_os: Option<Os>,
     pub default_credentials: Vec<String>,
 }
@@ -199,6 +201,7 @@ pub struct Group {
     pub smb_signing: Option<SmbSigning>,
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
+    pub start_timeout: Option<Duration>,
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.
@@ -213,6 +216,7 @@ pub struct HostOverride {
     pub smb_signing: Option<SmbSigning>,
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
+    pub start_timeout: Option<Duration>,
 }
 
 /// A job bound to targets: `sync` delivers its packages, in order, wherever they

@@ -44,9 +44,11 @@ pub struct RawSettings {
     pub state: Option<Spanned<String>>,
     pub max_attempts: Option<Spanned<i64>>,
     pub reboot_delay: Option<Spanned<String>>,
-    pub reboot_message: Option<String>,
+    pub reboot_message: Option<Spanned<String>>,
     /// Windows: how the installer is run, "service" or "task".
     pub exec: Option<Spanned<String>>,
+    /// Windows: how long the wrapper may take to show it started.
+    pub start_timeout: Option<Spanned<String>>,
     /// Windows: "required" (default) or "allow-tampering".
     pub smb_signing: Option<Spanned<String>>,
     /// Windows: "when-supported" (default), "required" or "off".
@@ -153,6 +155,7 @@ pub struct RawGroup {
     pub smb_signing: Option<Spanned<String>>,
     pub smb_encryption: Option<Spanned<String>>,
     pub staging_dir: Option<Spanned<String>>,
+    pub start_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +171,7 @@ pub struct RawHost {
     pub smb_signing: Option<Spanned<String>>,
     pub smb_encryption: Option<Spanned<String>>,
     pub staging_dir: Option<Spanned<String>>,
+    pub start_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,4 +200,6 @@ pub struct RawRegistryDetect {
     pub registry: String,
     pub value: String,
     pub min_version: Option<String>,
+    /// 32 or 64: which registry view on 64-bit Windows.
+    pub view: Option<i64>,
 }

@@ -286,7 +286,7 @@ mod tests {
         assert!(fields_of::<RawVariant>().contains(&"config"));
         assert_eq!(
             fields_of::<RawRegistryDetect>(),
-            ["registry", "value", "min_version"]
+            ["registry", "value", "min_version", "view"]
         );
     }
 }

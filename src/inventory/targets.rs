@@ -1,6 +1,8 @@
 //! `--to` resolution: groups, hosts, ranges, CIDR blocks and `!` exclusions become an
 //! ordered, de-duplicated list of targets, each with its OS and credentials settled.
 
+use std::time::Duration;
+
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
 use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir, WindowsExec};
@@ -22,6 +24,8 @@ pub struct Target {
     pub smb_encryption: SmbEncryption,
     /// Linux hosts: where staging directories go; `None` is the login home.
     pub staging_dir: Option<StagingDir>,
+    /// Windows hosts: how long the wrapper may take to show it started.
+    pub start_timeout: Duration,
 }
 
 impl Target {
@@ -212,9 +216,14 @@ fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Targ
         .and_then(|o| o.staging_dir.clone())
         .or_else(|| groups.iter().find_map(|g| g.staging_dir.clone()))
         .or_else(|| inv.settings.staging_dir.clone());
+    let start_timeout = over
+        .and_then(|o| o.start_timeout)
+        .or_else(|| groups.iter().find_map(|g| g.start_timeout))
+        .unwrap_or(inv.settings.start_timeout);
     Ok(Target {
         exec,
         staging_dir,
+        start_timeout,
         smb_signing,
         smb_encryption,
         address: over

@@ -31,6 +31,7 @@ fn transport(host: &HostPlan) -> String {
             exec,
             signing,
             encryption,
+            ..
         } => {
             let mut text = format!("smb :{} {}", host.route.port, exec_name(exec));
             // A relaxed rule is shown wherever the host is, never only in the file.
@@ -297,6 +298,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     exec,
                     signing,
                     encryption,
+                    ..
                 } => (
                     "smb",
                     Some(exec_name(exec)),

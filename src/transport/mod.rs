@@ -80,7 +80,25 @@ pub enum Detect {
         key: String,
         value: String,
         min_version: Option<String>,
+        /// 64-bit Windows keeps 32-bit programs' keys apart; `None` reads the native view.
+        view: Option<RegistryView>,
     },
+}
+
+/// Which registry view a check reads (`reg query … /reg:32` or `/reg:64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryView {
+    Bits32,
+    Bits64,
+}
+
+impl RegistryView {
+    pub fn bits(self) -> u32 {
+        match self {
+            RegistryView::Bits32 => 32,
+            RegistryView::Bits64 => 64,
+        }
+    }
 }
 
 impl std::fmt::Display for Detect {
@@ -91,10 +109,14 @@ impl std::fmt::Display for Detect {
                 key,
                 value,
                 min_version,
+                view,
             } => {
                 write!(f, "registry {key}\\{value}")?;
-                match min_version {
-                    Some(v) => write!(f, " >= {v}"),
+                if let Some(v) = min_version {
+                    write!(f, " >= {v}")?;
+                }
+                match view {
+                    Some(view) => write!(f, " ({}-bit view)", view.bits()),
                     None => Ok(()),
                 }
             }

@@ -119,3 +119,50 @@ impl Drop for Emulators {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
     }
 }
+
+impl Emulators {
+    /// Like [`Emulators::start`], with environment knobs for the emulator (see
+    /// examples/fleet/windows-emulator.sh), such as `EMULATOR_SHUTDOWN_EXIT`.
+    pub fn start_with_env(n: usize, mode: &str, env: &[(&str, &str)]) -> Emulators {
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-win-")
+            .tempdir()
+            .expect("temp dir");
+        let pid = std::process::id();
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        let (a, b) = (150 + (pid % 50), ((pid / 50) % 250) + 1);
+        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{}", 4500 + k)).collect();
+        let status = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .args(&endpoints)
+            .env("EMULATOR_MODE", mode)
+            .envs(env.iter().copied())
+            .status()
+            .expect("run windows-emulator.sh");
+        assert!(
+            status.success(),
+            "windows-emulator.sh start failed; run `examples/fleet/windows-emulator.sh setup` first"
+        );
+        Emulators { dir, endpoints }
+    }
+
+    /// What each installer run on host `n` received: (program, argv after it), as
+    /// the emulator split the command line the way Windows does.
+    pub fn installer_argv(&self, n: usize) -> Vec<(String, Vec<String>)> {
+        std::fs::read_to_string(self.root(n).join("argv.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("argv.jsonl line");
+                let args = v["args"]
+                    .as_array()
+                    .expect("args")
+                    .iter()
+                    .map(|a| a.as_str().expect("arg").to_string())
+                    .collect();
+                (v["program"].as_str().expect("program").to_string(), args)
+            })
+            .collect()
+    }
+}

@@ -45,6 +45,12 @@ it that a hostile server would send, one kind per mode:
 NTLM and DCE/RPC security as patched Windows enforces them (atsvc only at packet
 privacy, signatures and sealing verified, injected logon statuses, SPN target name
 hardening) live in rpcauth.py, with the environment knobs that switch them.
+cmd.exe is modelled where pushinst's wrapper depends on it (see interpret and
+run_command): OEM code page until `chcp 65001`, percent expansion, no return from a
+batch file run without `call`, CommandLineToArgvW splitting (each installer's argv
+is appended to ROOT/argv.jsonl). The "blocked" mode starts services and tasks but
+runs nothing, as when antivirus or EDR blocks them; EMULATOR_SHUTDOWN_EXIT=N makes
+`shutdown` fail with N.
 
 usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode MODE]
 """
@@ -282,7 +288,11 @@ def raw(handle):
 
 def run_service(host, binary):
     """`%COMSPEC% /Q /c start "pushinst" /b %COMSPEC% /Q /c "SCRIPT"` -> run SCRIPT;
-    `%COMSPEC% /Q /c COMMAND` -> run COMMAND."""
+    `%COMSPEC% /Q /c COMMAND` -> run COMMAND. In the "blocked" mode (antivirus or
+    EDR killing what the service starts) nothing runs at all."""
+    if host.mode == "blocked":
+        host.log("BLOCKED %s" % binary)
+        return
     match = re.search(r'/c "([^"]+\.cmd)"$', binary)
     if match:
         interpret(host, host.local_path(match.group(1)))
@@ -291,28 +301,81 @@ def run_service(host, binary):
     run_command(host, command, host.windows)
 
 
+# cmd.exe reads each batch line in the console code page: OEM 850 on a western
+# European Windows, until `chcp 65001` switches it to UTF-8.
+OEM_CODE_PAGE = "cp850"
+
+
+def expand_percent(line, variables):
+    """cmd's percent expansion of one batch line (phase 1): `%%` is one `%`,
+    `%NAME%` the variable or nothing, `%0`..`%9` and `%*` the (absent) arguments,
+    and a `%` with no partner is dropped."""
+    out, i = [], 0
+    while i < len(line):
+        c = line[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+        elif line.startswith("%%", i):
+            out.append("%")
+            i += 2
+        elif line.startswith("%~dp0", i):
+            out.append(variables["~dp0"])
+            i += 5
+        elif i + 1 < len(line) and (line[i + 1].isdigit() or line[i + 1] == "*"):
+            i += 2
+        else:
+            end = line.find("%", i + 1)
+            if end < 0:
+                i += 1
+                continue
+            out.append(variables.get(line[i + 1:end].upper(), ""))
+            i = end + 1
+    return "".join(out)
+
+
 def interpret(host, script):
-    """The wrapper pushinst writes, one line at a time, the way cmd would."""
+    """The wrapper pushinst writes, one line at a time, the way cmd would: each line
+    decoded in the current code page and percent-expanded before it runs; only the
+    shapes pushinst writes are understood."""
     here = os.path.dirname(script)
     errorlevel = 0
-    with open(script, newline="") as f:
-        text = f.read()
-    if "\r\n" not in text:
+    code_page = OEM_CODE_PAGE
+    with open(script, "rb") as f:
+        data = f.read()
+    if b"\r\n" not in data:
         host.log("WRAPPER-ERROR lines must end in CRLF")
         return
-    for line in text.split("\r\n"):
-        line = line.replace("%~dp0", here + os.sep)
+    for raw_line in data.split(b"\r\n"):
+        variables = {"~dp0": here + os.sep, "ERRORLEVEL": str(errorlevel),
+                     "COMSPEC": "C:\\Windows\\system32\\cmd.exe", "SYSTEMROOT": "C:\\Windows"}
+        line = expand_percent(raw_line.decode(code_page, errors="replace"), variables)
         if line in ("", "@echo off") or line.startswith("cd /d "):
             continue
+        if line == "chcp 65001 >nul":
+            code_page = "utf-8"
+            continue
+        called = re.fullmatch(r'call (.+) > "([^"]+)" 2>&1', line)
         run = re.fullmatch(r'(.+) > "([^"]+)" 2>&1', line)
-        code = re.fullmatch(r'> "([^"]+)" echo %errorlevel%', line)
+        echo = re.fullmatch(r'> "([^"]+)" echo (.*)', line)
         move = re.fullmatch(r'move /y "([^"]+)" "([^"]+)" > nul', line)
-        if run:
+        if called:
+            # `call` expands the line a second time.
+            command = expand_percent(called.group(1), variables)
+            with open(called.group(2), "wb") as log:
+                errorlevel = run_command(host, command, here, log)
+        elif run:
             with open(run.group(2), "wb") as log:
                 errorlevel = run_command(host, run.group(1), here, log)
-        elif code:
-            with open(code.group(1), "w") as f:
-                f.write("%d \r\n" % errorlevel)
+            program = command_line_to_argv(run.group(1))[:1]
+            if program and program[0].lower().endswith((".bat", ".cmd")):
+                # A batch file started without `call` replaces this one: cmd never
+                # comes back to the rest of the wrapper.
+                host.log("NO-RETURN %s ran without call; the rest of the wrapper is skipped" % program[0])
+                return
+        elif echo:
+            with open(echo.group(1), "w") as f:
+                f.write(echo.group(2) + "\r\n")
         elif move:
             os.replace(move.group(1), move.group(2))
         else:
@@ -320,50 +383,167 @@ def interpret(host, script):
             return
 
 
+def command_line_to_argv(line):
+    """CommandLineToArgvW: the program name up to a space (or between quotes), then
+    arguments where `\\` escapes only before a quote and `""` in quotes is a quote."""
+    args, i, n = [], 0, len(line)
+    while i < n and line[i] in " \t":
+        i += 1
+    if i == n:
+        return []
+    if line[i] == '"':
+        end = line.find('"', i + 1)
+        end = n if end < 0 else end
+        args.append(line[i + 1:end])
+        i = end + 1
+    else:
+        start = i
+        while i < n and line[i] not in " \t":
+            i += 1
+        args.append(line[start:i])
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return args
+        arg, quoted = [], False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                start = i
+                while i < n and line[i] == "\\":
+                    i += 1
+                count = i - start
+                if i < n and line[i] == '"':
+                    arg.append("\\" * (count // 2))
+                    if count % 2:
+                        arg.append('"')
+                        i += 1
+                else:
+                    arg.append("\\" * count)
+            elif line[i] == '"':
+                if quoted and i + 1 < n and line[i + 1] == '"':
+                    arg.append('"')
+                    i += 2
+                else:
+                    quoted = not quoted
+                    i += 1
+            else:
+                arg.append(line[i])
+                i += 1
+        args.append("".join(arg))
+
+
+def batch_arguments(line):
+    """How a batch file sees its arguments: split at spaces outside quotes, each as
+    `%~1` gives it (the surrounding quotes removed, backslashes untouched)."""
+    tokens = re.findall(r'(?:"[^"]*"?|[^\s"])+', line)
+    return [t[1:-1] if len(t) >= 2 and t[0] == '"' and t[-1] == '"' else t for t in tokens]
+
+
+def record_argv(host, program, args):
+    """What the installer received, as UTF-8 JSON, one run per line (ROOT/argv.jsonl)."""
+    with host.lock, open(os.path.join(host.root, "argv.jsonl"), "a", encoding="utf-8") as f:
+        f.write(json.dumps({"program": program, "args": args}, ensure_ascii=False) + "\n")
+
+
 def run_command(host, command, here, log=None):
-    """An installer in the staging directory runs under /bin/sh; `reg query` reads
-    ROOT/registry.json; `shutdown` is recorded; anything else goes to /bin/sh."""
-    # cmd's rules: double quotes group, backslashes are just characters.
-    words = [q if q else w for q, w in re.findall(r'"([^"]*)"|(\S+)', command)]
+    """An installer in the staging directory runs under /bin/sh (a `.bat`/`.cmd` one
+    line by line, `exit /b N` returning N), its arguments split as Windows splits
+    them; `msiexec /i` writes its /l*v log in UTF-16LE; `reg query` reads
+    ROOT/registry.json; `shutdown` is recorded (and fails with EMULATOR_SHUTDOWN_EXIT
+    when set); anything else goes to /bin/sh."""
     host.log("RUN %s" % command)
-    if words[:2] == ["msiexec", "/i"]:
-        words = words[2:]
-    if words and words[0] == "reg" and len(words) >= 5 and words[1] == "query":
-        return reg_query(host, command, log)
-    if words and words[0] == "shutdown":
-        with open(os.path.join(host.root, "shutdown"), "a") as f:
-            f.write(command + "\n")
-        return 0
-    program = os.path.join(here, words[0].replace("\\", "/")) if words else ""
+    argv = command_line_to_argv(command)
+    msi_log = None
+    if argv[:2] == ["msiexec", "/i"] and len(argv) >= 3:
+        rest = argv[3:]
+        if rest[:1] == ["/l*v"] and len(rest) >= 2:
+            msi_log, rest = rest[1], rest[2:]
+        argv = argv[2:3] + rest
+    if argv[:2] == ["reg", "query"]:
+        return reg_query(host, argv, log)
+    if argv[:1] == ["shutdown"]:
+        return shutdown(host, command, argv)
+    program = os.path.join(here, argv[0].replace("\\", "/")) if argv else ""
     exit_file = os.path.join(here, ".exit-code")
     env = dict(os.environ, PUSHINST_EMULATOR_ROOT=host.root, PUSHINST_EXIT_FILE=exit_file)
-    if os.path.isfile(program):
-        argv = ["/bin/sh", program] + words[1:]
-    else:
-        argv = ["/bin/sh", "-c", command]
-    done = subprocess.run(argv, cwd=here, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+    if not os.path.isfile(program):
+        done = subprocess.run(["/bin/sh", "-c", command], cwd=here, stdout=log or subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT, env=env)
+        return done.returncode
+    if program.lower().endswith((".bat", ".cmd")):
+        first = re.match(r'\s*("[^"]*"|\S+)', command)
+        args = batch_arguments(command[first.end():] if first else "")
+        record_argv(host, argv[0], args)
+        return run_batch(program, here, log, env)
+    record_argv(host, argv[0], argv[1:])
+    done = subprocess.run(["/bin/sh", program] + argv[1:], cwd=here, stdout=log or subprocess.DEVNULL,
+                          stderr=subprocess.STDOUT, env=env)
     try:
         with open(exit_file) as f:
             code = int(f.read().strip())
         os.remove(exit_file)
-        return code
     except (OSError, ValueError):
-        return done.returncode
+        code = done.returncode
+    if msi_log:
+        # msiexec's verbose log, in the UTF-16LE with a byte order mark it uses.
+        text = "=== Verbose logging started ===\r\nMSI (s): Product: %s -- Installation completed with status: %d.\r\n" % (
+            argv[0], code)
+        with open(msi_log, "wb") as f:
+            f.write(b"\xff\xfe" + text.encode("utf-16-le"))
+    return code
 
 
-def reg_query(host, command, log):
-    """`reg query "HKLM\\Key" /v Value`, answered from ROOT/registry.json."""
-    match = re.fullmatch(r'reg query "([^"]+)" /v (\S+)', command)
+def run_batch(program, here, log, env):
+    """A batch installer, line by line: `exit /b N` ends it with N, `@echo off` and
+    `rem` do nothing, anything else runs under /bin/sh."""
+    with open(program, "rb") as f:
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    code = 0
+    for line in lines:
+        line = line.strip()
+        if line in ("", "@echo off") or line.lower().startswith("rem "):
+            continue
+        ended = re.fullmatch(r"exit /b (\d+)", line, re.I)
+        if ended:
+            return int(ended.group(1))
+        code = subprocess.run(["/bin/sh", "-c", line], cwd=here, stdout=log or subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT, env=env).returncode
+    return code
+
+
+def shutdown(host, command, argv):
+    """`shutdown /r /t N /c MSG`: recorded in calls.log (its arguments, as JSON) and in
+    ROOT/shutdown; it exits with EMULATOR_SHUTDOWN_EXIT (default 0), so a test can
+    make it fail as Windows' does (1190: a shutdown is already scheduled)."""
+    host.log("SHUTDOWN " + json.dumps(argv[1:], ensure_ascii=False))
+    code = int(os.environ.get("EMULATOR_SHUTDOWN_EXIT", "0"))
+    if code == 0:
+        with open(os.path.join(host.root, "shutdown"), "a", encoding="utf-8") as f:
+            f.write(command + "\n")
+    return code
+
+
+def reg_query(host, argv, log):
+    """`reg query KEY /v VALUE [/reg:32|/reg:64]`, answered from ROOT/registry.json.
+    The 32-bit view finds HKLM\\Software\\X under HKLM\\Software\\WOW6432Node\\X, as
+    64-bit Windows redirects it."""
+    args = argv[2:]
+    view = next((a for a in args if a.lower().startswith("/reg:")), None)
+    args = [a for a in args if a is not view]
     try:
         with open(os.path.join(host.root, "registry.json")) as f:
             registry = json.load(f)
     except OSError:
         registry = {}
-    if match and match.group(2) in registry.get(match.group(1), {}):
-        value = registry[match.group(1)][match.group(2)]
-        if log:
-            log.write(("\r\n%s\r\n    %s    REG_SZ    %s\r\n\r\n" % (match.group(1), match.group(2), value)).encode())
-        return 0
+    if len(args) == 3 and args[1].lower() == "/v":
+        key, value = args[0], args[2]
+        if view and view.lower() == "/reg:32":
+            key = re.sub(r"^(HKLM|HKEY_LOCAL_MACHINE)\\Software\\", r"\1\\Software\\WOW6432Node\\", key, flags=re.I)
+        if value in registry.get(key, {}):
+            if log:
+                log.write(("\r\n%s\r\n    %s    REG_SZ    %s\r\n\r\n" % (key, value, registry[key][value])).encode())
+            return 0
     if log:
         log.write(b"ERROR: The system was unable to find the specified registry key or value.\r\n")
     return 1
@@ -604,7 +784,7 @@ def main():
     parser.add_argument("listen")
     parser.add_argument("root")
     parser.add_argument("password")
-    parser.add_argument("--mode", default="normal", choices=["normal", "deny-scm", "service-exists", "silent"] + HOSTILE_MODES)
+    parser.add_argument("--mode", default="normal", choices=["normal", "deny-scm", "service-exists", "silent", "blocked"] + HOSTILE_MODES)
     args = parser.parse_args()
     addr, port = args.listen.rsplit(":", 1)
     for sub in ("windows/Temp", "c"):

@@ -110,8 +110,15 @@ pub enum WindowsError {
     },
     #[error("{path} is {size} bytes on the host, {sent} were sent")]
     UploadSizeMismatch { path: String, size: u64, sent: u64 },
-    #[error("the argument {arg:?} contains a double quote, which a Windows command line cannot carry safely")]
-    UnquotableArgument { arg: String },
+    #[error("the argument {arg:?} contains {reason}, which a Windows command line cannot carry safely")]
+    UnquotableArgument { arg: String, reason: &'static str },
+    /// STATUS_VIRUS_INFECTED or STATUS_VIRUS_DELETED while writing a file.
+    #[error(
+        "antivirus on the host took the installer as it was copied to ADMIN$\\{path} ({}): \
+         add an exclusion for it there, or sign it",
+        status::virus_name(*.status)
+    )]
+    VirusDetected { path: String, status: u32 },
     #[error("cannot delete {path} (still in use?): {source}")]
     DeleteInUse {
         path: String,
@@ -211,6 +218,15 @@ pub enum WindowsError {
         humantime::format_duration(*.timeout)
     )]
     NoExitCode { timeout: Duration },
+    /// The wrapper's first act is to write a marker; nothing wrote it.
+    #[error(
+        "the installer never started (antivirus or EDR blocking the service is the usual cause): \
+         the wrapper wrote no start marker within {}",
+        humantime::format_duration(*.start_timeout)
+    )]
+    NeverStarted { start_timeout: Duration },
+    #[error("the reboot was not scheduled: `shutdown` exited with {code}")]
+    RebootRefused { code: i32 },
 }
 
 impl WindowsError {
@@ -237,6 +253,7 @@ impl WindowsError {
             | WindowsError::Upload { .. }
             | WindowsError::UploadSizeMismatch { .. }
             | WindowsError::UnquotableArgument { .. }
+            | WindowsError::VirusDetected { .. }
             | WindowsError::DeleteInUse { .. }
             | WindowsError::Cleanup { .. }
             | WindowsError::CleanupTooLarge { .. }
@@ -253,6 +270,9 @@ impl WindowsError {
             | WindowsError::TaskDelete { .. }
             | WindowsError::ReadResult { .. }
             | WindowsError::DetectNoExitCode { .. }
+            // Nothing ran: the installer was never attempted.
+            | WindowsError::NeverStarted { .. }
+            | WindowsError::RebootRefused { .. }
             // Nobody knows whether the installer ran at all (an EDR that blocks the
             // service leaves exactly this): uncertain, so never an attempt.
             | WindowsError::NoExitCode { .. } => ErrorClass::TargetSetup,
@@ -464,6 +484,7 @@ mod tests {
             protection: Default::default(),
             method: ExecMethod::Service,
             poll: Duration::from_millis(100),
+            start_timeout: Duration::from_secs(60),
         });
         let endpoint = Endpoint {
             name: "nonexistent.invalid".into(),

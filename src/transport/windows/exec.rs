@@ -47,25 +47,37 @@ pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Resul
     }
 }
 
-/// Start `command` as LocalSystem without waiting for it (a reboot request).
-pub(super) async fn start_detached(conn: &mut WindowsConnection, command: &str) -> Result<(), WindowsError> {
-    let service = format!("pushinst-{}-r", super::hex(&conn.tag[8..]));
-    start_service(conn, &service, &format!("%COMSPEC% /Q /c {command}")).await
-}
-
-/// What a wrapper runs: the detect check or the installer.
+/// What a wrapper runs: the detect check, the installer or the reboot request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
     Detect,
     Install,
+    Reboot,
 }
 
 impl Purpose {
-    /// The wrapper's file names, and which of the prepared service names it uses.
+    /// The wrapper's file names.
     fn name(self) -> &'static str {
         match self {
             Purpose::Detect => "pushinst-detect",
             Purpose::Install => "pushinst",
+            Purpose::Reboot => "pushinst-reboot",
+        }
+    }
+
+    /// The service (or task) that runs it: one of the prepared names, or for the
+    /// reboot, which comes after every package's cleanup, one of its own.
+    fn service(self, conn: &WindowsConnection) -> Option<String> {
+        match self {
+            Purpose::Detect => conn.services.first().cloned(),
+            Purpose::Install => conn.services.get(1).cloned(),
+            Purpose::Reboot => {
+                let prefix = match conn.options.method {
+                    ExecMethod::Service => "",
+                    ExecMethod::Task => "\\",
+                };
+                Some(format!("{prefix}pushinst-{}-r", super::hex(&conn.tag[8..])))
+            }
         }
     }
 }
@@ -74,7 +86,7 @@ impl Purpose {
 pub(super) async fn run(
     conn: &mut WindowsConnection,
     purpose: Purpose,
-    command: &str,
+    command: &wrapper::Command,
     timeout: Duration,
 ) -> Result<ExecOutput, WindowsError> {
     let name = purpose.name();
@@ -103,22 +115,22 @@ pub(super) async fn run(
     let _ = conn.session.close(&tree, file).await;
     written.map_err(failed)?;
 
-    let service = match purpose {
-        Purpose::Detect => conn.services.first().cloned(),
-        Purpose::Install => conn.services.get(1).cloned(),
-    }
-    .ok_or(WindowsError::NoServiceName)?;
-    let started = Instant::now();
+    let service = purpose.service(conn).ok_or(WindowsError::NoServiceName)?;
     let local = format!(r"%SystemRoot%\{script}");
-    let rc = format!(r"{dir}\{name}.rc");
+    let wait = Wait {
+        rc: format!(r"{dir}\{name}.rc"),
+        marker: format!(r"{dir}\{name}.started"),
+        timeout,
+        purpose,
+    };
     let code = match conn.options.method {
         ExecMethod::Service => {
             start_service(conn, &service, &wrapper::service_command(&local)).await?;
-            wait_for_code(conn, &rc, started + timeout, timeout, purpose).await?
+            wait_for_code(conn, &wait).await?
         }
         ExecMethod::Task => {
             run_task(conn, &service, &local).await?;
-            let code = wait_for_code(conn, &rc, started + timeout, timeout, purpose).await;
+            let code = wait_for_code(conn, &wait).await;
             // The task is done with (or given up on): it goes either way.
             let deleted = delete_tasks(conn, std::slice::from_ref(&service)).await;
             let code = code?;
@@ -127,11 +139,19 @@ pub(super) async fn run(
         }
     };
     let mut output = OutputTail::new(OUTPUT_LIMIT);
-    output.push(
-        &read_tail(conn, &format!(r"{dir}\{name}.log"))
+    // msiexec says nothing on its output; its verbose log is what tells why.
+    let msi_log = format!(r"{dir}\{}", wrapper::MSI_LOG);
+    let log = match command.line.starts_with("msiexec ") {
+        true => read_tail(conn, &msi_log).await.ok().filter(|t| !t.is_empty()),
+        false => None,
+    };
+    let log = match log {
+        Some(log) => log,
+        None => read_tail(conn, &format!(r"{dir}\{name}.log"))
             .await
             .unwrap_or_default(),
-    );
+    };
+    output.push(&log);
     Ok(ExecOutput {
         exit: RemoteExit::Code(code),
         output,
@@ -274,16 +294,26 @@ async fn bind<'s>(
 /// The wrapper writes a number and a newline; anything longer is not an exit code.
 const EXIT_CODE_LIMIT: usize = 64;
 
-/// Poll for the exit code file until it appears or `deadline` passes.
-async fn wait_for_code(
-    conn: &mut WindowsConnection,
-    path: &str,
-    deadline: Instant,
+/// What to wait for after the service or task was started.
+struct Wait {
+    /// The exit code file.
+    rc: String,
+    /// The wrapper's first act writes this: until it exists, nothing ran.
+    marker: String,
     timeout: Duration,
     purpose: Purpose,
-) -> Result<i32, WindowsError> {
+}
+
+/// Poll for the exit code file until it appears or the timeout passes; fail at
+/// once when the wrapper has not even written its start marker in `start_timeout`.
+async fn wait_for_code(conn: &mut WindowsConnection, wait: &Wait) -> Result<i32, WindowsError> {
+    let started = Instant::now();
+    let deadline = started + wait.timeout;
+    let start_deadline = started + conn.options.start_timeout;
+    let mut running = false;
     let tree = conn.admin_share().await?;
-    let failed = |e: SmbError| {
+    let path = wait.rc.as_str();
+    let failed = |path: &str, e: SmbError| {
         smb_failure(e, |source| WindowsError::ReadResult {
             path: path.to_string(),
             source,
@@ -301,17 +331,32 @@ async fn wait_for_code(
             Ok(file) => {
                 let text = conn.session.read_all(&tree, file, EXIT_CODE_LIMIT).await;
                 let _ = conn.session.close(&tree, file).await;
-                let text = String::from_utf8_lossy(&text.map_err(failed)?).trim().to_string();
+                let text = String::from_utf8_lossy(&text.map_err(|e| failed(path, e))?)
+                    .trim()
+                    .to_string();
                 return text
                     .parse::<i32>()
                     .map_err(|_| WindowsError::GarbageExitCode { text });
             }
             Err(e) if e.status().is_some_and(status::is_missing) => {}
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(failed(path, e)),
+        }
+        if !running {
+            running = match conn.session.size(&tree, &wait.marker).await {
+                Ok(_) => true,
+                Err(e) if e.status().is_some_and(status::is_missing) => false,
+                Err(e) => return Err(failed(&wait.marker, e)),
+            };
+            if !running && Instant::now() >= start_deadline {
+                return Err(WindowsError::NeverStarted {
+                    start_timeout: conn.options.start_timeout,
+                });
+            }
         }
         if Instant::now() >= deadline {
-            return Err(match purpose {
-                Purpose::Install => WindowsError::NoExitCode { timeout },
+            let timeout = wait.timeout;
+            return Err(match wait.purpose {
+                Purpose::Install | Purpose::Reboot => WindowsError::NoExitCode { timeout },
                 Purpose::Detect => WindowsError::DetectNoExitCode { timeout },
             });
         }
@@ -319,8 +364,34 @@ async fn wait_for_code(
     }
 }
 
-/// The last part of a log file (the runner keeps at most `OUTPUT_LIMIT`).
+/// The last part of a log file (the runner keeps at most `OUTPUT_LIMIT`), as
+/// UTF-8: msiexec writes its log in UTF-16LE with a byte order mark.
 async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, WindowsError> {
+    let (head, tail, offset) = read_raw_tail(conn, path).await?;
+    Ok(decode_log(&head, &tail, offset))
+}
+
+/// A log's bytes from `offset` on as UTF-8, given its first two bytes.
+fn decode_log(head: &[u8], tail: &[u8], offset: u64) -> Vec<u8> {
+    if head != [0xFF, 0xFE] {
+        return tail.to_vec();
+    }
+    // A tail that starts mid-character loses that one byte, not the rest.
+    let skip = if offset == 0 { 2 } else { (offset % 2) as usize };
+    let units: Vec<u16> = tail
+        .get(skip..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    String::from_utf16_lossy(&units).into_bytes()
+}
+
+/// The file's first two bytes, its last `OUTPUT_LIMIT` bytes and where they start.
+async fn read_raw_tail(
+    conn: &mut WindowsConnection,
+    path: &str,
+) -> Result<(Vec<u8>, Vec<u8>, u64), WindowsError> {
     let tree = conn.admin_share().await?;
     let failed = |e: SmbError| {
         smb_failure(e, |source| WindowsError::ReadResult {
@@ -337,7 +408,12 @@ async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, 
     };
     let (file, size) = conn.session.open_sized(&tree, &open).await.map_err(failed)?;
     let mut out = Vec::new();
-    let mut offset = size.saturating_sub(OUTPUT_LIMIT as u64);
+    let start = size.saturating_sub(OUTPUT_LIMIT as u64);
+    let mut offset = start;
+    let head = match size >= 2 {
+        true => conn.session.read(&tree, file, 0, 2).await.unwrap_or_default(),
+        false => Vec::new(),
+    };
     // Up to the size the server reported when opening it, and never more than
     // the tail kept: a server that keeps sending cannot make this grow.
     while offset < size && out.len() < OUTPUT_LIMIT {
@@ -354,7 +430,7 @@ async fn read_tail(conn: &mut WindowsConnection, path: &str) -> Result<Vec<u8>, 
         }
     }
     let _ = conn.session.close(&tree, file).await;
-    Ok(out)
+    Ok((head, out, start))
 }
 
 /// Delete services left by an interrupted run; ones that do not exist are fine.
@@ -394,4 +470,23 @@ pub(super) async fn delete_services(
     let _ = scmr::close(&mut rpc, &manager).await;
     rpc.into_pipe().close().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_msiexec_log_in_utf16_is_read_as_text_from_its_start_or_mid_file() {
+        let text = "MSI (s) (A4:B8): Produkt: Zürich -- Installation fehlgeschlagen.\r\n";
+        let mut file = vec![0xFF, 0xFE];
+        file.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(decode_log(&file[..2], &file, 0), text.as_bytes());
+        // A tail cut at an odd offset drops the half character, keeps the rest.
+        let cut = 2 + 2 * 8 + 1;
+        let decoded = decode_log(&file[..2], &file[cut..], cut as u64);
+        assert_eq!(String::from_utf8(decoded).unwrap(), text[9..]);
+        // Plain bytes stay as they are.
+        assert_eq!(decode_log(b"ab", b"abc", 0), b"abc");
+    }
 }

@@ -41,6 +41,9 @@ pub struct WindowsOptions {
     pub method: ExecMethod,
     /// How often to look for the installer's exit code.
     pub poll: Duration,
+    /// How long the wrapper may take to write its start marker once the service or
+    /// task was started (`start_timeout`); past it, something blocked it.
+    pub start_timeout: Duration,
 }
 
 pub struct WindowsConnector {
@@ -116,6 +119,9 @@ pub struct WindowsConnection {
     pending: Vec<String>,
 }
 
+/// How long `shutdown` gets to say whether it scheduled the reboot.
+const REBOOT_WAIT: Duration = Duration::from_secs(60);
+
 /// Entries cleanup removes from one staging directory before it gives up.
 const MAX_CLEANUP_ENTRIES: usize = 200_000;
 
@@ -147,11 +153,16 @@ impl WindowsConnection {
     }
 
     async fn upload(&mut self, tree: &smb::Tree, path: &str, data: &[u8]) -> Result<(), WindowsError> {
-        let failed = |e: SmbError| {
-            smb_failure(e, |source| WindowsError::Upload {
+        let failed = |e: SmbError| match e.status() {
+            // The host's antivirus scans as the file is written or closed.
+            Some(code @ (status::VIRUS_INFECTED | status::VIRUS_DELETED)) => WindowsError::VirusDetected {
+                path: path.to_string(),
+                status: code,
+            },
+            _ => smb_failure(e, |source| WindowsError::Upload {
                 path: path.to_string(),
                 source,
-            })
+            }),
         };
         let open = Open {
             path,
@@ -162,8 +173,15 @@ impl WindowsConnection {
         };
         let file = self.session.create(tree, &open).await.map_err(failed)?;
         let written = self.session.write_all(tree, file, data).await;
-        let _ = self.session.close(tree, file).await;
+        let closed = self.session.close(tree, file).await;
         written.map_err(failed)?;
+        // Only a scan verdict at close matters; the size check below catches the rest.
+        if let Err(e) = closed
+            && e.status()
+                .is_some_and(|s| matches!(s, status::VIRUS_INFECTED | status::VIRUS_DELETED))
+        {
+            return Err(failed(e));
+        }
         let size = self.session.size(tree, path).await.map_err(failed)?;
         if size != data.len() as u64 {
             return Err(WindowsError::UploadSizeMismatch {
@@ -284,8 +302,8 @@ impl Connection for WindowsConnection {
     fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
             let command = match detect {
-                Detect::Command(command) => command.clone(),
-                Detect::Registry { key, value, .. } => format!(r#"reg query "{key}" /v {value}"#),
+                Detect::Command(command) => wrapper::Command::plain(command.clone()),
+                Detect::Registry { key, value, view, .. } => wrapper::reg_query(key, value, *view)?,
             };
             let out = exec::run(self, exec::Purpose::Detect, &command, Duration::from_secs(120)).await?;
             let found = out.exit == super::RemoteExit::Code(0);
@@ -393,11 +411,19 @@ impl Connection for WindowsConnection {
         message: &'a str,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
-            let mut command = format!("shutdown /r /t {}", delay.as_secs());
-            if !message.is_empty() {
-                command.push_str(&format!(" /c \"{}\"", message.replace(['"', '%'], "")));
+            let command = wrapper::shutdown(delay, message)?;
+            // Through a wrapper of its own, like an installer, so that `shutdown`'s
+            // exit code says whether the reboot was scheduled.
+            self.staged = Some(format!("pushinst-{}-r", hex(&self.tag)));
+            self.created = false;
+            let ran = exec::run(self, exec::Purpose::Reboot, &command, REBOOT_WAIT).await;
+            let cleaned = self.cleanup().await;
+            match ran?.exit {
+                super::RemoteExit::Code(0) => {}
+                super::RemoteExit::Code(code) => return Err(WindowsError::RebootRefused { code }.into()),
+                super::RemoteExit::Signal(_) => return Err(WindowsError::RebootRefused { code: -1 }.into()),
             }
-            Ok(exec::start_detached(self, &command).await?)
+            cleaned
         })
     }
 

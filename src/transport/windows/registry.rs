@@ -4,13 +4,17 @@
 use std::cmp::Ordering;
 
 /// The data of `value` in `reg query` output (`    Version    REG_SZ    7.2.1`).
+/// reg separates name, type and data by four spaces; a name may hold spaces itself.
 pub fn data(output: &str, value: &str) -> Option<String> {
     output.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        let name = parts.next()?;
-        let kind = parts.next()?;
-        (name.eq_ignore_ascii_case(value) && kind.starts_with("REG_"))
-            .then(|| parts.collect::<Vec<_>>().join(" "))
+        let rest = line.strip_prefix("    ")?;
+        let (name, typed) = rest.split_once("    REG_")?;
+        if !name.eq_ignore_ascii_case(value) {
+            return None;
+        }
+        // An empty value has a type and no data.
+        let data = typed.split_once("    ").map_or("", |(_, data)| data);
+        Some(data.trim_end().to_string())
     })
 }
 
@@ -41,6 +45,10 @@ mod tests {
         let out = "\r\nHKEY_LOCAL_MACHINE\\Software\\Acme\\Agent\r\n    Version    REG_SZ    7.2.10\r\n\r\n";
         assert_eq!(data(out, "Version").as_deref(), Some("7.2.10"));
         assert_eq!(data(out, "Other"), None);
+        let spaced =
+            "\r\nHKEY_LOCAL_MACHINE\\Software\\Acme\r\n    Display Version    REG_SZ    7.2 build 10\r\n";
+        assert_eq!(data(spaced, "display version").as_deref(), Some("7.2 build 10"));
+        assert_eq!(data(spaced, "Display"), None);
     }
 
     #[test]

@@ -138,6 +138,18 @@ pub fn logon_refusal(status: u32) -> Option<&'static str> {
     })
 }
 
+/// Antivirus on the server took the file being written (quarantined or deleted it).
+pub const VIRUS_INFECTED: u32 = 0xC000_0906;
+pub const VIRUS_DELETED: u32 = 0xC000_0907;
+
+/// The name of an antivirus verdict, for messages.
+pub fn virus_name(status: u32) -> &'static str {
+    match status {
+        VIRUS_DELETED => "STATUS_VIRUS_DELETED",
+        _ => "STATUS_VIRUS_INFECTED",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
