@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use cli::{Cli, Command};
 
 /// Run one parsed command line to the process's exit code.
-pub fn run(cli: &Cli) -> ExitCode {
+pub fn run(mut cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -35,7 +35,14 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Target lists are read before anything else, so a bad line touches no host.
+    let lists = match cli.targets_mut() {
+        Some(to) => inventory::expand_target_lists(to, &mut std::io::stdin().lock()).map(|read| *to = read),
+        None => Ok(()),
+    };
+    let cli = &cli;
     let result = runtime.block_on(async {
+        lists?;
         match &cli.command {
             Command::Deploy(args) => commands::deploy::deploy(cli, args).await,
             Command::Hosts(args) => commands::hosts::hosts(cli, args),

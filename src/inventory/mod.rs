@@ -6,6 +6,7 @@ mod model;
 pub mod pattern;
 mod shape;
 mod suggest;
+mod target_file;
 mod targets;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ pub use diagnostic::InventoryError;
 pub use load::{DEFAULT_MAX_ATTEMPTS, load, parse};
 pub use pattern::HostAddr;
 pub use suggest::nearest;
+pub use target_file::{TargetFileError, expand as expand_target_lists};
 pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
