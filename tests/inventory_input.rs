@@ -189,3 +189,45 @@ fn the_shipped_example_dry_runs_from_a_fresh_clone() {
     assert!(plan.contains("execute `acme-install.sh --unattended`"), "{plan}");
     assert!(!home.path().join(".local").exists(), "a dry run creates nothing");
 }
+
+const NESTED: &str = r#"[credentials.ops]
+user = "ops"
+agent = true
+
+[groups.web]
+hosts = ["web-[1-2]"]
+os = "linux"
+credentials = ["ops"]
+
+[groups.db]
+hosts = ["db-1", "web-2"]
+os = "linux"
+credentials = ["ops"]
+
+[groups.site]
+hosts = ["gw", "db", "web", "edge"]
+os = "linux"
+credentials = ["ops"]
+"#;
+
+#[test]
+fn nested_groups_list_their_hosts_in_order_and_a_cycle_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), NESTED).unwrap();
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "site"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hosts: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(hosts, ["gw", "db-1", "web-2", "web-1", "edge"]);
+
+    let cyclic = NESTED.replace(r#"hosts = ["web-[1-2]"]"#, r#"hosts = ["web-[1-2]", "site"]"#);
+    std::fs::write(dir.path().join("cycle.toml"), cyclic).unwrap();
+    let err = refused(dir.path(), &["-i", "cycle.toml", "hosts", "--to", "web-1"]);
+    assert!(
+        err.contains("group `site` includes itself: site → web → site"),
+        "{err}"
+    );
+    assert!(err.contains("cycle.toml:6:23"), "{err}");
+}

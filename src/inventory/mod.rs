@@ -3,6 +3,7 @@
 mod diagnostic;
 mod load;
 mod model;
+mod nesting;
 pub mod pattern;
 mod shape;
 mod suggest;
@@ -194,13 +195,27 @@ impl Package {
 
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// Every host of the group, nested groups expanded in place, each once.
     pub hosts: Vec<HostAddr>,
+    /// The `hosts` entries as written: hosts and the groups nested in this one.
+    pub entries: Vec<GroupEntry>,
     pub os: Option<Os>,
     pub credentials: Vec<String>,
     pub exec: Option<WindowsExec>,
     pub smb_signing: Option<SmbSigning>,
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
+}
+
+/// One entry of a group's `hosts`, in the order written.
+#[derive(Debug, Clone)]
+pub enum GroupEntry {
+    Host(HostAddr),
+    /// Another group, named as `--to` names it; `span` is where the inventory does.
+    Group {
+        name: String,
+        span: std::ops::Range<usize>,
+    },
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.
