@@ -37,13 +37,16 @@ pub fn run(mut cli: Cli) -> ExitCode {
     };
     // Target lists are read before anything else, so a bad line touches no host.
     let lists = match cli.targets_mut() {
-        Some(to) => inventory::expand_target_lists(to, &mut std::io::stdin().lock()).map(|read| *to = read),
-        None => Ok(()),
+        Some(to) => inventory::expand_target_lists(to, &mut std::io::stdin().lock()).map(|(read, lists)| {
+            *to = read;
+            lists
+        }),
+        None => Ok(Default::default()),
     };
     let cli = &cli;
     let result = runtime.block_on(async {
-        lists?;
-        match &cli.command {
+        let lists = lists?;
+        let result = match &cli.command {
             Command::Deploy(args) => commands::deploy::deploy(cli, args).await,
             Command::Hosts(args) => commands::hosts::hosts(cli, args),
             Command::Sync(args) => commands::sync::sync(cli, args).await,
@@ -54,6 +57,14 @@ pub fn run(mut cli: Cli) -> ExitCode {
             Command::Reset(args) => commands::reset::reset(cli, args),
             Command::Cleanup(args) => commands::cleanup::cleanup(cli, args).await,
             Command::Generate(args) => commands::generate::generate(args),
+        };
+        // A name only the inventory can refuse, read from a list, is shown at its line.
+        match result {
+            Err(error::AppError::Targets(err)) => Err(match lists.locate(&err) {
+                Some(located) => located.into(),
+                None => err.into(),
+            }),
+            other => other,
         }
     });
     // Hosts still in their cleanup after an abort must not keep the process alive.

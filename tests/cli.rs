@@ -461,6 +461,15 @@ fn a_bad_target_line_is_located_and_nothing_is_touched() {
     assert!(err.contains("write the smaller number first"), "{err}");
     assert_eq!(connections.load(Ordering::SeqCst), 0);
 
+    // A name only the inventory can refuse is still shown at its line.
+    std::fs::write(dir.path().join("typo.txt"), "db\n  !webb  # typo\n").unwrap();
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@typo.txt"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("typo.txt:2:3"), "{err}");
+    assert!(err.contains("unknown target `webb`"), "{err}");
+    assert!(err.contains("did you mean the group `web`?"), "{err}");
+
     let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@missing.txt"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::diagnostic::{InventoryError, Problem};
 use super::pattern::{self, PatternError};
+use super::targets::TargetError;
 
 /// A target list bigger than this is a mistake (a log piped in by accident), and it is
 /// refused before it can fill memory.
@@ -69,10 +70,46 @@ impl TargetFileError {
     }
 }
 
+/// The targets read from lists, remembered with their place so that a target only
+/// the inventory can refuse (an unknown name) is still reported at its line.
+#[derive(Debug, Default)]
+pub struct TargetLists {
+    lists: Vec<(PathBuf, String)>,
+    /// Each target read: which list, and where in its text.
+    lines: Vec<(usize, Range<usize>)>,
+}
+
+impl TargetLists {
+    /// The located report for a `--to` error about a target read from a list.
+    pub fn locate(&self, err: &TargetError) -> Option<TargetFileError> {
+        let name = match err {
+            TargetError::Unknown { name, .. } | TargetError::Pattern { name, .. } => name,
+            _ => return None,
+        };
+        let (list, span) = self.lines.iter().find(|(list, span)| {
+            let word = &self.lists[*list].1[span.clone()];
+            word.split(',')
+                .map(|w| w.trim().trim_start_matches('!'))
+                .any(|w| w == name)
+        })?;
+        let (path, text) = &self.lists[*list];
+        let mut problem = Problem::at(span.clone(), err.to_string());
+        if let Some(hint) = err.hint() {
+            problem = problem.hint(hint);
+        }
+        Some(TargetFileError::Invalid(InventoryError::Invalid {
+            path: path.clone(),
+            text: text.clone(),
+            problems: vec![problem],
+        }))
+    }
+}
+
 /// Replace every `@FILE` and `-` in `to` by the targets its list holds, in place and in
 /// order; other values are kept as they are. `stdin` is read only if `-` is given.
-pub fn expand(to: &[String], stdin: &mut dyn Read) -> Result<Vec<String>, TargetFileError> {
+pub fn expand(to: &[String], stdin: &mut dyn Read) -> Result<(Vec<String>, TargetLists), TargetFileError> {
     let mut out = Vec::with_capacity(to.len());
+    let mut read = TargetLists::default();
     let mut stdin_used = false;
     for value in to {
         let (path, text) = if value == "-" {
@@ -94,9 +131,13 @@ pub fn expand(to: &[String], stdin: &mut dyn Read) -> Result<Vec<String>, Target
             out.push(value.clone());
             continue;
         };
-        out.extend(parse(&path, text)?);
+        let spans = parse(&path, &text)?;
+        let list = read.lists.len();
+        out.extend(spans.iter().map(|span| text[span.clone()].to_string()));
+        read.lines.extend(spans.into_iter().map(|span| (list, span)));
+        read.lists.push((path, text));
     }
-    Ok(out)
+    Ok((out, read))
 }
 
 fn read_file(path: &Path) -> Result<String, TargetFileError> {
@@ -133,8 +174,8 @@ fn read_bounded(path: &Path, input: &mut dyn Read) -> Result<String, TargetFileE
     })
 }
 
-/// The targets of one list, every bad line reported at once.
-fn parse(path: &Path, text: String) -> Result<Vec<String>, TargetFileError> {
+/// Where the targets of one list are, every bad line reported at once.
+fn parse(path: &Path, text: &str) -> Result<Vec<Range<usize>>, TargetFileError> {
     if text.lines().nth(MAX_LINES).is_some() {
         return Err(TargetFileError::TooManyLines {
             path: path.to_path_buf(),
@@ -152,7 +193,7 @@ fn parse(path: &Path, text: String) -> Result<Vec<String>, TargetFileError> {
         let word = &line[span.clone()];
         let span = start + span.start..start + span.end;
         match check(word) {
-            Ok(()) => targets.push(word.to_string()),
+            Ok(()) => targets.push(span),
             Err(problem) => problems.push(problem(span)),
         }
     }
@@ -161,7 +202,7 @@ fn parse(path: &Path, text: String) -> Result<Vec<String>, TargetFileError> {
     } else {
         Err(TargetFileError::Invalid(InventoryError::Invalid {
             path: path.to_path_buf(),
-            text,
+            text: text.to_string(),
             problems,
         }))
     }
@@ -221,7 +262,8 @@ mod tests {
     use super::*;
 
     fn list(text: &str) -> Result<Vec<String>, TargetFileError> {
-        parse(Path::new("t.txt"), text.to_string())
+        let spans = parse(Path::new("t.txt"), text)?;
+        Ok(spans.into_iter().map(|s| text[s].to_string()).collect())
     }
 
     #[test]
@@ -236,7 +278,7 @@ mod tests {
     #[test]
     fn values_keep_their_order_around_a_list() {
         let to = ["a".to_string(), "-".to_string(), "z".to_string()];
-        let got = expand(&to, &mut "b\nc\n".as_bytes()).unwrap();
+        let (got, _) = expand(&to, &mut "b\nc\n".as_bytes()).unwrap();
         assert_eq!(got, ["a", "b", "c", "z"]);
         let twice = ["-".to_string(), "-".to_string()];
         assert!(matches!(
