@@ -44,7 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;deploy' {
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line')
             [CompletionResult]::new('--save-as', '--save-as', [CompletionResultType]::ParameterName, 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
@@ -73,7 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;hosts' {
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` reads one a line')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')

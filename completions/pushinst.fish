@@ -40,7 +40,7 @@ complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "cleanup" -d 'Remo
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "creds" -d 'Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "generate" -d 'Write shell completions and the man page (for packagers)'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l save-as -d 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
@@ -63,7 +63,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l dry-run -d 
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l force -d 'Install even where the package\'s detect command says it is already installed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s h -l help -d 'Print help'
-complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l to -d 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l to -d 'Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` reads one a line' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
 json\t''"
 complete -c pushinst -n "__fish_pushinst_using_subcommand hosts" -s i -l inventory -d 'The inventory file' -r -F

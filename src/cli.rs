@@ -83,6 +83,18 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The `--to` values of the command, for the commands that take them.
+    pub fn targets_mut(&mut self) -> Option<&mut Vec<String>> {
+        match &mut self.command {
+            Command::Deploy(a) => Some(&mut a.to),
+            Command::Hosts(a) => Some(&mut a.to),
+            Command::Status(a) => Some(&mut a.to),
+            Command::Reset(a) => Some(&mut a.to),
+            Command::Cleanup(a) => Some(&mut a.to),
+            _ => None,
+        }
+    }
+
     /// `--output`, on the commands that have it; the others only speak to people.
     pub fn output(&self) -> OutputFormat {
         match &self.command {
@@ -217,7 +229,7 @@ pub struct DeployArgs {
     #[arg(required = true, value_name = "PACKAGE")]
     pub packages: Vec<String>,
 
-    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes
+    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line
     #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
     pub to: Vec<String>,
 
@@ -339,7 +351,7 @@ pub struct CleanupArgs {
 
 #[derive(Debug, Args)]
 pub struct HostsArgs {
-    /// Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes
+    /// Groups, hosts, ranges, CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` reads one a line
     #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
     pub to: Vec<String>,
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::inventory::{InventoryError, TargetError};
+use crate::inventory::{InventoryError, TargetError, TargetFileError};
 use crate::plan::PlanError;
 use crate::secrets::SecretError;
 
@@ -21,6 +21,8 @@ pub enum AppError {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Targets(#[from] TargetError),
+    #[error(transparent)]
+    TargetList(#[from] TargetFileError),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("credential `{credential}`: {source}")]
@@ -51,6 +53,7 @@ impl AppError {
     pub fn render(&self, color: bool) -> String {
         let hint = match self {
             AppError::Inventory(e) => return e.render(color),
+            AppError::TargetList(e) => return e.render(color),
             AppError::Targets(e) => e.hint(),
             AppError::Plan(e) => e.hint(),
             AppError::Usage { hint, .. } => hint.clone(),

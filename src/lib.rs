@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use cli::{Cli, Command};
 
 /// Run one parsed command line to the process's exit code.
-pub fn run(cli: &Cli) -> ExitCode {
+pub fn run(mut cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -36,8 +36,18 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Target lists are read before anything else, so a bad line touches no host.
+    let lists = match cli.targets_mut() {
+        Some(to) => inventory::expand_target_lists(to, &mut std::io::stdin().lock()).map(|(read, lists)| {
+            *to = read;
+            lists
+        }),
+        None => Ok(Default::default()),
+    };
+    let cli = &cli;
     let result = runtime.block_on(async {
-        match &cli.command {
+        let lists = lists?;
+        let result = match &cli.command {
             Command::Deploy(args) => commands::deploy::deploy(cli, args).await,
             Command::Hosts(args) => commands::hosts::hosts(cli, args),
             Command::Sync(args) => commands::sync::sync(cli, args).await,
@@ -49,6 +59,14 @@ pub fn run(cli: &Cli) -> ExitCode {
             Command::Cleanup(args) => commands::cleanup::cleanup(cli, args).await,
             Command::Creds(action) => commands::creds::creds(action),
             Command::Generate(args) => commands::generate::generate(args),
+        };
+        // A name only the inventory can refuse, read from a list, is shown at its line.
+        match result {
+            Err(error::AppError::Targets(err)) => Err(match lists.locate(&err) {
+                Some(located) => located.into(),
+                None => err.into(),
+            }),
+            other => other,
         }
     });
     // Hosts still in their cleanup after an abort must not keep the process alive.

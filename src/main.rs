@@ -9,7 +9,7 @@ use pushinst::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    pushinst::run(&cli)
+    pushinst::run(cli)
 }
 
 fn init_tracing(verbose: u8) {

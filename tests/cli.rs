@@ -396,3 +396,113 @@ fn many_processes_opening_a_new_history_at_once_all_get_in() {
         }
     }
 }
+
+fn listed(out: &std::process::Output) -> Vec<String> {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn to_at_file_reads_one_target_a_line_with_comments_and_exclusions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), good_inventory(2222)).unwrap();
+    std::fs::write(
+        dir.path().join("targets.txt"),
+        "# tonight's batch\n\nweb   # the web tier\n  !web-02.example\n",
+    )
+    .unwrap();
+    let out = pushinst(
+        dir.path(),
+        &[
+            "-i",
+            "inv.toml",
+            "hosts",
+            "--to",
+            "10.0.0.2",
+            "@targets.txt",
+            "!127.0.0.1",
+        ],
+    );
+    assert_eq!(listed(&out), ["10.0.0.2", "web-01.example", "web-03.example"]);
+}
+
+#[test]
+fn to_dash_reads_the_targets_from_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), good_inventory(2222)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushinst"))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env_remove("PUSHINST_INVENTORY")
+        .args(["-i", "inv.toml", "hosts", "--to", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"db\n# not this one\n!10.0.0.1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(listed(&out), ["10.0.0.2"]);
+}
+
+#[test]
+fn a_bad_target_line_is_located_and_nothing_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, connections) = counting_listener();
+    std::fs::write(dir.path().join("inv.toml"), good_inventory(port)).unwrap();
+    std::fs::write(dir.path().join("install.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        dir.path().join("targets.txt"),
+        format!("127.0.0.1:{port}\n# fine so far\n   web-[03-01].example\n"),
+    )
+    .unwrap();
+    let out = pushinst(
+        dir.path(),
+        &["-i", "inv.toml", "deploy", "agent", "--to", "@targets.txt"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("targets.txt:3:4"), "{err}");
+    assert!(err.contains("web-[03-01].example"), "{err}");
+    assert!(err.contains("write the smaller number first"), "{err}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+
+    // A name only the inventory can refuse is still shown at its line.
+    std::fs::write(dir.path().join("typo.txt"), "db\n  !webb  # typo\n").unwrap();
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@typo.txt"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("typo.txt:2:3"), "{err}");
+    assert!(err.contains("unknown target `webb`"), "{err}");
+    assert!(err.contains("did you mean the group `web`?"), "{err}");
+
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@missing.txt"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot read target list missing.txt"), "{err}");
+}
+
+#[test]
+fn an_oversized_target_list_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), good_inventory(2222)).unwrap();
+    std::fs::write(dir.path().join("big.txt"), "web\n".repeat(300_000)).unwrap();
+    std::fs::write(dir.path().join("long.txt"), "\n".repeat(100_001)).unwrap();
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@big.txt"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("big.txt is larger than 1048576 bytes"), "{err}");
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "@long.txt"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("long.txt has more than 100000 lines"), "{err}");
+}

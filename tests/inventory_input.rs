@@ -189,3 +189,83 @@ fn the_shipped_example_dry_runs_from_a_fresh_clone() {
     assert!(plan.contains("execute `acme-install.sh --unattended`"), "{plan}");
     assert!(!home.path().join(".local").exists(), "a dry run creates nothing");
 }
+
+const NESTED: &str = r#"[credentials.ops]
+user = "ops"
+agent = true
+
+[groups.web]
+hosts = ["web-[1-2]"]
+os = "linux"
+credentials = ["ops"]
+
+[groups.db]
+hosts = ["db-1", "web-2"]
+os = "linux"
+credentials = ["ops"]
+
+[groups.site]
+hosts = ["gw", "db", "web", "edge"]
+os = "linux"
+credentials = ["ops"]
+"#;
+
+#[test]
+fn nested_groups_list_their_hosts_in_order_and_a_cycle_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.toml"), NESTED).unwrap();
+    let out = pushinst(dir.path(), &["-i", "inv.toml", "hosts", "--to", "site"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hosts: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(hosts, ["gw", "db-1", "web-2", "web-1", "edge"]);
+
+    let cyclic = NESTED.replace(r#"hosts = ["web-[1-2]"]"#, r#"hosts = ["web-[1-2]", "site"]"#);
+    std::fs::write(dir.path().join("cycle.toml"), cyclic).unwrap();
+    let err = refused(dir.path(), &["-i", "cycle.toml", "hosts", "--to", "web-1"]);
+    assert!(
+        err.contains("group `site` includes itself: site → web → site"),
+        "{err}"
+    );
+    assert!(err.contains("cycle.toml:6:23"), "{err}");
+}
+
+#[test]
+fn ipv6_blocks_expand_in_canonical_form_and_keep_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = format!(
+        "{NESTED}\n[groups.v6]\nhosts = [\"FD00:0::/126\", \"[fd00:1::/127]:2222\"]\nos = \"linux\"\ncredentials = [\"ops\"]\n"
+    );
+    std::fs::write(dir.path().join("inv.toml"), &inv).unwrap();
+    let out = pushinst(
+        dir.path(),
+        &["-i", "inv.toml", "hosts", "--to", "v6", "!fd00::2", "fd00::2/128"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hosts: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["fd00::1", "fd00::3", "[fd00:1::]:2222", "[fd00:1::1]:2222"]
+    );
+
+    let err = refused(dir.path(), &["-i", "inv.toml", "hosts", "--to", "fd00::/111"]);
+    assert!(
+        err.contains("`fd00::/111` expands to more than 65536 hosts"),
+        "{err}"
+    );
+    assert!(err.contains("IPv6 up to /112"), "{err}");
+
+    std::fs::write(
+        dir.path().join("big.toml"),
+        inv.replace("FD00:0::/126", "fd00::/104"),
+    )
+    .unwrap();
+    let err = refused(dir.path(), &["-i", "big.toml", "hosts", "--to", "v6"]);
+    assert!(err.contains("big.toml:21:10"), "{err}");
+    assert!(err.contains("expands to more than 65536 hosts"), "{err}");
+}

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::diagnostic::{InventoryError, Problem};
 use super::model::*;
+use super::nesting;
 use super::shape::Names;
 use super::suggest::{list, nearest};
 use super::*;
@@ -118,11 +119,13 @@ impl Checker {
             .into_iter()
             .filter_map(|(name, p)| self.package(&name, p).map(|p| (name, p)))
             .collect::<BTreeMap<_, _>>();
-        let groups = raw
+        let mut groups = raw
             .groups
             .into_iter()
-            .filter_map(|(name, g)| self.group(g, credential_names).map(|g| (name, g)))
+            .filter_map(|(name, g)| self.group(g, credential_names, &names.groups).map(|g| (name, g)))
             .collect::<BTreeMap<_, _>>();
+        // Nested groups are expanded once every group is known; a cycle is refused.
+        self.problems.extend(nesting::expand(&mut groups));
         let hosts = raw
             .hosts
             .into_iter()
@@ -637,12 +640,25 @@ impl Checker {
         }
     }
 
-    fn group(&mut self, raw: Spanned<RawGroup>, credentials: &[String]) -> Option<Group> {
+    fn group(&mut self, raw: Spanned<RawGroup>, credentials: &[String], groups: &[String]) -> Option<Group> {
         let raw = raw.into_inner();
         let mut hosts = Vec::new();
+        let mut entries = Vec::new();
         for pattern in &raw.hosts {
+            // A group's name means the group, as in `--to`.
+            let name = pattern.get_ref().trim();
+            if groups.iter().any(|g| g == name) {
+                entries.push(GroupEntry::Group {
+                    name: name.to_string(),
+                    span: pattern.span(),
+                });
+                continue;
+            }
             match pattern::expand(pattern.get_ref()) {
-                Ok(expanded) => hosts.extend(expanded),
+                Ok(expanded) => {
+                    entries.extend(expanded.iter().cloned().map(GroupEntry::Host));
+                    hosts.extend(expanded);
+                }
                 Err(err) => {
                     let mut problem = Problem::at(pattern.span(), format!("bad host pattern: {err}"));
                     if let Some(hint) = err.hint() {
@@ -654,6 +670,7 @@ impl Checker {
         }
         Some(Group {
             hosts,
+            entries,
             os: raw.os.as_ref().and_then(|os| self.os(os)),
             credentials: self.references(raw.credentials, credentials, "credential"),
             exec: self.exec(raw.exec),
@@ -943,6 +960,29 @@ credentials = ["deploy"]
         assert!(text.contains("pushinst.toml:2:1"), "{text}");
         assert!(text.contains("concurency = 5"), "{text}");
         assert!(text.contains("did you mean `concurrency`?"), "{text}");
+    }
+
+    #[test]
+    fn a_group_cycle_is_refused_where_it_closes_with_its_path() {
+        let text = "[groups.a]\nhosts = [\"a-1\", \"b\"]\n\n[groups.b]\nhosts = [\"b-1\", \"a\"]\n\n[groups.c]\nhosts = [\"c\"]\n";
+        let err = parse(Path::new("pushinst.toml"), text.into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("group `a` includes itself: a → b → a"), "{text}");
+        assert!(text.contains("pushinst.toml:5:17"), "{text}");
+        assert!(text.contains("group `c` includes itself: c → c"), "{text}");
+        assert!(text.contains("pushinst.toml:8:10"), "{text}");
+        assert!(text.contains("2 problem(s)"), "{text}");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused() {
+        let mut text = String::new();
+        for level in 0..=nesting::MAX_DEPTH {
+            text += &format!("[groups.g{level}]\nhosts = [\"g{}\"]\n", level + 1);
+        }
+        text += &format!("[groups.g{}]\nhosts = [\"leaf\"]\n", nesting::MAX_DEPTH + 1);
+        let err = parse(Path::new("pushinst.toml"), text).unwrap_err();
+        assert!(err.render(false).contains("nested more than 32 deep"));
     }
 
     #[test]

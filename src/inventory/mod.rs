@@ -3,9 +3,11 @@
 mod diagnostic;
 mod load;
 mod model;
+mod nesting;
 pub mod pattern;
 mod shape;
 mod suggest;
+mod target_file;
 mod targets;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,7 @@ pub use diagnostic::InventoryError;
 pub use load::{DEFAULT_MAX_ATTEMPTS, load, parse};
 pub use pattern::HostAddr;
 pub use suggest::nearest;
+pub use target_file::{TargetFileError, expand as expand_target_lists};
 pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
@@ -194,7 +197,10 @@ impl Package {
 
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// Every host of the group, nested groups expanded in place, each once.
     pub hosts: Vec<HostAddr>,
+    /// The `hosts` entries as written: hosts and the groups nested in this one.
+    pub entries: Vec<GroupEntry>,
     pub os: Option<Os>,
     pub credentials: Vec<String>,
     pub exec: Option<WindowsExec>,
@@ -202,6 +208,17 @@ pub struct Group {
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
     pub start_timeout: Option<Duration>,
+}
+
+/// One entry of a group's `hosts`, in the order written.
+#[derive(Debug, Clone)]
+pub enum GroupEntry {
+    Host(HostAddr),
+    /// Another group, named as `--to` names it; `span` is where the inventory does.
+    Group {
+        name: String,
+        span: std::ops::Range<usize>,
+    },
 }
 
 /// A `[[hosts]]` entry: per-host facts that win over the group's.

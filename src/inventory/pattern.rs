@@ -1,7 +1,9 @@
 //! Host patterns: `name`, `name:port`, ranges like `web-[01-20].example` and IPv4
-//! CIDR blocks like `10.20.30.0/26`.
+//! and IPv6 CIDR blocks like `10.20.30.0/26` and `fd00::/120`.
 
-use ipnet::Ipv4Net;
+use std::net::Ipv6Addr;
+
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// Refuse patterns that would expand to more hosts than anyone pushes to at once;
 /// a typo like `[1-100000]` should be an error, not a 100k-host queue.
@@ -50,9 +52,13 @@ impl PatternError {
                 Some("a range is written `[FIRST-LAST]` with decimal numbers, e.g. `web-[01-20].example`")
             }
             PatternError::Backwards(_) => Some("write the smaller number first"),
-            PatternError::Cidr(_) => Some("write an IPv4 block as `10.20.30.0/26`"),
+            PatternError::Cidr(_) => Some(
+                "write a block as `10.20.30.0/26` or `fd00::/120` (with a port: `fd00::/120` in brackets, `[fd00::/120]:2222`)",
+            ),
             PatternError::Port(_) => Some("a port is a number from 1 to 65535, as in `host:2222`"),
-            PatternError::TooMany(_) => Some("split the block or use a narrower range"),
+            PatternError::TooMany(_) => {
+                Some("split the block or use a narrower range (IPv4 blocks up to /16, IPv6 up to /112)")
+            }
             _ => None,
         }
     }
@@ -73,6 +79,13 @@ pub fn expand(pattern: &str) -> Result<Vec<HostAddr>, PatternError> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '[' | ']' | ':')))
     {
         return Err(PatternError::Character(host.to_string(), bad));
+    }
+    // One address has one spelling, so `fd00:0::1` and `fd00::1` are the same host.
+    if let Ok(ip) = host.parse::<Ipv6Addr>() {
+        return Ok(vec![HostAddr {
+            name: ip.to_string(),
+            port,
+        }]);
     }
     let names = expand_ranges(host)?;
     Ok(names.into_iter().map(|name| HostAddr { name, port }).collect())
@@ -108,6 +121,9 @@ fn parse_port(text: &str) -> Result<u16, PatternError> {
 }
 
 fn expand_cidr(block: &str, port: Option<u16>) -> Result<Vec<HostAddr>, PatternError> {
+    if block.contains(':') {
+        return expand_cidr_v6(block, port);
+    }
     let net: Ipv4Net = block.parse().map_err(|_| PatternError::Cidr(block.to_string()))?;
     if net.prefix_len() < 16 {
         return Err(PatternError::TooMany(block.to_string()));
@@ -115,6 +131,26 @@ fn expand_cidr(block: &str, port: Option<u16>) -> Result<Vec<HostAddr>, PatternE
     // `hosts()` skips network and broadcast addresses, except in a /31 or /32.
     Ok(net
         .hosts()
+        .map(|ip| HostAddr {
+            name: ip.to_string(),
+            port,
+        })
+        .collect())
+}
+
+/// An IPv6 block, limited like IPv4 blocks to 2^16 addresses (a /112), each written
+/// in its canonical form. The all-zero address of a block is the subnet-router
+/// anycast address (RFC 4291), no host, and is skipped except in a /127 or /128.
+fn expand_cidr_v6(block: &str, port: Option<u16>) -> Result<Vec<HostAddr>, PatternError> {
+    let net: Ipv6Net = block.parse().map_err(|_| PatternError::Cidr(block.to_string()))?;
+    if net.prefix_len() < 128 - 16 {
+        return Err(PatternError::TooMany(block.to_string()));
+    }
+    let skip = usize::from(net.prefix_len() < 127);
+    Ok(net
+        .trunc()
+        .hosts()
+        .skip(skip)
         .map(|ip| HostAddr {
             name: ip.to_string(),
             port,
@@ -199,6 +235,32 @@ mod tests {
         assert_eq!(names("10.20.30.0/26").len(), 62);
         assert_eq!(names("10.0.0.7/32"), ["10.0.0.7"]);
         assert_eq!(names("10.0.0.0/30:2222"), ["10.0.0.1:2222", "10.0.0.2:2222"]);
+    }
+
+    #[test]
+    fn ipv6_blocks_expand_canonically_with_the_ipv4_size_limit() {
+        assert_eq!(names("fd00::/126"), ["fd00::1", "fd00::2", "fd00::3"]);
+        assert_eq!(names("FD00:0:0::4/127"), ["fd00::4", "fd00::5"]);
+        assert_eq!(names("fd00::1/128"), ["fd00::1"]);
+        assert_eq!(names("[fd00::/127]:2222"), ["[fd00::]:2222", "[fd00::1]:2222"]);
+        assert_eq!(names("[FD00:0::1]:2222"), ["[fd00::1]:2222"]);
+        assert_eq!(names("fd00::/112").len(), 65_535);
+        assert_eq!(
+            expand("fd00::/111"),
+            Err(PatternError::TooMany("fd00::/111".into()))
+        );
+        assert_eq!(expand("fd00::/129"), Err(PatternError::Cidr("fd00::/129".into())));
+        assert_eq!(
+            expand("fd00::g/120"),
+            Err(PatternError::Cidr("fd00::g/120".into()))
+        );
+        assert!(
+            expand("fd00::/129")
+                .unwrap_err()
+                .hint()
+                .unwrap()
+                .contains("fd00::/120")
+        );
     }
 
     #[test]

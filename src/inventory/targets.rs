@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
-use super::{Group, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir, WindowsExec};
+use super::{
+    Group, GroupEntry, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir, WindowsExec,
+};
 
 /// A host that is ready to plan: where to connect, what it runs, who to log in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,10 +111,13 @@ pub fn resolve_targets(inv: &Inventory, to: &[String]) -> Result<Vec<Target>, Ta
     Ok(targets)
 }
 
-/// The hosts one `--to` word names, each with the group it came from (if any).
-fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Option<&'a Group>)>, TargetError> {
+/// The hosts one `--to` word names, each with the groups it came through: the one
+/// listing it first, then the groups nesting that one, out to the group named.
+fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Vec<&'a Group>)>, TargetError> {
     if let Some(group) = inv.groups.get(item) {
-        return Ok(group.hosts.iter().map(|h| (h.clone(), Some(group))).collect());
+        let mut out = Vec::new();
+        walk(inv, group, &mut vec![group], &mut out);
+        return Ok(out);
     }
     let hosts = pattern::expand(item).map_err(|source| TargetError::Pattern {
         name: item.to_string(),
@@ -120,17 +125,44 @@ fn members<'a>(inv: &'a Inventory, item: &str) -> Result<Vec<(HostAddr, Option<&
     })?;
     let mut out = Vec::new();
     for addr in hosts {
-        let group = inv
+        let grouped = inv
             .groups
             .values()
-            .find(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
-        let known = group.is_some() || override_for(inv, &addr).is_some();
+            .any(|g| g.hosts.iter().any(|h| same_host(h, &addr)));
+        let known = grouped || override_for(inv, &addr).is_some();
         if !known && (inv.settings.default_os.is_none() || looks_like_group(inv, item)) {
             return Err(unknown(inv, item));
         }
-        out.push((addr, group));
+        out.push((addr, Vec::new()));
     }
     Ok(out)
+}
+
+/// A group's hosts in the order written, nested groups expanded in place. `chain` is
+/// the path from the group named down to `group`; load refused cycles, and a group
+/// already on the path is skipped all the same.
+fn walk<'a>(
+    inv: &'a Inventory,
+    group: &'a Group,
+    chain: &mut Vec<&'a Group>,
+    out: &mut Vec<(HostAddr, Vec<&'a Group>)>,
+) {
+    for entry in &group.entries {
+        match entry {
+            GroupEntry::Host(addr) => out.push((addr.clone(), chain.iter().rev().copied().collect())),
+            GroupEntry::Group { name, .. } => {
+                let Some(inner) = inv.groups.get(name) else {
+                    continue;
+                };
+                if chain.iter().any(|g| std::ptr::eq(*g, inner)) {
+                    continue;
+                }
+                chain.push(inner);
+                walk(inv, inner, chain, out);
+                chain.pop();
+            }
+        }
+    }
 }
 
 fn same_host(member: &HostAddr, wanted: &HostAddr) -> bool {
@@ -170,18 +202,23 @@ fn override_for<'a>(inv: &'a Inventory, addr: &HostAddr) -> Option<&'a HostOverr
         .or_else(|| named().find(|h| h.port.is_none() || addr.port.is_none()))
 }
 
-/// Decide address, port, OS and credentials: `[[hosts]]` beats the group the host was
-/// named through, which beats any other group listing it, which beats `[settings]`.
-fn settle(inv: &Inventory, addr: HostAddr, group: Option<&Group>) -> Result<Target, TargetError> {
+/// Decide address, port, OS and credentials: `[[hosts]]` beats the groups the host was
+/// named through (innermost first: the group listing it, then each group nesting that
+/// one), which beat any other group listing it directly, then any nesting it, which
+/// beat `[settings]`.
+fn settle(inv: &Inventory, addr: HostAddr, through: Vec<&Group>) -> Result<Target, TargetError> {
     let over = override_for(inv, &addr);
     let label = addr.to_string();
-    let groups: Vec<&Group> = group
+    let lists = |g: &&Group| {
+        g.entries
+            .iter()
+            .any(|e| matches!(e, GroupEntry::Host(h) if same_host(h, &addr)))
+    };
+    let nests = |g: &&Group| !lists(g) && g.hosts.iter().any(|h| same_host(h, &addr));
+    let groups: Vec<&Group> = through
         .into_iter()
-        .chain(
-            inv.groups
-                .values()
-                .filter(|g| g.hosts.iter().any(|h| same_host(h, &addr))),
-        )
+        .chain(inv.groups.values().filter(lists))
+        .chain(inv.groups.values().filter(nests))
         .collect();
     let os = over
         .and_then(|o| o.os)
@@ -386,6 +423,58 @@ smb_encryption = "off"
         let inv = parse(Path::new("inv.toml"), text).unwrap();
         let t = &resolve_targets(&inv, &["mixed".to_string()]).unwrap()[0];
         assert_eq!((t.os, t.credentials.clone()), (Os::Linux, vec!["b".to_string()]));
+    }
+
+    /// Nested groups expand in place, in order, each host once; a host's settings come
+    /// from the group listing it, then the groups nesting that one, then `[settings]`.
+    #[test]
+    fn nested_groups_expand_in_order_and_the_innermost_group_settles_a_host() {
+        let text = format!(
+            "[settings]\nstaging_dir = \"/var/tmp\"\n{INV}\n\
+             [groups.site]\nhosts = [\"gw-1\", \"web\", \"inner\", \"web-01.example\"]\n\
+             os = \"windows\"\ncredentials = [\"a\"]\nexec = \"task\"\nstaging_dir = \"/srv/site\"\n\n\
+             [groups.inner]\nhosts = [\"db\", \"in-1\"]\nstaging_dir = \"/srv/inner\"\n"
+        );
+        let inv = parse(Path::new("inv.toml"), text).unwrap();
+        let targets = resolve_targets(&inv, &["site".to_string()]).unwrap();
+        let got: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                let dir = t.staging_dir.as_ref().map_or("", |d| d.as_str()).to_string();
+                (t.label(), t.os, t.credentials.join("+"), dir, t.exec)
+            })
+            .collect();
+        let want = |host: &str, os, creds: &str, dir: &str, exec| {
+            (host.to_string(), os, creds.to_string(), dir.to_string(), exec)
+        };
+        use {Os::*, WindowsExec::*};
+        assert_eq!(
+            got,
+            [
+                want("gw-1", Windows, "a", "/srv/site", Task),
+                // web's own os and credentials; the staging dir web lacks comes from site.
+                want("web-01.example", Linux, "a+b", "/srv/site", Task),
+                want("web-02.example", Linux, "a+b", "/srv/site", Task),
+                want("web-03.example:2203", Linux, "b", "/srv/site", Task),
+                want("web-04.example", Linux, "a+b", "/srv/site", Task),
+                // db through inner through site: db, then inner, then site.
+                want("db-1.example", Linux, "b", "/srv/inner", Task),
+                want("in-1", Windows, "a", "/srv/inner", Task),
+            ]
+        );
+        // Named on its own, a host nested in `site` still takes `site`'s settings
+        // after those of the groups that list it directly.
+        let t = &resolve_targets(&inv, &["in-1".to_string()]).unwrap()[0];
+        assert_eq!((t.os, t.exec), (Windows, Task));
+        let t = &resolve_targets(
+            &inv,
+            &[
+                "gw-1".to_string(),
+                "!site".to_string(),
+                "db-1.example".to_string(),
+            ],
+        );
+        assert!(matches!(t, Err(TargetError::Empty)), "{t:?}");
     }
 
     #[test]
