@@ -506,3 +506,43 @@ fn an_oversized_target_list_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("long.txt has more than 100000 lines"), "{err}");
 }
+
+#[test]
+fn the_dry_run_shows_each_windows_host_its_start_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("setup.exe"), "MZ").unwrap();
+    let inventory = r#"[credentials.admin]
+user = 'CORP\deploy'
+password = { env = "ADMIN_PW" }
+
+[packages.agent]
+windows = { file = "setup.exe" }
+
+[groups.pcs]
+hosts = ["pc-1", "pc-2"]
+os = "windows"
+credentials = ["admin"]
+start_timeout = "2m"
+
+[[hosts]]
+name = "pc-2"
+start_timeout = "15s"
+"#;
+    std::fs::write(dir.path().join("pushinst.toml"), inventory).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pushinst"))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("ADMIN_PW", "x")
+        .args(["deploy", "agent", "--to", "pcs", "--dry-run", "--output", "json"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let timeouts: Vec<u64> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "planned")
+        .filter_map(|v| v["data"]["start_timeout_ms"].as_u64())
+        .collect();
+    assert_eq!(timeouts, [120_000, 15_000], "{stdout}");
+}

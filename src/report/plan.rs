@@ -292,18 +292,19 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                 Decision::Omit(Omitted::AlreadySucceeded) => ("leave-installed", Value::Null),
                 Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
             };
-            let (transport, exec, signing, encryption) = match host.route.transport {
-                Transport::Ssh { .. } => ("ssh", None, None, None),
+            let (transport, exec, signing, encryption, start) = match host.route.transport {
+                Transport::Ssh { .. } => ("ssh", None, None, None, None),
                 Transport::Smb {
                     exec,
                     signing,
                     encryption,
-                    ..
+                    start_timeout,
                 } => (
                     "smb",
                     Some(exec_name(exec)),
                     Some(signing_name(signing)),
                     Some(encryption_name(encryption)),
+                    Some(u64::try_from(start_timeout.as_millis()).unwrap_or(u64::MAX)),
                 ),
             };
             lines.push(json!({
@@ -317,6 +318,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "exec": exec,
                     "smb_signing": signing,
                     "smb_encryption": encryption,
+                    "start_timeout_ms": start,
                     "staging": host.route.staging(),
                     "verify": host.route.verifies(),
                     "credentials": host.credentials,
