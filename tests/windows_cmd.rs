@@ -168,6 +168,30 @@ fn a_blocked_task_fails_within_the_hosts_own_start_timeout() {
     assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
 }
 
+#[test]
+fn antivirus_taking_the_installer_on_upload_is_named_not_an_attempt_and_leaves_nothing() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start_with_env(1, "normal", &[("EMULATOR_VIRUS", "AcmeSetup")]);
+    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&win, "", r#"file = "AcmeSetup.exe""#, ""),
+    );
+    let run = fleet.run(&["deploy", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let outcome = run.outcome(&win.endpoints[0]);
+    assert_eq!(outcome["step"], "upload", "{outcome}");
+    let reason = outcome["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("antivirus on the host took the installer as it was copied to ADMIN$\\pushinst-")
+            && reason.contains("AcmeSetup.exe (STATUS_VIRUS_INFECTED)"),
+        "{reason}"
+    );
+    assert_eq!(outcome["counts_as_attempt"], false, "{outcome}");
+    assert!(win.calls(1).iter().any(|c| c.starts_with("VIRUS AcmeSetup.exe")));
+    assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+}
+
 /// Host 1 needs a reboot (3010) under `ask`; `shutdown` exits with `shutdown_exit`.
 fn reboot_run(shutdown_exit: &str) -> (Fleet, Emulators, common::Run) {
     let fleet = Fleet::workspace();

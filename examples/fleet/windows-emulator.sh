@@ -20,6 +20,8 @@
 # sealed RPC answer's signature, as tampering on the path would.
 # EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
 # answers 1053 and SchRpcRun succeeds, but nothing ever runs.
+# EMULATOR_VIRUS=TEXT: antivirus takes every file whose name holds TEXT as it is
+# written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
 # EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
 # already scheduled) instead of 0 and schedule nothing.
 set -euo pipefail

@@ -639,6 +639,34 @@ def log_creates(host, server):
     server.hookSmb2Command(smb2.SMB2_CREATE, create)
 
 
+STATUS_VIRUS_INFECTED = 0xC0000906
+
+
+def antivirus(host, server, pattern):
+    """EMULATOR_VIRUS=TEXT: the host's antivirus takes every file whose name holds
+    TEXT as it is written, as Defender does: the WRITE fails with
+    STATUS_VIRUS_INFECTED and the file is gone."""
+    write = server.hookSmb2Command(smb2.SMB2_WRITE, None)
+
+    def on_write(connId, smbServer, recvPacket):
+        try:
+            request = smb2.SMB2Write(recvPacket["Data"])
+            record = opened(smbServer, connId, request["FileID"].getData())
+            name = record.get("FileName", "") if record is not None else ""
+        except Exception:
+            name = ""
+        if name and pattern in os.path.basename(name):
+            host.log("VIRUS " + os.path.basename(name))
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+            return [smb2.SMB2Error()], None, STATUS_VIRUS_INFECTED
+        return write(connId, smbServer, recvPacket)
+
+    server.hookSmb2Command(smb2.SMB2_WRITE, on_write)
+
+
 def opened(smbServer, connId, file_id):
     """The impacket record of an open file, or None."""
     return smbServer.getConnectionData(connId)["OpenedFiles"].get(file_id)
@@ -807,6 +835,8 @@ def main():
     server.registerNamedPipe("atsvc", ("127.0.0.1", atsvc.getListenPort()))
     rpcauth.install(server.getServer(), server, svcctl, atsvc, host.log, args.password, addr)
     log_creates(host, server.getServer())
+    if os.environ.get("EMULATOR_VIRUS"):
+        antivirus(host, server.getServer(), os.environ["EMULATOR_VIRUS"])
     if args.mode in HOSTILE_MODES:
         hostile(host, server.getServer(), args.mode)
     svcctl.start()
