@@ -359,7 +359,7 @@ fn rollout(canary: usize, batch: Option<usize>, max_failures: Option<usize>) -> 
 }
 
 #[tokio::test(start_paused = true)]
-async fn waves_never_overlap_and_each_runs_as_the_pool_allows() {
+async fn waves_never_overlap() {
     let (jobs, host) = fleet(&["a", "b", "c", "d", "e"], &[]);
     let (mut config, log) = recorded(&host, 10);
     config.rollout = rollout(1, Some(2), None);
@@ -379,8 +379,6 @@ async fn waves_never_overlap_and_each_runs_as_the_pool_allows() {
             "{log:?}"
         );
     }
-    // Within a wave, both start before either finishes (concurrency 10).
-    assert!(at("begin c p") < at("finish b p ok"), "{log:?}");
 }
 
 #[tokio::test(start_paused = true)]
