@@ -352,3 +352,112 @@ fn refused_credentials_and_a_dead_host_are_named_and_bad_input_touches_nothing()
     assert_eq!(fleet.all_logins(), logins);
     assert_no_trace(&fleet, &[(0, "fleet")]);
 }
+
+mod windows {
+    use super::common::Fleet;
+    use super::common::emulator::Emulators;
+
+    fn inventory(win: &Emulators, package_extra: &str) -> String {
+        let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
+        format!(
+            r#"[settings]
+connect_timeout = "3s"
+
+[credentials.admin]
+user = '.\Administrator'
+password = {{ file = "{password}" }}
+
+[packages.agent]
+version = "7.2"
+windows = {{ file = "AcmeSetup.exe", args = ["/quiet"]{package_extra} }}
+
+[groups.branch]
+hosts = [{hosts}]
+os = "windows"
+credentials = ["admin"]
+"#,
+            password = win.password_file().display(),
+            hosts = hosts.join(", ")
+        )
+    }
+
+    fn installer(fleet: &Fleet) {
+        fleet.write(
+            "AcmeSetup.exe",
+            "#!/bin/sh\necho \"setup ran with: $*\"\nexit 0\n",
+        );
+    }
+
+    fn row(run: &super::common::Run, host: &str) -> serde_json::Value {
+        super::row(run, host)
+    }
+
+    #[test]
+    fn a_windows_host_is_ready_when_admin_share_and_service_manager_allow_and_nothing_is_left() {
+        let fleet = Fleet::workspace();
+        let win = Emulators::start(1, "normal");
+        installer(&fleet);
+        std::fs::write(
+            win.root(1).join("registry.json"),
+            r#"{"HKLM\\Software\\Acme\\Agent": {"Version": "7.2.1"}}"#,
+        )
+        .expect("registry");
+        let detect = r#", detect = 'reg query "HKLM\Software\Acme\Agent" /v Version'"#;
+        fleet.write("pushinst.toml", &inventory(&win, detect));
+        let run = fleet.run(&["check", "agent", "--to", "branch", "--output", "json"]);
+        assert_eq!(run.code(), 0, "{}", run.debug());
+        let row = row(&run, &win.endpoints[0]);
+        assert_eq!(row["status"], "ready", "{row}");
+        assert_eq!(row["credential"], "admin", "{row}");
+        assert_eq!(row["os"], "windows", "{row}");
+        assert_eq!(row["arch"], serde_json::Value::Null, "not learned: {row}");
+        assert_eq!(row["installed"], true, "{row}");
+        let calls = win.calls(1);
+        // ADMIN$ proved writable the way staging writes: a new directory with the
+        // staging descriptor, then removed (leftovers below).
+        assert!(
+            calls.iter().any(|c| c.starts_with("CREATE ")
+                && c.contains("pushinst-")
+                && c.contains("-c\"")
+                && !c.contains("\"sd\": null")),
+            "{calls:?}"
+        );
+        // The service manager opened with create-service rights (CONNECT | CREATE_SERVICE).
+        assert!(
+            calls.iter().any(|c| c == "OpenSCManagerW access=0x3"),
+            "{calls:?}"
+        );
+        assert!(
+            !calls.iter().any(|c| c.starts_with("RUN AcmeSetup")),
+            "the installer ran: {calls:?}"
+        );
+        assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+        let status = fleet.run(&["status", "--output", "json"]);
+        assert!(!status.stdout().contains(&win.endpoints[0]), "{}", status.debug());
+    }
+
+    #[test]
+    fn a_windows_host_that_denies_the_service_manager_is_blocked_naming_it() {
+        let fleet = Fleet::workspace();
+        let win = Emulators::start(1, "deny-scm");
+        installer(&fleet);
+        fleet.write("pushinst.toml", &inventory(&win, ""));
+        let run = fleet.run(&["check", "--to", "branch", "--output", "json"]);
+        assert_eq!(run.code(), 1, "{}", run.debug());
+        let row = row(&run, &win.endpoints[0]);
+        assert_eq!(row["status"], "blocked", "{row}");
+        assert_eq!(row["step"], "probe", "{row}");
+        let text = format!("{} {}", row["problem"], row["fix"]);
+        assert!(
+            text.contains("access denied to the Service Control Manager")
+                && text.contains("LocalAccountTokenFilterPolicy"),
+            "{row}"
+        );
+        let calls = win.calls(1);
+        assert!(
+            !calls.iter().any(|c| c.starts_with("CreateServiceW")),
+            "{calls:?}"
+        );
+        assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+    }
+}

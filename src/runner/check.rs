@@ -13,6 +13,8 @@ use crate::transport::{
     Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection, TransportError,
 };
 
+/// What a check's staging names carry where a package's name would be.
+const PROBE_ITEM: &str = "check";
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything one host's check needs, already resolved.
@@ -174,8 +176,13 @@ async fn logged_in(
     let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
     result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
     if let Some(detect) = &job.detect {
+        // As deploy runs it: on Windows through a wrapper and service of its own,
+        // named by `prepare` and removed by `cleanup` on every path.
+        conn.prepare(PROBE_ITEM);
         let detected = tokio::time::timeout(limits.auth, conn.detect(detect)).await;
+        let cleaned = tokio::time::timeout(limits.auth, conn.cleanup()).await;
         result.installed = Some(stop(CheckStep::Detect, limits.auth, detected, redactor)?);
+        stop(CheckStep::Detect, limits.auth, cleaned, redactor)?;
     }
     Ok(())
 }

@@ -14,10 +14,6 @@ pub const SMB_REFUSED: &str = "is File and Printer Sharing on, and SMB allowed t
 
 #[derive(Debug, thiserror::Error)]
 pub enum WindowsError {
-    #[error(
-        "`pushinst check` cannot check Windows hosts yet; try a deploy of a harmless package, or --dry-run"
-    )]
-    CheckUnsupported,
     #[error(transparent)]
     Dial(#[from] DialError),
     #[error("SMB negotiation failed: connection lost: {source}")]
@@ -250,7 +246,6 @@ impl WindowsError {
             | WindowsError::Share { .. }
             | WindowsError::DiskFull { .. }
             | WindowsError::NotPrepared
-            | WindowsError::CheckUnsupported
             | WindowsError::NoRandomness
             | WindowsError::NoServiceName
             | WindowsError::StagingCollision { .. }
