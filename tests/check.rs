@@ -353,6 +353,45 @@ fn refused_credentials_and_a_dead_host_are_named_and_bad_input_touches_nothing()
     assert_no_trace(&fleet, &[(0, "fleet")]);
 }
 
+#[test]
+fn an_unknown_host_key_blocks_under_strict_as_in_deploy() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
+    setup.host(0, "fleet", "", &[]);
+    setup.write();
+    // An empty known_hosts: the fleet's key is unknown, and the policy is strict.
+    let text = std::fs::read_to_string(fleet.path("pushinst.toml"))
+        .expect("inventory")
+        .replace(
+            "known_hosts = \"known_hosts\"",
+            "known_hosts = \"empty_known_hosts\"",
+        );
+    fleet.write("pushinst.toml", &text);
+    fleet.write("empty_known_hosts", "");
+    let run = check(&fleet, &["check", "--output", "json", "--to", "g0"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let row = row(&run, &fleet.endpoints[0]);
+    assert_eq!(row["status"], "blocked", "{row}");
+    assert_eq!(row["step"], "connect", "{row}");
+    let deploy = check(&fleet, &["deploy", "agent", "--output", "json", "--to", "g0"]);
+    let reason = deploy.outcome(&fleet.endpoints[0])["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The same words as deploy's, split into the problem and its fix.
+    let problem = row["problem"].as_str().unwrap_or_default();
+    assert!(
+        !problem.is_empty() && reason.starts_with(problem),
+        "{row}\n{reason}"
+    );
+    assert_eq!(fleet.logins(1), 0, "no login was tried");
+    assert_eq!(
+        std::fs::read_to_string(fleet.path("empty_known_hosts")).unwrap_or_default(),
+        ""
+    );
+}
+
 mod windows {
     use super::common::Fleet;
     use super::common::emulator::Emulators;

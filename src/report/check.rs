@@ -159,3 +159,77 @@ pub fn json(result: &CheckResult) -> Value {
         "installed": result.installed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{ErrorClass, HostFacts, Rejection};
+
+    fn result(verdict: Verdict) -> CheckResult {
+        CheckResult {
+            host: "web-01".into(),
+            address: "10.0.0.1:22".into(),
+            verdict,
+            credential: Some("deploy".into()),
+            rejected: vec![Rejection {
+                credential: "old".into(),
+                reason: "password refused".into(),
+                server_accepts: Vec::new(),
+            }],
+            facts: HostFacts {
+                os: Some("linux".into()),
+                arch: Some("aarch64".into()),
+                os_release: Some("debian 12".into()),
+                free_kib: Some(2048 * 1024),
+            },
+            installed: Some(false),
+        }
+    }
+
+    #[test]
+    fn a_ready_row_lists_the_facts_and_a_blocked_one_its_fix() {
+        assert_eq!(
+            row(&result(Verdict::Ready)),
+            "web-01  ready (credential deploy; linux aarch64 debian 12; 2048 MiB free for staging; not installed)\n"
+        );
+        let blocked = result(Verdict::Blocked {
+            step: CheckStep::Probe,
+            problem: Problem::Transport {
+                class: ErrorClass::TargetSetup,
+                message: "sudo refused: deploy may not run commands as root on this host; allow it in sudoers (it runs /bin/sh)".into(),
+            },
+        });
+        assert_eq!(
+            row(&blocked),
+            "web-01  blocked  sudo refused: deploy may not run commands as root on this host (credential deploy; linux aarch64 debian 12; 2048 MiB free for staging; not installed)\n    refused first: old: password refused\n    fix: allow it in sudoers (it runs /bin/sh)\n"
+        );
+        let json = json(&blocked);
+        assert_eq!(json["status"], "blocked");
+        assert_eq!(json["step"], "probe");
+        assert_eq!(json["fix"], "allow it in sudoers (it runs /bin/sh)");
+        assert_eq!(json["free_mib"], 2048);
+        assert_eq!(json["installed"], false);
+    }
+
+    #[test]
+    fn a_silent_host_is_unreachable_with_a_fix() {
+        let dead = result(Verdict::Unreachable {
+            step: CheckStep::Connect,
+            problem: Problem::TimedOut {
+                limit: std::time::Duration::from_secs(10),
+            },
+        });
+        let json = json(&dead);
+        assert_eq!(json["status"], "unreachable");
+        assert_eq!(json["problem"], "no answer during connect within 10s");
+        assert!(
+            json["fix"]
+                .as_str()
+                .is_some_and(|f| f.contains("--connect-timeout"))
+        );
+        assert_eq!(
+            summary(&[dead, result(Verdict::Ready)]),
+            "check: 2 hosts: 1 ready, 0 blocked, 1 unreachable; nothing was installed\n"
+        );
+    }
+}

@@ -269,7 +269,8 @@ impl Connection for SshConnection {
             let cleaned = self.cleanup().await;
             let out = ran?;
             cleaned?;
-            probe::facts(out, free)
+            let sudo_user = self.sudo().map(|_| self.user.clone().unwrap_or_default());
+            probe::facts(out, free, sudo_user.as_deref())
         })
     }
 

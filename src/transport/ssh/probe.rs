@@ -46,7 +46,12 @@ pub(super) fn install() -> Install {
 }
 
 /// The facts from the probe's output; `free` (from SFTP) wins over `df`'s answer.
-pub(super) fn facts(out: ExecOutput, free: Option<u64>) -> Result<HostFacts, TransportError> {
+/// `sudo` is the login user when the probe ran through sudo: it must have run as root.
+pub(super) fn facts(
+    out: ExecOutput,
+    free: Option<u64>,
+    sudo: Option<&str>,
+) -> Result<HostFacts, TransportError> {
     let text = out.output.text();
     if out.exit != RemoteExit::Code(0) {
         return Err(SshError::ProbeFailed {
@@ -55,17 +60,28 @@ pub(super) fn facts(out: ExecOutput, free: Option<u64>) -> Result<HostFacts, Tra
         }
         .into());
     }
+    if let Some(user) = sudo
+        && value(&text, "uid").as_deref() != Some("0")
+    {
+        // sudo ran it, but not as root (a sudoers rule for another target user).
+        return Err(SshError::SudoNotPermitted {
+            user: user.to_string(),
+        }
+        .into());
+    }
     Ok(parse(&text, free))
 }
 
+fn value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
 fn parse(text: &str, free: Option<u64>) -> HostFacts {
-    let value = |key: &str| {
-        text.lines()
-            .filter_map(|l| l.trim_end_matches('\r').strip_prefix(key)?.strip_prefix('='))
-            .map(str::trim)
-            .find(|v| !v.is_empty())
-            .map(str::to_string)
-    };
+    let value = |key: &str| value(text, key);
     let os_release = match (value("os_id"), value("os_version")) {
         (Some(id), Some(version)) => Some(format!("{id} {version}")),
         (Some(id), None) => Some(id),
@@ -97,6 +113,27 @@ mod tests {
         let facts = parse("arch=aarch64\nfree_kib=\n", Some(4096 * 1024));
         assert_eq!(facts.os_release, None);
         assert_eq!(facts.free_kib, Some(4096));
+    }
+
+    #[test]
+    fn through_sudo_the_probe_must_have_run_as_root() {
+        let out = |text: &str| {
+            let mut tail = crate::transport::OutputTail::new(1024);
+            tail.push(text.as_bytes());
+            ExecOutput {
+                exit: RemoteExit::Code(0),
+                output: tail,
+            }
+        };
+        assert!(facts(out("uid=0\narch=x86_64\n"), None, Some("deploy")).is_ok());
+        let err = facts(out("uid=1000\narch=x86_64\n"), None, Some("deploy")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("sudo refused: deploy may not run commands as root"),
+            "{err}"
+        );
+        // Without sudo the login user's own uid is expected.
+        assert!(facts(out("uid=1000\n"), None, None).is_ok());
     }
 
     /// The script itself, by the real `/bin/sh`: it prints every fact.
