@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry')
@@ -66,6 +67,24 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;check' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -294,6 +313,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         }
         'pushinst;help' {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry')
@@ -308,6 +328,9 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;help;deploy' {
+            break
+        }
+        'pushinst;help;check' {
             break
         }
         'pushinst;help;hosts' {

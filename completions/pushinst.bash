@@ -16,6 +16,9 @@ _pushinst() {
             ",$1")
                 cmd="pushinst"
                 ;;
+            pushinst,check)
+                cmd="pushinst__subcmd__check"
+                ;;
             pushinst,cleanup)
                 cmd="pushinst__subcmd__cleanup"
                 ;;
@@ -76,6 +79,9 @@ _pushinst() {
             pushinst__subcmd__creds__subcmd__help,set)
                 cmd="pushinst__subcmd__creds__subcmd__help__subcmd__set"
                 ;;
+            pushinst__subcmd__help,check)
+                cmd="pushinst__subcmd__help__subcmd__check"
+                ;;
             pushinst__subcmd__help,cleanup)
                 cmd="pushinst__subcmd__help__subcmd__cleanup"
                 ;;
@@ -128,12 +134,62 @@ _pushinst() {
 
     case "${cmd}" in
         pushinst)
-            opts="-i -v -h -V --inventory --verbose --help --version deploy hosts sync run retry status logs reset cleanup creds generate help"
+            opts="-i -v -h -V --inventory --verbose --help --version deploy check hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__check)
+            opts="-j -q -i -v -h --to --state --output --concurrency --quiet --connect-timeout --host-timeout --inventory --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -474,8 +530,22 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__help)
-            opts="deploy hosts sync run retry status logs reset cleanup creds generate help"
+            opts="deploy check hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -58,6 +58,8 @@ pub struct OutputArg {
 pub enum Command {
     /// Install packages on the targets (several packages install in the order given)
     Deploy(DeployArgs),
+    /// Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing
+    Check(CheckArgs),
     /// List the targets `--to` resolves to, without touching them
     Hosts(HostsArgs),
     /// Deliver every [jobs] entry (or the ones named) to each target with no success on record
@@ -87,6 +89,7 @@ impl Cli {
     pub fn targets_mut(&mut self) -> Option<&mut Vec<String>> {
         match &mut self.command {
             Command::Deploy(a) => Some(&mut a.to),
+            Command::Check(a) => Some(&mut a.to),
             Command::Hosts(a) => Some(&mut a.to),
             Command::Status(a) => Some(&mut a.to),
             Command::Reset(a) => Some(&mut a.to),
@@ -99,6 +102,7 @@ impl Cli {
     pub fn output(&self) -> OutputFormat {
         match &self.command {
             Command::Deploy(a) => a.run.pool.output.output,
+            Command::Check(a) => a.pool.output.output,
             Command::Sync(a) => a.run.pool.output.output,
             Command::Run(a) => a.run.pool.output.output,
             Command::Retry(a) => a.run.pool.output.output,
@@ -115,6 +119,7 @@ impl Cli {
     pub fn state(&self) -> Option<&std::path::Path> {
         let arg = match &self.command {
             Command::Deploy(a) => &a.run.pool.state,
+            Command::Check(a) => &a.pool.state,
             Command::Sync(a) => &a.run.pool.state,
             Command::Run(a) => &a.run.pool.state,
             Command::Retry(a) => &a.run.pool.state,
@@ -131,6 +136,7 @@ impl Cli {
     pub fn quiet(&self) -> bool {
         match &self.command {
             Command::Deploy(a) => a.run.pool.quiet,
+            Command::Check(a) => a.pool.quiet,
             Command::Sync(a) => a.run.pool.quiet,
             Command::Run(a) => a.run.pool.quiet,
             Command::Retry(a) => a.run.pool.quiet,
@@ -239,6 +245,20 @@ pub struct DeployArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The package to check for: its files must fit in the staging place, and its detect is run
+    #[arg(value_name = "PACKAGE")]
+    pub package: Option<String>,
+
+    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line
+    #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 #[derive(Debug, Args)]

@@ -80,7 +80,7 @@ pub fn plan_options(
     })
 }
 
-fn history_path(cli: &Cli, inv: Option<&Inventory>) -> PathBuf {
+pub fn history_path(cli: &Cli, inv: Option<&Inventory>) -> PathBuf {
     cli.state()
         .map(Path::to_path_buf)
         .or_else(|| inv.and_then(|i| i.settings.state.clone()))

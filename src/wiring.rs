@@ -13,6 +13,7 @@ use crate::inventory::{
     CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsExec,
 };
 use crate::plan::{Decision, InstallPlan, Plan, Route, Transport};
+use crate::runner::check::CheckJob;
 use crate::runner::{ExitCodes, HostJob, PackageJob, Work};
 use crate::secrets::{Redactor, SecretError, SecretSource};
 use crate::transport::smb::{Encryption, Protection, Signing};
@@ -229,6 +230,43 @@ pub fn jobs(
             connector,
             credentials: ordered(&host.credentials, credentials),
             work: Work::Install(packages),
+        });
+    }
+    Ok(jobs)
+}
+
+/// One check per host, in the plan's order: the size of the package's files (read
+/// once) and its detect, when a package was named.
+pub fn check_jobs(
+    plan: &Plan,
+    connectors: &Connectors,
+    credentials: &BTreeMap<String, Credential>,
+) -> Result<Vec<CheckJob>, AppError> {
+    let mut sizes: Vec<(InstallPlan, u64)> = Vec::new();
+    let mut jobs = Vec::new();
+    for host in &plan.hosts {
+        let (needs, detect) = match host.installs.first() {
+            Some(install) => {
+                let needs = match sizes.iter().find(|(p, _)| p == install) {
+                    Some((_, n)) => *n,
+                    None => {
+                        let n = read_payloads(install)?.iter().map(|p| p.data.len() as u64).sum();
+                        sizes.push((install.clone(), n));
+                        n
+                    }
+                };
+                (needs, install.detect.clone())
+            }
+            None => (0, None),
+        };
+        let (connector, endpoint) = connectors.endpoint(&host.target, &host.route);
+        jobs.push(CheckJob {
+            label: host.target.label(),
+            endpoint,
+            connector,
+            credentials: ordered(&host.credentials, credentials),
+            needs,
+            detect,
         });
     }
     Ok(jobs)

@@ -281,6 +281,26 @@ fn each_command_offers_only_the_flags_that_act_on_it() {
         ("logs", &["--state"], &["-q", "--output", "-j", "--junit"]),
         ("reset", &["-q", "--state"], &["--output", "-j", "--junit"]),
         ("hosts", &["-q", "--output"], &["--state", "-j", "--junit"]),
+        (
+            "check",
+            &[
+                "-j",
+                "-q",
+                "--output",
+                "--state",
+                "--connect-timeout",
+                "--host-timeout",
+            ],
+            &[
+                "--force",
+                "--exec-timeout",
+                "--dry-run",
+                "--junit",
+                "--canary",
+                "--batch",
+                "--max-failures",
+            ],
+        ),
     ] {
         for flag in present {
             assert!(

@@ -1,5 +1,6 @@
 //! One file per subcommand: each turns its arguments into a request and reports.
 
+pub mod check;
 pub mod cleanup;
 pub mod creds;
 pub mod deploy;

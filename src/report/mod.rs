@@ -2,6 +2,7 @@
 //! emits, these decide what is shown), the words for outcomes (`words`) and the
 //! dry run's plan (`plan`). No other module turns data into sentences.
 
+pub mod check;
 mod host_log;
 mod json;
 mod junit;

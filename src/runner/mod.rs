@@ -2,6 +2,7 @@
 //! order, every step under a timeout, cancellation in two stages.
 
 mod books;
+pub mod check;
 mod dispatch;
 pub mod events;
 mod flow;

@@ -133,6 +133,9 @@ impl Connection for Scripted {
     fn remove<'a>(&'a mut self, _: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async { Ok(()) })
     }
+    fn probe(&mut self, _: u64) -> BoxFuture<'_, Result<crate::transport::HostFacts, TransportError>> {
+        Box::pin(async { Ok(crate::transport::HostFacts::default()) })
+    }
     fn reboot<'a>(&'a mut self, delay: Duration, _: &'a str) -> BoxFuture<'a, Result<(), TransportError>> {
         note(&self.log, format!("shutdown in {}s", delay.as_secs()));
         Box::pin(async { Ok(()) })

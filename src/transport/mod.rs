@@ -199,6 +199,20 @@ pub struct Rejection {
     pub server_accepts: Vec<String>,
 }
 
+/// What `pushinst check` learned about a host, without installing anything. `None`
+/// is "not learned", never a guess.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// `linux` or `windows`.
+    pub os: Option<String>,
+    /// `uname -m` (Linux), PROCESSOR_ARCHITECTURE (Windows).
+    pub arch: Option<String>,
+    /// `/etc/os-release` ID and VERSION_ID, as `debian 12`.
+    pub os_release: Option<String>,
+    /// Free space where the package would be staged, in KiB.
+    pub free_kib: Option<u64>,
+}
+
 /// Opens connections for one protocol.
 pub trait Connector: Send + Sync {
     fn connect<'a>(
@@ -232,6 +246,12 @@ pub trait Connection: Send {
 
     /// Remove artefacts an earlier, interrupted run left behind.
     fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>>;
+
+    /// The preflight of `pushinst check`, after `authenticate`: prove the admin
+    /// rights and the staging place the install would use, by the same paths the
+    /// install takes, and learn the host's facts. Runs no installer and leaves
+    /// nothing behind; `needs` is the bytes the package would stage.
+    fn probe(&mut self, needs: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>>;
 
     /// Ask the host to reboot after `delay`, telling logged-on users `message`.
     fn reboot<'a>(

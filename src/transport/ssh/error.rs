@@ -166,6 +166,8 @@ pub enum SshError {
         "refusing to stage in {dir}: {exposure}, so pushinst's files could be swapped before they run; make it writable only by root and the login user (or sticky, as /var/tmp is), or set another staging_dir"
     )]
     StagingExposed { dir: String, exposure: Exposure },
+    #[error("the check script failed on the host ({}): {output}; is /bin/sh a POSIX shell there?", exit_words(&Some(.exit.clone())))]
+    ProbeFailed { exit: RemoteExit, output: String },
     #[error(
         "the installer's end was not seen: pushinst's wrapper on the host stopped first (was it killed?)"
     )]
@@ -272,6 +274,7 @@ impl SshError {
             | SshError::PasswordExpired { .. }
             | SshError::SessionRunsNothing { .. }
             | SshError::InstallerLost
+            | SshError::ProbeFailed { .. }
             | SshError::WrapperSilent { .. }
             | SshError::NoReport { .. }
             | SshError::CleanupFailed { .. }

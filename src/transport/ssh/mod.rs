@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod exec;
 mod host_key;
+mod probe;
 mod quote;
 mod stage;
 mod wrapper;
@@ -21,7 +22,7 @@ use host_key::{Client, ClientError};
 
 use super::{
     Artefact, ArtefactKind, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect, Endpoint,
-    ExecOutput, Install, Payload, TransportError,
+    ExecOutput, HostFacts, Install, Payload, TransportError,
 };
 
 /// Opens SSH connections for one run.
@@ -241,6 +242,35 @@ impl Connection for SshConnection {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn probe(&mut self, needs: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>> {
+        Box::pin(async move {
+            let dir = self
+                .prepare(probe::ITEM)
+                .pop()
+                .map(|a| a.path)
+                .ok_or(SshError::NotPrepared)?;
+            // An SFTP failure here is the same failure staging would meet next.
+            let free = match stage::room_for(&self.handle, &dir, needs).await {
+                Ok(free) => free,
+                Err(e) => {
+                    self.staged = None;
+                    return Err(e);
+                }
+            };
+            let payload = probe::payload();
+            let ran = match self.stage(std::slice::from_ref(&payload)).await {
+                Ok(()) => self.execute(&probe::install()).await,
+                Err(e) => Err(e),
+            };
+            // Always, whatever happened: a check leaves nothing on the host.
+            let cleaned = self.cleanup().await;
+            let out = ran?;
+            cleaned?;
+            let sudo_user = self.sudo().map(|_| self.user.clone().unwrap_or_default());
+            probe::facts(out, free, sudo_user.as_deref())
         })
     }
 

@@ -214,6 +214,27 @@ pub(super) async fn upload(
     Ok(())
 }
 
+/// `pushinst check`: whether a package of `bytes` would fit beside the wrapper in
+/// `dir` (by the rule `upload` applies), and the bytes free there when the server says.
+pub(super) async fn room_for(
+    handle: &Handle<Client>,
+    dir: &str,
+    bytes: u64,
+) -> Result<Option<u64>, TransportError> {
+    let sftp = session(handle).await?;
+    let needs = bytes + wrapper::SCRIPT.len() as u64 + MARGIN;
+    let (parent, free) = room(&sftp, dir).await;
+    match free {
+        Some(free) if free < needs => Err(SshError::NoSpace {
+            dir: parent,
+            needs,
+            free,
+        }
+        .into()),
+        free => Ok(free),
+    }
+}
+
 /// Write one small file into the staged directory.
 pub(super) async fn write(handle: &Handle<Client>, path: &str, data: &[u8]) -> Result<(), TransportError> {
     let sftp = session(handle).await?;

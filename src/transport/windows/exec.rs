@@ -158,6 +158,21 @@ pub(super) async fn run(
     })
 }
 
+/// `pushinst check`: open the Service Control Manager with the rights a deploy
+/// needs to create its service, and close it again; nothing is created.
+pub(super) async fn scm_opens(conn: &mut WindowsConnection) -> Result<(), WindowsError> {
+    let user = conn.user();
+    let machine = conn.endpoint.address.clone();
+    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
+    let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
+        Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
+        other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
+    };
+    let _ = scmr::close(&mut rpc, &manager).await;
+    rpc.into_pipe().close().await;
+    Ok(())
+}
+
 /// Create, start and at once delete the service: the running program does not
 /// need it, and a service is the one thing that must never be left behind.
 async fn start_service(

@@ -405,6 +405,36 @@ impl Connection for WindowsConnection {
         })
     }
 
+    fn probe(&mut self, _needs: u64) -> BoxFuture<'_, Result<super::HostFacts, TransportError>> {
+        Box::pin(async move {
+            // ADMIN$ writable: a staging directory made exactly as `stage` makes
+            // one (new, locked to SYSTEM and Administrators), then removed.
+            let dir = format!("pushinst-{}-c", hex(&self.tag));
+            self.staged = Some(dir.clone());
+            self.created = false;
+            let made = exec::ensure_dir(self, &dir).await;
+            let removed = match self.created {
+                true => self.remove_dir(&dir).await,
+                false => Ok(()),
+            };
+            self.staged = None;
+            self.created = false;
+            made?;
+            removed?;
+            // A task-run deploy never opens the service manager; a service-run one
+            // needs it with create rights.
+            if self.options.method == ExecMethod::Service {
+                exec::scm_opens(self).await?;
+            }
+            // The architecture would take a command run as SYSTEM (a service):
+            // left unknown rather than create one for a fact.
+            Ok(super::HostFacts {
+                os: Some("windows".to_string()),
+                ..super::HostFacts::default()
+            })
+        })
+    }
+
     fn reboot<'a>(
         &'a mut self,
         delay: Duration,

@@ -1,0 +1,212 @@
+//! `pushinst check`: the preflight on one host, stopping at the first blocking
+//! problem. connect → authenticate → probe (admin rights, staging, facts) → detect.
+//! Nothing here installs, and nothing is written to the history: a check is not an
+//! attempt, and its result is its own type, never an install outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::secrets::Redactor;
+use crate::transport::{
+    Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection, TransportError,
+};
+
+/// What a check's staging names carry where a package's name would be.
+const PROBE_ITEM: &str = "check";
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything one host's check needs, already resolved.
+pub struct CheckJob {
+    pub label: String,
+    pub endpoint: Endpoint,
+    pub connector: Arc<dyn Connector>,
+    pub credentials: Vec<Credential>,
+    /// Bytes the package would stage (0 without a package).
+    pub needs: u64,
+    pub detect: Option<Detect>,
+}
+
+/// The steps of a check, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStep {
+    Connect,
+    Authenticate,
+    /// Admin rights, the staging place and the facts, in one go.
+    Probe,
+    Detect,
+}
+
+/// Why a host would not take the package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    TimedOut {
+        limit: Duration,
+    },
+    CredentialsRefused {
+        rejected: Vec<Rejection>,
+    },
+    /// The transport's own words (already redacted), by class.
+    Transport {
+        class: ErrorClass,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ready,
+    /// Reached, but a deploy would fail at `step`.
+    Blocked {
+        step: CheckStep,
+        problem: Problem,
+    },
+    /// Not reached at all (no answer, connection refused or lost).
+    Unreachable {
+        step: CheckStep,
+        problem: Problem,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub host: String,
+    pub address: String,
+    pub verdict: Verdict,
+    /// The credential that got in.
+    pub credential: Option<String>,
+    /// Credentials refused before it (or all of them).
+    pub rejected: Vec<Rejection>,
+    pub facts: HostFacts,
+    /// The package's detect said so; `None` when not run.
+    pub installed: Option<bool>,
+}
+
+impl CheckResult {
+    pub fn is_ready(&self) -> bool {
+        self.verdict == Verdict::Ready
+    }
+}
+
+/// Per-step limits for a check.
+#[derive(Debug, Clone)]
+pub struct CheckLimits {
+    pub connect: Duration,
+    pub auth: Duration,
+    /// The probe stages a tiny file and runs it: the upload limit.
+    pub probe: Duration,
+    pub host: Duration,
+}
+
+/// Check every host, `concurrency` at once; results in the jobs' order.
+pub async fn check_all(
+    jobs: Vec<CheckJob>,
+    concurrency: usize,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+) -> Vec<CheckResult> {
+    futures::stream::iter(jobs)
+        .map(|job| async move {
+            let mut result = CheckResult {
+                host: job.label.clone(),
+                address: format!("{}:{}", job.endpoint.address, job.endpoint.port),
+                verdict: Verdict::Ready,
+                credential: None,
+                rejected: Vec::new(),
+                facts: HostFacts::default(),
+                installed: None,
+            };
+            let run = check_host(&job, limits, redactor, &mut result);
+            if let Err(problem) = tokio::time::timeout(limits.host, run)
+                .await
+                .unwrap_or(Err((CheckStep::Probe, Problem::TimedOut { limit: limits.host })))
+            {
+                result.verdict = verdict(problem);
+            }
+            result
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+type Stop = (CheckStep, Problem);
+
+fn verdict((step, problem): Stop) -> Verdict {
+    let unreachable = match &problem {
+        Problem::TimedOut { .. } => matches!(step, CheckStep::Connect | CheckStep::Authenticate),
+        Problem::Transport { class, .. } => *class == ErrorClass::Connect,
+        Problem::CredentialsRefused { .. } => false,
+    };
+    if unreachable {
+        Verdict::Unreachable { step, problem }
+    } else {
+        Verdict::Blocked { step, problem }
+    }
+}
+
+async fn check_host(
+    job: &CheckJob,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+    result: &mut CheckResult,
+) -> Result<(), Stop> {
+    let connect = tokio::time::timeout(limits.connect, job.connector.connect(&job.endpoint)).await;
+    let mut conn = stop(CheckStep::Connect, limits.connect, connect, redactor)?;
+    let checked = logged_in(conn.as_mut(), job, limits, redactor, result).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+    checked
+}
+
+async fn logged_in(
+    conn: &mut dyn Connection,
+    job: &CheckJob,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+    result: &mut CheckResult,
+) -> Result<(), Stop> {
+    let auth = tokio::time::timeout(limits.auth, conn.authenticate(&job.credentials)).await;
+    if let Ok(Err(TransportError::AuthRejected(rejected))) = &auth {
+        result.rejected = rejected.clone();
+    }
+    let auth = stop(CheckStep::Authenticate, limits.auth, auth, redactor)?;
+    result.rejected = auth.rejected;
+    result.credential = Some(auth.accepted);
+    let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
+    result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
+    if let Some(detect) = &job.detect {
+        // As deploy runs it: on Windows through a wrapper and service of its own,
+        // named by `prepare` and removed by `cleanup` on every path.
+        conn.prepare(PROBE_ITEM);
+        let detected = tokio::time::timeout(limits.auth, conn.detect(detect)).await;
+        let cleaned = tokio::time::timeout(limits.auth, conn.cleanup()).await;
+        result.installed = Some(stop(CheckStep::Detect, limits.auth, detected, redactor)?);
+        stop(CheckStep::Detect, limits.auth, cleaned, redactor)?;
+    }
+    Ok(())
+}
+
+/// A step's result under its limit, or where and why the check stops.
+fn stop<T>(
+    step: CheckStep,
+    limit: Duration,
+    result: Result<Result<T, TransportError>, tokio::time::error::Elapsed>,
+    redactor: &Redactor,
+) -> Result<T, Stop> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err((step, problem(err, redactor))),
+        Err(_) => Err((step, Problem::TimedOut { limit })),
+    }
+}
+
+fn problem(err: TransportError, redactor: &Redactor) -> Problem {
+    match err {
+        TransportError::AuthRejected(rejected) => Problem::CredentialsRefused { rejected },
+        other => Problem::Transport {
+            class: other.class(),
+            message: redactor.redact(&other.to_string()),
+        },
+    }
+}
