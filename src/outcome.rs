@@ -23,6 +23,8 @@ pub const FORMAT_VERSION: u32 = 2;
 pub enum Step {
     Connect,
     Authenticate,
+    /// A package's `requires`, checked before detect.
+    Requires,
     Detect,
     Upload,
     Execute,
@@ -34,6 +36,7 @@ impl Step {
         match self {
             Step::Connect => "connect",
             Step::Authenticate => "authenticate",
+            Step::Requires => "requires",
             Step::Detect => "detect",
             Step::Upload => "upload",
             Step::Execute => "execute",
@@ -45,6 +48,7 @@ impl Step {
         [
             Step::Connect,
             Step::Authenticate,
+            Step::Requires,
             Step::Detect,
             Step::Upload,
             Step::Execute,
@@ -151,6 +155,37 @@ pub enum Skip {
     EarlierPackageNotInstalled,
     /// The history could not record the attempt, so it was not made.
     HistoryUnavailable { message: String },
+    /// A package's `requires` does not hold on this host: nothing was uploaded.
+    RequirementNotMet { unmet: Unmet },
+}
+
+/// Which requirement failed and what the host answered, so the reason names both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "requirement", rename_all = "kebab-case")]
+pub enum Unmet {
+    Arch {
+        wanted: Vec<String>,
+        host: String,
+    },
+    FreeSpace {
+        path: String,
+        wanted_mib: u64,
+        free_mib: u64,
+    },
+    /// `wanted` as written (`debian or ubuntu >=12`), `host` as `ubuntu 22.04`.
+    Os {
+        wanted: String,
+        host: String,
+    },
+    /// `exit` is `None` when the command was ended by a signal.
+    Command {
+        command: String,
+        exit: Option<i32>,
+    },
+    /// The host did not say (no os-release, no df answer): not met rather than guessed.
+    Unknown {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

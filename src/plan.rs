@@ -192,6 +192,8 @@ pub struct InstallPlan {
     pub config: Option<PathBuf>,
     pub args: Vec<String>,
     pub detect: Option<Detect>,
+    /// The package's `requires`, checked on the host before detect and upload.
+    pub requires: Vec<crate::inventory::Requirement>,
     pub timeout: Duration,
 }
 
@@ -421,6 +423,7 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
         config: variant.config.clone(),
         args: variant.args.clone(),
         detect: variant.detect.clone(),
+        requires: pkg.requires.clone(),
         timeout: options
             .exec_timeout
             .or(variant.timeout)

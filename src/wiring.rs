@@ -206,6 +206,7 @@ pub fn jobs(
                 package: package.name.clone(),
                 version: package.version.clone(),
                 detect: install.detect.clone(),
+                requires: install.requires.clone(),
                 payloads: files,
                 install: Install {
                     program: crate::plan::file_name(&install.installer),

@@ -580,6 +580,10 @@ impl Checker {
             );
         }
         let timeout = raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO));
+        let requires = raw
+            .requires
+            .map(|r| self.requires(r, raw.windows.is_some()))
+            .unwrap_or_default();
         Some(Package {
             name: name.to_string(),
             version: raw.version,
@@ -590,7 +594,116 @@ impl Checker {
             timeout,
             reboot: self.reboot(raw.reboot).unwrap_or_default(),
             max_attempts: self.count(raw.max_attempts, "max_attempts"),
+            requires,
         })
+    }
+
+    /// Every key checked where it is written. `windows` is whether the package has a
+    /// Windows installer: those hosts are not checked, so a requirement that would
+    /// apply to them too is refused rather than silently ignored there.
+    fn requires(&mut self, raw: Spanned<RawRequires>, windows: bool) -> Vec<Requirement> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let before = self.problems.len();
+        let mut out = Vec::new();
+        if let (Some(path), None) = (&raw.path, &raw.free_mib) {
+            self.push(
+                Problem::at(path.span(), "`path` says where `free_mib` is measured")
+                    .hint("add free_mib = N beside it, or remove path"),
+            );
+        }
+        if let Some(mib) = raw.free_mib {
+            let path = match raw.path {
+                None => "/".to_string(),
+                Some(p) if p.get_ref().starts_with('/') && !p.get_ref().contains('\n') => p.into_inner(),
+                Some(p) => {
+                    self.push(
+                        Problem::at(p.span(), format!("`{}` is not an absolute path", p.get_ref())).hint(
+                            "write path = \"/opt\": free space is measured on the file system holding it",
+                        ),
+                    );
+                    "/".to_string()
+                }
+            };
+            match u64::try_from(*mib.get_ref()) {
+                Ok(n) if n > 0 => out.push(Requirement::FreeMib { mib: n, path }),
+                _ => self.push(
+                    Problem::at(mib.span(), "free_mib must be a positive number of MiB")
+                        .hint("write free_mib = 500"),
+                ),
+            }
+        }
+        if let Some(arch) = raw.arch {
+            let list: Vec<String> = arch.get_ref().iter().map(|a| a.trim().to_string()).collect();
+            if list.is_empty() || list.iter().any(String::is_empty) {
+                self.push(
+                    Problem::at(arch.span(), "arch names no architecture")
+                        .hint("write arch = [\"x86_64\", \"aarch64\"] as `uname -m` prints them"),
+                );
+            } else {
+                out.push(Requirement::Arch(list));
+            }
+        }
+        if let Some(os) = raw.os {
+            let os_span = os.span();
+            let os = os.into_inner();
+            let os_before = self.problems.len();
+            let ids = match os.id {
+                None => Vec::new(),
+                Some(ids)
+                    if ids.get_ref().is_empty() || ids.get_ref().iter().any(|i| i.trim().is_empty()) =>
+                {
+                    self.push(Problem::at(ids.span(), "id names no distribution").hint(
+                        "write id = [\"debian\", \"ubuntu\"] as ID= in /etc/os-release, or leave id out",
+                    ));
+                    Vec::new()
+                }
+                Some(ids) => ids.into_inner(),
+            };
+            let version = os.version_id.and_then(|v| match VersionReq::parse(v.get_ref()) {
+                Ok(req) => Some(req),
+                Err(e) => {
+                    self.push(
+                        Problem::at(v.span(), format!("cannot compare with `{}`: {e}", v.get_ref()))
+                            .label("an operator (=, >=, <=, >, <) and a dotted number")
+                            .hint("write version_id = \">=12\" or \"=22.04\""),
+                    );
+                    None
+                }
+            });
+            if ids.is_empty() && version.is_none() && self.problems.len() == os_before {
+                self.push(
+                    Problem::at(os_span, "os requires nothing")
+                        .hint("write os = { id = [\"debian\"], version_id = \">=12\" }"),
+                );
+            } else if !ids.is_empty() || version.is_some() {
+                out.push(Requirement::Os { ids, version });
+            }
+        }
+        if let Some(command) = raw.command {
+            if command.get_ref().trim().is_empty() {
+                self.push(
+                    Problem::at(command.span(), "the required command is empty")
+                        .hint("write command = \"test ! -e /var/run/acme.lock\" (POSIX sh, must exit 0)"),
+                );
+            } else {
+                out.push(Requirement::Command(command.into_inner()));
+            }
+        }
+        if out.is_empty() && self.problems.len() == before {
+            self.push(
+                Problem::at(span.clone(), "requires is empty")
+                    .hint("name free_mib, arch, os or command, or remove requires"),
+            );
+        }
+        if windows && !out.is_empty() {
+            self.push(
+                Problem::at(span, "requirements are checked on Linux hosts only")
+                    .label("this package also has a Windows installer")
+                    .hint("move the Windows installer to its own package, or drop requires"),
+            );
+        }
+        out
     }
 
     fn variant(&mut self, raw: Spanned<RawVariant>, os: Os) -> Variant {
@@ -898,6 +1011,94 @@ credentials = ["deploy"]
         assert_eq!(p.len(), 2, "{p:?}");
         assert_eq!(p[0].hint.as_deref(), Some("did you mean `deploy`?"));
         assert_eq!(p[1].hint.as_deref(), Some("defined credentials: `deploy`"));
+    }
+
+    /// 1-based line and column of a problem, as the rendered report shows them.
+    fn line_col(text: &str, p: &Problem) -> (usize, usize) {
+        let start = p.span.clone().unwrap().start;
+        let line = text[..start].matches('\n').count() + 1;
+        let col = start - text[..start].rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, col)
+    }
+
+    #[test]
+    fn requirements_load_in_order_with_their_defaults() {
+        let text = GOOD.replace(
+            "reboot_codes = [3010]\n",
+            "reboot_codes = [3010]\nrequires = { free_mib = 500, arch = [\"x86_64\", \"aarch64\"], \
+             os = { id = [\"debian\"], version_id = \">= 12\" }, command = \"test ! -e /run/a.lock\" }\n",
+        );
+        let inv = parse(Path::new("/etc/p/inv.toml"), text).unwrap();
+        assert_eq!(
+            inv.packages["agent"].requires,
+            [
+                Requirement::FreeMib {
+                    mib: 500,
+                    path: "/".into()
+                },
+                Requirement::Arch(vec!["x86_64".into(), "aarch64".into()]),
+                Requirement::Os {
+                    ids: vec!["debian".into()],
+                    version: Some(VersionReq::parse(">=12").unwrap())
+                },
+                Requirement::Command("test ! -e /run/a.lock".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_requirements_are_located_with_hints() {
+        let with = |req: &str| {
+            GOOD.replace(
+                "reboot_codes = [3010]\n",
+                &format!("reboot_codes = [3010]\nrequires = {req}\n"),
+            )
+        };
+        let text = with(r#"{ os = { id = ["debian"], version_id = "=>12" } }"#);
+        let p = problems(&text);
+        assert_eq!(
+            p[0].message,
+            "cannot compare with `=>12`: `>12` is not a dotted number"
+        );
+        assert_eq!(line_col(&text, &p[0]), (15, 51));
+        assert!(p[0].hint.as_deref().unwrap().contains(">=12"));
+
+        let text = with("{ arch = [] }");
+        let p = problems(&text);
+        assert_eq!(
+            (p[0].message.as_str(), line_col(&text, &p[0])),
+            ("arch names no architecture", (15, 21))
+        );
+
+        let text = with("{ os = { id = [] } }");
+        assert_eq!(problems(&text)[0].message, "id names no distribution");
+
+        let text = with("{ free_mib = 0, path = \"opt\" }");
+        let messages: Vec<String> = problems(&text).into_iter().map(|p| p.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "free_mib must be a positive number of MiB",
+                "`opt` is not an absolute path"
+            ]
+        );
+
+        let text = with("{ arch = [\"x86_64\"], memory_mib = 4 }");
+        let p = problems(&text);
+        assert!(p[0].message.contains("memory_mib"), "{p:?}");
+        assert_eq!(line_col(&text, &p[0]).0, 15);
+
+        let text = with("{}");
+        assert_eq!(problems(&text)[0].message, "requires is empty");
+
+        // Windows hosts are not asked: refused rather than silently not checked there.
+        let text = with("{ arch = [\"x86_64\"] }").replace(
+            "reboot_codes = [3010]\n",
+            "reboot_codes = [3010]\nwindows = { file = \"dist/install.sh\" }\n",
+        );
+        let p = problems(&text);
+        assert_eq!(p[0].message, "requirements are checked on Linux hosts only");
+        assert_eq!(line_col(&text, &p[0]), (16, 12));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod load;
 mod model;
 mod nesting;
 pub mod pattern;
+pub mod requires;
 mod shape;
 mod suggest;
 mod target_file;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use diagnostic::InventoryError;
 pub use load::{DEFAULT_MAX_ATTEMPTS, load, parse};
 pub use pattern::HostAddr;
+pub use requires::{Requirement, VersionReq};
 pub use suggest::nearest;
 pub use target_file::{TargetFileError, expand as expand_target_lists};
 pub use targets::{Target, TargetError, resolve_targets};
@@ -180,6 +182,8 @@ pub struct Package {
     pub reboot: RebootPolicy,
     /// Failed installer runs allowed per host before it is skipped (overrides the setting).
     pub max_attempts: Option<u32>,
+    /// What a Linux host must offer before anything is uploaded; empty when nothing.
+    pub requires: Vec<Requirement>,
 }
 
 impl Package {

@@ -130,6 +130,25 @@ pub struct RawPackage {
     pub timeout: Option<Spanned<String>>,
     pub reboot: Option<Spanned<String>>,
     pub max_attempts: Option<Spanned<i64>>,
+    pub requires: Option<Spanned<RawRequires>>,
+}
+
+/// `requires = { free_mib = 500, path = "/opt", arch = […], os = { … }, command = "…" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequires {
+    pub free_mib: Option<Spanned<i64>>,
+    pub path: Option<Spanned<String>>,
+    pub arch: Option<Spanned<Vec<String>>>,
+    pub os: Option<Spanned<RawOsRequires>>,
+    pub command: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOsRequires {
+    pub id: Option<Spanned<Vec<String>>>,
+    pub version_id: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

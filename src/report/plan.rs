@@ -128,6 +128,14 @@ fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallP
     let mut argv = vec![crate::plan::file_name(&install.installer)];
     argv.extend(install.args.iter().cloned());
     let mut steps = Vec::new();
+    if !install.requires.is_empty() {
+        let list: Vec<String> = install
+            .requires
+            .iter()
+            .map(crate::report::words::requirement)
+            .collect();
+        steps.push(format!("requires {}", list.join(", ")));
+    }
     match (&install.detect, plan.force) {
         (Some(detect), false) => steps.push(format!("detect {detect}")),
         (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
@@ -334,6 +342,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "config": install.config,
                     "args": install.args,
                     "detect": install.detect.as_ref().map(|d| d.to_string()),
+                    "requires": install.requires.iter().map(crate::report::words::requirement).collect::<Vec<_>>(),
                     "timeout_ms": u64::try_from(install.timeout.as_millis()).unwrap_or(u64::MAX),
                     "reboot": package.reboot,
                 }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::outcome::{Failure, NotStarted, Outcome, Skip, Unreachable};
+use crate::inventory::Requirement;
+use crate::outcome::{Failure, NotStarted, Outcome, Skip, Unmet, Unreachable};
 use crate::runner::RebootState;
 
 fn span(d: Duration) -> String {
@@ -96,6 +97,50 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
     }
 }
 
+/// "requires x86_64, host is aarch64": the requirement and the host's answer.
+pub fn unmet_reason(unmet: &Unmet) -> String {
+    match unmet {
+        Unmet::Arch { wanted, host } => format!("requires {}, host is {host}", wanted.join(" or ")),
+        Unmet::FreeSpace {
+            path,
+            wanted_mib,
+            free_mib,
+        } => format!("requires {wanted_mib} MiB free on {path}, {free_mib} MiB free"),
+        Unmet::Os { wanted, host } => format!("requires {wanted}, host is {host}"),
+        Unmet::Command {
+            command,
+            exit: Some(code),
+        } => format!("requirement `{command}` not met (exit {code})"),
+        Unmet::Command { command, exit: None } => {
+            format!("requirement `{command}` not met (ended by a signal)")
+        }
+        Unmet::Unknown { what } => format!("requires {what}, host did not tell"),
+    }
+}
+
+/// One requirement as `--dry-run` lists it and as an unmet reason names it.
+pub fn requirement(req: &Requirement) -> String {
+    match req {
+        Requirement::FreeMib { mib, path } => format!("{mib} MiB free on {path}"),
+        Requirement::Arch(list) => format!("arch {}", list.join(" or ")),
+        Requirement::Os { ids, version } => os_wanted(ids, version.as_ref()),
+        Requirement::Command(command) => format!("`{command}` exits 0"),
+    }
+}
+
+/// `debian or ubuntu >=12`, `any OS >=12`, `debian`.
+pub fn os_wanted(ids: &[String], version: Option<&crate::inventory::VersionReq>) -> String {
+    let ids = if ids.is_empty() {
+        "an OS".to_string()
+    } else {
+        ids.join(" or ")
+    };
+    match version {
+        Some(v) => format!("{ids} {v}"),
+        None => ids,
+    }
+}
+
 fn skip(reason: &Skip) -> String {
     match reason {
         Skip::AttemptLimit { failures, limit } => format!("attempt-limit ({failures}/{limit})"),
@@ -105,6 +150,7 @@ fn skip(reason: &Skip) -> String {
         Skip::HistoryUnavailable { message } => {
             format!("cannot record the attempt in the history: {message}")
         }
+        Skip::RequirementNotMet { unmet } => unmet_reason(unmet),
     }
 }
 
@@ -325,6 +371,55 @@ mod tests {
                 },
                 "skipped",
                 "cannot record the attempt in the history: locked",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::RequirementNotMet {
+                        unmet: Unmet::Arch {
+                            wanted: vec!["x86_64".into()],
+                            host: "aarch64".into(),
+                        },
+                    },
+                },
+                "skipped",
+                "requires x86_64, host is aarch64",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::RequirementNotMet {
+                        unmet: Unmet::FreeSpace {
+                            path: "/".into(),
+                            wanted_mib: 500,
+                            free_mib: 120,
+                        },
+                    },
+                },
+                "skipped",
+                "requires 500 MiB free on /, 120 MiB free",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::RequirementNotMet {
+                        unmet: Unmet::Os {
+                            wanted: "debian >=12".into(),
+                            host: "ubuntu 22.04".into(),
+                        },
+                    },
+                },
+                "skipped",
+                "requires debian >=12, host is ubuntu 22.04",
+            ),
+            (
+                Outcome::Skipped {
+                    reason: Skip::RequirementNotMet {
+                        unmet: Unmet::Command {
+                            command: "test ! -e /run/acme.lock".into(),
+                            exit: Some(1),
+                        },
+                    },
+                },
+                "skipped",
+                "requirement `test ! -e /run/acme.lock` not met (exit 1)",
             ),
             (
                 Outcome::NotStarted {

@@ -229,6 +229,19 @@ impl<'a> HostRun<'a> {
         conn: &mut dyn Connection,
         pkg: &PackageJob,
     ) -> Result<Outcome, Outcome> {
+        // Before detect and even under --force: a host that cannot take the package
+        // is skipped, never attempted, and nothing is uploaded to it.
+        if !pkg.requires.is_empty() {
+            let limit = self.ctx.timeouts.auth;
+            if let Some(unmet) = self
+                .step(Step::Requires, limit, conn.requires(&pkg.requires))
+                .await?
+            {
+                return Ok(Outcome::Skipped {
+                    reason: Skip::RequirementNotMet { unmet },
+                });
+            }
+        }
         if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
             let limit = self.ctx.timeouts.auth;
             if self.step(Step::Detect, limit, conn.detect(detect)).await? {

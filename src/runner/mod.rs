@@ -119,6 +119,9 @@ pub struct PackageJob {
     pub package: String,
     pub version: Option<String>,
     pub detect: Option<Detect>,
+    /// Checked before detect, even under `--force`: a host that cannot take the
+    /// package is skipped, never attempted.
+    pub requires: Vec<crate::inventory::Requirement>,
     pub payloads: Vec<Payload>,
     pub install: Install,
     pub codes: ExitCodes,

@@ -150,6 +150,7 @@ fn package(name: &str) -> PackageJob {
         package: name.into(),
         version: None,
         detect: Some(Detect::Command("true".into())),
+        requires: Vec::new(),
         payloads: vec![],
         install: Install {
             program: "setup".into(),

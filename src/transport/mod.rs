@@ -19,6 +19,8 @@ use std::time::Duration;
 pub use error::{ErrorClass, TransportError};
 pub use output::OutputTail;
 
+use crate::inventory::Requirement;
+use crate::outcome::Unmet;
 use crate::secrets::Secret;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -231,6 +233,18 @@ pub trait Connection: Send {
 
     /// `true` when the package's detect check says it is installed.
     fn detect<'a>(&'a mut self, detect: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>>;
+
+    /// The first of `requires` the host does not meet, `None` when all hold. Learns
+    /// everything in one round trip and changes nothing. Only Linux hosts are asked:
+    /// the inventory refuses `requires` on a package with a Windows installer, so the
+    /// default is never reached with requirements to check.
+    fn requires<'a>(
+        &'a mut self,
+        requires: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<Option<Unmet>, TransportError>> {
+        let _ = requires;
+        Box::pin(async { Ok(None) })
+    }
 
     /// Name what `stage` and `execute` will create for this package, without creating it.
     fn prepare(&mut self, package: &str) -> Vec<Artefact>;

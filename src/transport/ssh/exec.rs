@@ -105,6 +105,19 @@ pub(super) async fn sh(
     Ok(out.exit)
 }
 
+/// Run a script of pushinst's own with `/bin/sh -s` and return what it printed,
+/// once the shell was seen to run (the `requires` facts).
+pub(super) async fn sh_output(
+    handle: &Handle<Client>,
+    user: &str,
+    script: &str,
+) -> Result<String, TransportError> {
+    let script = format!("echo '{SESSION_OK}'\n{script}exit 0\n");
+    let out = run(handle, "/bin/sh -s", Some(script.as_bytes())).await?;
+    session_ran(&out, user)?;
+    Ok(out.output.text())
+}
+
 /// Why a session ran nothing, when a check shows it did not.
 fn session_ran(out: &ExecOutput, user: &str) -> Result<(), SshError> {
     let text = out.output.text();

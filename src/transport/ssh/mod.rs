@@ -7,6 +7,7 @@ mod exec;
 mod host_key;
 mod probe;
 mod quote;
+mod requires;
 mod stage;
 mod wrapper;
 
@@ -15,6 +16,8 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 
+use crate::inventory::Requirement;
+use crate::outcome::Unmet;
 use error::SSH_REFUSED;
 pub use error::SshError;
 pub use host_key::HostKeyCheck;
@@ -154,6 +157,20 @@ impl Connection for SshConnection {
             let user = self.user.clone().unwrap_or_default();
             let exit = exec::sh(&self.handle, &user, command).await?;
             Ok(exit == super::RemoteExit::Code(0))
+        })
+    }
+
+    fn requires<'a>(
+        &'a mut self,
+        requires: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<Option<Unmet>, TransportError>> {
+        Box::pin(async move {
+            let user = self.user.clone().unwrap_or_default();
+            let text = exec::sh_output(&self.handle, &user, &requires::script(requires)).await?;
+            Ok(crate::inventory::requires::evaluate(
+                requires,
+                &requires::answers(&text),
+            ))
         })
     }
 

@@ -1,0 +1,290 @@
+//! `requires = { … }` of a package: what a host must offer before anything is
+//! uploaded to it. Parsed and checked at load, so a typo is a located error, not a
+//! requirement that silently never holds.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Unmet;
+
+/// One condition a host must meet; all of a package's must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// At least `mib` MiB free on the file system holding `path`.
+    FreeMib { mib: u64, path: String },
+    /// `uname -m` is one of these.
+    Arch(Vec<String>),
+    /// `/etc/os-release` ID is one of `ids` (any when empty) and VERSION_ID compares.
+    Os {
+        ids: Vec<String>,
+        version: Option<VersionReq>,
+    },
+    /// A POSIX sh command that must exit 0.
+    Command(String),
+}
+
+/// `>=12`, `=22.04`, `<3`: an operator and a dotted number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionReq {
+    pub op: Cmp,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    #[serde(rename = "=")]
+    Eq,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = "<")]
+    Lt,
+}
+
+impl Cmp {
+    fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Ge => ">=",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Lt => "<",
+        }
+    }
+}
+
+impl fmt::Display for VersionReq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.op.symbol(), self.version)
+    }
+}
+
+/// Why a comparison could not be read: said at load with the text's location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionReqError {
+    #[error("`{0}` is not a dotted number")]
+    NotDotted(String),
+}
+
+impl VersionReq {
+    /// `>=12`, `= 22.04`, `9` (meaning `=9`). Two-character operators are tried first
+    /// so `>=` is never read as `>` followed by `=12`.
+    pub fn parse(text: &str) -> Result<Self, VersionReqError> {
+        let text = text.trim();
+        let (op, rest) = [
+            (">=", Cmp::Ge),
+            ("<=", Cmp::Le),
+            ("=", Cmp::Eq),
+            (">", Cmp::Gt),
+            ("<", Cmp::Lt),
+        ]
+        .iter()
+        .find_map(|(sym, op)| text.strip_prefix(sym).map(|rest| (*op, rest)))
+        .unwrap_or((Cmp::Eq, text));
+        let version = rest.trim();
+        if dotted(version).is_none() {
+            return Err(VersionReqError::NotDotted(version.to_string()));
+        }
+        Ok(VersionReq {
+            op,
+            version: version.to_string(),
+        })
+    }
+
+    /// `None` when the host's version is not a dotted number: it cannot be compared,
+    /// so the caller treats the requirement as not met rather than guessing.
+    pub fn matches(&self, host: &str) -> Option<bool> {
+        let ord = compare(&dotted(host)?, &dotted(&self.version)?);
+        Some(match self.op {
+            Cmp::Eq => ord == Ordering::Equal,
+            Cmp::Ge => ord != Ordering::Less,
+            Cmp::Le => ord != Ordering::Greater,
+            Cmp::Gt => ord == Ordering::Greater,
+            Cmp::Lt => ord == Ordering::Less,
+        })
+    }
+}
+
+fn dotted(text: &str) -> Option<Vec<u64>> {
+    if text.is_empty() {
+        return None;
+    }
+    text.split('.').map(|part| part.parse::<u64>().ok()).collect()
+}
+
+/// Missing parts count as 0, so `12` equals `12.0`.
+fn compare(a: &[u64], b: &[u64]) -> Ordering {
+    let len = a.len().max(b.len());
+    (0..len)
+        .map(|i| {
+            a.get(i)
+                .copied()
+                .unwrap_or(0)
+                .cmp(&b.get(i).copied().unwrap_or(0))
+        })
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
+}
+
+/// What one Linux host answered to the requirements script; `None` is "not said".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostAnswers {
+    pub arch: Option<String>,
+    pub os_id: Option<String>,
+    pub os_version: Option<String>,
+    pub free_kib: Option<u64>,
+    /// The required command's exit status; `None` when it did not exit normally.
+    pub command_exit: Option<i32>,
+}
+
+/// The first requirement the host does not meet, in the order they are written
+/// above (cheapest facts first, the command last), or `None` when all hold.
+pub fn evaluate(requires: &[Requirement], host: &HostAnswers) -> Option<Unmet> {
+    requires.iter().find_map(|req| unmet(req, host))
+}
+
+fn unmet(req: &Requirement, host: &HostAnswers) -> Option<Unmet> {
+    let unknown = |what: String| Some(Unmet::Unknown { what });
+    match req {
+        Requirement::FreeMib { mib, path } => match host.free_kib {
+            None => unknown(format!("{mib} MiB free on {path}")),
+            Some(kib) if kib / 1024 >= *mib => None,
+            Some(kib) => Some(Unmet::FreeSpace {
+                path: path.clone(),
+                wanted_mib: *mib,
+                free_mib: kib / 1024,
+            }),
+        },
+        Requirement::Arch(wanted) => match &host.arch {
+            None => unknown(format!("arch {}", wanted.join(" or "))),
+            Some(arch) if wanted.iter().any(|w| w == arch) => None,
+            Some(arch) => Some(Unmet::Arch {
+                wanted: wanted.clone(),
+                host: arch.clone(),
+            }),
+        },
+        Requirement::Os { ids, version } => {
+            let wanted = crate::report::words::os_wanted(ids, version.as_ref());
+            let Some(id) = &host.os_id else {
+                return unknown(wanted);
+            };
+            let id_ok = ids.is_empty() || ids.iter().any(|w| w == id);
+            // A host without VERSION_ID (Arch, Debian testing) cannot satisfy a comparison.
+            let version_ok = match (version, &host.os_version) {
+                (None, _) => true,
+                (Some(req), Some(v)) => req.matches(v).unwrap_or(false),
+                (Some(_), None) => false,
+            };
+            if id_ok && version_ok {
+                return None;
+            }
+            let host = match &host.os_version {
+                Some(v) => format!("{id} {v}"),
+                None => id.clone(),
+            };
+            Some(Unmet::Os { wanted, host })
+        }
+        Requirement::Command(command) => match host.command_exit {
+            Some(0) => None,
+            exit => Some(Unmet::Command {
+                command: command.clone(),
+                exit,
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_unmet_requirement_names_the_hosts_answer() {
+        let host = HostAnswers {
+            arch: Some("aarch64".into()),
+            os_id: Some("ubuntu".into()),
+            os_version: Some("22.04".into()),
+            free_kib: Some(120 * 1024 + 5),
+            command_exit: Some(1),
+        };
+        let arch = Requirement::Arch(vec!["x86_64".into()]);
+        assert_eq!(
+            evaluate(&[arch], &host),
+            Some(Unmet::Arch {
+                wanted: vec!["x86_64".into()],
+                host: "aarch64".into()
+            })
+        );
+        let os = Requirement::Os {
+            ids: vec!["debian".into()],
+            version: Some(VersionReq::parse(">=12").unwrap()),
+        };
+        assert_eq!(
+            evaluate(&[os], &host),
+            Some(Unmet::Os {
+                wanted: "debian >=12".into(),
+                host: "ubuntu 22.04".into()
+            })
+        );
+        let ubuntu = Requirement::Os {
+            ids: vec!["debian".into(), "ubuntu".into()],
+            version: Some(VersionReq::parse(">=22.04").unwrap()),
+        };
+        assert_eq!(evaluate(std::slice::from_ref(&ubuntu), &host), None);
+        let space = Requirement::FreeMib {
+            mib: 500,
+            path: "/".into(),
+        };
+        assert_eq!(
+            evaluate(&[ubuntu.clone(), space], &host),
+            Some(Unmet::FreeSpace {
+                path: "/".into(),
+                wanted_mib: 500,
+                free_mib: 120
+            })
+        );
+        let cmd = Requirement::Command("test ! -e /x".into());
+        assert!(matches!(
+            evaluate(&[ubuntu, cmd], &host),
+            Some(Unmet::Command { exit: Some(1), .. })
+        ));
+        // Not told is not met: no guessing.
+        let silent = HostAnswers::default();
+        assert!(matches!(
+            evaluate(&[Requirement::Arch(vec!["x86_64".into()])], &silent),
+            Some(Unmet::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn operators_read_longest_first_and_a_bare_number_is_equality() {
+        let r = VersionReq::parse(">=12").unwrap();
+        assert_eq!((r.op, r.version.as_str()), (Cmp::Ge, "12"));
+        assert_eq!(VersionReq::parse("< 22.04").unwrap().op, Cmp::Lt);
+        assert_eq!(VersionReq::parse("9").unwrap().op, Cmp::Eq);
+        assert_eq!(VersionReq::parse("<=1.2.3").unwrap().to_string(), "<=1.2.3");
+        assert!(VersionReq::parse("=>12").is_err());
+        assert!(VersionReq::parse(">=").is_err());
+        assert!(VersionReq::parse("~12").is_err());
+        assert!(VersionReq::parse(">=12.x").is_err());
+    }
+
+    #[test]
+    fn dotted_numbers_compare_part_by_part() {
+        let m = |req: &str, host: &str| VersionReq::parse(req).unwrap().matches(host);
+        assert_eq!(m(">=12", "12"), Some(true));
+        assert_eq!(m(">=12", "11"), Some(false));
+        assert_eq!(m(">=9.10", "9.9"), Some(false), "10 > 9, not text order");
+        assert_eq!(m("=12", "12.0"), Some(true));
+        assert_eq!(m(">22.04", "22.10"), Some(true));
+        assert_eq!(m("<22.04", "20.04"), Some(true));
+        assert_eq!(m("<=3", "3.1"), Some(false));
+        assert_eq!(m(">=12", "bookworm"), None);
+        assert_eq!(m(">=12", ""), None);
+    }
+}
