@@ -246,7 +246,7 @@ pub fn check_jobs(
     let mut sizes: Vec<(InstallPlan, u64)> = Vec::new();
     let mut jobs = Vec::new();
     for host in &plan.hosts {
-        let (needs, detect) = match host.installs.first() {
+        let (needs, detect, requires) = match host.installs.first() {
             Some(install) => {
                 let needs = match sizes.iter().find(|(p, _)| p == install) {
                     Some((_, n)) => *n,
@@ -256,9 +256,9 @@ pub fn check_jobs(
                         n
                     }
                 };
-                (needs, install.detect.clone())
+                (needs, install.detect.clone(), install.requires.clone())
             }
-            None => (0, None),
+            None => (0, None, Vec::new()),
         };
         let (connector, endpoint) = connectors.endpoint(&host.target, &host.route);
         jobs.push(CheckJob {
@@ -268,6 +268,7 @@ pub fn check_jobs(
             credentials: ordered(&host.credentials, credentials),
             needs,
             detect,
+            requires,
         });
     }
     Ok(jobs)

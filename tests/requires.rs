@@ -209,3 +209,34 @@ fn a_bad_requirement_is_refused_at_load_with_its_place_and_dry_run_lists_good_on
         run.debug()
     );
 }
+
+#[test]
+fn check_names_an_unmet_requirement_as_the_blocking_problem_and_installs_nothing() {
+    let fleet = Fleet::start(1);
+    fleet.recording_installer("0", "");
+    let arch = machine_arch();
+    let other = if arch == "aarch64" { "x86_64" } else { "aarch64" };
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, &format!("{{ arch = [\"{other}\"] }}")),
+    );
+    let run = fleet.run(&["check", "agent", "--output", "json", "--to", "fleet"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let row: serde_json::Value =
+        serde_json::from_str(run.stdout().lines().next().expect("one row")).expect("JSON");
+    assert_eq!(row["status"], "blocked", "{row}");
+    assert_eq!(row["step"], "requires", "{row}");
+    assert_eq!(
+        row["problem"],
+        format!("requires {other}, host is {arch}"),
+        "{row}"
+    );
+    assert!(fleet.timeline().is_empty());
+
+    fleet.write(
+        "pushinst.toml",
+        &inventory(&fleet, &format!("{{ arch = [\"{arch}\"] }}")),
+    );
+    let run = fleet.run(&["check", "agent", "--output", "json", "--to", "fleet"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+}

@@ -10,6 +10,7 @@ fn step_name(step: CheckStep) -> &'static str {
         CheckStep::Connect => "connect",
         CheckStep::Authenticate => "authenticate",
         CheckStep::Probe => "probe",
+        CheckStep::Requires => "requires",
         CheckStep::Detect => "detect",
     }
 }
@@ -38,6 +39,10 @@ pub fn problem_and_fix(step: CheckStep, problem: &Problem) -> (String, String) {
                 }
                 _ => "check the host's load, or raise --host-timeout".into(),
             },
+        ),
+        Problem::RequirementNotMet { unmet } => (
+            crate::report::words::unmet_reason(unmet),
+            "a deploy skips this host: change the host, or the package's `requires`".into(),
         ),
         Problem::CredentialsRefused { rejected } => {
             let tried = rejected

@@ -26,6 +26,8 @@ pub struct CheckJob {
     /// Bytes the package would stage (0 without a package).
     pub needs: u64,
     pub detect: Option<Detect>,
+    /// The package's `requires`: an unmet one is the host's blocking problem.
+    pub requires: Vec<crate::inventory::Requirement>,
 }
 
 /// The steps of a check, in order.
@@ -35,6 +37,7 @@ pub enum CheckStep {
     Authenticate,
     /// Admin rights, the staging place and the facts, in one go.
     Probe,
+    Requires,
     Detect,
 }
 
@@ -46,6 +49,10 @@ pub enum Problem {
     },
     CredentialsRefused {
         rejected: Vec<Rejection>,
+    },
+    /// A `requires` of the package does not hold: a deploy would skip the host.
+    RequirementNotMet {
+        unmet: crate::outcome::Unmet,
     },
     /// The transport's own words (already redacted), by class.
     Transport {
@@ -137,7 +144,7 @@ fn verdict((step, problem): Stop) -> Verdict {
     let unreachable = match &problem {
         Problem::TimedOut { .. } => matches!(step, CheckStep::Connect | CheckStep::Authenticate),
         Problem::Transport { class, .. } => *class == ErrorClass::Connect,
-        Problem::CredentialsRefused { .. } => false,
+        Problem::CredentialsRefused { .. } | Problem::RequirementNotMet { .. } => false,
     };
     if unreachable {
         Verdict::Unreachable { step, problem }
@@ -175,6 +182,13 @@ async fn logged_in(
     result.credential = Some(auth.accepted);
     let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
     result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
+    if !job.requires.is_empty() {
+        // As deploy asks it (one script of its own), so check and deploy never disagree.
+        let asked = tokio::time::timeout(limits.auth, conn.requires(&job.requires)).await;
+        if let Some(unmet) = stop(CheckStep::Requires, limits.auth, asked, redactor)? {
+            return Err((CheckStep::Requires, Problem::RequirementNotMet { unmet }));
+        }
+    }
     if let Some(detect) = &job.detect {
         // As deploy runs it: on Windows through a wrapper and service of its own,
         // named by `prepare` and removed by `cleanup` on every path.
