@@ -177,7 +177,8 @@ pub enum Unmet {
         wanted: String,
         host: String,
     },
-    /// `exit` is `None` when the command was ended by a signal.
+    /// `exit` is `None` when the command gave no status: a syntax error stopped the
+    /// script before it reported one, or a signal ended the command.
     Command {
         command: String,
         exit: Option<i32>,

@@ -57,14 +57,15 @@ fn skipped_untouched(fleet: &Fleet, run: &common::Run) -> String {
         "nothing left in the home"
     );
     let status = fleet.run(&["status", "--output", "json", "agent"]);
-    for row in status.stdout().lines() {
-        let row: serde_json::Value = serde_json::from_str(row).expect("status JSON");
-        assert_eq!(
-            row["attempts"].as_i64().unwrap_or(0),
-            0,
-            "a skip is no attempt: {row}"
-        );
-    }
+    let rows: Vec<serde_json::Value> = status
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("status JSON"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", status.debug());
+    assert_eq!(rows[0]["attempts"], 0, "a skip is no attempt: {}", rows[0]);
+    assert_eq!(rows[0]["result"], "skipped", "{}", rows[0]);
+    assert_eq!(rows[0]["reason"], outcome["reason"], "{}", rows[0]);
     outcome["reason"].as_str().expect("a reason").to_string()
 }
 

@@ -138,7 +138,8 @@ pub struct HostAnswers {
     pub os_id: Option<String>,
     pub os_version: Option<String>,
     pub free_kib: Option<u64>,
-    /// The required command's exit status; `None` when it did not exit normally.
+    /// The required command's exit status; `None` when none was reported (a syntax
+    /// error stops `/bin/sh -s` before the line, or a signal ended the command).
     pub command_exit: Option<i32>,
 }
 

@@ -112,7 +112,7 @@ pub fn unmet_reason(unmet: &Unmet) -> String {
             exit: Some(code),
         } => format!("requirement `{command}` not met (exit {code})"),
         Unmet::Command { command, exit: None } => {
-            format!("requirement `{command}` not met (ended by a signal)")
+            format!("requirement `{command}` not met (no exit status: a syntax error, or ended by a signal)")
         }
         Unmet::Unknown { what } => format!("requires {what}, host did not tell"),
     }

@@ -96,6 +96,34 @@ mod tests {
         }
     }
 
+    /// A command that does not parse stops `/bin/sh -s` (fed on standard input, as the
+    /// host's is): the facts before it still arrive, the command gets no exit status.
+    #[test]
+    fn a_command_that_does_not_parse_has_no_exit_status() {
+        use std::io::Write;
+        let requires = [
+            Requirement::Arch(vec!["x".into()]),
+            Requirement::Command("if then fi (".into()),
+        ];
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script(&requires).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let got = answers(&String::from_utf8_lossy(&out.stdout));
+        assert!(got.arch.is_some());
+        assert_eq!(got.command_exit, None);
+    }
+
     #[test]
     fn a_path_with_spaces_is_one_argument() {
         let s = script(&[Requirement::FreeMib {
