@@ -40,8 +40,9 @@ fn value(text: &str, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The answers in the script's output. A command exit above 128 is the shell's way
-/// of saying a signal ended it: no exit code then.
+/// The answers in the script's output. The command's status is kept as the shell
+/// gives it (a signal shows as 128 + its number, as for installers); no status at
+/// all means the command never finished (it did not parse, or the script died).
 pub(super) fn answers(text: &str) -> HostAnswers {
     HostAnswers {
         arch: value(text, "arch"),
@@ -49,8 +50,7 @@ pub(super) fn answers(text: &str) -> HostAnswers {
         os_version: value(text, "os_version"),
         free_kib: value(text, "free_kib").and_then(|v| v.parse().ok()),
         command_exit: value(text, "command_exit")
-            .and_then(|v| v.parse().ok())
-            .filter(|code| *code <= 128),
+            .and_then(|v| v.parse().ok()),
     }
 }
 
