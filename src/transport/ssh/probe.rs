@@ -72,7 +72,8 @@ pub(super) fn facts(
     Ok(parse(&text, free))
 }
 
-fn value(text: &str, key: &str) -> Option<String> {
+/// The first non-empty `KEY=value` answer a script printed for `key`.
+pub(super) fn value(text: &str, key: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| l.trim_end_matches('\r').strip_prefix(key)?.strip_prefix('='))
         .map(str::trim)

@@ -3,6 +3,7 @@
 //! and judged here. It runs as the login user (no sudo: it only reads) and changes
 //! nothing.
 
+use super::probe::value;
 use super::quote::quote;
 use crate::inventory::Requirement;
 use crate::inventory::requires::HostAnswers;
@@ -32,14 +33,6 @@ pub(super) fn script(requires: &[Requirement]) -> String {
     s
 }
 
-fn value(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .filter_map(|l| l.trim_end_matches('\r').strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .find(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
 /// The answers in the script's output. The command's status is kept as the shell
 /// gives it (a signal shows as 128 + its number, as for installers); no status at
 /// all means the command never finished (it did not parse, or the script died).
@@ -49,8 +42,7 @@ pub(super) fn answers(text: &str) -> HostAnswers {
         os_id: value(text, "os_id"),
         os_version: value(text, "os_version"),
         free_kib: value(text, "free_kib").and_then(|v| v.parse().ok()),
-        command_exit: value(text, "command_exit")
-            .and_then(|v| v.parse().ok()),
+        command_exit: value(text, "command_exit").and_then(|v| v.parse().ok()),
     }
 }
 
