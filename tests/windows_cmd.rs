@@ -171,7 +171,7 @@ fn a_blocked_task_fails_within_the_hosts_own_start_timeout() {
 #[test]
 fn antivirus_taking_the_installer_on_upload_is_named_not_an_attempt_and_leaves_nothing() {
     let fleet = Fleet::workspace();
-    let win = Emulators::start_with_env(1, "normal", &[("EMULATOR_VIRUS", "AcmeSetup")]);
+    let win = Emulators::start_with(1, "normal", &[("EMULATOR_VIRUS", "AcmeSetup")]);
     fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
     fleet.write(
         "pushinst.toml",
@@ -195,7 +195,7 @@ fn antivirus_taking_the_installer_on_upload_is_named_not_an_attempt_and_leaves_n
 /// Host 1 needs a reboot (3010) under `ask`; `shutdown` exits with `shutdown_exit`.
 fn reboot_run(shutdown_exit: &str) -> (Fleet, Emulators, common::Run) {
     let fleet = Fleet::workspace();
-    let win = Emulators::start_with_env(1, "normal", &[("EMULATOR_SHUTDOWN_EXIT", shutdown_exit)]);
+    let win = Emulators::start_with(1, "normal", &[("EMULATOR_SHUTDOWN_EXIT", shutdown_exit)]);
     fleet.write(
         "AcmeSetup.exe",
         "#!/bin/sh\necho 3010 > \"$PUSHINST_EXIT_FILE\"\n",

@@ -18,28 +18,9 @@ fn script() -> PathBuf {
 }
 
 impl Emulators {
-    /// `n` hosts; `mode` is normal, deny-scm, service-exists or silent.
+    /// `n` hosts; `mode` is normal, deny-scm, service-exists, silent, blocked or hostile-….
     pub fn start(n: usize, mode: &str) -> Emulators {
-        let dir = tempfile::Builder::new()
-            .prefix("pushinst-win-")
-            .tempdir()
-            .expect("temp dir");
-        let pid = std::process::id();
-        let k = NEXT.fetch_add(1, Ordering::SeqCst);
-        let (a, b) = (150 + (pid % 50), ((pid / 50) % 250) + 1);
-        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{}", 4500 + k)).collect();
-        let status = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .args(&endpoints)
-            .env("EMULATOR_MODE", mode)
-            .status()
-            .expect("run windows-emulator.sh");
-        assert!(
-            status.success(),
-            "windows-emulator.sh start failed; run `examples/fleet/windows-emulator.sh setup` first"
-        );
-        Emulators { dir, endpoints }
+        Emulators::start_with(n, mode, &[])
     }
 
     /// Host `n`'s (1-based) file system root.
@@ -86,9 +67,9 @@ impl Emulators {
 }
 
 impl Emulators {
-    /// Like `start`, with environment knobs for the emulators (see
-    /// tests/windows-emulator/rpcauth.py: EMULATOR_TARGET_NAME_HARDENING,
-    /// EMULATOR_LOGON_STATUS, EMULATOR_ACCOUNTS).
+    /// Like `start`, with environment knobs for the emulators (listed in
+    /// examples/fleet/windows-emulator.sh: EMULATOR_TARGET_NAME_HARDENING,
+    /// EMULATOR_LOGON_STATUS, EMULATOR_SHUTDOWN_EXIT, EMULATOR_VIRUS, …).
     pub fn start_with(n: usize, mode: &str, env: &[(&str, &str)]) -> Emulators {
         let dir = tempfile::Builder::new()
             .prefix("pushinst-win-")
@@ -121,32 +102,6 @@ impl Drop for Emulators {
 }
 
 impl Emulators {
-    /// Like [`Emulators::start`], with environment knobs for the emulator (see
-    /// examples/fleet/windows-emulator.sh), such as `EMULATOR_SHUTDOWN_EXIT`.
-    pub fn start_with_env(n: usize, mode: &str, env: &[(&str, &str)]) -> Emulators {
-        let dir = tempfile::Builder::new()
-            .prefix("pushinst-win-")
-            .tempdir()
-            .expect("temp dir");
-        let pid = std::process::id();
-        let k = NEXT.fetch_add(1, Ordering::SeqCst);
-        let (a, b) = (150 + (pid % 50), ((pid / 50) % 250) + 1);
-        let endpoints: Vec<String> = (1..=n).map(|i| format!("127.{a}.{b}.{i}:{}", 4500 + k)).collect();
-        let status = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .args(&endpoints)
-            .env("EMULATOR_MODE", mode)
-            .envs(env.iter().copied())
-            .status()
-            .expect("run windows-emulator.sh");
-        assert!(
-            status.success(),
-            "windows-emulator.sh start failed; run `examples/fleet/windows-emulator.sh setup` first"
-        );
-        Emulators { dir, endpoints }
-    }
-
     /// What each installer run on host `n` received: (program, argv after it), as
     /// the emulator split the command line the way Windows does.
     pub fn installer_argv(&self, n: usize) -> Vec<(String, Vec<String>)> {
