@@ -14,6 +14,11 @@
 # Under sudo, `shutdown` is a stand-in that writes its arguments to
 # $PUSHINST_FIXTURE_DIR/shutdown instead of rebooting this machine.
 # Each sshd logs logins to DIR/hostN/sshd.log, so tests can count them.
+# SSHD_FLEET_EXTRA (for `start`): sshd_config lines for every server started, placed
+# before the Match blocks and before the defaults they replace (sshd takes the first
+# value of a keyword), so one test can stand up a FIPS-like, legacy or hardened host.
+# SSHD_FLEET_SFTP: the sftp subsystem's command (default internal-sftp); empty for a
+# host with no `Subsystem sftp` at all (sshd refuses a second Subsystem line).
 # The servers listen on loopback only and admit only the fleet users:
 #   pushinst-fleet     /bin/sh, sudo allowed (password)      home /var/lib/pushinst-fleet
 #   pushinst-fish, pushinst-tcsh, pushinst-zsh, pushinst-dash, pushinst-ash
@@ -143,7 +148,11 @@ start() {
         chown "$FLEET_USER" "$host/root"
         chmod 0777 "$host/root"
         [ -f "$host/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host$n" -f "$host/ssh_host_ed25519_key"
+        local sftp=${SSHD_FLEET_SFTP-internal-sftp} subsystem=
+        [ -z "$sftp" ] || subsystem="Subsystem sftp $sftp
+"
         cat > "$host/sshd_config" <<CONF
+${SSHD_FLEET_EXTRA:-}
 ListenAddress $addr:$port
 HostKey $host/ssh_host_ed25519_key
 PidFile $host/sshd.pid
@@ -154,8 +163,7 @@ PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
 AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired pushinst-readonly
-Subsystem sftp internal-sftp
-SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
+${subsystem}SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400
 MaxSessions 50
 LogLevel INFO

@@ -31,6 +31,14 @@ impl Fleet {
     /// `n` sshd processes, each on its own loopback address. Addresses derive from the
     /// test process id, so tests running in parallel never collide.
     pub fn start(n: usize) -> Fleet {
+        Fleet::start_with(n, &[])
+    }
+
+    /// `n` sshd processes started with `env` for sshd-fleet.sh: `SSHD_FLEET_EXTRA`
+    /// (lines the sshd_config begins with; sshd takes the first value it reads for a
+    /// keyword, so they replace the fleet's defaults), `SSHD_FLEET_SFTP` (the sftp
+    /// subsystem; empty for none).
+    pub fn start_with(n: usize, env: &[(&str, &str)]) -> Fleet {
         let dir = tempfile::Builder::new()
             .prefix("pushinst-test-")
             .tempdir()
@@ -43,6 +51,7 @@ impl Fleet {
             .arg("start")
             .arg(dir.path())
             .args(&endpoints)
+            .envs(env.iter().copied())
             .status()
             .expect("run sshd-fleet.sh");
         assert!(
