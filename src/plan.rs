@@ -19,6 +19,7 @@ use crate::inventory::{
 use crate::outcome::Skip;
 use crate::rollout::{Rollout, RolloutPlan};
 use crate::transport::Detect;
+use crate::transport::ssh::algorithms::Algorithms;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -87,7 +88,11 @@ pub struct Route {
 pub enum Transport {
     /// SSH; files staged in a new private directory in `staging_dir` (the login home
     /// when `None`), verified by sha256.
-    Ssh { staging_dir: Option<StagingDir> },
+    Ssh {
+        staging_dir: Option<StagingDir>,
+        /// The algorithms offered, as OpenSSH would with the same settings.
+        algorithms: Algorithms,
+    },
     /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task,
     /// every answer signed (unless `smb_signing` relaxes it) and encrypted as
     /// `smb_encryption` says.
@@ -104,9 +109,12 @@ impl Route {
     /// Where the staged files go, in the target's terms.
     pub fn staging(&self) -> String {
         match &self.transport {
-            Transport::Ssh { staging_dir: None } => "~/.pushinst-RUN-…".to_string(),
+            Transport::Ssh {
+                staging_dir: None, ..
+            } => "~/.pushinst-RUN-…".to_string(),
             Transport::Ssh {
                 staging_dir: Some(dir),
+                ..
             } => format!("{}/.pushinst-RUN-…", dir.as_str().trim_end_matches('/')),
             Transport::Smb { .. } => r"ADMIN$\pushinst-<random> (SYSTEM and Administrators only)".to_string(),
         }
@@ -371,6 +379,7 @@ pub fn route(target: &Target, exec: Option<WindowsExec>) -> Route {
         Os::Linux => (
             Transport::Ssh {
                 staging_dir: target.staging_dir.clone(),
+                algorithms: target.ssh_algorithms.clone(),
             },
             22,
         ),
@@ -581,7 +590,10 @@ credentials = ["first"]
         assert_eq!(
             plan.hosts[0].route,
             Route {
-                transport: Transport::Ssh { staging_dir: None },
+                transport: Transport::Ssh {
+                    staging_dir: None,
+                    algorithms: Algorithms::default(),
+                },
                 port: 22
             }
         );

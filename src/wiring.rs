@@ -125,9 +125,13 @@ impl Connectors {
     pub fn endpoint(&self, t: &Target, route: &Route) -> (Arc<dyn Connector>, Endpoint) {
         let connector: Arc<dyn Connector> = match &route.transport {
             // Shares the run's SSH configuration; only the staging place is per host.
-            Transport::Ssh { staging_dir } => {
-                Arc::new(self.ssh.staging_in(staging_dir.as_ref().map(|d| d.as_str())))
-            }
+            Transport::Ssh {
+                staging_dir,
+                algorithms,
+            } => Arc::new(
+                self.ssh
+                    .for_host(staging_dir.as_ref().map(|d| d.as_str()), algorithms),
+            ),
             // A Windows connector holds only its options: one per host is cheap,
             // and lets each host's own signing and encryption rule travel with it.
             Transport::Smb {

@@ -15,6 +15,7 @@ use super::shape::Names;
 use super::suggest::{list, nearest};
 use super::*;
 use crate::secrets::{InlineSecret, SecretSource};
+use crate::transport::ssh::algorithms;
 
 pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
     let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
@@ -149,7 +150,8 @@ impl Checker {
         }
     }
 
-    fn settings(&mut self, raw: RawSettings, credentials: &[String]) -> Settings {
+    fn settings(&mut self, mut raw: RawSettings, credentials: &[String]) -> Settings {
+        let ssh_algorithms = self.ssh_algorithms(take_algorithms!(raw));
         let defaults = Timeouts::default();
         let timeouts = Timeouts {
             connect: self.duration(raw.connect_timeout, defaults.connect),
@@ -201,6 +203,7 @@ impl Checker {
             smb_signing: self.smb_signing(raw.smb_signing).unwrap_or_default(),
             smb_encryption: self.smb_encryption(raw.smb_encryption).unwrap_or_default(),
             staging_dir: self.staging_dir(raw.staging_dir),
+            ssh_algorithms,
             start_timeout: self.duration(raw.start_timeout, DEFAULT_START_TIMEOUT),
             max_attempts,
             reboot,
@@ -283,6 +286,36 @@ impl Checker {
                 None
             }
         }
+    }
+
+    /// `kex_algorithms`, `ciphers`, … as OpenSSH reads them, each resolved here so
+    /// a name pushinst does not implement is found before any host is touched.
+    fn ssh_algorithms(&mut self, raw: RawAlgorithms) -> AlgorithmSettings {
+        let mut settings = AlgorithmSettings::default();
+        for (kind, raw) in AlgorithmKind::ALL.into_iter().zip(raw) {
+            let Some(raw) = raw else { continue };
+            match algorithms::resolve(kind, raw.get_ref()) {
+                Ok(list) => settings.set(kind, list),
+                Err(err) => {
+                    let implemented = kind.implemented();
+                    let hint = match &err {
+                        algorithms::ListError::Unknown { name, .. } => {
+                            let name = name.trim_start_matches(['+', '-', '^']);
+                            match nearest(name, implemented.iter().copied()) {
+                                Some(near) => format!("did you mean `{near}`?"),
+                                None => format!("pushinst implements: {}", implemented.join(", ")),
+                            }
+                        }
+                        _ => format!(
+                            "write names separated by commas: `a,b` replaces pushinst's list, `+a` adds to it, `-a` removes from it, `^a` puts it first (as in OpenSSH); it implements: {}",
+                            implemented.join(", ")
+                        ),
+                    };
+                    self.push(Problem::at(raw.span(), format!("{}: {err}", kind.setting())).hint(hint));
+                }
+            }
+        }
+        settings
     }
 
     fn staging_dir(&mut self, raw: Option<Spanned<String>>) -> Option<StagingDir> {
@@ -763,7 +796,8 @@ impl Checker {
         credentials: &[String],
         groups: &[String],
     ) -> Option<Group> {
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
+        let ssh_algorithms = self.ssh_algorithms(take_algorithms!(raw));
         let mut hosts = Vec::new();
         let mut entries = Vec::new();
         for pattern in &raw.hosts {
@@ -801,11 +835,13 @@ impl Checker {
             smb_encryption: self.smb_encryption(raw.smb_encryption),
             staging_dir: self.staging_dir(raw.staging_dir),
             start_timeout: self.optional_duration(raw.start_timeout),
+            ssh_algorithms,
         })
     }
 
     fn host(&mut self, raw: Spanned<RawHost>, credentials: &[String]) -> Option<HostOverride> {
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
+        let ssh_algorithms = self.ssh_algorithms(take_algorithms!(raw));
         let name = raw.name.get_ref().clone();
         let (name, port) = match pattern::expand(&name) {
             Ok(mut one) if one.len() == 1 => {
@@ -837,6 +873,7 @@ impl Checker {
             smb_encryption: self.smb_encryption(raw.smb_encryption),
             staging_dir: self.staging_dir(raw.staging_dir),
             start_timeout: self.optional_duration(raw.start_timeout),
+            ssh_algorithms,
         })
     }
 

@@ -25,6 +25,7 @@ pub use targets::{Target, TargetError, resolve_targets};
 
 pub use crate::runner::{RebootNotice, RebootPolicy, Timeouts};
 use crate::secrets::SecretSource;
+pub use crate::transport::ssh::algorithms::Kind as AlgorithmKind;
 pub use crate::transport::{Detect, RegistryView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -121,6 +122,25 @@ impl StagingDir {
     }
 }
 
+/// SSH algorithm lists set at one level (settings, a group, a `[[hosts]]` entry), each
+/// already resolved against pushinst's defaults, as OpenSSH resolves `+`, `-` and `^`.
+/// A list not set here comes from the next level out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlgorithmSettings {
+    lists: Vec<(AlgorithmKind, Vec<&'static str>)>,
+}
+
+impl AlgorithmSettings {
+    pub fn set(&mut self, kind: AlgorithmKind, list: Vec<&'static str>) {
+        self.lists.retain(|(k, _)| *k != kind);
+        self.lists.push((kind, list));
+    }
+
+    pub fn get(&self, kind: AlgorithmKind) -> Option<&[&'static str]> {
+        self.lists.iter().find(|(k, _)| *k == kind).map(|(_, l)| &l[..])
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {
     /// Unknown or changed keys refuse the host.
@@ -142,6 +162,7 @@ pub struct Settings {
     pub smb_signing: SmbSigning,
     pub smb_encryption: SmbEncryption,
     pub staging_dir: Option<StagingDir>,
+    pub ssh_algorithms: AlgorithmSettings,
     pub windows_exec: WindowsExec,
     /// Windows: the wrapper's start marker must appear within this.
     pub start_timeout: Duration,
@@ -212,6 +233,7 @@ pub struct Group {
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
     pub start_timeout: Option<Duration>,
+    pub ssh_algorithms: AlgorithmSettings,
 }
 
 /// One entry of a group's `hosts`, in the order written.
@@ -238,6 +260,7 @@ pub struct HostOverride {
     pub smb_encryption: Option<SmbEncryption>,
     pub staging_dir: Option<StagingDir>,
     pub start_timeout: Option<Duration>,
+    pub ssh_algorithms: AlgorithmSettings,
 }
 
 /// A job bound to targets: `sync` delivers its packages, in order, wherever they

@@ -55,6 +55,12 @@ pub struct RawSettings {
     pub smb_encryption: Option<Spanned<String>>,
     /// Linux: where staging directories are made instead of the login home.
     pub staging_dir: Option<Spanned<String>>,
+    /// SSH algorithm lists in OpenSSH's syntax (`a,b`, `+a`, `-a`, `^a`).
+    pub kex_algorithms: Option<Spanned<String>>,
+    pub host_key_algorithms: Option<Spanned<String>>,
+    pub ciphers: Option<Spanned<String>>,
+    pub macs: Option<Spanned<String>>,
+    pub pubkey_algorithms: Option<Spanned<String>>,
     /// For hosts named on the command line that no group or `[[hosts]]` entry knows.
     pub os: Option<Spanned<String>>,
     pub credentials: Option<Vec<Spanned<String>>>,
@@ -175,6 +181,12 @@ pub struct RawGroup {
     pub smb_encryption: Option<Spanned<String>>,
     pub staging_dir: Option<Spanned<String>>,
     pub start_timeout: Option<Spanned<String>>,
+    /// SSH algorithm lists in OpenSSH's syntax (`a,b`, `+a`, `-a`, `^a`).
+    pub kex_algorithms: Option<Spanned<String>>,
+    pub host_key_algorithms: Option<Spanned<String>>,
+    pub ciphers: Option<Spanned<String>>,
+    pub macs: Option<Spanned<String>>,
+    pub pubkey_algorithms: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +203,12 @@ pub struct RawHost {
     pub smb_encryption: Option<Spanned<String>>,
     pub staging_dir: Option<Spanned<String>>,
     pub start_timeout: Option<Spanned<String>>,
+    /// SSH algorithm lists in OpenSSH's syntax (`a,b`, `+a`, `-a`, `^a`).
+    pub kex_algorithms: Option<Spanned<String>>,
+    pub host_key_algorithms: Option<Spanned<String>>,
+    pub ciphers: Option<Spanned<String>>,
+    pub macs: Option<Spanned<String>>,
+    pub pubkey_algorithms: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,3 +240,19 @@ pub struct RawRegistryDetect {
     /// 32 or 64: which registry view on 64-bit Windows.
     pub view: Option<i64>,
 }
+
+/// The five SSH algorithm settings of one level, in `algorithms::Kind::ALL` order.
+pub type RawAlgorithms = [Option<Spanned<String>>; 5];
+
+macro_rules! take_algorithms {
+    ($raw:expr) => {
+        [
+            $raw.kex_algorithms.take(),
+            $raw.host_key_algorithms.take(),
+            $raw.ciphers.take(),
+            $raw.macs.take(),
+            $raw.pubkey_algorithms.take(),
+        ]
+    };
+}
+pub(crate) use take_algorithms;

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use crate::transport::ssh::algorithms::Algorithms;
+
 use super::pattern::{self, HostAddr, PatternError};
 use super::suggest::{list, nearest};
 use super::{
-    Group, GroupEntry, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir, WindowsExec,
+    AlgorithmKind, Group, GroupEntry, HostOverride, Inventory, Os, SmbEncryption, SmbSigning, StagingDir,
+    WindowsExec,
 };
 
 /// A host that is ready to plan: where to connect, what it runs, who to log in as.
@@ -28,6 +31,8 @@ pub struct Target {
     pub staging_dir: Option<StagingDir>,
     /// Windows hosts: how long the wrapper may take to show it started.
     pub start_timeout: Duration,
+    /// Linux hosts: the SSH algorithms offered, in order of preference.
+    pub ssh_algorithms: Algorithms,
 }
 
 impl Target {
@@ -257,8 +262,21 @@ fn settle(inv: &Inventory, addr: HostAddr, through: Vec<&Group>) -> Result<Targe
         .and_then(|o| o.start_timeout)
         .or_else(|| groups.iter().find_map(|g| g.start_timeout))
         .unwrap_or(inv.settings.start_timeout);
+    // Each list on its own, as OpenSSH takes each directive from the first place
+    // that sets it: the host, then its first group that does, then the settings.
+    let mut ssh_algorithms = Algorithms::default();
+    for kind in AlgorithmKind::ALL {
+        let list = over
+            .and_then(|o| o.ssh_algorithms.get(kind))
+            .or_else(|| groups.iter().find_map(|g| g.ssh_algorithms.get(kind)))
+            .or_else(|| inv.settings.ssh_algorithms.get(kind));
+        if let Some(list) = list {
+            ssh_algorithms.set(kind, list.to_vec());
+        }
+    }
     Ok(Target {
         exec,
+        ssh_algorithms,
         staging_dir,
         start_timeout,
         smb_signing,

@@ -26,7 +26,15 @@ fn decision(d: &Decision) -> String {
 
 fn transport(host: &HostPlan) -> String {
     match host.route.transport {
-        Transport::Ssh { .. } => format!("ssh :{}", host.route.port),
+        Transport::Ssh { ref algorithms, .. } => {
+            let mut text = format!("ssh :{}", host.route.port);
+            // Weak algorithms allowed are shown wherever the host is, never only in the file.
+            let legacy = algorithms.legacy();
+            if !legacy.is_empty() {
+                text.push_str(&format!(" LEGACY-ALLOWED({})", legacy.join(",")));
+            }
+            text
+        }
         Transport::Smb {
             exec,
             signing,
@@ -300,6 +308,14 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                 Decision::Omit(Omitted::AlreadySucceeded) => ("leave-installed", Value::Null),
                 Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
             };
+            let algorithms: serde_json::Map<String, Value> = match &host.route.transport {
+                Transport::Ssh { algorithms, .. } => algorithms
+                    .changed()
+                    .into_iter()
+                    .map(|(kind, list)| (kind.setting().to_string(), Value::String(list)))
+                    .collect(),
+                Transport::Smb { .. } => serde_json::Map::new(),
+            };
             let (transport, exec, signing, encryption, start) = match host.route.transport {
                 Transport::Ssh { .. } => ("ssh", None, None, None, None),
                 Transport::Smb {
@@ -327,6 +343,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "smb_signing": signing,
                     "smb_encryption": encryption,
                     "start_timeout_ms": start,
+                    "ssh_algorithms": algorithms,
                     "staging": host.route.staging(),
                     "verify": host.route.verifies(),
                     "credentials": host.credentials,

@@ -61,15 +61,17 @@ async fn try_credential(
             AuthMethod::Key { path, passphrase } => {
                 match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
                     Err(e) => Some(format!("cannot load key {}: {e}", path.display())),
-                    Ok(key) => {
-                        let hash = rsa_hash(conn, key.algorithm()).await?;
-                        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
-                        conn.handle
-                            .authenticate_publickey(&credential.user, key)
-                            .await
-                            .map(|r| refused(r, "key refused", server_accepts))
-                            .map_err(lost)?
-                    }
+                    Ok(key) => match signature(conn, key.algorithm()).await? {
+                        Err(reason) => Some(reason),
+                        Ok(hash) => {
+                            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+                            conn.handle
+                                .authenticate_publickey(&credential.user, key)
+                                .await
+                                .map(|r| refused(r, "key refused", server_accepts))
+                                .map_err(lost)?
+                        }
+                    },
                 }
             }
             AuthMethod::Agent => agent(conn, &credential.user, server_accepts).await?,
@@ -108,15 +110,44 @@ fn lost(source: russh::Error) -> TransportError {
     SshError::LostDuringAuth { source }.into()
 }
 
-async fn rsa_hash(
+/// The signature a key of `algorithm` logs in with, as `pubkey_algorithms` and the
+/// server allow: `Err` with the reason when none is allowed.
+async fn signature(
     conn: &SshConnection,
     algorithm: Algorithm,
-) -> Result<Option<russh::keys::HashAlg>, TransportError> {
-    if !matches!(algorithm, Algorithm::Rsa { .. }) {
-        return Ok(None);
-    }
-    let best = conn.handle.best_supported_rsa_hash().await.map_err(lost)?;
-    Ok(best.flatten())
+) -> Result<Result<Option<russh::keys::HashAlg>, String>, TransportError> {
+    let server = if matches!(algorithm, Algorithm::Rsa { .. }) {
+        // The server names only its best RSA signature; one that takes SHA-512
+        // takes SHA-256 too.
+        let best = conn.handle.best_supported_rsa_hash().await.map_err(lost)?;
+        best.map(|best| match best {
+            Some(russh::keys::HashAlg::Sha512) => vec![
+                Algorithm::Rsa {
+                    hash: Some(russh::keys::HashAlg::Sha512),
+                },
+                Algorithm::Rsa {
+                    hash: Some(russh::keys::HashAlg::Sha256),
+                },
+            ],
+            hash => vec![Algorithm::Rsa { hash }],
+        })
+    } else {
+        None
+    };
+    Ok(
+        match conn.algorithms.pubkey_signature(&algorithm, server.as_deref()) {
+            Some(Algorithm::Rsa { hash }) => Ok(hash),
+            Some(_) => Ok(None),
+            None => Err(format!(
+                "{algorithm} key not offered: pubkey_algorithms does not allow it{}",
+                if matches!(algorithm, Algorithm::Rsa { .. }) {
+                    " with a signature the server takes (add \"+ssh-rsa\" for an old server)"
+                } else {
+                    ""
+                }
+            )),
+        },
+    )
 }
 
 async fn agent(
@@ -136,7 +167,9 @@ async fn agent(
         let AgentIdentity::PublicKey { key, .. } = identity else {
             continue;
         };
-        let hash = rsa_hash(conn, key.algorithm()).await?;
+        let Ok(hash) = signature(conn, key.algorithm()).await? else {
+            continue;
+        };
         match conn
             .handle
             .authenticate_publickey_with(user, key, hash, &mut agent)

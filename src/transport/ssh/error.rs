@@ -18,10 +18,13 @@ pub enum SshError {
         #[source]
         source: russh::Error,
     },
-    #[error("SSH handshake failed: the host and pushinst share no algorithm: {source}")]
+    #[error("no common {noun}: the host offers {}; {}", offered(offers), remedy.as_deref().unwrap_or("pushinst implements none of them"))]
     NoCommonAlgorithm {
-        #[source]
-        source: russh::Error,
+        noun: &'static str,
+        /// The server's list, as it sent it.
+        offers: Vec<String>,
+        /// The setting that would allow one of them, when pushinst implements one.
+        remedy: Option<String>,
     },
 
     #[error("{label} offered a host certificate; pushinst checks plain host keys only")]
@@ -283,6 +286,47 @@ impl SshError {
     }
 }
 
+/// The server's list in a message: the first few names, then how many more.
+fn offered(offers: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let mut text = offers.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if offers.len() > SHOWN {
+        text.push_str(&format!(" and {} more", offers.len() - SHOWN));
+    }
+    if text.is_empty() {
+        "nothing".to_string()
+    } else {
+        text
+    }
+}
+
+/// A handshake that found no algorithm both sides have, named by the list it
+/// failed on, with the setting that would reach the host.
+pub(super) fn no_common(
+    kind: russh::AlgorithmKind,
+    theirs: Vec<String>,
+    ours: &super::algorithms::Algorithms,
+) -> SshError {
+    use super::algorithms::{self, Kind};
+    let kind = match kind {
+        russh::AlgorithmKind::Kex => Some(Kind::Kex),
+        russh::AlgorithmKind::Key => Some(Kind::HostKey),
+        russh::AlgorithmKind::Cipher => Some(Kind::Cipher),
+        russh::AlgorithmKind::Mac => Some(Kind::Mac),
+        russh::AlgorithmKind::Compression => None,
+    };
+    // Only the flags of the key exchange list, never an algorithm to offer.
+    let offers: Vec<String> = theirs
+        .into_iter()
+        .filter(|n| !n.starts_with("ext-info-") && !n.starts_with("kex-strict-"))
+        .collect();
+    SshError::NoCommonAlgorithm {
+        noun: kind.map_or("compression", Kind::noun),
+        remedy: kind.and_then(|k| algorithms::remedy(k, &offers, ours)),
+        offers,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;
@@ -329,7 +373,9 @@ mod tests {
             (SshError::ClosedDuringInstall, ErrorClass::Connect),
             (
                 SshError::NoCommonAlgorithm {
-                    source: russh::Error::Kex,
+                    noun: "cipher",
+                    offers: vec!["aes128-cbc".into()],
+                    remedy: None,
                 },
                 ErrorClass::Negotiation,
             ),

@@ -1,6 +1,7 @@
 //! Linux targets over SSH (russh): one connection per host carries detect, upload
 //! (SFTP), verify, execute and cleanup.
 
+pub mod algorithms;
 mod auth;
 mod error;
 mod exec;
@@ -11,10 +12,13 @@ mod requires;
 mod stage;
 mod wrapper;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
+
+use algorithms::Algorithms;
 
 use crate::inventory::Requirement;
 use crate::outcome::Unmet;
@@ -33,39 +37,60 @@ pub struct SshConnector {
     shared: Arc<Shared>,
     /// The directory staging directories go in; `None` is the login home.
     staging_dir: Option<String>,
+    algorithms: Arc<Algorithms>,
+    config: Arc<client::Config>,
 }
 
 struct Shared {
-    config: Arc<client::Config>,
     check: Arc<HostKeyCheck>,
     /// Names the staging directory, so leftovers can be traced to a run.
     run_id: String,
+    /// One russh configuration per set of algorithms in the run, shared by its hosts.
+    configs: Mutex<HashMap<Algorithms, Arc<client::Config>>>,
+}
+
+impl Shared {
+    fn config(&self, algorithms: &Algorithms) -> Arc<client::Config> {
+        let mut configs = self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        configs
+            .entry(algorithms.clone())
+            .or_insert_with(|| {
+                Arc::new(client::Config {
+                    // Each step has its own timeout in the runner; russh must not add another.
+                    inactivity_timeout: None,
+                    nodelay: true,
+                    preferred: algorithms.preferred(),
+                    ..Default::default()
+                })
+            })
+            .clone()
+    }
 }
 
 impl SshConnector {
     pub fn new(check: HostKeyCheck, run_id: &str) -> Self {
-        let config = client::Config {
-            // Each step has its own timeout in the runner; russh must not add another.
-            inactivity_timeout: None,
-            nodelay: true,
-            ..Default::default()
-        };
+        let shared = Arc::new(Shared {
+            check: Arc::new(check),
+            run_id: run_id.to_string(),
+            configs: Mutex::new(HashMap::new()),
+        });
+        let algorithms = Algorithms::default();
         SshConnector {
-            shared: Arc::new(Shared {
-                config: Arc::new(config),
-                check: Arc::new(check),
-                run_id: run_id.to_string(),
-            }),
+            config: shared.config(&algorithms),
+            shared,
             staging_dir: None,
+            algorithms: Arc::new(algorithms),
         }
     }
 
-    /// The same run's connector, staging in the absolute path `dir` (the login home
-    /// when `None`).
-    pub fn staging_in(&self, dir: Option<&str>) -> Self {
+    /// The same run's connector for one host: staging in the absolute path `dir`
+    /// (the login home when `None`), offering `algorithms`.
+    pub fn for_host(&self, dir: Option<&str>, algorithms: &Algorithms) -> Self {
         SshConnector {
             shared: self.shared.clone(),
             staging_dir: dir.map(|d| d.trim_end_matches('/').to_string()),
+            config: self.shared.config(algorithms),
+            algorithms: Arc::new(algorithms.clone()),
         }
     }
 }
@@ -76,9 +101,11 @@ impl Connector for SshConnector {
         endpoint: &'a Endpoint,
     ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
         Box::pin(async move {
-            let handle = open(&self.shared, endpoint).await?;
+            let handle = open(&self.shared, &self.config, &self.algorithms, endpoint).await?;
             Ok(Box::new(SshConnection {
                 shared: self.shared.clone(),
+                config: self.config.clone(),
+                algorithms: self.algorithms.clone(),
                 staging_dir: self.staging_dir.clone(),
                 endpoint: endpoint.clone(),
                 handle,
@@ -92,7 +119,12 @@ impl Connector for SshConnector {
     }
 }
 
-async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, SshError> {
+async fn open(
+    shared: &Shared,
+    config: &Arc<client::Config>,
+    algorithms: &Algorithms,
+    endpoint: &Endpoint,
+) -> Result<Handle<Client>, SshError> {
     let address = &endpoint.address;
     let port = endpoint.port;
     let stream = super::net::dial(address, port, SSH_REFUSED).await?;
@@ -102,12 +134,12 @@ async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, Ss
         port,
         check: shared.check.clone(),
     };
-    client::connect_stream(shared.config.clone(), stream, handler)
+    client::connect_stream(config.clone(), stream, handler)
         .await
         .map_err(|e| match e {
             ClientError::HostKey(e) => e,
-            ClientError::Ssh(source @ russh::Error::NoCommonAlgo { .. }) => {
-                SshError::NoCommonAlgorithm { source }
+            ClientError::Ssh(russh::Error::NoCommonAlgo { kind, theirs, .. }) => {
+                error::no_common(kind, theirs, algorithms)
             }
             ClientError::Ssh(source) => SshError::Handshake { source },
         })
@@ -115,6 +147,8 @@ async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, Ss
 
 pub struct SshConnection {
     shared: Arc<Shared>,
+    config: Arc<client::Config>,
+    algorithms: Arc<Algorithms>,
     staging_dir: Option<String>,
     endpoint: Endpoint,
     handle: Handle<Client>,
@@ -131,7 +165,7 @@ pub struct SshConnection {
 
 impl SshConnection {
     async fn reconnect(&mut self) -> Result<(), TransportError> {
-        self.handle = open(&self.shared, &self.endpoint).await?;
+        self.handle = open(&self.shared, &self.config, &self.algorithms, &self.endpoint).await?;
         self.user = None;
         Ok(())
     }
