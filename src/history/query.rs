@@ -193,6 +193,24 @@ impl History {
         Ok(found.is_some())
     }
 
+    /// Was the package taken off this host on purpose (`pushinst remove`), with no
+    /// install since? The newest decisive attempt says: a removal, or anything else.
+    pub fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+        let outcome: Option<Option<String>> = self
+            .conn()
+            .query_row(
+                "SELECT outcome FROM attempts WHERE host = ?1 AND package = ?2 AND decisive
+                 ORDER BY id DESC LIMIT 1",
+                params![host, package],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(outcome
+            .flatten()
+            .and_then(|json| serde_json::from_str::<Outcome>(&json).ok())
+            .is_some_and(|o| o.is_removal()))
+    }
+
     /// The journal: what finished runs put on targets and did not remove (a run
     /// still going owns its artefacts).
     pub fn leftovers(&self) -> Result<Vec<ArtefactRow>, HistoryError> {

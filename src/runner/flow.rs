@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use super::books::Books;
 use super::events::{EventKind, EventSink, HostReport, Step, StepRecord};
 use super::{
-    ExitCodes, HostJob, Leftover, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts, Work,
+    ExitCodes, HostJob, Leftover, Operation, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts,
+    Work,
 };
 use crate::outcome::{Failure, Outcome, Removed, Skip, Unreachable};
 use crate::secrets::Redactor;
@@ -146,7 +147,7 @@ impl<'a> HostRun<'a> {
             } else {
                 self.package(conn.as_mut(), pkg, &credential).await
             };
-            earlier_failed |= !outcome.is_success();
+            earlier_failed |= !outcome.is_as_asked();
             self.report.duration = if index == 0 {
                 started.elapsed()
             } else {
@@ -244,8 +245,15 @@ impl<'a> HostRun<'a> {
         }
         if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
             let limit = self.ctx.timeouts.auth;
-            if self.step(Step::Detect, limit, conn.detect(detect)).await? {
-                return Ok(Outcome::AlreadyInstalled);
+            let installed = self.step(Step::Detect, limit, conn.detect(detect)).await?;
+            match (pkg.operation, installed) {
+                (Operation::Install, true) => return Ok(Outcome::AlreadyInstalled),
+                (Operation::Remove { .. }, false) => {
+                    return Ok(Outcome::Skipped {
+                        reason: Skip::NotInstalled,
+                    });
+                }
+                _ => {}
             }
         }
         self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
@@ -261,7 +269,25 @@ impl<'a> HostRun<'a> {
         let output = self
             .step(Step::Execute, install.timeout + EXEC_GRACE, run)
             .await?;
-        Ok(self.classify(output, &pkg.codes))
+        let outcome = self.classify(output, &pkg.codes);
+        let Operation::Remove { verify } = pkg.operation else {
+            return Ok(outcome);
+        };
+        let Some(exit_code) = outcome.is_success().then(|| outcome.exit_code()).flatten() else {
+            return Ok(outcome);
+        };
+        // The uninstaller said it worked; where the package can be detected, the
+        // host has the last word.
+        if let (true, Some(detect)) = (verify, &pkg.detect) {
+            let limit = self.ctx.timeouts.auth;
+            if self.step(Step::Detect, limit, conn.detect(detect)).await? {
+                return Ok(Outcome::Failed {
+                    step: Some(Step::Detect),
+                    reason: Failure::StillInstalled { exit_code },
+                });
+            }
+        }
+        Ok(Outcome::Removed { exit_code })
     }
 
     fn classify(&mut self, out: ExecOutput, codes: &ExitCodes) -> Outcome {
