@@ -5,6 +5,7 @@
 mod common;
 
 use common::Fleet;
+use common::emulator::Emulators;
 
 const DETECT: &str = r#"detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/agent/installed\"""#;
 
@@ -329,4 +330,102 @@ fn dry_run_shows_the_uninstall_plan_and_touches_nothing() {
     assert_eq!(lines[1]["data"]["decision"], "remove", "{}", json.stdout());
     assert_eq!(fleet.all_logins(), [0]);
     assert!(uninstall_runs(&fleet).is_empty());
+}
+
+#[test]
+fn a_windows_host_runs_the_uninstall_command_as_system_and_verifies_it_in_the_registry() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(3, "normal");
+    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
+    // A program "on the host": the emulator runs the uploaded batch script's line
+    // under /bin/sh. win1's works, win2's fails with 3, win3 never had the package.
+    let uninstaller = fleet
+        .installer(
+            "win-uninstall.sh",
+            r#"echo "uninstall $*" >> "$PUSHINST_EMULATOR_ROOT/uninstall.log"
+case "$PUSHINST_EMULATOR_ROOT" in *win2) exit 3 ;; esac
+echo '{}' > "$PUSHINST_EMULATOR_ROOT/registry.json""#,
+        )
+        .display()
+        .to_string();
+    for n in 1..=2 {
+        std::fs::write(
+            win.root(n).join("registry.json"),
+            r#"{"HKLM\\Software\\Acme\\Agent": {"Version": "7.2.1"}}"#,
+        )
+        .unwrap();
+    }
+    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
+    fleet.write(
+        "pushinst.toml",
+        &format!(
+            r#"[settings]
+connect_timeout = "3s"
+
+[credentials.admin]
+user = '.\Administrator'
+password = {{ file = "{password}" }}
+
+[packages.agent]
+version = "7.2"
+
+[packages.agent.windows]
+file = "AcmeSetup.exe"
+detect = {{ registry = 'HKLM\Software\Acme\Agent', value = "Version" }}
+
+[packages.agent.windows.uninstall]
+command = "{uninstaller}"
+args = ["/S", "REMOVE=ALL"]
+
+[groups.branch]
+hosts = [{hosts}]
+os = "windows"
+credentials = ["admin"]
+"#,
+            password = win.password_file().display(),
+            hosts = hosts.join(", ")
+        ),
+    );
+    let run = fleet.run(&["remove", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let removed = run.outcome(&win.endpoints[0]);
+    assert_eq!(removed["kind"], "removed", "{}", run.debug());
+    assert_eq!(removed["exit_code"], 0);
+    let failed = run.outcome(&win.endpoints[1]);
+    assert_eq!(failed["detail"]["reason"]["kind"], "exit-code", "{}", run.debug());
+    assert_eq!(failed["exit_code"], 3);
+    let absent = run.outcome(&win.endpoints[2]);
+    assert_eq!(
+        absent["detail"]["reason"]["kind"],
+        "not-installed",
+        "{}",
+        run.debug()
+    );
+    let log = |n: usize| std::fs::read_to_string(win.root(n).join("uninstall.log")).unwrap_or_default();
+    assert_eq!(log(1), "uninstall /S REMOVE=ALL\n");
+    assert_eq!(log(2), "uninstall /S REMOVE=ALL\n");
+    assert_eq!(log(3), "", "nothing runs where nothing is installed");
+    for n in 1..=3 {
+        assert!(
+            win.leftovers(n).is_empty(),
+            "host {n} left {:?}",
+            win.leftovers(n)
+        );
+    }
+    // As SYSTEM: through a temporary service, as an install is.
+    let calls = win.calls(1);
+    assert!(
+        calls.iter().any(|c| c.starts_with("CreateServiceW"))
+            && calls.iter().any(|c| c.starts_with("DeleteService")),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("RUN ") && c.contains("pushinst-uninstall.cmd")),
+        "{calls:?}"
+    );
+    let rows = status(&fleet);
+    assert_eq!(result_of(&rows, &win.endpoints[0]), "removed");
+    assert_eq!(result_of(&rows, &win.endpoints[1]), "failed");
 }
