@@ -616,6 +616,7 @@ mod tests {
         last: HashMap<String, String>,
         failures: HashMap<(String, String), u32>,
         succeeded: Vec<(String, String)>,
+        removed: Vec<(String, String)>,
     }
 
     impl Facts for Scripted {
@@ -630,6 +631,9 @@ mod tests {
         }
         fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
             Ok(self.succeeded.contains(&(host.to_string(), package.to_string())))
+        }
+        fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+            Ok(self.removed.contains(&(host.to_string(), package.to_string())))
         }
     }
 
@@ -650,6 +654,15 @@ password = { env = "B" }
 [packages.agent]
 linux = { file = "setup.sh" }
 windows = { file = "setup.sh" }
+
+[packages.tool.linux]
+file = "setup.sh"
+detect = "test -e /opt/tool"
+uninstall = { command = "/opt/tool/it's uninstall", args = ["-y"], success_codes = [0, 2] }
+
+[packages.tool.windows]
+file = "setup.sh"
+uninstall = { file = "setup.sh", timeout = "1m" }
 
 [groups.mixed]
 hosts = ["l1", "l2", "l3"]
@@ -767,5 +780,84 @@ credentials = ["first"]
                 start_timeout: Duration::from_secs(60),
             }
         );
+    }
+
+    #[test]
+    fn sync_leaves_a_removed_host_unless_asked_and_remove_plans_each_os_uninstall() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inventory(&dir);
+        let targets = || crate::inventory::resolve_targets(&inv, &["mixed".into(), "win".into()]).unwrap();
+        let mut facts = Scripted::default();
+        facts.removed.push(key("l1"));
+        facts.succeeded.push(key("l1"));
+        facts.succeeded.push(key("l2"));
+        let sync = |include_removed| {
+            let options = PlanOptions {
+                include_removed,
+                ..options(Selection::Missing, None)
+            };
+            let plan = plan(&inv, &["agent".into()], targets(), options, &facts).expect("plan");
+            plan.hosts
+                .iter()
+                .map(|h| h.decisions[0].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sync(false),
+            [
+                Decision::Omit(Omitted::Removed),
+                Decision::Omit(Omitted::AlreadySucceeded),
+                Decision::Install,
+                Decision::Install
+            ]
+        );
+        // Asked: the install on record before the removal no longer counts.
+        assert_eq!(
+            sync(true)[..2],
+            [Decision::Install, Decision::Omit(Omitted::AlreadySucceeded)]
+        );
+
+        let remove = |package: &str| {
+            let options = PlanOptions {
+                goal: Goal::Remove,
+                ..options(Selection::All, None)
+            };
+            plan(&inv, &[package.into()], targets(), options, &facts)
+        };
+        let refused = remove("agent").expect_err("no uninstall");
+        assert!(
+            matches!(&refused, PlanError::NoUninstall { os: Os::Linux, location, .. }
+                if location.ends_with("pushinst.toml:14:9")),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .hint()
+                .unwrap()
+                .contains("[packages.agent.linux.uninstall]")
+        );
+        let plan = remove("tool").expect("plan");
+        assert_eq!(plan.goal, Goal::Remove);
+        // An explicit request: the attempt limit and the record do not hold it back.
+        assert!(plan.hosts.iter().all(|h| h.decisions[0] == Decision::Remove));
+        let linux = &plan.hosts[0].installs[0];
+        assert_eq!(linux.operation, Operation::Remove { verify: true });
+        assert_eq!(
+            (linux.args.clone(), linux.success_codes.clone()),
+            (vec!["-y".to_string()], vec![0, 2])
+        );
+        assert!(linux.requires.is_empty());
+        let shim = linux.shim.as_ref().expect("a command runs through a script");
+        assert_eq!(file_name(&linux.installer), "pushinst-uninstall.sh");
+        assert!(
+            shim.script.contains(r#"exec '/opt/tool/it'\''s uninstall' "$@""#),
+            "{}",
+            shim.script
+        );
+        let windows = &plan.hosts[3].installs[0];
+        assert_eq!(windows.operation, Operation::Remove { verify: false });
+        assert!(windows.shim.is_none());
+        assert_eq!(windows.timeout, Duration::from_secs(60));
+        assert!(windows.installer.ends_with("setup.sh"));
     }
 }

@@ -194,18 +194,19 @@ impl History {
     }
 
     /// Was the package taken off this host on purpose (`pushinst remove`), with no
-    /// install since? The newest decisive attempt says: a removal, or anything else.
+    /// successful install since? Newest first: a removal says yes, a success says
+    /// no, a failure (an install that did not work, a removal that did not) says
+    /// nothing and the one before it decides.
     pub fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
-        let outcome: Option<Option<String>> = self
-            .conn()
-            .query_row(
-                "SELECT outcome FROM attempts WHERE host = ?1 AND package = ?2 AND decisive
-                 ORDER BY id DESC LIMIT 1",
-                params![host, package],
-                |row| row.get(0),
-            )
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT outcome FROM attempts WHERE host = ?1 AND package = ?2 AND decisive AND success
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        let newest: Option<Option<String>> = stmt
+            .query_row(params![host, package], |row| row.get(0))
             .optional()?;
-        Ok(outcome
+        Ok(newest
             .flatten()
             .and_then(|json| serde_json::from_str::<Outcome>(&json).ok())
             .is_some_and(|o| o.is_removal()))

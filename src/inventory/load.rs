@@ -1081,6 +1081,70 @@ credentials = ["deploy"]
     }
 
     #[test]
+    fn an_uninstall_loads_with_its_defaults_and_a_bad_one_is_located() {
+        let with = |uninstall: &str| {
+            GOOD.replace(
+                r#"detect = "test -x /opt/agent" }"#,
+                &format!(r#"detect = "test -x /opt/agent", uninstall = {uninstall} }}"#),
+            )
+        };
+        let inv = parse(
+            Path::new("inv.toml"),
+            with(r#"{ command = "/opt/agent/uninstall", args = ["--purge"] }"#),
+        )
+        .unwrap();
+        let linux = inv.packages["agent"].linux.as_ref().unwrap();
+        assert_eq!(
+            linux.uninstall,
+            Some(Uninstall {
+                program: UninstallProgram::Command("/opt/agent/uninstall".into()),
+                args: vec!["--purge".into()],
+                success_codes: vec![0],
+                timeout: None,
+                verify: true,
+            })
+        );
+        assert_eq!(linux.location, "inv.toml:13:9");
+        let text = with(r#"{ command = "/bin/true", file = "dist/install.sh" }"#);
+        let p = problems(&text);
+        assert_eq!(
+            p[0].message,
+            "an uninstall has either `command` or `file`, not both"
+        );
+        assert_eq!(line_col(&text, &p[0]), (13, 132), "the second program");
+        let p = problems(&with(r#"{ args = ["x"] }"#));
+        assert_eq!(p[0].message, "this uninstall names nothing to run");
+        let p = problems(&with(r#"{ command = "/bin/true", arg = ["x"] }"#));
+        assert!(p[0].message.contains("arg"), "{p:?}");
+        assert!(p[0].hint.as_deref().unwrap_or_default().contains("args"), "{p:?}");
+        // A missing uninstaller, like a missing installer, is named only beside other
+        // problems: the plan refuses it when a `remove` needs it.
+        let p = problems(&with(r#"{ file = "dist/missing.sh", timeout = "soon" }"#));
+        assert!(
+            p.iter()
+                .any(|p| p.message == "uninstaller `dist/missing.sh` does not exist"),
+            "{p:?}"
+        );
+        let no_detect = GOOD.replace(
+            r#"detect = "test -x /opt/agent" }"#,
+            r#"uninstall = { command = "/bin/true", verify = true } }"#,
+        );
+        assert_eq!(
+            problems(&no_detect)[0].message,
+            "`verify = true` needs a detect to verify with"
+        );
+        // A Windows command becomes a line of a batch file: nothing cmd acts on.
+        let windows = GOOD.replace(
+            r#"detect = "test -x /opt/agent" }"#,
+            "}\nwindows = { file = \"dist/install.sh\", uninstall = { command = \"C:\\\\x.exe & calc\" } }",
+        );
+        assert_eq!(
+            problems(&windows)[0].message,
+            "this uninstall command cannot be run as written"
+        );
+    }
+
+    #[test]
     fn a_registry_check_belongs_to_a_windows_installer() {
         let registry = r#"detect = { registry = 'HKLM\Software\Acme', value = "Version" }"#;
         let windows = GOOD.replace(
