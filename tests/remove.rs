@@ -330,6 +330,11 @@ fn dry_run_shows_the_uninstall_plan_and_touches_nothing() {
     assert_eq!(lines[1]["data"]["decision"], "remove", "{}", json.stdout());
     assert_eq!(fleet.all_logins(), [0]);
     assert!(uninstall_runs(&fleet).is_empty());
+
+    // Removing needs no installer on this machine: its absence is no problem here.
+    std::fs::remove_file(fleet.path("install.sh")).unwrap();
+    let run = fleet.run(&["remove", "agent", "--to", "fleet", "--dry-run"]);
+    assert_eq!(run.code(), 0, "{}", run.debug());
 }
 
 #[test]
