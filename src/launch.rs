@@ -130,10 +130,21 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
             let _ = junit.nothing_to_do(&run_id);
         }
         if cli.output() == OutputFormat::Human && !cli.quiet() {
-            report::write_out(
-                &mut std::io::stdout(),
-                "nothing to do: every target has these packages on record as installed\n",
-            );
+            let removed = plan
+                .hosts
+                .iter()
+                .flat_map(|h| &h.decisions)
+                .filter(|d| **d == plan::Decision::Omit(plan::Omitted::Removed))
+                .count();
+            let text = if removed > 0 {
+                format!(
+                    "nothing to do: every target has these packages on record as installed, \
+                     or removed on purpose ({removed}; `sync --include-removed` installs those again)\n"
+                )
+            } else {
+                "nothing to do: every target has these packages on record as installed\n".to_string()
+            };
+            report::write_out(&mut std::io::stdout(), &text);
         }
         return Ok(EXIT_OK);
     }

@@ -126,6 +126,10 @@ pub enum Failure {
     Transport { class: ErrorClass, message: String },
     /// The history could not record what the host would get, so nothing was done.
     HistoryUnavailable { message: String },
+    /// `pushinst remove`: the uninstaller exited with a code that is not one of its
+    /// success codes. Not an installer failure: it does not count toward the
+    /// package's attempt limit.
+    UninstallerExitCode { code: i32 },
     /// `pushinst remove`: the uninstaller exited with `exit_code`, a success code,
     /// but the package's detect still finds it.
     StillInstalled { exit_code: i32 },
@@ -284,7 +288,7 @@ impl Outcome {
                 | Outcome::InstalledRebootRequired { .. }
                 | Outcome::Removed { .. }
                 | Outcome::Failed {
-                    reason: Failure::StillInstalled { .. },
+                    reason: Failure::StillInstalled { .. } | Failure::UninstallerExitCode { .. },
                     ..
                 }
         ) || self.counts_as_attempt()
@@ -328,7 +332,10 @@ impl Outcome {
             | Outcome::InstalledRebootRequired { exit_code }
             | Outcome::Removed { exit_code } => Some(*exit_code),
             Outcome::Failed {
-                reason: Failure::ExitCode { code } | Failure::StillInstalled { exit_code: code },
+                reason:
+                    Failure::ExitCode { code }
+                    | Failure::UninstallerExitCode { code }
+                    | Failure::StillInstalled { exit_code: code },
                 ..
             } => Some(*code),
             _ => None,
@@ -388,6 +395,10 @@ mod tests {
             Outcome::Failed {
                 step: Some(Step::Detect),
                 reason: Failure::StillInstalled { exit_code: 0 },
+            },
+            Outcome::Failed {
+                step: Some(Step::Execute),
+                reason: Failure::UninstallerExitCode { code: 4 },
             },
             Outcome::Failed {
                 step: Some(Step::Execute),
@@ -476,6 +487,7 @@ mod tests {
                 ("removed", true, true, false, false, true),
                 ("cleaned", true, false, false, false, true),
                 ("failed", false, true, true, true, true),
+                ("failed", false, true, false, true, true),
                 ("failed", false, true, false, true, true),
                 ("failed", false, true, true, true, true),
                 ("failed", false, false, false, true, true),

@@ -119,7 +119,12 @@ fn a_removed_host_runs_the_uninstaller_as_root_shows_removed_and_sync_leaves_it_
     let logins = fleet.all_logins();
     let sync = fleet.run(&["sync"]);
     assert_eq!(sync.code(), 0, "{}", sync.debug());
-    assert!(sync.stdout().contains("nothing to do"), "{}", sync.debug());
+    assert!(
+        sync.stdout()
+            .contains("or removed on purpose (1; `sync --include-removed`"),
+        "{}",
+        sync.debug()
+    );
     assert_eq!(fleet.all_logins(), logins);
     assert_eq!(fleet.timeline().len(), 2, "no reinstall");
     let dry = fleet.run(&["sync", "--dry-run"]);
@@ -208,9 +213,12 @@ rm -f "$PUSHINST_FIXTURE_DIR/opt/agent/installed""#,
     assert_eq!(run.code(), 1, "{}", run.debug());
     let failed = run.outcome(&fleet.endpoints[0]);
     assert_eq!(failed["kind"], "failed", "{}", run.debug());
-    assert_eq!(failed["detail"]["reason"]["kind"], "exit-code");
+    assert_eq!(failed["detail"]["reason"]["kind"], "uninstaller-exit-code");
     assert_eq!(failed["exit_code"], 3);
     assert_eq!(failed["step"], "execute");
+    // Not an installer failure: the package's attempt limit is for installing.
+    assert_eq!(failed["counts_as_attempt"], false);
+    assert_eq!(failed["installer_ran"], true);
     let kept = run.outcome(&fleet.endpoints[1]);
     assert_eq!(
         kept["detail"]["reason"]["kind"],
@@ -236,7 +244,7 @@ rm -f "$PUSHINST_FIXTURE_DIR/opt/agent/installed""#,
     assert_eq!(result_of(&rows, &fleet.endpoints[2]), "removed");
     let xml = std::fs::read_to_string(&junit).expect("junit file");
     assert!(xml.contains("failures=\"2\""), "{xml}");
-    assert!(xml.contains("exited with code 3"), "{xml}");
+    assert!(xml.contains("uninstaller exited with code 3"), "{xml}");
 
     // A failed removal is not a removal: sync leaves the installed hosts alone and
     // puts the package back only where it was removed, when asked.
@@ -397,7 +405,12 @@ credentials = ["admin"]
     assert_eq!(removed["kind"], "removed", "{}", run.debug());
     assert_eq!(removed["exit_code"], 0);
     let failed = run.outcome(&win.endpoints[1]);
-    assert_eq!(failed["detail"]["reason"]["kind"], "exit-code", "{}", run.debug());
+    assert_eq!(
+        failed["detail"]["reason"]["kind"],
+        "uninstaller-exit-code",
+        "{}",
+        run.debug()
+    );
     assert_eq!(failed["exit_code"], 3);
     let absent = run.outcome(&win.endpoints[2]);
     assert_eq!(

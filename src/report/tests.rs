@@ -131,7 +131,7 @@ fn the_summary_lists_every_host_that_did_not_succeed_with_its_reason() {
         assert_eq!(listed, !outcome.is_as_asked(), "{outcome:?} in:\n{text}");
     }
     assert!(
-        text.contains("15 host(s) in 1.5s: 3 ok (1 need a reboot), 1 already installed, 5 failed, 1 unreachable, 1 removed, 1 not installed, 2 skipped, 1 not started"),
+        text.contains("16 host(s) in 1.5s: 3 ok (1 need a reboot), 1 already installed, 6 failed, 1 unreachable, 1 removed, 1 not installed, 2 skipped, 1 not started"),
         "{text}"
     );
 }

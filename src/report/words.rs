@@ -65,6 +65,7 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
     let step_name = step.map_or("the run", |s| s.name());
     match reason {
         Failure::ExitCode { code } => format!("installer exited with code {code}"),
+        Failure::UninstallerExitCode { code } => format!("uninstaller exited with code {code}"),
         Failure::StillInstalled { exit_code } => format!(
             "uninstaller exited with code {exit_code} but detect still finds the package; \
              see the uninstaller's log on the host"

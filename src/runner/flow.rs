@@ -273,6 +273,16 @@ impl<'a> HostRun<'a> {
         let Operation::Remove { verify } = pkg.operation else {
             return Ok(outcome);
         };
+        if let Outcome::Failed {
+            step,
+            reason: Failure::ExitCode { code },
+        } = outcome
+        {
+            return Ok(Outcome::Failed {
+                step,
+                reason: Failure::UninstallerExitCode { code },
+            });
+        }
         let Some(exit_code) = outcome.is_success().then(|| outcome.exit_code()).flatten() else {
             return Ok(outcome);
         };
