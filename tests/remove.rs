@@ -7,6 +7,24 @@ mod common;
 use common::Fleet;
 use common::emulator::Emulators;
 
+/// Validates a JUnit file against junit-10.xsd (tests/junit, as tests/junit_report.rs).
+fn validate_junit(file: &std::path::Path) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists() && dir.join("junit-10.xsd").exists(),
+        "run tests/junit/setup.sh first (tests/run.sh does)"
+    );
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg("import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])")
+        .arg(dir.join("junit-10.xsd"))
+        .arg(file)
+        .output()
+        .expect("run the validator");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 const DETECT: &str = r#"detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/agent/installed\"""#;
 
 /// An uninstaller on the hosts themselves (the fleet shares this machine's files):
@@ -245,6 +263,7 @@ rm -f "$PUSHINST_FIXTURE_DIR/opt/agent/installed""#,
     let xml = std::fs::read_to_string(&junit).expect("junit file");
     assert!(xml.contains("failures=\"2\""), "{xml}");
     assert!(xml.contains("uninstaller exited with code 3"), "{xml}");
+    validate_junit(&junit);
 
     // A failed removal is not a removal: sync leaves the installed hosts alone and
     // puts the package back only where it was removed, when asked.
