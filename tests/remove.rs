@@ -265,6 +265,17 @@ rm -f "$PUSHINST_FIXTURE_DIR/opt/agent/installed""#,
     assert!(xml.contains("uninstaller exited with code 3"), "{xml}");
     validate_junit(&junit);
 
+    // `retry` repeats installs: on a removal it would put the package back.
+    let logins = fleet.all_logins();
+    let retry = fleet.run(&["retry"]);
+    assert_eq!(retry.code(), 2, "{}", retry.debug());
+    assert!(
+        retry.stderr().contains("was a `pushinst remove`"),
+        "{}",
+        retry.debug()
+    );
+    assert_eq!(fleet.all_logins(), logins, "retry touched no host");
+
     // A failed removal is not a removal: sync leaves the installed hosts alone and
     // puts the package back only where it was removed, when asked.
     let sync = fleet.run(&["sync", "--include-removed", "--output", "json"]);
