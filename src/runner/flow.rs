@@ -270,24 +270,34 @@ impl<'a> HostRun<'a> {
             .step(Step::Execute, install.timeout + EXEC_GRACE, run)
             .await?;
         let outcome = self.classify(output, &pkg.codes);
-        let Operation::Remove { verify } = pkg.operation else {
-            return Ok(outcome);
-        };
-        if let Outcome::Failed {
-            step,
-            reason: Failure::ExitCode { code },
-        } = outcome
-        {
-            return Ok(Outcome::Failed {
-                step,
-                reason: Failure::UninstallerExitCode { code },
-            });
+        match pkg.operation {
+            Operation::Install => Ok(outcome),
+            Operation::Remove { verify } => self.removal(conn, pkg, outcome, verify).await,
         }
-        let Some(exit_code) = outcome.is_success().then(|| outcome.exit_code()).flatten() else {
-            return Ok(outcome);
+    }
+
+    /// An uninstaller's result: its own failure words, and, where it says it worked
+    /// and the package can be detected, the host's last word.
+    async fn removal(
+        &mut self,
+        conn: &mut dyn Connection,
+        pkg: &PackageJob,
+        outcome: Outcome,
+        verify: bool,
+    ) -> Result<Outcome, Outcome> {
+        let exit_code = match outcome {
+            Outcome::Installed { exit_code } | Outcome::InstalledRebootRequired { exit_code } => exit_code,
+            Outcome::Failed {
+                step,
+                reason: Failure::ExitCode { code },
+            } => {
+                return Ok(Outcome::Failed {
+                    step,
+                    reason: Failure::UninstallerExitCode { code },
+                });
+            }
+            other => return Ok(other),
         };
-        // The uninstaller said it worked; where the package can be detected, the
-        // host has the last word.
         if let (true, Some(detect)) = (verify, &pkg.detect) {
             let limit = self.ctx.timeouts.auth;
             if self.step(Step::Detect, limit, conn.detect(detect)).await? {
