@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Uninstall a package from the targets with its [packages.NAME.OS.uninstall]; detect first, verify after')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
@@ -47,6 +48,34 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         'pushinst;deploy' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line')
             [CompletionResult]::new('--save-as', '--save-as', [CompletionResultType]::ParameterName, 'Record the job in the history without touching any host; start it with `pushinst run NAME` [default name: "Install PACKAGE VERSION"]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]')
+            [CompletionResult]::new('--host-timeout', '--host-timeout', [CompletionResultType]::ParameterName, 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host''s `exec`, else service]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]')
+            [CompletionResult]::new('--exec-timeout', '--exec-timeout', [CompletionResultType]::ParameterName, 'Limit for the installer itself [default: the package''s timeout, settings.exec_timeout or 30m]')
+            [CompletionResult]::new('--canary', '--canary', [CompletionResultType]::ParameterName, 'Run the first N hosts alone; the rest start only if every one of them succeeds')
+            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Work in waves of N hosts (or P% of them), each finished before the next starts')
+            [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'Start no new host once N hosts (or P% of them) have failed')
+            [CompletionResult]::new('--junit', '--junit', [CompletionResultType]::ParameterName, 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Install even where the package''s detect command says it is already installed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pushinst;remove' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]')
@@ -121,6 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             [CompletionResult]::new('--junit', '--junit', [CompletionResultType]::ParameterName, 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The inventory file')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'The inventory file')
+            [CompletionResult]::new('--include-removed', '--include-removed', [CompletionResultType]::ParameterName, 'Also reinstall hosts where `pushinst remove` took the package off on purpose')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the summary and the hosts that did not succeed')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the per-host plan and touch nothing')
@@ -313,6 +343,7 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
         }
         'pushinst;help' {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Install packages on the targets (several packages install in the order given)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Uninstall a package from the targets with its [packages.NAME.OS.uninstall]; detect first, verify after')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'List the targets `--to` resolves to, without touching them')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Deliver every [jobs] entry (or the ones named) to each target with no success on record')
@@ -328,6 +359,9 @@ Register-ArgumentCompleter -Native -CommandName 'pushinst' -ScriptBlock {
             break
         }
         'pushinst;help;deploy' {
+            break
+        }
+        'pushinst;help;remove' {
             break
         }
         'pushinst;help;check' {

@@ -40,6 +40,9 @@ _pushinst() {
             pushinst,logs)
                 cmd="pushinst__subcmd__logs"
                 ;;
+            pushinst,remove)
+                cmd="pushinst__subcmd__remove"
+                ;;
             pushinst,reset)
                 cmd="pushinst__subcmd__reset"
                 ;;
@@ -103,6 +106,9 @@ _pushinst() {
             pushinst__subcmd__help,logs)
                 cmd="pushinst__subcmd__help__subcmd__logs"
                 ;;
+            pushinst__subcmd__help,remove)
+                cmd="pushinst__subcmd__help__subcmd__remove"
+                ;;
             pushinst__subcmd__help,reset)
                 cmd="pushinst__subcmd__help__subcmd__reset"
                 ;;
@@ -134,7 +140,7 @@ _pushinst() {
 
     case "${cmd}" in
         pushinst)
-            opts="-i -v -h -V --inventory --verbose --help --version deploy check hosts sync run retry status logs reset cleanup creds generate help"
+            opts="-i -v -h -V --inventory --verbose --help --version deploy remove check hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,7 +536,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__help)
-            opts="deploy check hosts sync run retry status logs reset cleanup creds generate help"
+            opts="deploy remove check hosts sync run retry status logs reset cleanup creds generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -697,6 +703,20 @@ _pushinst() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pushinst__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pushinst__subcmd__help__subcmd__reset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -813,6 +833,88 @@ _pushinst() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushinst__subcmd__remove)
+            opts="-j -q -i -v -h --to --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -W "service task" -- "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1056,7 +1158,7 @@ _pushinst() {
             return 0
             ;;
         pushinst__subcmd__sync)
-            opts="-j -q -i -v -h --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
+            opts="-j -q -i -v -h --include-removed --state --output --concurrency --quiet --connect-timeout --host-timeout --dry-run --force --exec --until --log-dir --exec-timeout --canary --batch --max-failures --junit --inventory --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -29,6 +29,7 @@ complete -c pushinst -n "__fish_pushinst_needs_command" -s v -l verbose -d 'More
 complete -c pushinst -n "__fish_pushinst_needs_command" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_needs_command" -s V -l version -d 'Print version'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "deploy" -d 'Install packages on the targets (several packages install in the order given)'
+complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "remove" -d 'Uninstall a package from the targets with its [packages.NAME.OS.uninstall]; detect first, verify after'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "check" -d 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "hosts" -d 'List the targets `--to` resolves to, without touching them'
 complete -c pushinst -n "__fish_pushinst_needs_command" -f -a "sync" -d 'Deliver every [jobs] entry (or the ones named) to each target with no success on record'
@@ -64,6 +65,28 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l dry-run -d 
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -l force -d 'Install even where the package\'s detect command says it is already installed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand deploy" -s h -l help -d 'Print help'
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
+json\t''"
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -s j -l concurrency -d 'Hosts worked on at once; the rest wait in inventory order [default: settings.concurrency or 20]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l connect-timeout -d 'Limit for TCP connect and the SSH handshake [default: settings.connect_timeout or 10s]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l host-timeout -d 'Limit for everything on one host except cleanup [default: settings.host_timeout or 1h]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l exec -d 'How Windows hosts run the installer: `service` (a temporary service) or `task` (a scheduled task) [default: the host\'s `exec`, else service]' -r -f -a "service\t''
+task\t''"
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l until -d 'Start no host after this local time (HH:MM, the next one; or YYYY-MM-DD HH:MM); the rest are listed as not started' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l log-dir -d 'Where per-host logs go [default: settings.log_dir/RUN, or logs/RUN beside the history]' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l exec-timeout -d 'Limit for the installer itself [default: the package\'s timeout, settings.exec_timeout or 30m]' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l canary -d 'Run the first N hosts alone; the rest start only if every one of them succeeds' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l batch -d 'Work in waves of N hosts (or P% of them), each finished before the next starts' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -s i -l inventory -d 'The inventory file' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l dry-run -d 'Print the per-host plan and touch nothing'
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -l force -d 'Install even where the package\'s detect command says it is already installed'
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
+complete -c pushinst -n "__fish_pushinst_using_subcommand remove" -s h -l help -d 'Print help'
 complete -c pushinst -n "__fish_pushinst_using_subcommand check" -l to -d 'Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand check" -l state -d 'The history database [default: settings.state or $XDG_STATE_HOME/pushinst/history.db]' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand check" -l output -d 'How to report: `human` (progress on a terminal, plain lines otherwise) or `json` (JSON Lines on stdout)' -r -f -a "human\t''
@@ -98,6 +121,7 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l batch -d 'Wor
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l max-failures -d 'Start no new host once N hosts (or P% of them) have failed' -r
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l junit -d 'Also write the results as JUnit XML to FILE (one testcase per host and package), for CI dashboards' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s i -l inventory -d 'The inventory file' -r -F
+complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l include-removed -d 'Also reinstall hosts where `pushinst remove` took the package off on purpose'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -s q -l quiet -d 'Print only the summary and the hosts that did not succeed'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l dry-run -d 'Print the per-host plan and touch nothing'
 complete -c pushinst -n "__fish_pushinst_using_subcommand sync" -l force -d 'Install even where the package\'s detect command says it is already installed'
@@ -201,19 +225,20 @@ complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -l out-dir -
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s i -l inventory -d 'The inventory file' -r -F
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s v -l verbose -d 'More detail: each step as it starts, on commands that work on hosts; twice, debug logs on stderr'
 complete -c pushinst -n "__fish_pushinst_using_subcommand generate" -s h -l help -d 'Print help'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "deploy" -d 'Install packages on the targets (several packages install in the order given)'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "check" -d 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "hosts" -d 'List the targets `--to` resolves to, without touching them'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "sync" -d 'Deliver every [jobs] entry (or the ones named) to each target with no success on record'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "run" -d 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "retry" -d 'Run again only the hosts of the last (or given) run that did not succeed'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "status" -d 'Host by host, the latest result of each package from the history'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "logs" -d 'The diagnostic log of a host\'s latest attempt'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "reset" -d 'Set the failed-attempt counter of hosts back to 0, so they are tried again'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "cleanup" -d 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "creds" -d 'Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "generate" -d 'Write shell completions and the man page (for packagers)'
-complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy check hosts sync run retry status logs reset cleanup creds generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "deploy" -d 'Install packages on the targets (several packages install in the order given)'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "remove" -d 'Uninstall a package from the targets with its [packages.NAME.OS.uninstall]; detect first, verify after'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "check" -d 'Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "hosts" -d 'List the targets `--to` resolves to, without touching them'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "sync" -d 'Deliver every [jobs] entry (or the ones named) to each target with no success on record'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "run" -d 'Start a job saved with `deploy --save-as`, or an inventory [jobs] entry'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "retry" -d 'Run again only the hosts of the last (or given) run that did not succeed'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "status" -d 'Host by host, the latest result of each package from the history'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "logs" -d 'The diagnostic log of a host\'s latest attempt'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "reset" -d 'Set the failed-attempt counter of hosts back to 0, so they are tried again'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "cleanup" -d 'Remove what interrupted or crashed runs left on targets (temp dirs), from the journal'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "creds" -d 'Store, remove or list the passwords `{ keyring = "NAME" }` reads (the OS keyring)'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "generate" -d 'Write shell completions and the man page (for packagers)'
+complete -c pushinst -n "__fish_pushinst_using_subcommand help; and not __fish_seen_subcommand_from deploy remove check hosts sync run retry status logs reset cleanup creds generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushinst -n "__fish_pushinst_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "set" -d 'Store a password under NAME, asked twice without echo'
 complete -c pushinst -n "__fish_pushinst_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "delete" -d 'Remove the password stored under NAME'
 complete -c pushinst -n "__fish_pushinst_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "list" -d 'The names with a password stored (never the passwords)'

@@ -58,6 +58,8 @@ pub struct OutputArg {
 pub enum Command {
     /// Install packages on the targets (several packages install in the order given)
     Deploy(DeployArgs),
+    /// Uninstall a package from the targets with its [packages.NAME.OS.uninstall]; detect first, verify after
+    Remove(RemoveArgs),
     /// Preflight: whether each target would take the package (login, admin rights, staging, facts); installs nothing
     Check(CheckArgs),
     /// List the targets `--to` resolves to, without touching them
@@ -89,6 +91,7 @@ impl Cli {
     pub fn targets_mut(&mut self) -> Option<&mut Vec<String>> {
         match &mut self.command {
             Command::Deploy(a) => Some(&mut a.to),
+            Command::Remove(a) => Some(&mut a.to),
             Command::Check(a) => Some(&mut a.to),
             Command::Hosts(a) => Some(&mut a.to),
             Command::Status(a) => Some(&mut a.to),
@@ -102,6 +105,7 @@ impl Cli {
     pub fn output(&self) -> OutputFormat {
         match &self.command {
             Command::Deploy(a) => a.run.pool.output.output,
+            Command::Remove(a) => a.run.pool.output.output,
             Command::Check(a) => a.pool.output.output,
             Command::Sync(a) => a.run.pool.output.output,
             Command::Run(a) => a.run.pool.output.output,
@@ -119,6 +123,7 @@ impl Cli {
     pub fn state(&self) -> Option<&std::path::Path> {
         let arg = match &self.command {
             Command::Deploy(a) => &a.run.pool.state,
+            Command::Remove(a) => &a.run.pool.state,
             Command::Check(a) => &a.pool.state,
             Command::Sync(a) => &a.run.pool.state,
             Command::Run(a) => &a.run.pool.state,
@@ -136,6 +141,7 @@ impl Cli {
     pub fn quiet(&self) -> bool {
         match &self.command {
             Command::Deploy(a) => a.run.pool.quiet,
+            Command::Remove(a) => a.run.pool.quiet,
             Command::Check(a) => a.pool.quiet,
             Command::Sync(a) => a.run.pool.quiet,
             Command::Run(a) => a.run.pool.quiet,
@@ -262,10 +268,28 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The packages to uninstall, as named in [packages.NAME], in this order
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+
+    /// Groups, hosts, ranges (web-[01-20].example), CIDR blocks, host:port; `!NAME` excludes; `@FILE` or `-` (stdin) reads one a line
+    #[arg(long = "to", required = true, num_args = 1.., value_name = "TARGET")]
+    pub to: Vec<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The [jobs] entries to deliver [default: all of them]
     #[arg(value_name = "JOB")]
     pub jobs: Vec<String>,
+
+    /// Also reinstall hosts where `pushinst remove` took the package off on purpose
+    #[arg(long)]
+    pub include_removed: bool,
 
     #[command(flatten)]
     pub run: RunArgs,

@@ -30,6 +30,10 @@ pub struct RunRequest {
     /// A job's policy, over each package's own.
     pub reboot: Option<RebootPolicy>,
     pub selection: Selection,
+    /// Install (every command but `remove`) or remove.
+    pub goal: crate::plan::Goal,
+    /// `sync --include-removed`.
+    pub include_removed: bool,
 }
 
 /// The pool's limits from the inventory, overridden by the command line.
@@ -77,6 +81,8 @@ pub fn plan_options(
             batch: args.batch,
             max_failures: args.max_failures,
         },
+        goal: crate::plan::Goal::Install,
+        include_removed: false,
     })
 }
 
@@ -93,7 +99,9 @@ pub fn open_history(cli: &Cli, inv: Option<&Inventory>) -> Result<History, AppEr
 }
 
 pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequest) -> Result<u8, AppError> {
-    let options = plan_options(inv, args, request.reboot, request.selection)?;
+    let mut options = plan_options(inv, args, request.reboot, request.selection)?;
+    options.goal = request.goal;
+    options.include_removed = request.include_removed;
     if args.dry_run {
         // A dry run creates no history; it reads one that exists.
         let path = history_path(cli, Some(inv));
@@ -122,10 +130,21 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
             let _ = junit.nothing_to_do(&run_id);
         }
         if cli.output() == OutputFormat::Human && !cli.quiet() {
-            report::write_out(
-                &mut std::io::stdout(),
-                "nothing to do: every target has these packages on record as installed\n",
-            );
+            let removed = plan
+                .hosts
+                .iter()
+                .flat_map(|h| &h.decisions)
+                .filter(|d| **d == plan::Decision::Omit(plan::Omitted::Removed))
+                .count();
+            let text = if removed > 0 {
+                format!(
+                    "nothing to do: every target has these packages on record as installed, \
+                     or removed on purpose ({removed}; `sync --include-removed` installs those again)\n"
+                )
+            } else {
+                "nothing to do: every target has these packages on record as installed\n".to_string()
+            };
+            report::write_out(&mut std::io::stdout(), &text);
         }
         return Ok(EXIT_OK);
     }

@@ -49,6 +49,7 @@ pub fn run(mut cli: Cli) -> ExitCode {
         let lists = lists?;
         let result = match &cli.command {
             Command::Deploy(args) => commands::deploy::deploy(cli, args).await,
+            Command::Remove(args) => commands::remove::remove(cli, args).await,
             Command::Check(args) => commands::check::check(cli, args).await,
             Command::Hosts(args) => commands::hosts::hosts(cli, args),
             Command::Sync(args) => commands::sync::sync(cli, args).await,

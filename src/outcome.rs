@@ -75,6 +75,9 @@ pub enum Outcome {
     InstalledRebootRequired { exit_code: i32 },
     /// The package's detect check said it is there; nothing was installed.
     AlreadyInstalled,
+    /// `pushinst remove`: the uninstaller ran and exited with a success code (and,
+    /// where verified, detect no longer finds the package).
+    Removed { exit_code: i32 },
     /// `pushinst cleanup`: these leftovers are gone from the host.
     Cleaned { removed: Vec<Removed> },
     /// The host was reached and something went wrong. `step` is `None` only when
@@ -123,6 +126,13 @@ pub enum Failure {
     Transport { class: ErrorClass, message: String },
     /// The history could not record what the host would get, so nothing was done.
     HistoryUnavailable { message: String },
+    /// `pushinst remove`: the uninstaller exited with a code that is not one of its
+    /// success codes. Not an installer failure: it does not count toward the
+    /// package's attempt limit.
+    UninstallerExitCode { code: i32 },
+    /// `pushinst remove`: the uninstaller exited with `exit_code`, a success code,
+    /// but the package's detect still finds it.
+    StillInstalled { exit_code: i32 },
     /// The run was aborted while this host was being worked on.
     Aborted,
     /// The pushinst process ended (killed, crashed) while working on this host.
@@ -157,6 +167,8 @@ pub enum Skip {
     HistoryUnavailable { message: String },
     /// A package's `requires` does not hold on this host: nothing was uploaded.
     RequirementNotMet { unmet: Unmet },
+    /// `pushinst remove`: detect says the package is not there; nothing was run.
+    NotInstalled,
 }
 
 /// Which requirement failed and what the host answered, so the reason names both.
@@ -211,6 +223,7 @@ impl Outcome {
             Outcome::Installed { .. } => "ok",
             Outcome::InstalledRebootRequired { .. } => "reboot-required",
             Outcome::AlreadyInstalled => "already-installed",
+            Outcome::Removed { .. } => "removed",
             Outcome::Cleaned { .. } => "cleaned",
             Outcome::Failed {
                 reason: Failure::Aborted | Failure::ProcessEnded { .. },
@@ -229,6 +242,7 @@ impl Outcome {
             Outcome::Installed { .. } => "installed",
             Outcome::InstalledRebootRequired { .. } => "installed-reboot-required",
             Outcome::AlreadyInstalled => "already-installed",
+            Outcome::Removed { .. } => "removed",
             Outcome::Cleaned { .. } => "cleaned",
             Outcome::Failed { .. } => "failed",
             Outcome::Unreachable { .. } => "unreachable",
@@ -237,22 +251,46 @@ impl Outcome {
         }
     }
 
-    /// The package is on the host (or the leftovers are gone).
+    /// The package is on the host (or gone, for a removal; or the leftovers are gone).
     pub fn is_success(&self) -> bool {
         matches!(
             self,
             Outcome::Installed { .. }
                 | Outcome::InstalledRebootRequired { .. }
                 | Outcome::AlreadyInstalled
+                | Outcome::Removed { .. }
                 | Outcome::Cleaned { .. }
         )
+    }
+
+    /// The host is as the run asked: a success, or, for a removal, a package that
+    /// was not there to remove. What a canary, the exit code and the summary go by.
+    pub fn is_as_asked(&self) -> bool {
+        self.is_success()
+            || matches!(
+                self,
+                Outcome::Skipped {
+                    reason: Skip::NotInstalled
+                }
+            )
+    }
+
+    /// A removal that worked: what keeps `sync` from installing the host again.
+    pub fn is_removal(&self) -> bool {
+        matches!(self, Outcome::Removed { .. })
     }
 
     /// The installer itself ran on the host, whatever it returned.
     pub fn installer_ran(&self) -> bool {
         matches!(
             self,
-            Outcome::Installed { .. } | Outcome::InstalledRebootRequired { .. }
+            Outcome::Installed { .. }
+                | Outcome::InstalledRebootRequired { .. }
+                | Outcome::Removed { .. }
+                | Outcome::Failed {
+                    reason: Failure::StillInstalled { .. } | Failure::UninstallerExitCode { .. },
+                    ..
+                }
         ) || self.counts_as_attempt()
     }
 
@@ -275,7 +313,7 @@ impl Outcome {
             && !matches!(
                 self,
                 Outcome::Skipped {
-                    reason: Skip::AttemptLimit { .. }
+                    reason: Skip::AttemptLimit { .. } | Skip::NotInstalled
                 }
             )
     }
@@ -290,11 +328,14 @@ impl Outcome {
     /// The installer's exit code, when it ran and one came back.
     pub fn exit_code(&self) -> Option<i32> {
         match self {
-            Outcome::Installed { exit_code } | Outcome::InstalledRebootRequired { exit_code } => {
-                Some(*exit_code)
-            }
+            Outcome::Installed { exit_code }
+            | Outcome::InstalledRebootRequired { exit_code }
+            | Outcome::Removed { exit_code } => Some(*exit_code),
             Outcome::Failed {
-                reason: Failure::ExitCode { code },
+                reason:
+                    Failure::ExitCode { code }
+                    | Failure::UninstallerExitCode { code }
+                    | Failure::StillInstalled { exit_code: code },
                 ..
             } => Some(*code),
             _ => None,
@@ -345,10 +386,19 @@ mod tests {
             Outcome::Installed { exit_code: 0 },
             Outcome::InstalledRebootRequired { exit_code: 3010 },
             Outcome::AlreadyInstalled,
+            Outcome::Removed { exit_code: 0 },
             Outcome::Cleaned { removed: vec![] },
             Outcome::Failed {
                 step: Some(Step::Execute),
                 reason: Failure::ExitCode { code: 3 },
+            },
+            Outcome::Failed {
+                step: Some(Step::Detect),
+                reason: Failure::StillInstalled { exit_code: 0 },
+            },
+            Outcome::Failed {
+                step: Some(Step::Execute),
+                reason: Failure::UninstallerExitCode { code: 4 },
             },
             Outcome::Failed {
                 step: Some(Step::Execute),
@@ -384,6 +434,9 @@ mod tests {
                     run_id: "r".into(),
                     pid: 1,
                 },
+            },
+            Outcome::Skipped {
+                reason: Skip::NotInstalled,
             },
             Outcome::NotStarted {
                 reason: NotStarted::Interrupted,
@@ -431,14 +484,18 @@ mod tests {
                 ("ok", true, true, false, false, true),
                 ("reboot-required", true, true, false, false, true),
                 ("already-installed", true, false, false, false, true),
+                ("removed", true, true, false, false, true),
                 ("cleaned", true, false, false, false, true),
                 ("failed", false, true, true, true, true),
+                ("failed", false, true, false, true, true),
+                ("failed", false, true, false, true, true),
                 ("failed", false, true, true, true, true),
                 ("failed", false, false, false, true, true),
                 ("interrupted", false, false, false, true, true),
                 ("unreachable", false, false, false, true, true),
                 ("skipped", false, false, false, false, false),
                 ("skipped", false, false, false, true, false),
+                ("skipped", false, false, false, false, false),
                 ("not-started", false, false, false, true, false),
             ]
         );

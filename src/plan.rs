@@ -14,10 +14,11 @@ use std::time::SystemTime;
 use crate::history::HistoryError;
 use crate::inventory::{
     Inventory, Os, Package, RebootPolicy, SmbEncryption, SmbSigning, StagingDir, Target, Timeouts,
-    WindowsExec,
+    UninstallProgram, WindowsExec,
 };
 use crate::outcome::Skip;
 use crate::rollout::{Rollout, RolloutPlan};
+pub use crate::runner::Operation;
 use crate::transport::Detect;
 use crate::transport::ssh::algorithms::Algorithms;
 
@@ -33,6 +34,17 @@ pub struct Plan {
     /// Canaries, waves and the failure threshold, over the hosts with work.
     pub rollout: RolloutPlan,
     pub hosts: Vec<HostPlan>,
+    /// Put the packages on (`deploy`, `sync`, …) or take them off (`remove`).
+    pub goal: Goal,
+}
+
+/// What a run does with its packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Goal {
+    #[default]
+    Install,
+    /// `pushinst remove`: each variant's `uninstall`.
+    Remove,
 }
 
 /// The end of a maintenance window.
@@ -134,6 +146,8 @@ impl Route {
 pub enum Decision {
     /// Detect (unless forced), then install.
     Install,
+    /// Detect (unless forced; not there: skipped), uninstall, detect again.
+    Remove,
     /// Not attempted: recorded as skipped, the host is not touched for it.
     Skip(Skip),
     /// Not part of this run at all.
@@ -146,6 +160,8 @@ pub enum Omitted {
     AlreadySucceeded,
     /// `retry`: it did not fail in the run retried (or has succeeded since).
     NotSelected,
+    /// `sync`: removed on purpose (`pushinst remove`) since its last install.
+    Removed,
 }
 
 /// Which host+package pairs of the plan to work on.
@@ -164,6 +180,10 @@ pub trait Facts {
     fn last_credential(&self, host: &str) -> Result<Option<String>, HistoryError>;
     fn failures(&self, host: &str, package: &str) -> Result<u32, HistoryError>;
     fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError>;
+    /// `pushinst remove` took it off, and no install has succeeded since.
+    fn removed(&self, _host: &str, _package: &str) -> Result<bool, HistoryError> {
+        Ok(false)
+    }
 }
 
 /// No history yet: nothing remembered, nothing failed, nothing installed.
@@ -191,6 +211,9 @@ impl Facts for crate::history::History {
     fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
         crate::history::History::succeeded(self, host, package)
     }
+    fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+        crate::history::History::removed(self, host, package)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +226,53 @@ pub struct InstallPlan {
     /// The package's `requires`, checked on the host before detect and upload.
     pub requires: Vec<crate::inventory::Requirement>,
     pub timeout: Duration,
+    /// Install, or remove (and whether to detect again afterwards).
+    pub operation: Operation,
+    /// The exit codes that mean it worked: the package's for an install, the
+    /// uninstall's own for a removal.
+    pub success_codes: Vec<i32>,
+    pub reboot_codes: Vec<i32>,
+    /// An uninstall `command`: the small script pushinst uploads in place of a file
+    /// to run it (`installer` is then only its name).
+    pub shim: Option<Shim>,
+}
+
+/// A script pushinst writes to run a program already on the host, so an uninstall
+/// `command` goes through the same wrapper, sudo and exit-code handling as a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shim {
+    /// The program as the inventory names it.
+    pub program: String,
+    pub script: String,
+}
+
+impl Shim {
+    /// The script's name on the host: its extension tells Windows how to run it.
+    pub fn file_name(os: Os) -> &'static str {
+        match os {
+            Os::Linux => "pushinst-uninstall.sh",
+            Os::Windows => "pushinst-uninstall.cmd",
+        }
+    }
+
+    pub fn new(os: Os, program: &str) -> Shim {
+        let script = match os {
+            // Single quotes keep every character as written; `exec` passes the
+            // exit code on untouched.
+            Os::Linux => format!(
+                "#!/bin/sh\n# pushinst: run the uninstaller the inventory names\nexec '{}' \"$@\"\n",
+                program.replace('\'', r"'\''")
+            ),
+            // The inventory refused `"`, `%` and the characters cmd acts on.
+            Os::Windows => format!(
+                "@echo off\r\nrem pushinst: run the uninstaller the inventory names\r\n\"{program}\" %*\r\nexit /b %ERRORLEVEL%\r\n"
+            ),
+        };
+        Shim {
+            program: program.to_string(),
+            script,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +289,13 @@ pub enum PlanError {
     },
     #[error("package `{package}` has no {os} installer, but {count} target(s) run {os}")]
     NoVariant { package: String, os: Os, count: usize },
+    #[error("package `{package}` has no {os} uninstall ({location}); nothing was touched")]
+    NoUninstall {
+        package: String,
+        os: Os,
+        /// Where its installer is written: the uninstall goes beside it.
+        location: String,
+    },
     #[error(transparent)]
     History(#[from] HistoryError),
 }
@@ -240,6 +317,10 @@ impl PlanError {
             PlanError::NoVariant { os, .. } => Some(format!(
                 "add `{os} = {{ file = \"…\" }}` to the package, or exclude those hosts with `!HOST`"
             )),
+            PlanError::NoUninstall { package, os, .. } => Some(format!(
+                "add [packages.{package}.{os}.uninstall] with `command = \"…\"` (a program on the host) \
+                 or `file = \"…\"` (uploaded), and `args = [...]`; README.md, \"Uninstall\""
+            )),
             PlanError::History(_) => None,
         }
     }
@@ -258,6 +339,9 @@ pub struct PlanOptions {
     pub until: Option<Window>,
     pub selection: Selection,
     pub rollout: Rollout,
+    pub goal: Goal,
+    /// `sync --include-removed`: hosts removed on purpose get the package again.
+    pub include_removed: bool,
 }
 
 pub fn plan(
@@ -279,18 +363,33 @@ pub fn plan(
             })?;
         for os in [Os::Linux, Os::Windows] {
             let count = targets.iter().filter(|t| t.os == os).count();
-            if count > 0 && pkg.variant(os).is_none() {
-                return Err(PlanError::NoVariant {
-                    package: package.to_string(),
-                    os,
-                    count,
-                });
+            if count == 0 {
+                continue;
+            }
+            match pkg.variant(os) {
+                None => {
+                    return Err(PlanError::NoVariant {
+                        package: package.to_string(),
+                        os,
+                        count,
+                    });
+                }
+                // Refused before any host is touched, where the package is written.
+                Some(variant) if options.goal == Goal::Remove && variant.uninstall.is_none() => {
+                    return Err(PlanError::NoUninstall {
+                        package: package.to_string(),
+                        os,
+                        location: variant.location.clone(),
+                    });
+                }
+                Some(_) => {}
             }
         }
-        installs.push((
-            install_plan(pkg, Os::Linux, &options)?,
-            install_plan(pkg, Os::Windows, &options)?,
-        ));
+        let step = match options.goal {
+            Goal::Install => install_plan,
+            Goal::Remove => uninstall_plan,
+        };
+        installs.push((step(pkg, Os::Linux, &options)?, step(pkg, Os::Windows, &options)?));
         plans.push(PackagePlan {
             name: package.to_string(),
             version: pkg.version.clone(),
@@ -305,7 +404,12 @@ pub fn plan(
         let label = target.label();
         let mut decisions = Vec::new();
         for package in &plans {
-            decisions.push(decide(&label, package, &options.selection, facts)?);
+            decisions.push(match options.goal {
+                // An explicit request: no attempt limit stands between the admin
+                // and taking a package off.
+                Goal::Remove => Decision::Remove,
+                Goal::Install => decide(&label, package, &options, facts)?,
+            });
         }
         let remembered = facts
             .last_credential(&label)?
@@ -339,19 +443,26 @@ pub fn plan(
         force: options.force,
         until: options.until,
         hosts,
+        goal: options.goal,
     })
 }
 
 fn decide(
     host: &str,
     package: &PackagePlan,
-    selection: &Selection,
+    options: &PlanOptions,
     facts: &dyn Facts,
 ) -> Result<Decision, PlanError> {
-    let selected = match selection {
+    let selected = match &options.selection {
         Selection::All => true,
         Selection::Missing => {
-            if facts.succeeded(host, &package.name)? {
+            // Removed on purpose: left alone unless asked, and when asked, the
+            // install on record before the removal no longer counts.
+            let removed = facts.removed(host, &package.name)?;
+            if removed && !options.include_removed {
+                return Ok(Decision::Omit(Omitted::Removed));
+            }
+            if !removed && facts.succeeded(host, &package.name)? {
                 return Ok(Decision::Omit(Omitted::AlreadySucceeded));
             }
             true
@@ -438,6 +549,61 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
             .or(variant.timeout)
             .or(pkg.timeout)
             .unwrap_or(options.timeouts.exec),
+        operation: Operation::Install,
+        success_codes: pkg.success_codes.clone(),
+        reboot_codes: pkg.reboot_codes.clone(),
+        shim: None,
+    }))
+}
+
+/// The variant's `uninstall`, run the way its installer would be: a `file` is
+/// uploaded and verified, a `command` is run through a [`Shim`]. No `requires`: a
+/// host that could not take the package can still give it back.
+fn uninstall_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<InstallPlan>, PlanError> {
+    let Some(variant) = pkg.variant(os) else {
+        return Ok(None);
+    };
+    let Some(uninstall) = &variant.uninstall else {
+        return Ok(None);
+    };
+    let (installer, installer_size, shim) = match &uninstall.program {
+        UninstallProgram::File(path) => {
+            let meta = std::fs::metadata(path).map_err(|source| PlanError::File {
+                package: pkg.name.clone(),
+                what: "uninstaller",
+                path: path.clone(),
+                source,
+            })?;
+            (path.clone(), meta.len(), None)
+        }
+        UninstallProgram::Command(program) => {
+            let shim = Shim::new(os, program);
+            (
+                PathBuf::from(Shim::file_name(os)),
+                shim.script.len() as u64,
+                Some(shim),
+            )
+        }
+    };
+    Ok(Some(InstallPlan {
+        installer,
+        installer_size,
+        config: None,
+        args: uninstall.args.clone(),
+        detect: variant.detect.clone(),
+        requires: Vec::new(),
+        timeout: options
+            .exec_timeout
+            .or(uninstall.timeout)
+            .or(variant.timeout)
+            .or(pkg.timeout)
+            .unwrap_or(options.timeouts.exec),
+        operation: Operation::Remove {
+            verify: uninstall.verify,
+        },
+        success_codes: uninstall.success_codes.clone(),
+        reboot_codes: Vec::new(),
+        shim,
     }))
 }
 
@@ -459,6 +625,7 @@ mod tests {
         last: HashMap<String, String>,
         failures: HashMap<(String, String), u32>,
         succeeded: Vec<(String, String)>,
+        removed: Vec<(String, String)>,
     }
 
     impl Facts for Scripted {
@@ -473,6 +640,9 @@ mod tests {
         }
         fn succeeded(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
             Ok(self.succeeded.contains(&(host.to_string(), package.to_string())))
+        }
+        fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+            Ok(self.removed.contains(&(host.to_string(), package.to_string())))
         }
     }
 
@@ -493,6 +663,15 @@ password = { env = "B" }
 [packages.agent]
 linux = { file = "setup.sh" }
 windows = { file = "setup.sh" }
+
+[packages.tool.linux]
+file = "setup.sh"
+detect = "test -e /opt/tool"
+uninstall = { command = "/opt/tool/it's uninstall", args = ["-y"], success_codes = [0, 2] }
+
+[packages.tool.windows]
+file = "setup.sh"
+uninstall = { file = "setup.sh", timeout = "1m" }
 
 [groups.mixed]
 hosts = ["l1", "l2", "l3"]
@@ -520,6 +699,8 @@ credentials = ["first"]
             until: None,
             selection,
             rollout: Rollout::default(),
+            goal: Goal::Install,
+            include_removed: false,
         }
     }
 
@@ -611,5 +792,84 @@ credentials = ["first"]
                 start_timeout: Duration::from_secs(60),
             }
         );
+    }
+
+    #[test]
+    fn sync_leaves_a_removed_host_unless_asked_and_remove_plans_each_os_uninstall() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inventory(&dir);
+        let targets = || crate::inventory::resolve_targets(&inv, &["mixed".into(), "win".into()]).unwrap();
+        let mut facts = Scripted::default();
+        facts.removed.push(key("l1"));
+        facts.succeeded.push(key("l1"));
+        facts.succeeded.push(key("l2"));
+        let sync = |include_removed| {
+            let options = PlanOptions {
+                include_removed,
+                ..options(Selection::Missing, None)
+            };
+            let plan = plan(&inv, &["agent".into()], targets(), options, &facts).expect("plan");
+            plan.hosts
+                .iter()
+                .map(|h| h.decisions[0].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sync(false),
+            [
+                Decision::Omit(Omitted::Removed),
+                Decision::Omit(Omitted::AlreadySucceeded),
+                Decision::Install,
+                Decision::Install
+            ]
+        );
+        // Asked: the install on record before the removal no longer counts.
+        assert_eq!(
+            sync(true)[..2],
+            [Decision::Install, Decision::Omit(Omitted::AlreadySucceeded)]
+        );
+
+        let remove = |package: &str| {
+            let options = PlanOptions {
+                goal: Goal::Remove,
+                ..options(Selection::All, None)
+            };
+            plan(&inv, &[package.into()], targets(), options, &facts)
+        };
+        let refused = remove("agent").expect_err("no uninstall");
+        assert!(
+            matches!(&refused, PlanError::NoUninstall { os: Os::Linux, location, .. }
+                if location.ends_with("pushinst.toml:14:9")),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .hint()
+                .unwrap()
+                .contains("[packages.agent.linux.uninstall]")
+        );
+        let plan = remove("tool").expect("plan");
+        assert_eq!(plan.goal, Goal::Remove);
+        // An explicit request: the attempt limit and the record do not hold it back.
+        assert!(plan.hosts.iter().all(|h| h.decisions[0] == Decision::Remove));
+        let linux = &plan.hosts[0].installs[0];
+        assert_eq!(linux.operation, Operation::Remove { verify: true });
+        assert_eq!(
+            (linux.args.clone(), linux.success_codes.clone()),
+            (vec!["-y".to_string()], vec![0, 2])
+        );
+        assert!(linux.requires.is_empty());
+        let shim = linux.shim.as_ref().expect("a command runs through a script");
+        assert_eq!(file_name(&linux.installer), "pushinst-uninstall.sh");
+        assert!(
+            shim.script.contains(r#"exec '/opt/tool/it'\''s uninstall' "$@""#),
+            "{}",
+            shim.script
+        );
+        let windows = &plan.hosts[3].installs[0];
+        assert_eq!(windows.operation, Operation::Remove { verify: false });
+        assert!(windows.shim.is_none());
+        assert_eq!(windows.timeout, Duration::from_secs(60));
+        assert!(windows.installer.ends_with("setup.sh"));
     }
 }

@@ -194,7 +194,7 @@ pub fn jobs(
         let mut packages = Vec::new();
         for ((package, install), decision) in plan.packages.iter().zip(&host.installs).zip(&host.decisions) {
             let skip = match decision {
-                Decision::Install => None,
+                Decision::Install | Decision::Remove => None,
                 Decision::Skip(skip) => Some(skip.clone()),
                 Decision::Omit(_) => continue,
             };
@@ -218,11 +218,12 @@ pub fn jobs(
                     timeout: install.timeout,
                 },
                 codes: ExitCodes {
-                    success: package.success_codes.clone(),
-                    reboot: package.reboot_codes.clone(),
+                    success: install.success_codes.clone(),
+                    reboot: install.reboot_codes.clone(),
                 },
                 reboot: package.reboot,
                 skip,
+                operation: install.operation,
             });
         }
         if packages.is_empty() {
@@ -279,7 +280,15 @@ pub fn check_jobs(
 }
 
 fn read_payloads(install: &InstallPlan) -> Result<Vec<Payload>, AppError> {
-    let mut files = vec![read_payload(&install.installer, true)?];
+    let first = match &install.shim {
+        Some(shim) => payload(
+            crate::plan::file_name(&install.installer),
+            shim.script.clone().into_bytes(),
+            true,
+        ),
+        None => read_payload(&install.installer, true)?,
+    };
+    let mut files = vec![first];
     if let Some(config) = &install.config {
         files.push(read_payload(config, false)?);
     }
@@ -291,11 +300,15 @@ fn read_payload(path: &Path, executable: bool) -> Result<Payload, AppError> {
         what: format!("cannot read {}", path.display()),
         source,
     })?;
+    Ok(payload(crate::plan::file_name(path), data, executable))
+}
+
+fn payload(file_name: String, data: Vec<u8>, executable: bool) -> Payload {
     let sha256 = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Payload {
-        file_name: crate::plan::file_name(path),
+    Payload {
+        file_name,
         data: Arc::from(data),
         sha256,
         executable,
-    })
+    }
 }

@@ -25,6 +25,8 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<u8, AppError> {
         targets,
         reboot: None,
         selection: Default::default(),
+        goal: Default::default(),
+        include_removed: false,
     };
     launch(cli, &inv, &args.run, request).await
 }

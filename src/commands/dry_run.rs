@@ -8,7 +8,7 @@ use crate::cli::{Cli, OutputFormat};
 use crate::error::{AppError, EXIT_BAD_INPUT, EXIT_OK};
 use crate::inventory::Inventory;
 use crate::local_check;
-use crate::plan::{Plan, Transport};
+use crate::plan::{Goal, Plan, Transport};
 use crate::report;
 
 pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
@@ -18,7 +18,11 @@ pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
             credentials.push(name.clone());
         }
     }
-    let packages: Vec<String> = plan.packages.iter().map(|p| p.name.clone()).collect();
+    // A removal uploads no installer: the plan has already found each uninstall file.
+    let packages: Vec<String> = match plan.goal {
+        Goal::Install => plan.packages.iter().map(|p| p.name.clone()).collect(),
+        Goal::Remove => Vec::new(),
+    };
     let uses_ssh = plan
         .hosts
         .iter()

@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod generate;
 pub mod hosts;
 pub mod logs;
+pub mod remove;
 pub mod reset;
 pub mod retry;
 pub mod run;

@@ -23,6 +23,19 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
             hint: Some("`pushinst status` shows what is on record".into()),
         });
     };
+    // A retry installs; retrying a removal that way would put the package back.
+    if run.command == "remove" {
+        return Err(AppError::Usage {
+            message: format!(
+                "run {} was a `pushinst remove`; retry repeats installs only",
+                run.id
+            ),
+            hint: Some(format!(
+                "run `pushinst remove {} --to HOST…` again for the hosts it did not reach",
+                run.packages.join(" ")
+            )),
+        });
+    }
     if run.finished_at.is_none() {
         return Err(AppError::Usage {
             message: format!("run {} is still going", run.id),
@@ -85,6 +98,8 @@ pub async fn retry(cli: &Cli, args: &RetryArgs) -> Result<u8, AppError> {
         targets: inventory::resolve_targets(&inv, &hosts)?,
         reboot,
         selection: Selection::Only(pairs),
+        goal: Default::default(),
+        include_removed: false,
     };
     if !cli.quiet() && cli.output() == crate::cli::OutputFormat::Human {
         crate::report::write_out(

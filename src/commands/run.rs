@@ -73,6 +73,8 @@ pub async fn run(cli: &Cli, args: &RunJobArgs) -> Result<u8, AppError> {
                 packages: job.packages,
                 reboot: None,
                 selection: Default::default(),
+                goal: Default::default(),
+                include_removed: false,
             };
             return launch::launch(cli, &inv, &run, request).await;
         }
@@ -84,6 +86,8 @@ pub async fn run(cli: &Cli, args: &RunJobArgs) -> Result<u8, AppError> {
                 targets: inventory::resolve_targets(&inv, &job.targets)?,
                 reboot: job.reboot,
                 selection: Default::default(),
+                goal: Default::default(),
+                include_removed: false,
             },
             None => {
                 let mut known = history.saved_job_names()?;

@@ -48,6 +48,8 @@ pub async fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, AppError> {
             targets: inventory::resolve_targets(&inv, &job.targets)?,
             reboot: job.reboot,
             selection: Selection::Missing,
+            goal: Default::default(),
+            include_removed: args.include_removed,
         });
     }
     let mut code = EXIT_OK;

@@ -193,6 +193,25 @@ impl History {
         Ok(found.is_some())
     }
 
+    /// Was the package taken off this host on purpose (`pushinst remove`), with no
+    /// successful install since? Newest first: a removal says yes, a success says
+    /// no, a failure (an install that did not work, a removal that did not) says
+    /// nothing and the one before it decides.
+    pub fn removed(&self, host: &str, package: &str) -> Result<bool, HistoryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT outcome FROM attempts WHERE host = ?1 AND package = ?2 AND decisive AND success
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        let newest: Option<Option<String>> = stmt
+            .query_row(params![host, package], |row| row.get(0))
+            .optional()?;
+        Ok(newest
+            .flatten()
+            .and_then(|json| serde_json::from_str::<Outcome>(&json).ok())
+            .is_some_and(|o| o.is_removal()))
+    }
+
     /// The journal: what finished runs put on targets and did not remove (a run
     /// still going owns its artefacts).
     pub fn leftovers(&self) -> Result<Vec<ArtefactRow>, HistoryError> {

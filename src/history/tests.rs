@@ -284,3 +284,30 @@ fn a_later_run_that_never_reached_the_host_does_not_hide_its_result() {
         ]
     );
 }
+
+#[test]
+fn a_removal_stands_until_an_install_succeeds_and_a_failure_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(open(&dir));
+    let record = |run: &str, outcome: Outcome| {
+        start(&history, run, &["a"]);
+        let ledger = RunLedger::new(history.clone(), run, None);
+        ledger.begin("a", "p").unwrap();
+        ledger.finish("a", "p", &outcome, &HostReport::default());
+        history.end_run(run).unwrap();
+    };
+    assert!(!history.removed("a", "p").unwrap(), "nothing on record");
+    record("r1", Outcome::Installed { exit_code: 0 });
+    assert!(!history.removed("a", "p").unwrap());
+    record("r2", Outcome::Removed { exit_code: 0 });
+    assert!(history.removed("a", "p").unwrap());
+    // A failed install (or a failed removal) after it: still removed on purpose.
+    record("r3", failed(true));
+    assert!(history.removed("a", "p").unwrap());
+    record("r4", Outcome::AlreadyInstalled);
+    assert!(!history.removed("a", "p").unwrap(), "detect found it back");
+    record("r5", Outcome::Removed { exit_code: 0 });
+    record("r6", Outcome::Installed { exit_code: 0 });
+    assert!(!history.removed("a", "p").unwrap(), "a later install clears it");
+    assert!(!history.removed("b", "p").unwrap(), "another host");
+}

@@ -50,6 +50,7 @@ pub fn parse(path: &Path, text: String) -> Result<Inventory, InventoryError> {
     let (raw, names) = super::shape::read(doc, &mut problems);
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut check = Checker {
+        origin: Origin::new(path, &text),
         base,
         problems,
         missing: Vec::new(),
@@ -93,7 +94,33 @@ const MAX_REBOOT_MESSAGE: usize = 512;
 
 use super::model::SECRET_HINT;
 
+/// Turns a byte offset into `file:line:col` for what is reported after loading.
+struct Origin {
+    file: String,
+    /// Where each line starts.
+    lines: Vec<usize>,
+}
+
+impl Origin {
+    fn new(path: &Path, text: &str) -> Self {
+        let lines = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Origin {
+            file: path.display().to_string(),
+            lines,
+        }
+    }
+
+    fn locate(&self, offset: usize) -> String {
+        let line = self.lines.partition_point(|start| *start <= offset).max(1);
+        let col = offset - self.lines[line - 1] + 1;
+        format!("{}:{line}:{col}", self.file)
+    }
+}
+
 struct Checker {
+    origin: Origin,
     base: PathBuf,
     problems: Vec<Problem>,
     /// Files that do not exist (yet): reported only with other problems.
@@ -740,7 +767,9 @@ impl Checker {
     }
 
     fn variant(&mut self, raw: Spanned<RawVariant>, os: Os) -> Variant {
+        let span = raw.span();
         let raw = raw.into_inner();
+        let has_detect = raw.detect.is_some();
         let detect = raw.detect.and_then(|d| {
             let span = d.span();
             match d.into_inner() {
@@ -786,7 +815,82 @@ impl Checker {
                 .map(|c| self.file(c.get_ref(), c.span(), "config file", true)),
             detect,
             timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
+            uninstall: raw.uninstall.and_then(|u| self.uninstall(u, os, has_detect)),
+            location: self.origin.locate(span.start),
         }
+    }
+
+    /// `[packages.X.OS.uninstall]`: one program to run, `command` or `file`; `verify`
+    /// only where there is a detect to verify with.
+    fn uninstall(&mut self, raw: Spanned<RawUninstall>, os: Os, has_detect: bool) -> Option<Uninstall> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let example = match os {
+            Os::Linux => {
+                "command = \"/opt/acme/uninstall.sh\" (a program on the host) or file = \"uninstall.sh\" (uploaded)"
+            }
+            Os::Windows => {
+                "command = \"msiexec\", args = [\"/x\", \"{GUID}\", \"/qn\"] or file = \"uninstall.exe\" (uploaded)"
+            }
+        };
+        let program = match (raw.command, raw.file) {
+            (Some(_), Some(file)) => {
+                self.push(
+                    Problem::at(
+                        file.span(),
+                        "an uninstall has either `command` or `file`, not both",
+                    )
+                    .label("second program")
+                    .hint(format!("keep one: {example}")),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.push(
+                    Problem::at(span, "this uninstall names nothing to run")
+                        .label("no `command` or `file`")
+                        .hint(format!("write {example}")),
+                );
+                return None;
+            }
+            (Some(command), None) => {
+                let text = command.get_ref();
+                let bad = match os {
+                    Os::Linux => text.contains(['\0', '\n', '\r']),
+                    // It becomes one line of a batch file: nothing cmd would act on.
+                    Os::Windows => text.contains(['\0', '\n', '\r', '"', '%', '^', '&', '|', '<', '>']),
+                };
+                if text.trim().is_empty() || bad {
+                    self.push(
+                        Problem::at(command.span(), "this uninstall command cannot be run as written")
+                            .label("empty, or has a line break or a character the shell acts on")
+                            .hint(
+                                "name the program only (a path or a name on PATH) and put its \
+                                 arguments in `args = [...]`",
+                            ),
+                    );
+                    return None;
+                }
+                UninstallProgram::Command(text.clone())
+            }
+            (None, Some(file)) => {
+                UninstallProgram::File(self.file(file.get_ref(), file.span(), "uninstaller", true))
+            }
+        };
+        if raw.verify == Some(true) && !has_detect {
+            self.push(
+                Problem::at(span, "`verify = true` needs a detect to verify with")
+                    .label("no detect in this installer")
+                    .hint("add `detect = \"…\"` to the installer, or drop `verify`"),
+            );
+        }
+        Some(Uninstall {
+            program,
+            args: raw.args,
+            success_codes: raw.success_codes.unwrap_or_else(|| vec![0]),
+            timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
+            verify: raw.verify.unwrap_or(has_detect),
+        })
     }
 
     fn group(
@@ -1011,6 +1115,70 @@ credentials = ["deploy"]
             Some("use one of: never, if-required, always, ask")
         );
         assert!(p.iter().all(|p| p.span.is_some()));
+    }
+
+    #[test]
+    fn an_uninstall_loads_with_its_defaults_and_a_bad_one_is_located() {
+        let with = |uninstall: &str| {
+            GOOD.replace(
+                r#"detect = "test -x /opt/agent" }"#,
+                &format!(r#"detect = "test -x /opt/agent", uninstall = {uninstall} }}"#),
+            )
+        };
+        let inv = parse(
+            Path::new("inv.toml"),
+            with(r#"{ command = "/opt/agent/uninstall", args = ["--purge"] }"#),
+        )
+        .unwrap();
+        let linux = inv.packages["agent"].linux.as_ref().unwrap();
+        assert_eq!(
+            linux.uninstall,
+            Some(Uninstall {
+                program: UninstallProgram::Command("/opt/agent/uninstall".into()),
+                args: vec!["--purge".into()],
+                success_codes: vec![0],
+                timeout: None,
+                verify: true,
+            })
+        );
+        assert_eq!(linux.location, "inv.toml:13:9");
+        let text = with(r#"{ command = "/bin/true", file = "dist/install.sh" }"#);
+        let p = problems(&text);
+        assert_eq!(
+            p[0].message,
+            "an uninstall has either `command` or `file`, not both"
+        );
+        assert_eq!(line_col(&text, &p[0]), (13, 132), "the second program");
+        let p = problems(&with(r#"{ args = ["x"] }"#));
+        assert_eq!(p[0].message, "this uninstall names nothing to run");
+        let p = problems(&with(r#"{ command = "/bin/true", arg = ["x"] }"#));
+        assert!(p[0].message.contains("arg"), "{p:?}");
+        assert!(p[0].hint.as_deref().unwrap_or_default().contains("args"), "{p:?}");
+        // A missing uninstaller, like a missing installer, is named only beside other
+        // problems: the plan refuses it when a `remove` needs it.
+        let p = problems(&with(r#"{ file = "dist/missing.sh", timeout = "soon" }"#));
+        assert!(
+            p.iter()
+                .any(|p| p.message == "uninstaller `dist/missing.sh` does not exist"),
+            "{p:?}"
+        );
+        let no_detect = GOOD.replace(
+            r#"detect = "test -x /opt/agent" }"#,
+            r#"uninstall = { command = "/bin/true", verify = true } }"#,
+        );
+        assert_eq!(
+            problems(&no_detect)[0].message,
+            "`verify = true` needs a detect to verify with"
+        );
+        // A Windows command becomes a line of a batch file: nothing cmd acts on.
+        let windows = GOOD.replace(
+            r#"detect = "test -x /opt/agent" }"#,
+            "}\nwindows = { file = \"dist/install.sh\", uninstall = { command = \"C:\\\\x.exe & calc\" } }",
+        );
+        assert_eq!(
+            problems(&windows)[0].message,
+            "this uninstall command cannot be run as written"
+        );
     }
 
     #[test]

@@ -189,6 +189,31 @@ pub struct Variant {
     pub config: Option<PathBuf>,
     pub detect: Option<Detect>,
     pub timeout: Option<Duration>,
+    /// How `pushinst remove` takes it off again; `None` when the inventory says not.
+    pub uninstall: Option<Uninstall>,
+    /// Where the variant is written (`pushinst.toml:12:9`), for errors found after
+    /// loading (a `remove` of a package without an uninstall).
+    pub location: String,
+}
+
+/// `[packages.X.linux.uninstall]`: what `pushinst remove` runs, as root (sudo) on
+/// Linux and as SYSTEM on Windows, through the same wrapper as an installer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uninstall {
+    pub program: UninstallProgram,
+    pub args: Vec<String>,
+    pub success_codes: Vec<i32>,
+    pub timeout: Option<Duration>,
+    /// Run the variant's detect again afterwards: still installed is a failure.
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UninstallProgram {
+    /// A program already on the host (`/opt/acme/uninstall.sh`, `msiexec`).
+    Command(String),
+    /// A file on this machine, uploaded and verified like an installer.
+    File(PathBuf),
 }
 
 #[derive(Debug, Clone)]

@@ -166,6 +166,23 @@ pub struct RawVariant {
     pub config: Option<Spanned<String>>,
     pub detect: Option<Spanned<RawDetect>>,
     pub timeout: Option<Spanned<String>>,
+    /// How `pushinst remove` takes this variant off a host again.
+    pub uninstall: Option<Spanned<RawUninstall>>,
+}
+
+/// `[packages.X.linux.uninstall]`: `command` (a program already on the host) or
+/// `file` (uploaded and run like the installer), never both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUninstall {
+    pub command: Option<Spanned<String>>,
+    pub file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub success_codes: Option<Vec<i32>>,
+    pub timeout: Option<Spanned<String>>,
+    /// Run `detect` again afterwards (default true when the variant has a detect).
+    pub verify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -151,6 +151,14 @@ fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) -> Vec<std::op
                         problems,
                     );
                 }
+                if let Some(uninstall) = table_mut(variant, "uninstall") {
+                    strip(
+                        uninstall,
+                        fields_of::<RawUninstall>(),
+                        &format!("in the {os} uninstall of `{name}`"),
+                        problems,
+                    );
+                }
             }
         }
     }

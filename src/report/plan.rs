@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 use super::words;
 use crate::inventory::{CredentialDef, RebootPolicy, SmbEncryption, SmbSigning, WindowsExec};
 use crate::outcome::{FORMAT_VERSION, Outcome};
-use crate::plan::{Decision, HostPlan, InstallPlan, Omitted, PackagePlan, Plan, Transport};
+use crate::plan::{Decision, Goal, HostPlan, InstallPlan, Omitted, Operation, PackagePlan, Plan, Transport};
 use crate::rollout::RolloutPlan;
 
 fn decision(d: &Decision) -> String {
     match d {
         Decision::Install => "install".into(),
+        Decision::Remove => "remove".into(),
         // Worded as the skip will be reported.
         Decision::Skip(skip) => format!(
             "skip: {}",
@@ -21,6 +22,9 @@ fn decision(d: &Decision) -> String {
         ),
         Decision::Omit(Omitted::AlreadySucceeded) => "leave: installed on record".into(),
         Decision::Omit(Omitted::NotSelected) => "leave: not retried".into(),
+        Decision::Omit(Omitted::Removed) => {
+            "leave: removed on purpose (sync --include-removed installs it again)".into()
+        }
     }
 }
 
@@ -133,6 +137,9 @@ fn sudo(host: &HostPlan, credentials: &BTreeMap<String, CredentialDef>) -> bool 
 
 /// The steps one package goes through on one host.
 fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallPlan, sudo: bool) -> String {
+    if let Operation::Remove { verify } = install.operation {
+        return removal_steps(plan, host, install, sudo, verify);
+    }
     let mut argv = vec![crate::plan::file_name(&install.installer)];
     argv.extend(install.args.iter().cloned());
     let mut steps = Vec::new();
@@ -164,6 +171,47 @@ fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallP
     if package.reboot != RebootPolicy::Never {
         steps.push(format!("reboot ({})", reboot_name(package.reboot)));
     }
+    steps.join(" → ")
+}
+
+/// The steps of `pushinst remove` on one host: what it detects, what it runs and
+/// how (a `command` through pushinst's small script, a `file` uploaded), what it checks.
+fn removal_steps(plan: &Plan, host: &HostPlan, install: &InstallPlan, sudo: bool, verify: bool) -> String {
+    let program = match &install.shim {
+        Some(shim) => shim.program.clone(),
+        None => crate::plan::file_name(&install.installer),
+    };
+    let mut argv = vec![program];
+    argv.extend(install.args.iter().cloned());
+    let mut steps = Vec::new();
+    match (&install.detect, plan.force) {
+        (Some(detect), false) => steps.push(format!("detect {detect} (not installed: skip)")),
+        (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
+        (None, _) => steps.push("no detect: uninstall wherever asked".to_string()),
+    }
+    steps.push(match &install.shim {
+        Some(_) => format!(
+            "upload {} + verify {}",
+            crate::plan::file_name(&install.installer),
+            host.route.verifies()
+        ),
+        None => format!("upload + verify {}", host.route.verifies()),
+    });
+    let who = match host.route.transport {
+        Transport::Ssh { .. } if sudo => " via sudo",
+        Transport::Ssh { .. } => "",
+        Transport::Smb { .. } => " as SYSTEM",
+    };
+    steps.push(format!(
+        "uninstall `{}`{who} (timeout {})",
+        argv.join(" "),
+        humantime::format_duration(install.timeout)
+    ));
+    steps.push(format!("classify (ok: {:?})", install.success_codes));
+    if let (true, Some(_)) = (verify, &install.detect) {
+        steps.push("detect again (still installed: failed)".to_string());
+    }
+    steps.push("clean up".to_string());
     steps.join(" → ")
 }
 
@@ -205,7 +253,8 @@ fn rollout(rollout: &RolloutPlan) -> Option<String> {
 pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> String {
     let names: Vec<String> = plan.packages.iter().map(PackagePlan::title).collect();
     let mut out = format!(
-        "plan: {} on {} host(s), {} at a time{}; nothing will be touched (dry run)\n",
+        "plan: {}{} on {} host(s), {} at a time{}; nothing will be touched (dry run)\n",
+        if plan.goal == Goal::Remove { "remove " } else { "" },
         names.join(" → "),
         plan.hosts.len(),
         plan.concurrency,
@@ -286,6 +335,10 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                 "success_codes": p.success_codes,
                 "reboot_codes": p.reboot_codes,
             })).collect::<Vec<_>>(),
+            "operation": match plan.goal {
+                Goal::Install => "install",
+                Goal::Remove => "remove",
+            },
             "hosts": plan.hosts.len(),
             "concurrency": plan.concurrency,
             "force": plan.force,
@@ -304,9 +357,11 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
         for ((package, install), decided) in plan.packages.iter().zip(&host.installs).zip(&host.decisions) {
             let (kind, skip) = match decided {
                 Decision::Install => ("install", Value::Null),
+                Decision::Remove => ("remove", Value::Null),
                 Decision::Skip(skip) => ("skip", json!(skip)),
                 Decision::Omit(Omitted::AlreadySucceeded) => ("leave-installed", Value::Null),
                 Decision::Omit(Omitted::NotSelected) => ("leave-not-selected", Value::Null),
+                Decision::Omit(Omitted::Removed) => ("leave-removed", Value::Null),
             };
             let algorithms: serde_json::Map<String, Value> = match &host.route.transport {
                 Transport::Ssh { algorithms, .. } => algorithms
@@ -362,6 +417,10 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "requires": install.requires.iter().map(crate::report::words::requirement).collect::<Vec<_>>(),
                     "timeout_ms": u64::try_from(install.timeout.as_millis()).unwrap_or(u64::MAX),
                     "reboot": package.reboot,
+                    "success_codes": install.success_codes,
+                    // An uninstall `command`: the program on the host the uploaded
+                    // script runs.
+                    "command": install.shim.as_ref().map(|s| &s.program),
                 }
             }));
         }

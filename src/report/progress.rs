@@ -32,7 +32,7 @@ impl Progress {
             bar.set_position(stats.finished as u64);
             bar.set_message(format!(
                 "ok {}  failed {}  unreachable {}  running {}  queued {}",
-                stats.ok + stats.already_installed,
+                stats.ok + stats.already_installed + stats.removed + stats.not_installed,
                 stats.failed,
                 stats.unreachable,
                 stats.running,
@@ -101,7 +101,7 @@ impl Sink for Progress {
                     bar.finish_and_clear();
                     self.bars.remove(&bar);
                 }
-                let mark = if outcome.is_success() { "✔" } else { "✘" };
+                let mark = if outcome.is_as_asked() { "✔" } else { "✘" };
                 self.bars.println(format!(
                     "{mark} {host}{}: {} — {} ({})",
                     self.packages.tag(package),

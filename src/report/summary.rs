@@ -54,6 +54,12 @@ impl Summary {
             stats.failed,
             stats.unreachable
         );
+        if stats.removed > 0 {
+            let _ = write!(out, ", {} removed", stats.removed);
+        }
+        if stats.not_installed > 0 {
+            let _ = write!(out, ", {} not installed", stats.not_installed);
+        }
         if stats.skipped > 0 {
             let _ = write!(out, ", {} skipped", stats.skipped);
         }
@@ -121,7 +127,7 @@ impl Sink for Summary {
                 ..
             } => {
                 let tag = PackageTag::new(&self.packages).tag(package);
-                if !outcome.is_success() {
+                if !outcome.is_as_asked() {
                     self.problems.push((format!("{host}{tag}"), outcome.clone()));
                 }
                 if let Some(failed) = &report.cleanup_failed {

@@ -37,6 +37,7 @@ pub fn reason(outcome: &Outcome) -> String {
         Outcome::Installed { .. } => "installed".into(),
         Outcome::InstalledRebootRequired { .. } => "installed; the host needs a reboot".into(),
         Outcome::AlreadyInstalled => "already installed (detect succeeded)".into(),
+        Outcome::Removed { .. } => "removed (uninstaller succeeded)".into(),
         Outcome::Cleaned { removed } if removed.is_empty() => "nothing left to remove".into(),
         Outcome::Cleaned { removed } => {
             let what: Vec<String> = removed.iter().map(|r| format!("{} {}", r.what, r.path)).collect();
@@ -64,6 +65,11 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
     let step_name = step.map_or("the run", |s| s.name());
     match reason {
         Failure::ExitCode { code } => format!("installer exited with code {code}"),
+        Failure::UninstallerExitCode { code } => format!("uninstaller exited with code {code}"),
+        Failure::StillInstalled { exit_code } => format!(
+            "uninstaller exited with code {exit_code} but detect still finds the package; \
+             see the uninstaller's log on the host"
+        ),
         Failure::Signal { signal } => format!("installer killed by signal {signal}"),
         Failure::InstallerTimedOut { limit } => format!(
             "timeout during execute (the installer did not finish within {}; it and the processes it started were killed)",
@@ -151,6 +157,7 @@ fn skip(reason: &Skip) -> String {
             format!("cannot record the attempt in the history: {message}")
         }
         Skip::RequirementNotMet { unmet } => unmet_reason(unmet),
+        Skip::NotInstalled => "not installed (detect found nothing to remove)".into(),
     }
 }
 

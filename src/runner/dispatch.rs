@@ -101,7 +101,7 @@ impl Shared {
             if matches!(outcome, Outcome::Failed { .. } | Outcome::Unreachable { .. }) {
                 tally.failed.insert(report.host.clone());
             }
-            if !outcome.is_success() {
+            if !outcome.is_as_asked() {
                 tally.unsuccessful.insert(report.host.clone());
             }
         }

@@ -82,6 +82,10 @@ pub struct RunStats {
     pub ok: usize,
     pub reboot_required: usize,
     pub already_installed: usize,
+    /// `remove`: uninstalled.
+    pub removed: usize,
+    /// `remove`: not there to begin with (counted apart from `skipped`).
+    pub not_installed: usize,
     pub failed: usize,
     pub unreachable: usize,
     pub skipped: usize,
@@ -101,6 +105,10 @@ impl RunStats {
                 self.reboot_required += usize::from(outcome.reboot_required());
             }
             Outcome::AlreadyInstalled => self.already_installed += 1,
+            Outcome::Removed { .. } => self.removed += 1,
+            Outcome::Skipped {
+                reason: crate::outcome::Skip::NotInstalled,
+            } => self.not_installed += 1,
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::Unreachable { .. } => self.unreachable += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
@@ -109,7 +117,7 @@ impl RunStats {
     }
 
     pub fn all_succeeded(&self) -> bool {
-        self.ok + self.already_installed == self.total
+        self.ok + self.already_installed + self.removed + self.not_installed == self.total
     }
 }
 

@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use super::books::Books;
 use super::events::{EventKind, EventSink, HostReport, Step, StepRecord};
 use super::{
-    ExitCodes, HostJob, Leftover, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts, Work,
+    ExitCodes, HostJob, Leftover, Operation, PackageJob, RebootNotice, RebootPolicy, RebootState, Timeouts,
+    Work,
 };
 use crate::outcome::{Failure, Outcome, Removed, Skip, Unreachable};
 use crate::secrets::Redactor;
@@ -146,7 +147,7 @@ impl<'a> HostRun<'a> {
             } else {
                 self.package(conn.as_mut(), pkg, &credential).await
             };
-            earlier_failed |= !outcome.is_success();
+            earlier_failed |= !outcome.is_as_asked();
             self.report.duration = if index == 0 {
                 started.elapsed()
             } else {
@@ -244,8 +245,15 @@ impl<'a> HostRun<'a> {
         }
         if let (Some(detect), false) = (&pkg.detect, self.ctx.force) {
             let limit = self.ctx.timeouts.auth;
-            if self.step(Step::Detect, limit, conn.detect(detect)).await? {
-                return Ok(Outcome::AlreadyInstalled);
+            let installed = self.step(Step::Detect, limit, conn.detect(detect)).await?;
+            match (pkg.operation, installed) {
+                (Operation::Install, true) => return Ok(Outcome::AlreadyInstalled),
+                (Operation::Remove { .. }, false) => {
+                    return Ok(Outcome::Skipped {
+                        reason: Skip::NotInstalled,
+                    });
+                }
+                _ => {}
             }
         }
         self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
@@ -261,7 +269,45 @@ impl<'a> HostRun<'a> {
         let output = self
             .step(Step::Execute, install.timeout + EXEC_GRACE, run)
             .await?;
-        Ok(self.classify(output, &pkg.codes))
+        let outcome = self.classify(output, &pkg.codes);
+        match pkg.operation {
+            Operation::Install => Ok(outcome),
+            Operation::Remove { verify } => self.removal(conn, pkg, outcome, verify).await,
+        }
+    }
+
+    /// An uninstaller's result: its own failure words, and, where it says it worked
+    /// and the package can be detected, the host's last word.
+    async fn removal(
+        &mut self,
+        conn: &mut dyn Connection,
+        pkg: &PackageJob,
+        outcome: Outcome,
+        verify: bool,
+    ) -> Result<Outcome, Outcome> {
+        let exit_code = match outcome {
+            Outcome::Installed { exit_code } | Outcome::InstalledRebootRequired { exit_code } => exit_code,
+            Outcome::Failed {
+                step,
+                reason: Failure::ExitCode { code },
+            } => {
+                return Ok(Outcome::Failed {
+                    step,
+                    reason: Failure::UninstallerExitCode { code },
+                });
+            }
+            other => return Ok(other),
+        };
+        if let (true, Some(detect)) = (verify, &pkg.detect) {
+            let limit = self.ctx.timeouts.auth;
+            if self.step(Step::Detect, limit, conn.detect(detect)).await? {
+                return Ok(Outcome::Failed {
+                    step: Some(Step::Detect),
+                    reason: Failure::StillInstalled { exit_code },
+                });
+            }
+        }
+        Ok(Outcome::Removed { exit_code })
     }
 
     fn classify(&mut self, out: ExecOutput, codes: &ExitCodes) -> Outcome {

@@ -128,6 +128,20 @@ pub struct PackageJob {
     pub reboot: RebootPolicy,
     /// Decided in the plan (an attempt limit): the host is not touched for it.
     pub skip: Option<Skip>,
+    /// Put the package on, or take it off.
+    pub operation: Operation,
+}
+
+/// What a run does with each package: `deploy` installs, `remove` uninstalls. The
+/// flow is the same (detect, upload, execute, clean up); what detect means and how
+/// the exit code reads are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Operation {
+    #[default]
+    Install,
+    /// Detect first (not there: skipped), run the uninstaller, and when `verify`,
+    /// detect again: still there is a failure.
+    Remove { verify: bool },
 }
 
 /// What to do when a package is installed (Kaspersky's restart options).

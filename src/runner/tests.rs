@@ -163,6 +163,7 @@ fn package(name: &str) -> PackageJob {
         },
         reboot: RebootPolicy::Never,
         skip: None,
+        operation: Default::default(),
     }
 }
 

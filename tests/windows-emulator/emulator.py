@@ -59,6 +59,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -475,7 +476,7 @@ def run_command(host, command, here, log=None):
         first = re.match(r'\s*("[^"]*"|\S+)', command)
         args = batch_arguments(command[first.end():] if first else "")
         record_argv(host, argv[0], args)
-        return run_batch(program, here, log, env)
+        return run_batch(program, here, log, env, args)
     record_argv(host, argv[0], argv[1:])
     done = subprocess.run(["/bin/sh", program] + argv[1:], cwd=here, stdout=log or subprocess.DEVNULL,
                           stderr=subprocess.STDOUT, env=env)
@@ -494,9 +495,10 @@ def run_command(host, command, here, log=None):
     return code
 
 
-def run_batch(program, here, log, env):
+def run_batch(program, here, log, env, args=()):
     """A batch installer, line by line: `exit /b N` ends it with N, `@echo off` and
-    `rem` do nothing, anything else runs under /bin/sh."""
+    `rem` do nothing, `%*` is its arguments and `%ERRORLEVEL%` the last line's exit
+    code, anything else runs under /bin/sh."""
     with open(program, "rb") as f:
         lines = f.read().decode("utf-8", errors="replace").splitlines()
     code = 0
@@ -504,6 +506,8 @@ def run_batch(program, here, log, env):
         line = line.strip()
         if line in ("", "@echo off") or line.lower().startswith("rem "):
             continue
+        line = line.replace("%*", " ".join(shlex.quote(a) for a in args))
+        line = re.sub(r"%errorlevel%", str(code), line, flags=re.I)
         ended = re.fullmatch(r"exit /b (\d+)", line, re.I)
         if ended:
             return int(ended.group(1))
