@@ -494,7 +494,10 @@ mod tests {
         assert_eq!(d.pubkey_signature(&key, Some(std::slice::from_ref(&sha1))), None);
         let mut legacy = Algorithms::default();
         legacy.set(Kind::Pubkey, resolve(Kind::Pubkey, "+ssh-rsa").unwrap());
-        assert_eq!(legacy.pubkey_signature(&key, Some(std::slice::from_ref(&sha1))), Some(sha1));
+        assert_eq!(
+            legacy.pubkey_signature(&key, Some(std::slice::from_ref(&sha1))),
+            Some(sha1)
+        );
         let ed = Algorithm::from_str("ssh-ed25519").unwrap();
         let mut no_ed = Algorithms::default();
         no_ed.set(Kind::Pubkey, resolve(Kind::Pubkey, "-ssh-ed25519").unwrap());
