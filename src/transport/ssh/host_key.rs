@@ -1,11 +1,18 @@
-//! Host key trust: known_hosts checked on every connection, by policy.
+//! Host key trust: known_hosts checked on every connection, by policy, as OpenSSH's
+//! `ssh` checks it: `@revoked` keys are refused whatever else the file says,
+//! `@cert-authority` lines trust host certificates, and a certificate no authority
+//! vouches for is checked as the plain key inside it.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::ssh_key::certificate::CertType;
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::{Algorithm, Certificate, HashAlg, PublicKey, PublicKeyOrCertificate};
 
 use super::SshError;
+use super::error::CertificateProblem;
+use super::known_hosts::{self, KnownHosts, Verdict};
 
 #[derive(Debug, Clone)]
 pub struct HostKeyCheck {
@@ -16,6 +23,30 @@ pub struct HostKeyCheck {
 
 /// Appends to known_hosts from many tasks at once must not interleave.
 static LEARN_LOCK: Mutex<()> = Mutex::new(());
+
+/// The host certificate types asked for ahead of plain keys, as OpenSSH's client
+/// does; a certificate no `@cert-authority` line vouches for falls back to its plain
+/// key, so asking costs nothing on hosts without one.
+pub fn certificate_algorithms() -> Vec<Algorithm> {
+    vec![
+        Algorithm::Ed25519,
+        Algorithm::Ecdsa {
+            curve: russh::keys::EcdsaCurve::NistP256,
+        },
+        Algorithm::Ecdsa {
+            curve: russh::keys::EcdsaCurve::NistP384,
+        },
+        Algorithm::Ecdsa {
+            curve: russh::keys::EcdsaCurve::NistP521,
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha256),
+        },
+    ]
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -36,12 +67,17 @@ impl russh::client::Handler for Client {
     type Error = ClientError;
 
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => self.verify(key).map(|()| true),
-            PublicKeyOrCertificate::Certificate(_) => Err(ClientError::HostKey(SshError::HostCertificate {
-                label: self.label(),
-            })),
-        }
+        let known = KnownHosts::read(&self.check.known_hosts).map_err(|source| {
+            ClientError::HostKey(SshError::KnownHostsInvalid {
+                known_hosts: self.check.known_hosts.clone(),
+                source,
+            })
+        })?;
+        let result = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.verify(&known, key),
+            PublicKeyOrCertificate::Certificate(cert) => self.verify_certificate(&known, cert),
+        };
+        result.map(|()| true).map_err(ClientError::HostKey)
     }
 }
 
@@ -55,49 +91,131 @@ impl Client {
     }
 
     fn known_hosts_name(&self) -> String {
-        if self.port == 22 {
-            self.host.clone()
-        } else {
-            format!("[{}]:{}", self.host, self.port)
+        known_hosts::host_name(&self.host, self.port)
+    }
+
+    fn revoked(&self, known: &KnownHosts, key: &KeyData) -> Result<(), SshError> {
+        match known.revoked(&self.known_hosts_name(), key) {
+            None => Ok(()),
+            Some(line) => Err(SshError::HostKeyRevoked {
+                label: self.label(),
+                fingerprint: fingerprint(key),
+                known_hosts: self.check.known_hosts.clone(),
+                line,
+            }),
         }
     }
 
-    fn verify(&self, key: &PublicKey) -> Result<(), ClientError> {
+    fn verify(&self, known: &KnownHosts, key: &PublicKey) -> Result<(), SshError> {
         let path = &self.check.known_hosts;
-        let fingerprint = format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256));
-        match russh::keys::check_known_hosts_path(&self.host, self.port, key, path) {
-            Ok(true) => Ok(()),
-            Ok(false) if self.check.accept_new => {
+        // Before anything else: a revoked key is never accepted nor recorded.
+        self.revoked(known, key.key_data())?;
+        match known.check(&self.known_hosts_name(), key.key_data()) {
+            Verdict::Known => Ok(()),
+            Verdict::Unknown if self.check.accept_new => {
                 let _guard = LEARN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
                 russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, path).map_err(
-                    |source| {
-                        ClientError::HostKey(SshError::HostKeyNotRecorded {
-                            known_hosts: path.clone(),
-                            source,
-                        })
+                    |source| SshError::HostKeyNotRecorded {
+                        known_hosts: path.clone(),
+                        source,
                     },
                 )
             }
-            Ok(false) => Err(ClientError::HostKey(SshError::HostKeyUnknown {
+            Verdict::Unknown => Err(SshError::HostKeyUnknown {
                 label: self.label(),
                 host: self.host.clone(),
                 port: self.port,
-                fingerprint,
+                fingerprint: fingerprint(key.key_data()),
                 known_hosts: path.clone(),
-            })),
-            Err(russh::keys::Error::KeyChanged { line }) => {
-                Err(ClientError::HostKey(SshError::HostKeyChanged {
-                    label: self.label(),
-                    known_hosts_name: self.known_hosts_name(),
-                    fingerprint,
-                    known_hosts: path.clone(),
-                    line,
-                }))
-            }
-            Err(source) => Err(ClientError::HostKey(SshError::KnownHostsUnreadable {
+            }),
+            Verdict::Changed { line } => Err(SshError::HostKeyChanged {
+                label: self.label(),
+                known_hosts_name: self.known_hosts_name(),
+                fingerprint: fingerprint(key.key_data()),
                 known_hosts: path.clone(),
-                source,
-            })),
+                line,
+            }),
         }
     }
+
+    fn verify_certificate(&self, known: &KnownHosts, cert: &Certificate) -> Result<(), SshError> {
+        let name = self.known_hosts_name();
+        self.revoked(known, cert.public_key())?;
+        self.revoked(known, cert.signature_key())?;
+        let Some(line) = known.authority(&name, cert.signature_key()) else {
+            // As `ssh` does: no authority for this host signed it, so the key inside
+            // is judged as a plain key (known, unknown or changed).
+            let plain = PublicKey::new(cert.public_key().clone(), "");
+            return match self.verify(known, &plain) {
+                Err(SshError::HostKeyUnknown { .. }) => Err(SshError::HostCertificateUntrusted {
+                    label: self.label(),
+                    ca_fingerprint: fingerprint(cert.signature_key()),
+                    known_hosts_name: name,
+                    known_hosts: self.check.known_hosts.clone(),
+                }),
+                other => other,
+            };
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match certificate_problem(cert, &self.host, now) {
+            None => Ok(()),
+            Some(problem) => Err(SshError::HostCertificateInvalid {
+                label: self.label(),
+                problem,
+                known_hosts: self.check.known_hosts.clone(),
+                line,
+            }),
+        }
+    }
+}
+
+/// What is wrong with a host certificate signed by a trusted authority, in the
+/// order OpenSSH checks it; `None` when it is good for `host` at `now`.
+pub(super) fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> Option<CertificateProblem> {
+    if cert.cert_type() != CertType::Host {
+        return Some(CertificateProblem::NotHost);
+    }
+    if cert.verify_signature().is_err() {
+        return Some(CertificateProblem::BadSignature);
+    }
+    if now < cert.valid_after() {
+        return Some(CertificateProblem::NotYetValid {
+            from: stamp(cert.valid_after()),
+        });
+    }
+    if now >= cert.valid_before() {
+        return Some(CertificateProblem::Expired {
+            until: stamp(cert.valid_before()),
+        });
+    }
+    // A host certificate must name its host (OpenSSH requires a principal list).
+    if !cert
+        .valid_principals()
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(host))
+    {
+        return Some(CertificateProblem::Principal {
+            host: host.to_string(),
+            principals: cert.valid_principals().join(", "),
+        });
+    }
+    // No critical option is defined for host certificates: one we do not know must
+    // not be ignored.
+    if let Some(option) = cert.critical_options().keys().next() {
+        return Some(CertificateProblem::CriticalOption {
+            option: option.clone(),
+        });
+    }
+    None
+}
+
+fn stamp(secs: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(i64::MAX as u64 / 2));
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn fingerprint(key: &KeyData) -> String {
+    format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256))
 }

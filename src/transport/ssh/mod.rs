@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod exec;
 mod host_key;
+pub(crate) mod known_hosts;
 mod probe;
 mod quote;
 mod requires;
@@ -48,6 +49,10 @@ impl SshConnector {
             // Each step has its own timeout in the runner; russh must not add another.
             inactivity_timeout: None,
             nodelay: true,
+            preferred: russh::Preferred {
+                host_key_certificates: host_key::certificate_algorithms().into(),
+                ..Default::default()
+            },
             ..Default::default()
         };
         SshConnector {
