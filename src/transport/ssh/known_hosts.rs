@@ -342,6 +342,15 @@ mod tests {
         assert_eq!(hosts.check("127.0.0.1", &key(ED)), Verdict::Unknown);
     }
 
+    #[test]
+    fn a_file_hashed_by_ssh_keygen_knows_its_host() {
+        // `ssh-keygen -H` output for "host1" (also a fuzz seed).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/known_hosts/hashed");
+        let hosts = KnownHosts::read(&path).unwrap();
+        assert_eq!(hosts.check("host1", &key(ED)), Verdict::Known);
+        assert_eq!(hosts.check("host2", &key(ED)), Verdict::Unknown);
+    }
+
     fn encode(bytes: &[u8]) -> String {
         const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
