@@ -169,6 +169,17 @@ fn a_user_certificate_logs_in_where_the_key_alone_is_not_authorized() {
         err.contains("`user.pub` is not an OpenSSH certificate") && err.contains("pushinst.toml:"),
         "{err}"
     );
+    // Nor is a certificate without the key it certifies, or one that does not exist.
+    let keyless = format!("[credentials.cert]\nuser = \"{FLEET_USER}\"\ncertificate = \"gone-cert.pub\"\n");
+    fleet.write("pushinst.toml", &inventory(&fleet, "", &keyless, r#"["cert"]"#));
+    let run = deploy(&fleet);
+    assert_eq!(run.code(), 2, "{}", run.debug());
+    let err = run.stderr();
+    assert!(
+        err.contains("`certificate` without a `key`")
+            && err.contains("certificate file `gone-cert.pub` does not exist"),
+        "{err}"
+    );
 }
 
 /// A fleet of one whose sshd also has an ECDSA host key with a certificate signed by
