@@ -178,7 +178,7 @@ pub enum SshError {
     RebootFailed { exit: RemoteExit, output: String },
 
     #[error(
-        "REVOKED HOST KEY: {label} offers {fingerprint}, which {} line {line} marks @revoked; pushinst will not connect; find out why it was revoked before giving the host a new key",
+        "REVOKED HOST KEY: {label} offers {fingerprint}, which {} line {line} marks @revoked, so pushinst will not connect to it; find out why it was revoked before giving the host a new key",
         known_hosts.display()
     )]
     HostKeyRevoked {

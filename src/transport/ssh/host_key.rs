@@ -144,15 +144,18 @@ impl Client {
         self.revoked(known, cert.signature_key())?;
         let Some(line) = known.authority(&name, cert.signature_key()) else {
             // As `ssh` does: no authority for this host signed it, so the key inside
-            // is judged as a plain key (known, unknown or changed).
+            // is judged as a plain key (known, unknown or changed). When the file
+            // trusts another authority for the host, that is what the admin must see.
             let plain = PublicKey::new(cert.public_key().clone(), "");
             return match self.verify(known, &plain) {
-                Err(SshError::HostKeyUnknown { .. }) => Err(SshError::HostCertificateUntrusted {
-                    label: self.label(),
-                    ca_fingerprint: fingerprint(cert.signature_key()),
-                    known_hosts_name: name,
-                    known_hosts: self.check.known_hosts.clone(),
-                }),
+                Err(SshError::HostKeyUnknown { .. }) if known.has_authority(&name) => {
+                    Err(SshError::HostCertificateUntrusted {
+                        label: self.label(),
+                        ca_fingerprint: fingerprint(cert.signature_key()),
+                        known_hosts_name: name,
+                        known_hosts: self.check.known_hosts.clone(),
+                    })
+                }
                 other => other,
             };
         };

@@ -129,7 +129,12 @@ impl KnownHosts {
         }
     }
 
-    /// The `@cert-authority` lines for `name` that list `ca`.
+    /// Whether any `@cert-authority` line is for `name`.
+    pub fn has_authority(&self, name: &str) -> bool {
+        self.matching(name).any(|e| e.marker == Marker::CertAuthority)
+    }
+
+    /// The `@cert-authority` line for `name` that lists `ca`, if any.
     pub fn authority(&self, name: &str, ca: &KeyData) -> Option<usize> {
         self.matching(name)
             .find(|e| e.marker == Marker::CertAuthority && e.key == *ca)
