@@ -228,6 +228,8 @@ pub enum CertificateProblem {
     Expired { until: String },
     #[error("it names {principals:?}, not {host}")]
     Principal { host: String, principals: String },
+    #[error("it names no host (OpenSSH refuses such a host certificate too)")]
+    NoPrincipals,
     #[error("it carries the critical option {option:?}, which pushinst does not know")]
     CriticalOption { option: String },
 }

@@ -194,6 +194,9 @@ pub(super) fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> O
         });
     }
     // A host certificate must name its host (OpenSSH requires a principal list).
+    if cert.valid_principals().is_empty() {
+        return Some(CertificateProblem::NoPrincipals);
+    }
     if !cert
         .valid_principals()
         .iter()
@@ -221,4 +224,74 @@ fn stamp(secs: u64) -> String {
 
 fn fingerprint(key: &KeyData) -> String {
     format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+
+    fn keygen(dir: &Path, args: &[&str]) {
+        let status = Command::new("ssh-keygen")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    }
+
+    /// A certificate made by ssh-keygen for `host_key.pub` with `args`.
+    fn cert(dir: &Path, name: &str, args: &[&str]) -> Certificate {
+        std::fs::copy(dir.join("host_key.pub"), dir.join(format!("{name}.pub"))).unwrap();
+        let mut all = vec!["-q", "-s", "ca", "-I", name];
+        all.extend_from_slice(args);
+        let public = format!("{name}.pub");
+        all.push(&public);
+        keygen(dir, &all);
+        Certificate::read_file(&dir.join(format!("{name}-cert.pub"))).unwrap()
+    }
+
+    #[test]
+    fn a_host_certificate_is_checked_as_openssh_checks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        keygen(dir, &["-q", "-t", "ed25519", "-N", "", "-f", "ca"]);
+        keygen(dir, &["-q", "-t", "ed25519", "-N", "", "-f", "host_key"]);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let good = cert(dir, "good", &["-h", "-n", "web1,web1.lan"]);
+        assert_eq!(certificate_problem(&good, "WEB1.lan", now), None);
+        let user = cert(dir, "user", &["-n", "web1"]);
+        assert_eq!(
+            certificate_problem(&user, "web1", now),
+            Some(CertificateProblem::NotHost)
+        );
+        let old = cert(dir, "old", &["-h", "-n", "web1", "-V", "20200101:20200102"]);
+        assert!(matches!(
+            certificate_problem(&old, "web1", now),
+            Some(CertificateProblem::Expired { until }) if until.starts_with("2020-01-0")
+        ));
+        let future = cert(dir, "future", &["-h", "-n", "web1", "-V", "+52w:+53w"]);
+        assert!(matches!(
+            certificate_problem(&future, "web1", now),
+            Some(CertificateProblem::NotYetValid { .. })
+        ));
+        assert_eq!(
+            certificate_problem(&good, "web2", now),
+            Some(CertificateProblem::Principal {
+                host: "web2".into(),
+                principals: "web1, web1.lan".into()
+            })
+        );
+        // No principals at all: OpenSSH refuses a host certificate without a list.
+        let any = cert(dir, "any", &["-h"]);
+        assert_eq!(
+            certificate_problem(&any, "web1", now),
+            Some(CertificateProblem::NoPrincipals)
+        );
+    }
 }
