@@ -217,8 +217,11 @@ pub(super) fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> O
     None
 }
 
+/// A certificate's time as people read it; "forever" (u64::MAX) is shown as the
+/// last second of year 9999, the last one RFC 3339 can write.
 fn stamp(secs: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(i64::MAX as u64 / 2));
+    const LAST: u64 = 253_402_300_799;
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(LAST));
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
@@ -293,5 +296,6 @@ mod tests {
             certificate_problem(&any, "web1", now),
             Some(CertificateProblem::NoPrincipals)
         );
+        assert_eq!(stamp(u64::MAX), "9999-12-31T23:59:59Z");
     }
 }
