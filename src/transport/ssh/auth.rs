@@ -103,42 +103,16 @@ async fn try_credential(
                 passphrase,
                 certificate,
             } => {
-                match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
-                    Err(e) => Some(format!("cannot load key {}: {e}", path.display())),
-                    Ok(key) => {
-                        let key = Arc::new(key);
-                        let by_certificate = match certificate {
-                            Some(cert) => {
-                                with_certificate(conn, &credential.user, &key, cert, attempt).await?
-                            }
-                            None => Some(String::new()),
-                        };
-                        match by_certificate {
-                            None => None,
-                            // As OpenSSH: the key alone may still be authorized.
-                            Some(cert_reason) if !conn.handle.is_closed() => {
-                                attempt.tried("publickey");
-                                let hash = rsa_hash(conn, key.algorithm()).await?;
-                                let result = conn
-                                    .handle
-                                    .authenticate_publickey(
-                                        &credential.user,
-                                        PrivateKeyWithHashAlg::new(key, hash),
-                                    )
-                                    .await
-                                    .map_err(lost)?;
-                                attempt.refused(result, "key refused").map(|r| {
-                                    if cert_reason.is_empty() {
-                                        r
-                                    } else {
-                                        format!("{cert_reason}, {r}")
-                                    }
-                                })
-                            }
-                            Some(cert_reason) => Some(cert_reason),
-                        }
-                    }
-                }
+                let passphrase = passphrase.as_ref().map(|p| p.expose());
+                key(
+                    conn,
+                    &credential.user,
+                    path,
+                    passphrase,
+                    certificate.as_deref(),
+                    attempt,
+                )
+                .await?
             }
             AuthMethod::Agent => agent(conn, &credential.user, attempt).await?,
         };
@@ -151,6 +125,46 @@ async fn try_credential(
         }
     }
     Ok(Some(reasons.join(", ")))
+}
+
+/// The key's certificate when there is one, then (as OpenSSH does) the key alone,
+/// which may be authorized on its own.
+async fn key(
+    conn: &mut SshConnection,
+    user: &str,
+    path: &Path,
+    passphrase: Option<&str>,
+    certificate: Option<&Path>,
+    attempt: &mut Attempt,
+) -> Result<Option<String>, TransportError> {
+    let key = match russh::keys::load_secret_key(path, passphrase) {
+        Ok(key) => Arc::new(key),
+        Err(e) => return Ok(Some(format!("cannot load key {}: {e}", path.display()))),
+    };
+    let mut reasons = Vec::new();
+    if let Some(certificate) = certificate {
+        match with_certificate(conn, user, &key, certificate, attempt).await? {
+            None => return Ok(None),
+            Some(reason) => reasons.push(reason),
+        }
+        if conn.handle.is_closed() {
+            return Ok(Some(reasons.join(", ")));
+        }
+    }
+    attempt.tried("publickey");
+    let hash = rsa_hash(conn, key.algorithm()).await?;
+    let result = conn
+        .handle
+        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
+        .await
+        .map_err(lost)?;
+    match attempt.refused(result, "key refused") {
+        None => Ok(None),
+        Some(reason) => {
+            reasons.push(reason);
+            Ok(Some(reasons.join(", ")))
+        }
+    }
 }
 
 /// `password`, then keyboard-interactive with the same password when the server
