@@ -75,6 +75,12 @@ fn keyboard_interactive_only_takes_the_password_and_names_a_refusal() {
             && reason.ends_with("tried: password, keyboard-interactive"),
         "{reason}"
     );
+    // The same as data, for scripts reading the JSON.
+    let rejected = &run.outcome(&fleet.endpoints[0])["detail"]["reason"]["rejected"][0];
+    assert_eq!(
+        rejected["tried"],
+        serde_json::json!(["password", "keyboard-interactive"])
+    );
     assert_eq!(fleet.timeline().len(), 1, "nothing more ran");
 }
 
