@@ -15,7 +15,11 @@ use tokio::time::Instant;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let delay = Duration::from_millis(args.next().ok_or("usage: relay DELAY_MS LISTEN=TARGET …")?.parse()?);
+    let delay = Duration::from_millis(
+        args.next()
+            .ok_or("usage: relay DELAY_MS LISTEN=TARGET …")?
+            .parse()?,
+    );
     let mut tasks = Vec::new();
     for pair in args {
         let (listen, target) = pair.split_once('=').ok_or("each pair is LISTEN=TARGET")?;
@@ -70,7 +74,11 @@ async fn direction(
         match from.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if send.send((Instant::now() + delay, buffer[..n].to_vec())).await.is_err() {
+                if send
+                    .send((Instant::now() + delay, buffer[..n].to_vec()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -302,6 +302,23 @@ fn response_fragments(stub: &[u8], call_id: u32) -> Vec<u8> {
     out
 }
 
+/// A known_hosts file, then every kind of lookup a connection makes, for names
+/// plain, bracketed and long enough to stress the wildcard matcher.
+pub fn known_hosts(data: &[u8]) {
+    use crate::transport::ssh::known_hosts::{KnownHosts, host_name};
+    let hosts = KnownHosts::parse(data);
+    let key = russh::keys::PublicKey::from_openssh(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICx2GqrKL/PT2gBE+wL9r78jpEeDL/H2YaUTd0St/W5j",
+    );
+    let Ok(key) = key else { return };
+    let long = "a".repeat(200);
+    for name in [host_name("host1", 22), host_name("10.0.0.1", 2222), long] {
+        let _ = hosts.check(&name, key.key_data());
+        let _ = hosts.revoked(&name, key.key_data());
+        let _ = hosts.authority(&name, key.key_data());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +335,7 @@ mod tests {
         ("scmr_ndr", scmr_ndr),
         ("tsch_ndr", tsch_ndr),
         ("inventory", inventory),
+        ("known_hosts", known_hosts),
     ];
 
     /// Every committed seed (and every crash input moved into the corpus once its

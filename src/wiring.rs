@@ -78,6 +78,7 @@ fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential
         methods.push(AuthMethod::Key {
             path: path.clone(),
             passphrase,
+            certificate: def.certificate.clone(),
         });
     }
     if let Some(password) = &password {

@@ -514,6 +514,34 @@ impl Checker {
         path
     }
 
+    /// A user certificate: beside a `key`, and a file that holds an OpenSSH
+    /// certificate (its first word a `…-cert-v01@openssh.com` type).
+    fn certificate(&mut self, raw: Spanned<String>, has_key: bool) -> PathBuf {
+        let span = raw.span();
+        if !has_key {
+            self.push(
+                Problem::at(span.clone(), "`certificate` without a `key`")
+                    .label("certificate of which key?")
+                    .hint("add the private key the certificate was made for: key = \"id_ed25519\" beside certificate = \"id_ed25519-cert.pub\""),
+            );
+        }
+        let path = self.file(raw.get_ref(), span.clone(), "certificate file", true);
+        // Only the first word is needed; a certificate is a few KiB.
+        let mut head = Vec::new();
+        let read = std::fs::File::open(&path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 256), &mut head));
+        let kind = String::from_utf8_lossy(&head);
+        let kind = kind.split_whitespace().next().unwrap_or("");
+        if read.is_ok() && !kind.ends_with("-cert-v01@openssh.com") {
+            self.push(
+                Problem::at(span, format!("`{}` is not an OpenSSH certificate", raw.get_ref()))
+                    .label("not a certificate")
+                    .hint("name the `-cert.pub` file ssh-keygen -s wrote for the key (ssh-keygen -s CA -I ID -n USER id_ed25519.pub)"),
+            );
+        }
+        path
+    }
+
     fn references(&mut self, list: Vec<Spanned<String>>, known: &[String], kind: &str) -> Vec<String> {
         let mut out = Vec::new();
         for name in list {
@@ -616,6 +644,7 @@ impl Checker {
         let password = raw.password.and_then(|p| self.secret(p, allow_plain));
         let passphrase = raw.passphrase.and_then(|p| self.secret(p, allow_plain));
         let sudo_password = raw.sudo_password.and_then(|p| self.secret(p, allow_plain));
+        let certificate = raw.certificate.map(|c| self.certificate(c, raw.key.is_some()));
         Some(CredentialDef {
             name: name.to_string(),
             user: raw.user.into_inner(),
@@ -624,6 +653,7 @@ impl Checker {
                 .key
                 .map(|k| self.file(k.get_ref(), k.span(), "key file", false)),
             passphrase,
+            certificate,
             agent: raw.agent,
             sudo: raw.sudo,
             sudo_password,

@@ -177,6 +177,8 @@ pub struct CredentialDef {
     pub password: Option<SecretSource>,
     pub key: Option<PathBuf>,
     pub passphrase: Option<SecretSource>,
+    /// An OpenSSH certificate for `key`, offered before the key alone.
+    pub certificate: Option<PathBuf>,
     pub agent: bool,
     pub sudo: bool,
     pub sudo_password: Option<SecretSource>,

@@ -73,6 +73,8 @@ pub struct RawCredential {
     pub password: Option<Spanned<RawSecret>>,
     pub key: Option<Spanned<String>>,
     pub passphrase: Option<Spanned<RawSecret>>,
+    /// An OpenSSH user certificate for `key` (`id_ed25519-cert.pub`).
+    pub certificate: Option<Spanned<String>>,
     #[serde(default)]
     pub agent: bool,
     #[serde(default)]

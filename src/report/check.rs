@@ -52,7 +52,11 @@ pub fn problem_and_fix(step: CheckStep, problem: &Problem) -> (String, String) {
                 .join("; ");
             let accepts = match rejected.last().map(|r| &r.server_accepts) {
                 Some(methods) if !methods.is_empty() => {
-                    format!(" (the server accepts: {})", methods.join(", "))
+                    format!(
+                        " (the server accepts: {}{})",
+                        methods.join(", "),
+                        crate::report::words::methods_tried(rejected)
+                    )
                 }
                 _ => String::new(),
             };
@@ -180,6 +184,7 @@ mod tests {
                 credential: "old".into(),
                 reason: "password refused".into(),
                 server_accepts: Vec::new(),
+                tried: Vec::new(),
             }],
             facts: HostFacts {
                 os: Some("linux".into()),

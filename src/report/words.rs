@@ -82,11 +82,13 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
                 .map(|r| format!("{}: {}", r.credential, r.reason))
                 .collect::<Vec<_>>()
                 .join("; ");
-            // The server's last word on what it would take is what the admin needs.
+            // The server's last word on what it would take is what the admin needs,
+            // beside what pushinst offered it.
             match rejected.last().map(|r| &r.server_accepts) {
                 Some(methods) if !methods.is_empty() => format!(
-                    "every credential was refused ({tried}); the server accepts: {}",
-                    methods.join(", ")
+                    "every credential was refused ({tried}); the server accepts: {}{}",
+                    methods.join(", "),
+                    methods_tried(rejected)
                 ),
                 _ => format!("every credential was refused ({tried})"),
             }
@@ -100,6 +102,22 @@ fn failure(step: Option<crate::outcome::Step>, reason: &Failure) -> String {
             "the pushinst process (pid {pid}) ended while this host was being worked on; \
              `pushinst cleanup` removes what it left"
         ),
+    }
+}
+
+/// "; tried: password, keyboard-interactive": every method offered, once each, in
+/// order; empty when the transport did not say.
+pub fn methods_tried(rejected: &[crate::transport::Rejection]) -> String {
+    let mut all: Vec<&str> = Vec::new();
+    for method in rejected.iter().flat_map(|r| &r.tried) {
+        if !all.contains(&method.as_str()) {
+            all.push(method);
+        }
+    }
+    if all.is_empty() {
+        String::new()
+    } else {
+        format!("; tried: {}", all.join(", "))
     }
 }
 
@@ -266,17 +284,19 @@ mod tests {
                                 credential: "a".into(),
                                 reason: "password refused".into(),
                                 server_accepts: vec![],
+                                tried: Vec::new(),
                             },
                             Rejection {
                                 credential: "b".into(),
                                 reason: "key refused".into(),
                                 server_accepts: vec!["publickey".into(), "keyboard-interactive".into()],
+                                tried: vec!["password".into()],
                             },
                         ],
                     },
                 },
                 "failed",
-                "every credential was refused (a: password refused; b: key refused); the server accepts: publickey, keyboard-interactive",
+                "every credential was refused (a: password refused; b: key refused); the server accepts: publickey, keyboard-interactive; tried: password",
             ),
             (
                 Outcome::Failed {

@@ -40,6 +40,8 @@ pub enum AuthMethod {
     Key {
         path: PathBuf,
         passphrase: Option<Secret>,
+        /// An OpenSSH certificate for the key (`…-cert.pub`), offered before the key alone.
+        certificate: Option<PathBuf>,
     },
     Password(Secret),
 }
@@ -199,6 +201,10 @@ pub struct Rejection {
     /// so the admin sees what the host wants; empty when it did not say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_accepts: Vec<String>,
+    /// The methods pushinst offered with this credential, by their protocol names
+    /// (SSH), so "server accepts publickey; tried password" can be said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<String>,
 }
 
 /// What `pushinst check` learned about a host, without installing anything. `None`

@@ -236,6 +236,9 @@ impl Algorithms {
             .collect();
         Preferred {
             kex: Cow::Owned(kex),
+            // Ask for host certificates of the same algorithms, as OpenSSH does: one no
+            // listed authority signed is checked as its plain key (host_key.rs).
+            host_key_certificates: Cow::Owned(key.clone()),
             key: Cow::Owned(key),
             cipher: Cow::Owned(names(&self.cipher)),
             mac: Cow::Owned(names(&self.mac)),

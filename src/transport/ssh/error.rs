@@ -27,8 +27,6 @@ pub enum SshError {
         remedy: Option<String>,
     },
 
-    #[error("{label} offered a host certificate; pushinst checks plain host keys only")]
-    HostCertificate { label: String },
     #[error(
         "unknown host key: {label} offers {fingerprint}, which {} does not list; check the fingerprint, then add it with `ssh-keyscan -p {port} {host} >> {}` or set host_key_policy = \"accept-new\"",
         known_hosts.display(),
@@ -52,12 +50,6 @@ pub enum SshError {
         fingerprint: String,
         known_hosts: PathBuf,
         line: usize,
-    },
-    #[error("cannot read {}: {source}", known_hosts.display())]
-    KnownHostsUnreadable {
-        known_hosts: PathBuf,
-        #[source]
-        source: russh::keys::Error,
     },
     #[error("cannot record the host key in {}: {source}", known_hosts.display())]
     HostKeyNotRecorded {
@@ -187,6 +179,62 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+
+    #[error(
+        "REVOKED HOST KEY: {label} offers {fingerprint}, which {} line {line} marks @revoked, so pushinst will not connect to it; find out why it was revoked before giving the host a new key",
+        known_hosts.display()
+    )]
+    HostKeyRevoked {
+        label: String,
+        fingerprint: String,
+        known_hosts: PathBuf,
+        line: usize,
+    },
+    #[error(
+        "untrusted host certificate: {label} offers a certificate signed by {ca_fingerprint}, and no @cert-authority line for {known_hosts_name} in {} lists that authority, nor is the host's key listed; add the authority with `@cert-authority {known_hosts_name} <CA public key>` or the host's key",
+        known_hosts.display()
+    )]
+    HostCertificateUntrusted {
+        label: String,
+        ca_fingerprint: String,
+        known_hosts_name: String,
+        known_hosts: PathBuf,
+    },
+    #[error(
+        "bad host certificate: {label} offers a certificate from the authority on {} line {line}, but {problem}; have the host's certificate reissued (ssh-keygen -s CA -h -n NAME)",
+        known_hosts.display()
+    )]
+    HostCertificateInvalid {
+        label: String,
+        problem: CertificateProblem,
+        known_hosts: PathBuf,
+        line: usize,
+    },
+    #[error("cannot use {} as known_hosts: {source}", known_hosts.display())]
+    KnownHostsInvalid {
+        known_hosts: PathBuf,
+        #[source]
+        source: super::known_hosts::KnownHostsError,
+    },
+}
+
+/// Why a host certificate from a trusted authority is still refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateProblem {
+    #[error("it is a user certificate, not a host certificate")]
+    NotHost,
+    #[error("its signature does not verify")]
+    BadSignature,
+    #[error("it is valid only from {from}")]
+    NotYetValid { from: String },
+    #[error("it expired at {until}")]
+    Expired { until: String },
+    #[error("it names {principals:?}, not {host}")]
+    Principal { host: String, principals: String },
+    #[error("it names no host (OpenSSH refuses such a host certificate too)")]
+    NoPrincipals,
+    #[error("it carries the critical option {option:?}, which pushinst does not know")]
+    CriticalOption { option: String },
 }
 
 /// Who else could replace what pushinst stages: a directory on the way to the staging
@@ -251,11 +299,13 @@ impl SshError {
             | SshError::ClosedDuringCommand
             | SshError::ClosedDuringInstall => ErrorClass::Connect,
             SshError::NoCommonAlgorithm { .. } => ErrorClass::Negotiation,
-            SshError::HostCertificate { .. }
-            | SshError::HostKeyUnknown { .. }
+            SshError::HostKeyUnknown { .. }
             | SshError::HostKeyChanged { .. }
-            | SshError::KnownHostsUnreadable { .. }
-            | SshError::HostKeyNotRecorded { .. } => ErrorClass::HostKey,
+            | SshError::HostKeyNotRecorded { .. }
+            | SshError::HostKeyRevoked { .. }
+            | SshError::HostCertificateUntrusted { .. }
+            | SshError::HostCertificateInvalid { .. }
+            | SshError::KnownHostsInvalid { .. } => ErrorClass::HostKey,
             SshError::RegistryCheckOnLinux
             | SshError::NotPrepared
             | SshError::NothingStaged
@@ -390,7 +440,12 @@ mod tests {
                 ErrorClass::HostKey,
             ),
             (
-                SshError::HostCertificate { label: "h".into() },
+                SshError::HostKeyRevoked {
+                    label: "h".into(),
+                    fingerprint: "ssh-ed25519 SHA256:x".into(),
+                    known_hosts: PathBuf::from("/k"),
+                    line: 1,
+                },
                 ErrorClass::HostKey,
             ),
             (

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod exec;
 mod host_key;
+pub(crate) mod known_hosts;
 mod probe;
 mod quote;
 mod requires;

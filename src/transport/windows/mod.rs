@@ -263,6 +263,7 @@ impl Connection for WindowsConnection {
                         credential: credential.label.clone(),
                         reason: "Windows logons need a password; this credential has none".into(),
                         server_accepts: Vec::new(),
+                        tried: Vec::new(),
                     });
                     continue;
                 };
@@ -290,6 +291,7 @@ impl Connection for WindowsConnection {
                                 status::describe(code)
                             ),
                             server_accepts: Vec::new(),
+                            tried: Vec::new(),
                         })
                     }
                     Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
