@@ -1,5 +1,6 @@
 //! Linux targets over SSH (russh): one connection per host carries detect, upload
-//! (SFTP), verify, execute and cleanup.
+//! (streamed through an exec channel), verify, execute and cleanup, one channel at a
+//! time (each closed, and its close seen, before the next opens: `MaxSessions 1`).
 
 mod auth;
 mod error;
@@ -9,6 +10,7 @@ mod probe;
 mod quote;
 mod requires;
 mod stage;
+mod tar;
 mod wrapper;
 
 use std::sync::Arc;
@@ -33,7 +35,12 @@ pub struct SshConnector {
     shared: Arc<Shared>,
     /// The directory staging directories go in; `None` is the login home.
     staging_dir: Option<String>,
+    /// An upload that moves nothing for this long is stalled (connect_timeout).
+    stall: Duration,
 }
+
+/// The stall limit until the run gives its connect_timeout.
+const DEFAULT_STALL: Duration = Duration::from_secs(10);
 
 struct Shared {
     config: Arc<client::Config>,
@@ -57,7 +64,15 @@ impl SshConnector {
                 run_id: run_id.to_string(),
             }),
             staging_dir: None,
+            stall: DEFAULT_STALL,
         }
+    }
+
+    /// The same connector, calling an upload stalled once nothing moved for `stall`
+    /// (the run's connect_timeout: a host that answers at all answers within it).
+    pub fn stall_after(mut self, stall: Duration) -> Self {
+        self.stall = stall;
+        self
     }
 
     /// The same run's connector, staging in the absolute path `dir` (the login home
@@ -66,6 +81,7 @@ impl SshConnector {
         SshConnector {
             shared: self.shared.clone(),
             staging_dir: dir.map(|d| d.trim_end_matches('/').to_string()),
+            stall: self.stall,
         }
     }
 }
@@ -80,6 +96,8 @@ impl Connector for SshConnector {
             Ok(Box::new(SshConnection {
                 shared: self.shared.clone(),
                 staging_dir: self.staging_dir.clone(),
+                stall: self.stall,
+                stalled: false,
                 endpoint: endpoint.clone(),
                 handle,
                 user: None,
@@ -116,6 +134,9 @@ async fn open(shared: &Shared, endpoint: &Endpoint) -> Result<Handle<Client>, Ss
 pub struct SshConnection {
     shared: Arc<Shared>,
     staging_dir: Option<String>,
+    stall: Duration,
+    /// An upload stalled: the link carries nothing, so nothing more is sent on it.
+    stalled: bool,
     endpoint: Endpoint,
     handle: Handle<Client>,
     /// The user name this connection has tried to log in as; OpenSSH refuses a change.
@@ -138,6 +159,34 @@ impl SshConnection {
 
     fn sudo(&self) -> Option<&super::Sudo> {
         self.credential.as_ref().and_then(|c| c.sudo.as_ref())
+    }
+
+    /// Stage `payloads` (room for `needs` bytes, when given, instead of theirs); the
+    /// bytes free where they went, when the host could say.
+    async fn upload(
+        &mut self,
+        payloads: &[Payload],
+        needs: Option<u64>,
+    ) -> Result<Option<u64>, TransportError> {
+        let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
+        self.created = true;
+        self.payloads = payloads.to_vec();
+        let user = self.user.clone().unwrap_or_default();
+        let result = stage::upload(&self.handle, &dir, payloads, needs, &user, self.stall).await;
+        if let Err(TransportError::Ssh(SshError::Stalled { .. })) = &result {
+            self.stalled = true;
+        }
+        result
+    }
+
+    /// After a stall nothing reaches the host: say so at once instead of waiting out
+    /// another limit. The staging script removes its partial upload itself when the
+    /// connection goes.
+    fn usable(&self) -> Result<(), TransportError> {
+        if self.stalled {
+            return Err(SshError::Stalled { waited: self.stall }.into());
+        }
+        Ok(())
     }
 }
 
@@ -207,21 +256,7 @@ impl Connection for SshConnection {
     }
 
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async move {
-            let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
-            self.created = true;
-            self.payloads = payloads.to_vec();
-            match stage::upload(&self.handle, &dir, payloads).await {
-                Err(TransportError::Ssh(
-                    e @ (SshError::SftpSubsystem { .. } | SshError::SftpInit { .. }),
-                )) => {
-                    // No SFTP session: maybe no session runs at all (an expired password).
-                    let user = self.user.clone().unwrap_or_default();
-                    Err(exec::explain(&self.handle, &user).await.unwrap_or(e.into()))
-                }
-                other => other,
-            }
-        })
+        Box::pin(async move { self.upload(payloads, None).await.map(drop) })
     }
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
@@ -243,6 +278,7 @@ impl Connection for SshConnection {
                 self.staged = None;
                 return Ok(());
             };
+            self.usable()?;
             exec::remove_dir(&self.handle, &dir).await?;
             self.staged = None;
             self.created = false;
@@ -252,6 +288,7 @@ impl Connection for SshConnection {
 
     fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
+            self.usable()?;
             for artefact in artefacts {
                 match artefact.kind {
                     ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path).await?,
@@ -264,22 +301,15 @@ impl Connection for SshConnection {
 
     fn probe(&mut self, needs: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>> {
         Box::pin(async move {
-            let dir = self
-                .prepare(probe::ITEM)
-                .pop()
-                .map(|a| a.path)
-                .ok_or(SshError::NotPrepared)?;
-            // An SFTP failure here is the same failure staging would meet next.
-            let free = match stage::room_for(&self.handle, &dir, needs).await {
-                Ok(free) => free,
-                Err(e) => {
-                    self.staged = None;
-                    return Err(e);
-                }
-            };
+            self.prepare(probe::ITEM).pop().ok_or(SshError::NotPrepared)?;
+            // Staged as an installer would be, with the room the package needs.
             let payload = probe::payload();
-            let ran = match self.stage(std::slice::from_ref(&payload)).await {
-                Ok(()) => self.execute(&probe::install()).await,
+            let mut free = None;
+            let ran = match self.upload(std::slice::from_ref(&payload), Some(needs)).await {
+                Ok(room) => {
+                    free = room;
+                    self.execute(&probe::install()).await
+                }
                 Err(e) => Err(e),
             };
             // Always, whatever happened: a check leaves nothing on the host.
