@@ -48,10 +48,18 @@ fn split(dir: &str) -> (&str, &str) {
 
 fn script(token: &str, dir: &str, needs: u64, files: &[File<'_>]) -> String {
     let (parent, base) = split(dir);
-    let modes: String = files
-        .iter()
-        .map(|f| format!("    chmod {:o} ./{} || return 1\n", f.mode, quote(f.name)))
-        .collect();
+    // One chmod per mode, not per file: each process costs the host a fork and exec.
+    let mut modes = String::new();
+    for mode in [0o700, 0o600] {
+        let names: Vec<String> = files
+            .iter()
+            .filter(|f| f.mode == mode)
+            .map(|f| format!("./{}", quote(f.name)))
+            .collect();
+        if !names.is_empty() {
+            modes.push_str(&format!("    chmod {mode:o} {} || return 1\n", names.join(" ")));
+        }
+    }
     // One block: the shell reads all of it before running any of it.
     format!(
         "{{\ntoken={}\nparent={}\nbase={}\nneeds_kib={}\nmodes() {{\n{modes}    :\n}}\n{SCRIPT}}}\n",

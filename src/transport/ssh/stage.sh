@@ -12,13 +12,21 @@
 trap '' HUP PIPE
 umask 077
 say() { printf '\npushinst-%s %s\n' "$token" "$*"; }
+# KiB free here: the 4th field of df's second line (its header has 7 words).
+kib_free() {
+    set -- $(df -Pk . 2>/dev/null)
+    case ${11-} in
+    *[!0-9]* | '') ;;
+    *) echo "${11}" ;;
+    esac
+}
 set -f
 if ! cd -- "$parent" 2>/dev/null; then
     say mkdir missing
     exit 0
 fi
 real=$(pwd -P) || real=$parent
-free=$(df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')
+free=$(kib_free)
 say room "${free:--}" "$real"
 if [ -n "$free" ] && [ "$free" -lt "$needs_kib" ] 2>/dev/null; then
     say nospace
@@ -41,49 +49,57 @@ if ! command -v tar >/dev/null 2>&1; then
 fi
 
 # Who could rename entries on the way to the directory: only root and the login user
-# may (a sticky directory lets only an entry's owner). What `ls` cannot tell is not
-# held against the host.
-set -- $(ls -dn -- "$base" 2>/dev/null)
-uid=${3-} gid=${4-}
-check() {
-    at=$1
-    set -- $(ls -dn -- "$at" 2>/dev/null)
-    [ $# -ge 4 ] && [ -n "$uid" ] || return 0
-    if [ "$3" != 0 ] && [ "$3" != "$uid" ]; then
-        say exposed owner "$3" "$at"
-        return 1
-    fi
-    case $1 in
-    ?????????[tT]*) return 0 ;;
-    ????????w*)
-        say exposed world - "$at"
-        return 1
-        ;;
-    ?????w*)
-        if [ "$4" != "$gid" ]; then
-            say exposed group "$4" "$at"
-            return 1
-        fi
-        ;;
-    esac
-    return 0
-}
-ok=1
-check / || ok=
+# may (a sticky directory lets only an entry's owner). One `ls` for the directory and
+# every ancestor; what it cannot tell is not held against the host.
+set -- "$base" /
 rest=${real#/}
 at=
-while [ -n "$ok" ] && [ -n "$rest" ]; do
+while [ -n "$rest" ]; do
     at=$at/${rest%%/*}
     case $rest in
     */*) rest=${rest#*/} ;;
     *) rest= ;;
     esac
-    check "$at" || ok=
+    set -- "$@" "$at"
 done
-if [ -z "$ok" ]; then
-    rmdir -- "$base"
-    exit 0
-fi
+listing=$(LC_ALL=C ls -dn -- "$@" 2>/dev/null)
+# m, u, g: the mode, uid and gid of PATH in the listing (empty when it has none).
+attrs() {
+    m= u= g=
+    while read -r m l u g s mo d t name; do
+        [ "$name" = "$1" ] && return 0
+    done <<LISTING
+$listing
+LISTING
+    m= u= g=
+}
+attrs "$base"
+uid=$u gid=$g
+shift
+for at in "$@"; do
+    attrs "$at"
+    [ -n "$m" ] && [ -n "$uid" ] || continue
+    if [ "$u" != 0 ] && [ "$u" != "$uid" ]; then
+        say exposed owner "$u" "$at"
+        rmdir -- "$base"
+        exit 0
+    fi
+    case $m in
+    ?????????[tT]*) ;;
+    ????????w*)
+        say exposed world - "$at"
+        rmdir -- "$base"
+        exit 0
+        ;;
+    ?????w*)
+        if [ "$g" != "$gid" ]; then
+            say exposed group "$g" "$at"
+            rmdir -- "$base"
+            exit 0
+        fi
+        ;;
+    esac
+done
 
 cd -- "$base" || exit 0
 say ready
@@ -105,7 +121,7 @@ if [ "$rc" = 0 ] && ! modes 2>/dev/null; then
 fi
 if [ "$rc" != 0 ]; then
     # Measured before the partial files go: a full disk shows as one.
-    free=$(df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }')
+    free=$(kib_free)
     cd -- "$real" && rm -rf -- "$base"
     say failed "$rc" "${free:--}"
     printf '%s\n' "$err" | tail -n 5
