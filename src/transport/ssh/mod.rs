@@ -13,6 +13,19 @@ mod stage;
 mod tar;
 mod wrapper;
 
+/// The fuzz target's way in (see `crate::fuzzing::ssh_report`).
+pub(crate) mod fuzz {
+    /// What the wrapper or the staging script printed, fed in uneven pieces.
+    pub fn report(data: &[u8]) {
+        let mut report = super::wrapper::Report::new("0123456789abcdef", 4096);
+        for piece in data.chunks(61) {
+            report.feed(piece);
+            let _ = report.prompts_so_far();
+        }
+        report.finish();
+    }
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 
