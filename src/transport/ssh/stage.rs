@@ -4,8 +4,13 @@
 //! the wrapper stream in as one ustar archive that the host's `tar` unpacks. No SFTP:
 //! hosts without the subsystem (hardened, dropbear), with a path to a server that
 //! does not exist, or with a login script that prints text all stage the same way,
-//! and it costs fewer round trips (see the merge note for the figures). The wrapper
-//! checks the files' SHA-256 on the target before it runs anything.
+//! and it costs fewer round trips. Measured on the local fleet (5 MiB, debug build):
+//! at 20 ms RTT one host's upload takes 265 ms this way against 430 ms over SFTP
+//! (and the settings write 30 ms less); at RTT 0 with 20 hosts at once on two busy
+//! cores, SFTP into internal-sftp moved the bytes faster (upload ~350 ms against
+//! ~700 ms a host), a gap not seen with OpenSSH's own client (cat, tar and sftp alike)
+//! and so on pushinst's side, still to find. The wrapper checks the files' SHA-256
+//! on the target before it runs anything.
 //!
 //! No fixed timeout cuts a transfer that moves: it is "stalled" only when nothing
 //! moves (no window opening for our bytes, no news from the script) for `stall`.
