@@ -117,6 +117,12 @@ pub fn tsch_ndr(data: &[u8]) {
     });
 }
 
+/// What pushinst's wrapper or staging script printed on a Linux host (their report
+/// lines among a login script's chatter and an installer's log tail).
+pub fn ssh_report(data: &[u8]) {
+    crate::transport::ssh::fuzz::report(data);
+}
+
 /// An inventory file, loaded and checked, then every group resolved to its targets;
 /// a refused file has its report rendered. The file seems to live in a directory
 /// that does not exist, so the files it names are looked up nowhere real (absolute
@@ -336,6 +342,7 @@ mod tests {
         ("tsch_ndr", tsch_ndr),
         ("inventory", inventory),
         ("known_hosts", known_hosts),
+        ("ssh_report", ssh_report),
     ];
 
     /// Every committed seed (and every crash input moved into the corpus once its

@@ -120,7 +120,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
     let mut redactor = Redactor::default();
     let credentials = wiring::resolve_for(inv, plan.hosts.iter().map(|h| &h.target), &mut redactor)?;
     let run_id = new_run_id();
-    let connectors = Connectors::new(inv, &run_id)?;
+    let connectors = Connectors::new(inv, &run_id)?.stall_after(plan.timeouts.connect);
     let jobs = wiring::jobs(&plan, &connectors, &credentials)?;
     if let Some(warning) = report::plan::relaxed(&plan) {
         report::write_out(&mut std::io::stderr(), &warning);

@@ -118,8 +118,16 @@ impl Connectors {
                     accept_new,
                 },
                 run_id,
-            ),
+            )
+            .stall_after(inv.settings.timeouts.connect),
         })
+    }
+
+    /// An upload that moves nothing for `limit` (the run's connect_timeout, after
+    /// the command line's override) is stalled.
+    pub fn stall_after(mut self, limit: std::time::Duration) -> Self {
+        self.ssh = self.ssh.stall_after(limit);
+        self
     }
 
     /// The connector for this route, and where it listens.

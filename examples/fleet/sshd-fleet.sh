@@ -19,6 +19,10 @@
 # value of a keyword), so one test can stand up a FIPS-like, legacy or hardened host.
 # SSHD_FLEET_SFTP: the sftp subsystem's command (default internal-sftp); empty for a
 # host with no `Subsystem sftp` at all (sshd refuses a second Subsystem line).
+# SSHD_FLEET_SERVER=dropbear: start dropbear (Debian's dropbear-bin) instead of sshd,
+# with no sftp-server (hidden from it in a mount namespace of its own); its sessions
+# get PUSHINST_FIXTURE_HOST/DIR from its environment (-e). Password and publickey
+# logins for the same users; no Match blocks (PATH is the default one).
 # The servers listen on loopback only and admit only the fleet users:
 #   pushinst-fleet     /bin/sh, sudo allowed (password)      home /var/lib/pushinst-fleet
 #   pushinst-fish, pushinst-tcsh, pushinst-zsh, pushinst-dash, pushinst-ash
@@ -32,6 +36,10 @@
 #   pushinst-full      its home is a 2 MiB tmpfs
 #   pushinst-expired   its password has expired (`chage -d 0`)
 #   pushinst-readonly  its home belongs to root: it cannot write there
+#   pushinst-nosha     no sha256sum, shasum or openssl on its PATH (busybox is)
+#   pushinst-nosum     no SHA-256 tool at all on its PATH
+#   pushinst-chatty    zsh, whose ~/.zshenv prints a banner in every session (it
+#                      breaks an external sftp-server)
 # Every fleet user other than pushinst-fleet has its home at /var/lib/pushinst-USER.
 set -euo pipefail
 
@@ -43,9 +51,10 @@ die() { echo "sshd-fleet: $*" >&2; exit 1; }
 
 setup() {
     [ "$(id -u)" = 0 ] || die "setup must run as root (try: sudo $0 setup)"
-    local packages="openssh-server sudo fish tcsh zsh busybox"
+    local packages="openssh-server sudo fish tcsh zsh busybox dropbear-bin"
     if ! [ -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v fish >/dev/null \
-        || ! command -v tcsh >/dev/null || ! command -v zsh >/dev/null || ! command -v busybox >/dev/null; then
+        || ! command -v tcsh >/dev/null || ! command -v zsh >/dev/null || ! command -v busybox >/dev/null \
+        || ! [ -x /usr/sbin/dropbear ]; then
         echo "sshd-fleet: installing $packages" >&2
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >/dev/null \
@@ -85,7 +94,8 @@ variants() {
     local name shell home
     for spec in fish:/usr/bin/fish tcsh:/usr/bin/tcsh zsh:/usr/bin/zsh dash:/bin/dash \
         ash:/usr/local/lib/pushinst-fleet/ash tty:/bin/sh ttynp:/bin/sh nosudo:/bin/sh targetpw:/bin/sh \
-        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh readonly:/bin/sh; do
+        nopath:/bin/sh noexec:/bin/sh full:/bin/sh expired:/bin/sh readonly:/bin/sh \
+        nosha:/bin/sh nosum:/bin/sh chatty:/usr/bin/zsh; do
         name=pushinst-${spec%%:*}
         shell=${spec#*:}
         home=/var/lib/$name
@@ -100,15 +110,26 @@ variants() {
             pushinst-full) mountpoint -q "$home" || mount -t tmpfs -o size=2m,mode=0755 tmpfs "$home" ;;
         esac
         if [ "$name" = pushinst-readonly ]; then chown root:root "$home"; chmod 0755 "$home"; else chown "$name" "$home"; fi
+        if [ "$name" = pushinst-chatty ]; then
+            printf '%s\n' 'echo "Welcome to $(hostname)! Authorised use only."' > "$home/.zshenv"
+            chown "$name" "$home/.zshenv"
+        fi
         echo "$name:$(cat "$PASSWORD_FILE")" | chpasswd
         # Must change its password at the next login (after chpasswd, which resets that).
         if [ "$name" = pushinst-expired ]; then chage -d 0 "$name"; fi
     done
-    # pushinst-nopath: a PATH with the usual tools but no sudo (set by its sshd Match block).
-    local tools=/usr/local/lib/pushinst-fleet/nosudo-bin tool
-    mkdir -p "$tools"
-    for tool in sh cat chmod chown date id kill mkdir printf rm setsid sha256sum sleep tail touch wc env test; do
-        [ -e "$tools/$tool" ] || ln -s "$(command -v "$tool")" "$tools/$tool" 2>/dev/null || true
+    # pushinst-nopath: a PATH with the usual tools but no sudo (set by its sshd Match
+    # block); pushinst-nosha: no sha256sum, shasum or openssl, but busybox;
+    # pushinst-nosum: no SHA-256 tool at all. tar, ls, awk and df stage the upload.
+    local base="sh cat chmod chown date id kill mkdir printf rm rmdir setsid sleep tail touch wc env test tar ls awk df"
+    local tools tool
+    for tools in nosudo-bin:sha256sum nosha-bin:busybox nosum-bin:; do
+        local extra=${tools#*:}
+        tools=/usr/local/lib/pushinst-fleet/${tools%%:*}
+        mkdir -p "$tools"
+        for tool in $base $extra; do
+            [ -e "$tools/$tool" ] || ln -s "$(command -v "$tool")" "$tools/$tool" 2>/dev/null || true
+        done
     done
     local everyone="pushinst-fish,pushinst-tcsh,pushinst-zsh,pushinst-dash,pushinst-ash,pushinst-tty,pushinst-ttynp,pushinst-targetpw,pushinst-nopath,pushinst-noexec,pushinst-full"
     cat > /etc/sudoers.d/pushinst-fleet-variants <<SUDO
@@ -162,25 +183,57 @@ UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PermitRootLogin no
-AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired pushinst-readonly
+AllowUsers $FLEET_USER pushinst-fish pushinst-tcsh pushinst-zsh pushinst-dash pushinst-ash pushinst-tty pushinst-ttynp pushinst-nosudo pushinst-targetpw pushinst-nopath pushinst-noexec pushinst-full pushinst-expired pushinst-readonly pushinst-nosha pushinst-nosum pushinst-chatty
 ${subsystem}SetEnv PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 MaxStartups 200:30:400
 MaxSessions 50
 LogLevel INFO
 Match User pushinst-nopath
     SetEnv PATH=/usr/local/lib/pushinst-fleet/nosudo-bin PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
+Match User pushinst-nosha
+    SetEnv PATH=/usr/local/lib/pushinst-fleet/nosha-bin PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
+Match User pushinst-nosum
+    SetEnv PATH=/usr/local/lib/pushinst-fleet/nosum-bin PUSHINST_FIXTURE_HOST=host$n PUSHINST_FIXTURE_DIR=$host/root
 CONF
         rm -f "$host/sshd.pid" "$host/sshd.log"
-        /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log" \
-            || die "sshd for $endpoint did not start: $(cat "$host/sshd.log" 2>/dev/null)"
+        local key=$host/ssh_host_ed25519_key.pub
+        if [ "${SSHD_FLEET_SERVER:-sshd}" = dropbear ]; then
+            start_dropbear "$host" "$n" "$addr" "$port"
+            key=$host/dropbear_ed25519_host_key.pub
+        else
+            /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log" \
+                || die "sshd for $endpoint did not start: $(cat "$host/sshd.log" 2>/dev/null)"
+        fi
         wait_listening "$host" "$endpoint"
         if [ "$port" = 22 ]; then
-            printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$host/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
+            printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$key")" >> "$dir/known_hosts"
         else
-            printf '[%s]:%s %s\n' "$addr" "$port" "$(cut -d' ' -f1,2 "$host/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
+            printf '[%s]:%s %s\n' "$addr" "$port" "$(cut -d' ' -f1,2 "$key")" >> "$dir/known_hosts"
         fi
         echo "$endpoint" >> "$dir/endpoints"
     done
+}
+
+# dropbear for one endpoint: its own host key, and no sftp-server (an empty file is
+# mounted over it in a mount namespace only this dropbear and its sessions see).
+start_dropbear() {
+    local host=$1 n=$2 addr=$3 port=$4
+    [ -x /usr/sbin/dropbear ] || die "dropbear is not installed; run '$0 setup' (as root)"
+    local key=$host/dropbear_ed25519_host_key
+    if ! [ -f "$key" ]; then
+        dropbearkey -t ed25519 -f "$key" >/dev/null 2>&1 || die "dropbearkey failed"
+        dropbearkey -y -f "$key" 2>/dev/null | grep '^ssh-ed25519 ' > "$key.pub"
+    fi
+    : > "$host/no-sftp-server"
+    chmod 0644 "$host/no-sftp-server"
+    env PUSHINST_FIXTURE_HOST="host$n" PUSHINST_FIXTURE_DIR="$host/root" \
+        unshare --mount --propagation private /bin/sh -c '
+            for p in /usr/lib/sftp-server /usr/lib/openssh/sftp-server /usr/libexec/sftp-server; do
+                [ -e "$p" ] && mount --bind "$1" "$p"
+            done
+            exec /usr/sbin/dropbear -F -E -e -m -w -p "$2" -r "$3" -P "$4"' \
+        sh "$host/no-sftp-server" "$addr:$port" "$key" "$host/sshd.pid" \
+        </dev/null >>"$host/sshd.log" 2>&1 &
 }
 
 # sshd detaches before it binds, and writes its pid file once it listens: wait for

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub use super::wrapper::MkdirFailure;
 pub use crate::transport::net::DialError;
 use crate::transport::{ErrorClass, RemoteExit};
 
@@ -85,38 +86,6 @@ pub enum SshError {
     #[error("nothing was staged")]
     NothingStaged,
     #[error(
-        "upload failed: the host's SSH server gave no SFTP session (is `Subsystem sftp` configured in its sshd_config?)"
-    )]
-    SftpSubsystem {
-        #[source]
-        source: russh::Error,
-    },
-    #[error(
-        "upload failed: the host's SFTP server ended at once (a login script that prints text breaks an external sftp-server; `Subsystem sftp internal-sftp` does not)"
-    )]
-    SftpInit {
-        #[source]
-        source: russh_sftp::client::error::Error,
-    },
-    #[error("upload failed: cannot create the staging directory {} ({}); the login user cannot write there: set staging_dir to a directory it can write to", shown(.dir), sftp_words(.source))]
-    SftpMkdir {
-        dir: String,
-        #[source]
-        source: russh_sftp::client::error::Error,
-    },
-    #[error("upload failed: {path}: {}", sftp_words(.source))]
-    SftpOpen {
-        path: String,
-        #[source]
-        source: russh_sftp::client::error::Error,
-    },
-    #[error("upload failed: {path}: {}", sftp_words(.source))]
-    SftpWrite {
-        path: String,
-        #[source]
-        source: russh_sftp::client::error::Error,
-    },
-    #[error(
         "checksum mismatch for {file} after upload (expected sha256 {expected}, target has {})",
         found.as_deref().unwrap_or("nothing")
     )]
@@ -125,7 +94,9 @@ pub enum SshError {
         expected: String,
         found: Option<String>,
     },
-    #[error("cannot verify the upload: the host has none of sha256sum, shasum, openssl")]
+    #[error(
+        "cannot verify the upload: the host has none of sha256sum, shasum, sha256, openssl, busybox; each file's size was checked and matched, its contents were not, so nothing was run; install one of them (coreutils, perl or openssl) on the host"
+    )]
     NoChecksumTool,
     #[error("no space left on {dir}: needs {}, {} free; free some space there or set staging_dir", mib(*.needs), mib(*.free))]
     NoSpace { dir: String, needs: u64, free: u64 },
@@ -179,6 +150,38 @@ pub enum SshError {
     },
     #[error("shutdown -r failed ({exit:?}): {output}")]
     RebootFailed { exit: RemoteExit, output: String },
+    #[error(
+        "upload stalled: no data moved for {} (connect_timeout); the network path or the host stopped taking data; the host removes the partial upload itself once the connection is gone",
+        humantime::format_duration(*.waited)
+    )]
+    Stalled { waited: std::time::Duration },
+    #[error(
+        "the host refused a session channel twice (its sshd's MaxSessions, or sessions not allowed for this user): {source}"
+    )]
+    SessionRefused {
+        #[source]
+        source: russh::Error,
+    },
+    #[error("the connection closed during the upload")]
+    ClosedDuringUpload,
+    #[error("upload failed: cannot create the staging directory {} ({}); {}", shown(.dir), mkdir_words(*.why), mkdir_advice(*.why))]
+    StageMkdir { dir: String, why: MkdirFailure },
+    #[error(
+        "upload failed: the host has no `tar` on the login user's PATH (pushinst unpacks the upload with it); install tar (or busybox) there"
+    )]
+    NoTar,
+    #[error("upload failed: tar on the host could not unpack the files (exit {exit}): {output}")]
+    UnpackFailed { exit: i32, output: String },
+    #[error("cannot stage a file named {name:?}: an upload carries plain file names of at most 99 bytes")]
+    FileNameNotStageable { name: String },
+    #[error("upload damaged: {file} has {found} bytes on the host, {expected} were sent; nothing was run")]
+    SizeMismatch { file: String, expected: u64, found: u64 },
+    #[error("cannot write the wrapper's settings into {} ({}): {output}", shown(.dir), exit_words(&Some(.exit.clone())))]
+    ConfNotWritten {
+        dir: String,
+        exit: RemoteExit,
+        output: String,
+    },
 
     #[error(
         "REVOKED HOST KEY: {label} offers {fingerprint}, which {} line {line} marks @revoked, so pushinst will not connect to it; find out why it was revoked before giving the host a new key",
@@ -237,6 +240,27 @@ pub enum CertificateProblem {
     CriticalOption { option: String },
 }
 
+fn mkdir_words(why: MkdirFailure) -> &'static str {
+    match why {
+        MkdirFailure::Missing => "its parent directory does not exist",
+        MkdirFailure::Exists => "it exists already",
+        MkdirFailure::Denied => "permission denied",
+        MkdirFailure::Other => "mkdir failed",
+    }
+}
+
+fn mkdir_advice(why: MkdirFailure) -> &'static str {
+    match why {
+        MkdirFailure::Missing => "create it, or set staging_dir to a directory that exists",
+        MkdirFailure::Exists => {
+            "another run left it, or someone planted it: check it, remove it (`pushinst cleanup` removes pushinst's own), and retry"
+        }
+        MkdirFailure::Denied | MkdirFailure::Other => {
+            "the login user cannot write there: set staging_dir to a directory it can write to"
+        }
+    }
+}
+
 /// Who else could replace what pushinst stages: a directory on the way to the staging
 /// directory that someone other than root and the login user may rename entries in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,23 +279,6 @@ fn shown(dir: &str) -> String {
         dir.to_string()
     } else {
         format!("~/{dir}")
-    }
-}
-
-/// An SFTP failure in the admin's words, not the library's ("Failure: Failure").
-fn sftp_words(error: &russh_sftp::client::error::Error) -> &'static str {
-    use russh_sftp::client::error::Error;
-    use russh_sftp::protocol::StatusCode;
-    match error {
-        Error::Status(status) => match status.status_code {
-            StatusCode::NoSuchFile => "no such file or directory",
-            StatusCode::PermissionDenied => "permission denied",
-            StatusCode::Failure => "the SFTP server refused; is the file system full or read-only?",
-            _ => "the SFTP server answered with an error",
-        },
-        Error::Timeout => "the SFTP server did not answer in time",
-        Error::IO(_) => "the connection failed",
-        _ => "the SFTP server broke the protocol",
     }
 }
 
@@ -297,7 +304,9 @@ impl SshError {
             | SshError::LostDuringAgentAuth { .. }
             | SshError::ConnectionLost { .. }
             | SshError::ClosedDuringCommand
-            | SshError::ClosedDuringInstall => ErrorClass::Connect,
+            | SshError::ClosedDuringInstall
+            | SshError::Stalled { .. }
+            | SshError::ClosedDuringUpload => ErrorClass::Connect,
             SshError::NoCommonAlgorithm { .. } => ErrorClass::Negotiation,
             SshError::HostKeyUnknown { .. }
             | SshError::HostKeyChanged { .. }
@@ -309,11 +318,6 @@ impl SshError {
             SshError::RegistryCheckOnLinux
             | SshError::NotPrepared
             | SshError::NothingStaged
-            | SshError::SftpSubsystem { .. }
-            | SshError::SftpInit { .. }
-            | SshError::SftpMkdir { .. }
-            | SshError::SftpOpen { .. }
-            | SshError::SftpWrite { .. }
             | SshError::ChecksumMismatch { .. }
             | SshError::NoChecksumTool
             | SshError::NoSpace { .. }
@@ -331,7 +335,14 @@ impl SshError {
             | SshError::WrapperSilent { .. }
             | SshError::NoReport { .. }
             | SshError::CleanupFailed { .. }
-            | SshError::RebootFailed { .. } => ErrorClass::TargetSetup,
+            | SshError::RebootFailed { .. }
+            | SshError::StageMkdir { .. }
+            | SshError::NoTar
+            | SshError::UnpackFailed { .. }
+            | SshError::FileNameNotStageable { .. }
+            | SshError::SizeMismatch { .. }
+            | SshError::ConfNotWritten { .. }
+            | SshError::SessionRefused { .. } => ErrorClass::TargetSetup,
         }
     }
 }
@@ -422,6 +433,12 @@ mod tests {
             ),
             (SshError::ClosedDuringInstall, ErrorClass::Connect),
             (
+                SshError::Stalled {
+                    waited: std::time::Duration::from_secs(5),
+                },
+                ErrorClass::Connect,
+            ),
+            (
                 SshError::NoCommonAlgorithm {
                     noun: "cipher",
                     offers: vec!["aes128-cbc".into()],
@@ -449,9 +466,9 @@ mod tests {
                 ErrorClass::HostKey,
             ),
             (
-                SshError::SftpMkdir {
+                SshError::StageMkdir {
                     dir: ".pushinst-x".into(),
-                    source: russh_sftp::client::error::Error::Timeout,
+                    why: MkdirFailure::Denied,
                 },
                 ErrorClass::TargetSetup,
             ),

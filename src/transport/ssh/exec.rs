@@ -8,9 +8,10 @@ use std::time::Duration;
 use russh::client::{Handle, Msg};
 use russh::{ChannelMsg, Pty};
 
+use super::SshError;
 use super::host_key::Client;
+use super::quote::quote;
 use super::wrapper::{self, Conf, Report, Status, SudoMode};
-use super::{SshError, stage};
 use crate::transport::output::OUTPUT_LIMIT;
 use crate::transport::{ExecOutput, Install, OutputTail, Payload, RemoteExit, Sudo, TransportError};
 
@@ -35,13 +36,30 @@ async fn start(
     Ok(channel)
 }
 
+/// A new session channel. OpenSSH frees a closed session only between two reads of
+/// the connection: an open that came in the same read as the previous channel's close
+/// is refused under `MaxSessions 1`. One round trip (a ping) later it is free; a
+/// second refusal is the host's.
+async fn session(handle: &Handle<Client>) -> Result<russh::Channel<Msg>, TransportError> {
+    match handle.channel_open_session().await {
+        Err(russh::Error::ChannelOpenFailure(_)) => {
+            handle.send_ping().await.map_err(lost)?;
+            handle
+                .channel_open_session()
+                .await
+                .map_err(|source| SshError::SessionRefused { source }.into())
+        }
+        other => other.map_err(lost),
+    }
+}
+
 /// A channel running `command`, its standard input still open.
-async fn open(
+pub(super) async fn open(
     handle: &Handle<Client>,
     command: &str,
     pty: bool,
 ) -> Result<russh::Channel<Msg>, TransportError> {
-    let channel = handle.channel_open_session().await.map_err(lost)?;
+    let channel = session(handle).await?;
     if pty {
         // sudo with `requiretty` wants a terminal. No echo (the password is typed
         // into it), no output processing (the log's tail comes through as it is).
@@ -124,24 +142,57 @@ fn session_ran(out: &ExecOutput, user: &str) -> Result<(), SshError> {
     if text.contains(SESSION_OK) {
         return Ok(());
     }
-    // sshd's own fixed words (not translated) when a password must be changed first.
-    if text.contains("Password change required") || text.contains("password has expired") {
-        return Err(SshError::PasswordExpired {
-            user: user.to_string(),
-        });
-    }
-    Err(SshError::SessionRunsNothing {
-        user: user.to_string(),
-        exit: Some(out.exit.clone()),
-    })
+    Err(nothing_ran(&text, user, Some(out.exit.clone())))
 }
 
-/// After a failure that may come from the session rather than the step: a shell that
-/// does not run names the real cause; `None` when it runs.
-pub(super) async fn explain(handle: &Handle<Client>, user: &str) -> Option<TransportError> {
-    let script = format!("echo '{SESSION_OK}'\n");
-    let out = run(handle, "/bin/sh -s", Some(script.as_bytes())).await.ok()?;
-    session_ran(&out, user).err().map(Into::into)
+/// Why a session whose shell said nothing of pushinst's ran nothing, from what it said.
+pub(super) fn nothing_ran(text: &str, user: &str, exit: Option<RemoteExit>) -> SshError {
+    // sshd's own fixed words (not translated) when a password must be changed first.
+    if text.contains("Password change required") || text.contains("password has expired") {
+        return SshError::PasswordExpired {
+            user: user.to_string(),
+        };
+    }
+    SshError::SessionRunsNothing {
+        user: user.to_string(),
+        exit,
+    }
+}
+
+/// Write the wrapper's settings into `dir` with one `/bin/sh -s` whose script carries
+/// them as a here-document (the shell reads it, nothing competes for standard input).
+/// The end marker holds the run's random token, so no settings line can be it.
+async fn write_conf(
+    handle: &Handle<Client>,
+    dir: &str,
+    token: &str,
+    conf: &str,
+) -> Result<(), TransportError> {
+    let end = format!("pushinst-{token}-end");
+    let path = format!("{dir}/{}", wrapper::CONF_NAME);
+    let script = format!(
+        "{{\numask 077\ncat >{} <<'{end}'\n{conf}{end}\n}}\n",
+        quote(&path)
+    );
+    if conf.lines().any(|l| l == end) {
+        // Only a forged argument could hold the token: it would end the document early.
+        return Err(SshError::ConfNotWritten {
+            dir: dir.to_string(),
+            exit: RemoteExit::Code(-1),
+            output: "an installer argument holds the end marker".to_string(),
+        }
+        .into());
+    }
+    let out = run(handle, "/bin/sh -s", Some(script.as_bytes())).await?;
+    if out.exit == RemoteExit::Code(0) {
+        return Ok(());
+    }
+    Err(SshError::ConfNotWritten {
+        dir: dir.to_string(),
+        exit: out.exit,
+        output: out.output.text().trim().to_string(),
+    }
+    .into())
 }
 
 /// A staging path as pushinst names it: no character any shell would interpret.
@@ -197,8 +248,7 @@ pub(super) async fn install(
         payloads,
         args: &install.args,
     };
-    let conf_path = format!("{dir}/{}", wrapper::CONF_NAME);
-    if let Err(e) = stage::write(handle, &conf_path, conf.render().as_bytes()).await {
+    if let Err(e) = write_conf(handle, dir, &token, &conf.render()).await {
         return not_removed(Err(e));
     }
     let command = format!("/bin/sh {dir}/{}", wrapper::SCRIPT_NAME);
@@ -280,6 +330,18 @@ fn judge(
     (mode, user): (SudoMode, &str),
     payloads: &[Payload],
 ) -> Result<ExecOutput, TransportError> {
+    if let Some((file, found)) = report.short.first() {
+        let expected = payloads
+            .iter()
+            .find(|p| &p.file_name == file)
+            .map_or(0, |p| p.data.len() as u64);
+        return Err(SshError::SizeMismatch {
+            file: file.clone(),
+            expected,
+            found: *found,
+        }
+        .into());
+    }
     if let Some((file, found)) = report.mismatches.first() {
         let expected = payloads
             .iter()

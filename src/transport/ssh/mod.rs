@@ -1,5 +1,6 @@
 //! Linux targets over SSH (russh): one connection per host carries detect, upload
-//! (SFTP), verify, execute and cleanup.
+//! (streamed through an exec channel), verify, execute and cleanup, one channel at a
+//! time (each closed, and its close seen, before the next opens: `MaxSessions 1`).
 
 pub mod algorithms;
 mod auth;
@@ -11,7 +12,21 @@ mod probe;
 mod quote;
 mod requires;
 mod stage;
+mod tar;
 mod wrapper;
+
+/// The fuzz target's way in (see `crate::fuzzing::ssh_report`).
+pub(crate) mod fuzz {
+    /// What the wrapper or the staging script printed, fed in uneven pieces.
+    pub fn report(data: &[u8]) {
+        let mut report = super::wrapper::Report::new("0123456789abcdef", 4096);
+        for piece in data.chunks(61) {
+            report.feed(piece);
+            let _ = report.prompts_so_far();
+        }
+        report.finish();
+    }
+}
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,7 +55,12 @@ pub struct SshConnector {
     staging_dir: Option<String>,
     algorithms: Arc<Algorithms>,
     config: Arc<client::Config>,
+    /// An upload that moves nothing for this long is stalled (connect_timeout).
+    stall: Duration,
 }
+
+/// The stall limit until the run gives its connect_timeout.
+const DEFAULT_STALL: Duration = Duration::from_secs(10);
 
 struct Shared {
     check: Arc<HostKeyCheck>,
@@ -81,7 +101,15 @@ impl SshConnector {
             shared,
             staging_dir: None,
             algorithms: Arc::new(algorithms),
+            stall: DEFAULT_STALL,
         }
+    }
+
+    /// The same connector, calling an upload stalled once nothing moved for `stall`
+    /// (the run's connect_timeout: a host that answers at all answers within it).
+    pub fn stall_after(mut self, stall: Duration) -> Self {
+        self.stall = stall;
+        self
     }
 
     /// The same run's connector for one host: staging in the absolute path `dir`
@@ -92,6 +120,7 @@ impl SshConnector {
             staging_dir: dir.map(|d| d.trim_end_matches('/').to_string()),
             config: self.shared.config(algorithms),
             algorithms: Arc::new(algorithms.clone()),
+            stall: self.stall,
         }
     }
 }
@@ -108,6 +137,8 @@ impl Connector for SshConnector {
                 config: self.config.clone(),
                 algorithms: self.algorithms.clone(),
                 staging_dir: self.staging_dir.clone(),
+                stall: self.stall,
+                stalled: false,
                 endpoint: endpoint.clone(),
                 handle,
                 user: None,
@@ -151,6 +182,9 @@ pub struct SshConnection {
     config: Arc<client::Config>,
     algorithms: Arc<Algorithms>,
     staging_dir: Option<String>,
+    stall: Duration,
+    /// An upload stalled: the link carries nothing, so nothing more is sent on it.
+    stalled: bool,
     endpoint: Endpoint,
     handle: Handle<Client>,
     /// The user name this connection has tried to log in as; OpenSSH refuses a change.
@@ -173,6 +207,34 @@ impl SshConnection {
 
     fn sudo(&self) -> Option<&super::Sudo> {
         self.credential.as_ref().and_then(|c| c.sudo.as_ref())
+    }
+
+    /// Stage `payloads` (room for `needs` bytes, when given, instead of theirs); the
+    /// bytes free where they went, when the host could say.
+    async fn upload(
+        &mut self,
+        payloads: &[Payload],
+        needs: Option<u64>,
+    ) -> Result<Option<u64>, TransportError> {
+        let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
+        self.created = true;
+        self.payloads = payloads.to_vec();
+        let user = self.user.clone().unwrap_or_default();
+        let result = stage::upload(&self.handle, &dir, payloads, needs, &user, self.stall).await;
+        if let Err(TransportError::Ssh(SshError::Stalled { .. })) = &result {
+            self.stalled = true;
+        }
+        result
+    }
+
+    /// After a stall nothing reaches the host: say so at once instead of waiting out
+    /// another limit. The staging script removes its partial upload itself when the
+    /// connection goes.
+    fn usable(&self) -> Result<(), TransportError> {
+        if self.stalled {
+            return Err(SshError::Stalled { waited: self.stall }.into());
+        }
+        Ok(())
     }
 }
 
@@ -242,21 +304,7 @@ impl Connection for SshConnection {
     }
 
     fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async move {
-            let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
-            self.created = true;
-            self.payloads = payloads.to_vec();
-            match stage::upload(&self.handle, &dir, payloads).await {
-                Err(TransportError::Ssh(
-                    e @ (SshError::SftpSubsystem { .. } | SshError::SftpInit { .. }),
-                )) => {
-                    // No SFTP session: maybe no session runs at all (an expired password).
-                    let user = self.user.clone().unwrap_or_default();
-                    Err(exec::explain(&self.handle, &user).await.unwrap_or(e.into()))
-                }
-                other => other,
-            }
-        })
+        Box::pin(async move { self.upload(payloads, None).await.map(drop) })
     }
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
@@ -278,6 +326,7 @@ impl Connection for SshConnection {
                 self.staged = None;
                 return Ok(());
             };
+            self.usable()?;
             exec::remove_dir(&self.handle, &dir).await?;
             self.staged = None;
             self.created = false;
@@ -287,6 +336,7 @@ impl Connection for SshConnection {
 
     fn remove<'a>(&'a mut self, artefacts: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
+            self.usable()?;
             for artefact in artefacts {
                 match artefact.kind {
                     ArtefactKind::Directory => exec::remove_dir(&self.handle, &artefact.path).await?,
@@ -299,22 +349,15 @@ impl Connection for SshConnection {
 
     fn probe(&mut self, needs: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>> {
         Box::pin(async move {
-            let dir = self
-                .prepare(probe::ITEM)
-                .pop()
-                .map(|a| a.path)
-                .ok_or(SshError::NotPrepared)?;
-            // An SFTP failure here is the same failure staging would meet next.
-            let free = match stage::room_for(&self.handle, &dir, needs).await {
-                Ok(free) => free,
-                Err(e) => {
-                    self.staged = None;
-                    return Err(e);
-                }
-            };
+            self.prepare(probe::ITEM).pop().ok_or(SshError::NotPrepared)?;
+            // Staged as an installer would be, with the room the package needs.
             let payload = probe::payload();
-            let ran = match self.stage(std::slice::from_ref(&payload)).await {
-                Ok(()) => self.execute(&probe::install()).await,
+            let mut free = None;
+            let ran = match self.upload(std::slice::from_ref(&payload), Some(needs)).await {
+                Ok(room) => {
+                    free = room;
+                    self.execute(&probe::install()).await
+                }
                 Err(e) => Err(e),
             };
             // Always, whatever happened: a check leaves nothing on the host.

@@ -2,6 +2,7 @@
 //! and what it reports back. No logic travels on the command line: the login shell
 //! (fish, tcsh, anything) only ever sees `/bin/sh DIR/pushinst.sh`.
 
+use super::error::Exposure;
 use super::quote::quote;
 use crate::transport::{OutputTail, Payload};
 
@@ -51,7 +52,12 @@ impl Conf<'_> {
             quote(self.program)
         );
         for p in self.payloads {
-            text.push_str(&format!("check {} {}\n", quote(&p.sha256), quote(&p.file_name)));
+            text.push_str(&format!(
+                "check {} {} {}\n",
+                quote(&p.sha256),
+                p.data.len(),
+                quote(&p.file_name)
+            ));
         }
         text.push_str("set --");
         for arg in self.args {
@@ -86,6 +92,8 @@ pub(super) struct Report {
     pub sudo_missing: bool,
     pub sudo_refused: bool,
     pub mismatches: Vec<(String, Option<String>)>,
+    /// Files whose size on the host differs from what was sent, with that size.
+    pub short: Vec<(String, u64)>,
     pub status: Option<Status>,
     pub lost: bool,
     pub removed: bool,
@@ -95,6 +103,37 @@ pub(super) struct Report {
     pub output: OutputTail,
     /// The end of what was said outside the report lines (a command's complaint).
     pub said: OutputTail,
+    /// Report lines seen, other than `progress` (which may repeat without news).
+    pub events: usize,
+    /// The staging script's findings (see stage.sh).
+    pub stage: StageReport,
+}
+
+/// What the staging script said.
+#[derive(Debug, Default)]
+pub(super) struct StageReport {
+    /// KiB free where the directory goes (when `df` could say), and that place resolved.
+    pub room: Option<(Option<u64>, String)>,
+    pub nospace: bool,
+    pub mkdir: Option<MkdirFailure>,
+    pub exposed: Option<Exposure>,
+    pub notar: bool,
+    pub ready: bool,
+    /// Bytes unpacked so far.
+    pub progress: u64,
+    /// tar's exit status and the KiB free afterwards.
+    pub failed: Option<(i32, Option<u64>)>,
+    pub stored: bool,
+}
+
+/// Why the staging directory could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MkdirFailure {
+    /// Its parent does not exist (or cannot be entered).
+    Missing,
+    Exists,
+    Denied,
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,10 +210,42 @@ impl Report {
             return;
         };
         let words: Vec<&str> = rest.split(' ').collect();
+        if words.first() != Some(&"progress") {
+            self.events += 1;
+        }
+        let number = |w: &str| w.parse::<u64>().ok();
+        let stage = &mut self.stage;
         match words[..] {
+            ["room", free, ref dir @ ..] => stage.room = Some((number(free), dir.join(" "))),
+            ["nospace"] => stage.nospace = true,
+            ["mkdir", why] => {
+                stage.mkdir = Some(match why {
+                    "missing" => MkdirFailure::Missing,
+                    "exists" => MkdirFailure::Exists,
+                    "denied" => MkdirFailure::Denied,
+                    _ => MkdirFailure::Other,
+                })
+            }
+            ["exposed", kind, id, ref path @ ..] => {
+                let path = path.join(" ");
+                let id = id.parse::<u32>().unwrap_or_default();
+                stage.exposed = match kind {
+                    "owner" => Some(Exposure::Owner { path, uid: id }),
+                    "group" => Some(Exposure::GroupWritable { path, gid: id }),
+                    _ => Some(Exposure::WorldWritable { path }),
+                }
+            }
+            ["notar"] => stage.notar = true,
+            ["ready"] => stage.ready = true,
+            ["progress", n] => stage.progress = stage.progress.max(number(n).unwrap_or(0)),
+            ["failed", rc, free] => stage.failed = Some((rc.parse().unwrap_or(-1), number(free))),
+            ["stored"] => stage.stored = true,
             ["checksum", found, ref file @ ..] => self
                 .mismatches
                 .push((file.join(" "), (found != "-").then(|| found.to_string()))),
+            ["size", found, ref file @ ..] => self
+                .short
+                .push((file.join(" "), found.parse().unwrap_or_default())),
             ["sudo"] => self.sudo_asked = true,
             ["sudo-missing"] => self.sudo_missing = true,
             ["sudo-refused", ..] => self.sudo_refused = true,
