@@ -143,6 +143,19 @@ pub struct HostAnswers {
     pub command_exit: Option<i32>,
 }
 
+/// `uname -m` says x86_64 and aarch64 where Debian and Apple say amd64 and arm64:
+/// either name matches either answer.
+pub fn same_arch(a: &str, b: &str) -> bool {
+    fn canonical(s: &str) -> &str {
+        match s {
+            "amd64" | "x64" => "x86_64",
+            "arm64" => "aarch64",
+            other => other,
+        }
+    }
+    canonical(a) == canonical(b)
+}
+
 /// The first requirement the host does not meet, in the order they are written
 /// above (cheapest facts first, the command last), or `None` when all hold.
 pub fn evaluate(requires: &[Requirement], host: &HostAnswers) -> Option<Unmet> {
@@ -163,7 +176,7 @@ fn unmet(req: &Requirement, host: &HostAnswers) -> Option<Unmet> {
         },
         Requirement::Arch(wanted) => match &host.arch {
             None => unknown(format!("arch {}", wanted.join(" or "))),
-            Some(arch) if wanted.iter().any(|w| w == arch) => None,
+            Some(arch) if wanted.iter().any(|w| same_arch(w, arch)) => None,
             Some(arch) => Some(Unmet::Arch {
                 wanted: wanted.clone(),
                 host: arch.clone(),
@@ -260,6 +273,19 @@ mod tests {
             evaluate(&[Requirement::Arch(vec!["x86_64".into()])], &silent),
             Some(Unmet::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn arch_names_match_their_aliases() {
+        let host = |arch: &str| HostAnswers {
+            arch: Some(arch.into()),
+            ..HostAnswers::default()
+        };
+        let arm = [Requirement::Arch(vec!["arm64".into()])];
+        assert_eq!(evaluate(&arm, &host("aarch64")), None);
+        let x86 = [Requirement::Arch(vec!["x86_64".into()])];
+        assert_eq!(evaluate(&x86, &host("amd64")), None);
+        assert!(evaluate(&x86, &host("aarch64")).is_some());
     }
 
     #[test]

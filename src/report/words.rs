@@ -158,7 +158,21 @@ fn skip(reason: &Skip) -> String {
         }
         Skip::RequirementNotMet { unmet } => unmet_reason(unmet),
         Skip::NotInstalled => "not installed (detect found nothing to remove)".into(),
+        Skip::NoVariant { package, arch, os } => {
+            let said: Vec<&str> = [arch.as_deref(), os.as_deref()].into_iter().flatten().collect();
+            let host = if said.is_empty() {
+                "this host (it did not say its arch or os)".to_string()
+            } else {
+                said.join(" / ")
+            };
+            format!("no variant of {package} for {host}; nothing was uploaded")
+        }
     }
+}
+
+/// `agent: variant 2 (agent-arm64.sh) fits this host`.
+pub fn variant_chosen(package: &str, variant: usize, file: &str) -> String {
+    format!("{package}: variant {variant} ({file}) fits this host")
 }
 
 fn not_started(reason: &NotStarted) -> String {

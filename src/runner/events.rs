@@ -50,6 +50,14 @@ pub enum EventKind {
         report: Arc<HostReport>,
         stats: RunStats,
     },
+    /// The host's facts picked one of the package's variants.
+    VariantChosen {
+        host: String,
+        package: String,
+        /// Its place among the package's variants, from 1.
+        variant: usize,
+        file: String,
+    },
     /// The reboot the packages' policy asked for was requested (or failed).
     RebootRequested {
         host: String,

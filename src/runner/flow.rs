@@ -17,6 +17,26 @@ use crate::outcome::{Failure, Outcome, Removed, Skip, Unreachable};
 use crate::secrets::Redactor;
 use crate::transport::{Connection, ErrorClass, ExecOutput, Install, RemoteExit, TransportError};
 
+/// The facts the variants' `arch` and `os` need, each asked once.
+fn facts_asked(alternatives: &[super::Alternative]) -> Vec<crate::inventory::Requirement> {
+    use crate::inventory::Requirement;
+    let mut asked = Vec::new();
+    for when in alternatives.iter().flat_map(|a| &a.when) {
+        let fact = match when {
+            Requirement::Arch(_) => Requirement::Arch(Vec::new()),
+            Requirement::Os { .. } => Requirement::Os {
+                ids: Vec::new(),
+                version: None,
+            },
+            _ => continue,
+        };
+        if !asked.contains(&fact) {
+            asked.push(fact);
+        }
+    }
+    asked
+}
+
 /// Time the transport gets beyond the installer's own timeout to stop it cleanly.
 const EXEC_GRACE: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -230,6 +250,10 @@ impl<'a> HostRun<'a> {
         conn: &mut dyn Connection,
         pkg: &PackageJob,
     ) -> Result<Outcome, Outcome> {
+        let pkg = match self.choose(conn, pkg).await? {
+            Ok(chosen) => chosen,
+            Err(reason) => return Ok(Outcome::Skipped { reason }),
+        };
         // Before detect and even under --force: a host that cannot take the package
         // is skipped, never attempted, and nothing is uploaded to it.
         if !pkg.requires.is_empty() {
@@ -274,6 +298,47 @@ impl<'a> HostRun<'a> {
             Operation::Install => Ok(outcome),
             Operation::Remove { verify } => self.removal(conn, pkg, outcome, verify).await,
         }
+    }
+
+    /// The variant for this host: asked of the host in one round trip when the package
+    /// has a choice, the first whose `arch`/`os` holds. None holding is a skip, before
+    /// anything is uploaded.
+    async fn choose<'p>(
+        &mut self,
+        conn: &mut dyn Connection,
+        pkg: &'p PackageJob,
+    ) -> Result<Result<&'p PackageJob, Skip>, Outcome> {
+        if pkg.alternatives.is_empty() {
+            return Ok(Ok(pkg));
+        }
+        let asked = facts_asked(&pkg.alternatives);
+        let limit = self.ctx.timeouts.auth;
+        let answers = self.step(Step::Requires, limit, conn.answers(&asked)).await?;
+        let Some(chosen) = pkg
+            .alternatives
+            .iter()
+            .find(|a| crate::inventory::requires::evaluate(&a.when, &answers).is_none())
+        else {
+            let os = answers.os_id.map(|id| match answers.os_version {
+                Some(v) => format!("{id} {v}"),
+                None => id,
+            });
+            return Ok(Err(Skip::NoVariant {
+                package: pkg.package.clone(),
+                arch: answers.arch,
+                os,
+            }));
+        };
+        self.ctx
+            .sink
+            .emit(EventKind::VariantChosen {
+                host: self.job.label.clone(),
+                package: pkg.package.clone(),
+                variant: chosen.number,
+                file: chosen.file.clone(),
+            })
+            .await;
+        Ok(Ok(&chosen.job))
     }
 
     /// An uninstaller's result: its own failure words, and, where it says it worked

@@ -190,6 +190,19 @@ pub(super) async fn upload(
         }
         .into());
     }
+    // A folder's files carry their path in it (`lib/x/data`): its directories first.
+    let mut subdirs: Vec<&str> = payloads
+        .iter()
+        .flat_map(|p| p.file_name.match_indices('/').map(|(i, _)| &p.file_name[..i]))
+        .collect();
+    subdirs.sort_unstable();
+    subdirs.dedup();
+    for sub in subdirs {
+        let path = format!("{dir}/{sub}");
+        sftp.mkdir(&path, attrs(0o700))
+            .await
+            .map_err(|source| SshError::SftpMkdir { dir: path, source })?;
+    }
     let mut files: Vec<(String, &[u8], u32)> = payloads
         .iter()
         .map(|p| {
