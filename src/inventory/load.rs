@@ -775,7 +775,7 @@ impl Checker {
     fn variants(&mut self, raw: Spanned<RawVariants>, os: Os) -> Vec<Variant> {
         let span = raw.span();
         let list = match raw.into_inner() {
-            RawVariants::One(one) => vec![Spanned::new(span.clone(), one)],
+            RawVariants::One(one) => vec![Spanned::new(span.clone(), *one)],
             RawVariants::Many(many) => many,
         };
         if list.is_empty() {
@@ -872,7 +872,14 @@ impl Checker {
             let near = files.iter().map(|f| f.relative.as_str());
             let hint = match nearest(wanted, near) {
                 Some(n) => format!("did you mean `{n}`?"),
-                None => "name a file in the folder, relative to it (entry = \"setup.sh\")".to_string(),
+                None => {
+                    let shown: Vec<&str> = files.iter().take(10).map(|f| f.relative.as_str()).collect();
+                    let more = if files.len() > 10 { ", …" } else { "" };
+                    format!(
+                        "name a file in the folder, relative to it; it holds {}{more}",
+                        shown.join(", ")
+                    )
+                }
             };
             self.push(
                 Problem::at(

@@ -180,7 +180,7 @@ pub struct RawVariant {
 /// first whose `arch`/`os` match a host is used).
 #[derive(Debug)]
 pub enum RawVariants {
-    One(RawVariant),
+    One(Box<RawVariant>),
     Many(Vec<Spanned<RawVariant>>),
 }
 
@@ -198,7 +198,7 @@ impl<'de> Deserialize<'de> for RawVariants {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawVariants, A::Error> {
                 RawVariant::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(RawVariants::One)
+                    .map(|v| RawVariants::One(Box::new(v)))
             }
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawVariants, A::Error> {

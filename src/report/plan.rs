@@ -194,13 +194,23 @@ fn program(install: &InstallPlan) -> String {
 }
 
 /// A package with variants: which are tried, in order, then each one's own steps.
-fn variant_steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallPlan, sudo: bool) -> String {
+fn variant_steps(
+    plan: &Plan,
+    host: &HostPlan,
+    package: &PackagePlan,
+    install: &InstallPlan,
+    sudo: bool,
+) -> String {
     let mut out = vec![
         "ask the host its arch and os (uname -m, /etc/os-release); the first variant that fits runs, none fitting: skip"
             .to_string(),
     ];
     for alternative in &install.alternatives {
-        let when: Vec<String> = alternative.when.iter().map(crate::report::words::requirement).collect();
+        let when: Vec<String> = alternative
+            .when
+            .iter()
+            .map(crate::report::words::requirement)
+            .collect();
         let when = if when.is_empty() {
             "any host".to_string()
         } else {
