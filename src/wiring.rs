@@ -13,7 +13,7 @@ use crate::inventory::{
     CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsExec,
 };
 use crate::plan::{Decision, InstallPlan, PackagePlan, Plan, Route, Transport};
-use crate::runner::check::CheckJob;
+use crate::runner::check::{CheckJob, CheckVariant};
 use crate::runner::{Alternative, ExitCodes, HostJob, PackageJob, Work};
 use crate::secrets::{Redactor, SecretError, SecretSource};
 use crate::transport::smb::{Encryption, Protection, Signing};
@@ -291,20 +291,38 @@ pub fn check_jobs(
     let mut sizes: Vec<(InstallPlan, u64)> = Vec::new();
     let mut jobs = Vec::new();
     for host in &plan.hosts {
-        let (needs, detect, requires) = match host.installs.first() {
-            Some(install) => {
-                let needs = match sizes.iter().find(|(p, _)| p == install) {
-                    Some((_, n)) => *n,
-                    None => {
-                        let n = read_payloads(install)?.iter().map(|p| p.data.len() as u64).sum();
-                        sizes.push((install.clone(), n));
-                        n
-                    }
-                };
-                (needs, install.detect.clone(), install.requires.clone())
+        let mut size = |install: &InstallPlan| -> Result<u64, AppError> {
+            if let Some((_, n)) = sizes.iter().find(|(p, _)| p == install) {
+                return Ok(*n);
             }
+            let n = read_payloads(install)?.iter().map(|p| p.data.len() as u64).sum();
+            sizes.push((install.clone(), n));
+            Ok(n)
+        };
+        let mut variants = Vec::new();
+        let (mut needs, detect, requires) = match host.installs.first() {
+            Some(install) if install.alternatives.is_empty() => {
+                (size(install)?, install.detect.clone(), install.requires.clone())
+            }
+            Some(install) => (0, install.detect.clone(), install.requires.clone()),
             None => (0, None, Vec::new()),
         };
+        for alternative in host
+            .installs
+            .first()
+            .map(|i| &i.alternatives[..])
+            .unwrap_or_default()
+        {
+            // Room for the largest: the choice is made on the host, after the probe.
+            needs = needs.max(size(&alternative.install)?);
+            variants.push(CheckVariant {
+                number: alternative.number,
+                file: crate::plan::file_name(&alternative.install.installer),
+                when: alternative.when.clone(),
+                detect: alternative.install.detect.clone(),
+                requires: alternative.install.requires.clone(),
+            });
+        }
         let (connector, endpoint) = connectors.endpoint(&host.target, &host.route);
         jobs.push(CheckJob {
             label: host.target.label(),
@@ -314,6 +332,8 @@ pub fn check_jobs(
             needs,
             detect,
             requires,
+            variants,
+            package: plan.packages.first().map(|p| p.name.clone()),
         });
     }
     Ok(jobs)

@@ -114,6 +114,27 @@ file = "agent-x86.sh"
             real_arch()
         ),
     );
+    // `check` finds the variant each host would get, installing nothing.
+    let check = fleet.run(&["check", "agent", "--output", "json", "--to", "g0", "g1"]);
+    assert_eq!(check.code(), 0, "{}", check.debug());
+    let rows = check.events();
+    let variant_of = |host: &str| {
+        let row = rows
+            .iter()
+            .find(|r| r["host"] == host)
+            .unwrap_or_else(|| panic!("{}", check.debug()));
+        (
+            row["variant"].as_u64(),
+            row["variant_file"].as_str().map(str::to_string),
+        )
+    };
+    assert_eq!(variant_of(&endpoints[0]), (Some(2), Some("agent-x86.sh".into())));
+    assert_eq!(variant_of(&endpoints[1]), (Some(1), Some("agent-arm.sh".into())));
+    assert!(
+        !fleet.host_root(1).join("ran-host1").exists(),
+        "check installs nothing"
+    );
+
     let run = fleet.run(&["deploy", "agent", "--to", "g0,g1", "--output", "json"]);
     assert_eq!(run.code(), 0, "{}", run.debug());
     assert_eq!(run.outcome(&endpoints[0])["status"], "ok", "{}", run.debug());
@@ -165,6 +186,15 @@ file = "agent-old.sh"
     let host = &fleet.endpoints[0];
     let log = fleet.path("host1/sshd.log");
     let sftp_before = read(log.clone()).matches("subsystem request for sftp").count();
+    let check = fleet.run(&["check", "agent", "--to", "g0"]);
+    assert_eq!(check.code(), 1, "{}", check.debug());
+    assert!(
+        check
+            .stdout()
+            .contains(&format!("no variant of agent for {}", real_arch())),
+        "{}",
+        check.debug()
+    );
     let run = fleet.run(&["deploy", "agent", "--to", "g0", "--output", "json"]);
     let outcome = run.outcome(host);
     assert_eq!(outcome["status"], "skipped", "{}", run.debug());

@@ -143,6 +143,43 @@ pub struct HostAnswers {
     pub command_exit: Option<i32>,
 }
 
+impl HostAnswers {
+    /// `debian 12`, `arch` (no VERSION_ID), or `None` when the host did not say.
+    pub fn os_release(&self) -> Option<String> {
+        let id = self.os_id.clone()?;
+        Some(match &self.os_version {
+            Some(v) => format!("{id} {v}"),
+            None => id,
+        })
+    }
+}
+
+/// The facts a package's variants are chosen by (their `arch` and `os`), each
+/// asked once, as a script of [`Requirement`]s to send the host.
+pub fn facts_for<'a>(whens: impl IntoIterator<Item = &'a [Requirement]>) -> Vec<Requirement> {
+    let mut asked = Vec::new();
+    for when in whens.into_iter().flatten() {
+        let fact = match when {
+            Requirement::Arch(_) => Requirement::Arch(Vec::new()),
+            Requirement::Os { .. } => Requirement::Os {
+                ids: Vec::new(),
+                version: None,
+            },
+            _ => continue,
+        };
+        if !asked.contains(&fact) {
+            asked.push(fact);
+        }
+    }
+    asked
+}
+
+/// Whether a variant's `arch`/`os` hold on the host (an empty list holds everywhere;
+/// a fact the host did not say does not hold).
+pub fn fits(when: &[Requirement], host: &HostAnswers) -> bool {
+    evaluate(when, host).is_none()
+}
+
 /// `uname -m` says x86_64 and aarch64 where Debian and Apple say amd64 and arm64:
 /// either name matches either answer.
 pub fn same_arch(a: &str, b: &str) -> bool {

@@ -147,7 +147,7 @@ pub fn os_wanted(ids: &[String], version: Option<&crate::inventory::VersionReq>)
     }
 }
 
-fn skip(reason: &Skip) -> String {
+pub fn skip(reason: &Skip) -> String {
     match reason {
         Skip::AttemptLimit { failures, limit } => format!("attempt-limit ({failures}/{limit})"),
         Skip::Busy { run_id, pid } => format!("busy: another run holds it (run {run_id}, pid {pid})"),

@@ -17,26 +17,6 @@ use crate::outcome::{Failure, Outcome, Removed, Skip, Unreachable};
 use crate::secrets::Redactor;
 use crate::transport::{Connection, ErrorClass, ExecOutput, Install, RemoteExit, TransportError};
 
-/// The facts the variants' `arch` and `os` need, each asked once.
-fn facts_asked(alternatives: &[super::Alternative]) -> Vec<crate::inventory::Requirement> {
-    use crate::inventory::Requirement;
-    let mut asked = Vec::new();
-    for when in alternatives.iter().flat_map(|a| &a.when) {
-        let fact = match when {
-            Requirement::Arch(_) => Requirement::Arch(Vec::new()),
-            Requirement::Os { .. } => Requirement::Os {
-                ids: Vec::new(),
-                version: None,
-            },
-            _ => continue,
-        };
-        if !asked.contains(&fact) {
-            asked.push(fact);
-        }
-    }
-    asked
-}
-
 /// Time the transport gets beyond the installer's own timeout to stop it cleanly.
 const EXEC_GRACE: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -311,22 +291,15 @@ impl<'a> HostRun<'a> {
         if pkg.alternatives.is_empty() {
             return Ok(Ok(pkg));
         }
-        let asked = facts_asked(&pkg.alternatives);
+        use crate::inventory::requires::{facts_for, fits};
+        let asked = facts_for(pkg.alternatives.iter().map(|a| &a.when[..]));
         let limit = self.ctx.timeouts.auth;
         let answers = self.step(Step::Requires, limit, conn.answers(&asked)).await?;
-        let Some(chosen) = pkg
-            .alternatives
-            .iter()
-            .find(|a| crate::inventory::requires::evaluate(&a.when, &answers).is_none())
-        else {
-            let os = answers.os_id.map(|id| match answers.os_version {
-                Some(v) => format!("{id} {v}"),
-                None => id,
-            });
+        let Some(chosen) = pkg.alternatives.iter().find(|a| fits(&a.when, &answers)) else {
             return Ok(Err(Skip::NoVariant {
                 package: pkg.package.clone(),
+                os: answers.os_release(),
                 arch: answers.arch,
-                os,
             }));
         };
         self.ctx
