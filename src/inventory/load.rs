@@ -1374,6 +1374,80 @@ credentials = ["deploy"]
         (line, col)
     }
 
+    /// GOOD with its one-table installer replaced by `variants`.
+    fn with_variants(variants: &str) -> String {
+        GOOD.replace(
+            "linux = { file = \"dist/install.sh\", args = [\"--quiet\"], detect = \"test -x /opt/agent\" }\n",
+            "",
+        )
+        .replace(
+            "reboot_codes = [3010]\n",
+            &format!("reboot_codes = [3010]\n{variants}"),
+        )
+    }
+
+    #[test]
+    fn variants_load_in_order_with_their_match_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dist")).unwrap();
+        std::fs::write(dir.path().join("dist/install.sh"), "#!/bin/sh\n").unwrap();
+        let text = with_variants(
+            "\n[[packages.agent.linux]]\narch = [\"arm64\"]\nos = { id = [\"debian\"], version_id = \">=12\" }\n\
+             file = \"dist/install.sh\"\n\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\nargs = [\"-x\"]\n",
+        );
+        let inv = parse(&dir.path().join("inv.toml"), text).unwrap();
+        let linux = &inv.packages["agent"].linux;
+        assert_eq!(linux.len(), 2);
+        assert_eq!(
+            linux[0].when,
+            [
+                Requirement::Arch(vec!["arm64".into()]),
+                Requirement::Os {
+                    ids: vec!["debian".into()],
+                    version: Some(VersionReq::parse(">=12").unwrap()),
+                },
+            ]
+        );
+        assert!(linux[1].when.is_empty());
+        assert_eq!(linux[1].args, ["-x"]);
+    }
+
+    #[test]
+    fn bad_variants_are_located_with_hints() {
+        // A misspelt key inside an array-of-tables variant, where it is written.
+        let text =
+            with_variants("\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\narc = [\"x86_64\"]\n");
+        let p = problems(&text);
+        assert_eq!(p[0].message, "unknown key `arc`");
+        assert_eq!(
+            line_col(&text, &p[0]).0,
+            text.lines().position(|l| l.starts_with("arc")).unwrap() + 1
+        );
+        // A variant after a catch-all could never run.
+        let text = with_variants(
+            "\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\n\n[[packages.agent.linux]]\narch = [\"aarch64\"]\nfile = \"dist/install.sh\"\n",
+        );
+        assert_eq!(problems(&text)[0].message, "this variant is never chosen");
+        // `entry` on a plain file, and a Windows variant chosen by arch.
+        let text = with_variants("\n[packages.agent.linux]\nfile = \"dist/install.sh\"\nentry = \"x\"\n");
+        assert_eq!(problems(&text)[0].message, "`entry` is for a folder");
+        let text =
+            with_variants("\n[[packages.agent.windows]]\narch = [\"x86_64\"]\nfile = \"dist/install.sh\"\n");
+        assert!(
+            problems(&text)[0]
+                .message
+                .contains("Windows installers cannot be chosen"),
+            "{:?}",
+            problems(&text)
+        );
+        // A Windows folder.
+        let text = with_variants("\n[packages.agent.windows]\nfile = \"dist\"\nentry = \"install.sh\"\n");
+        assert_eq!(
+            problems(&text)[0].message,
+            "a Windows installer cannot be a folder yet"
+        );
+    }
+
     #[test]
     fn requirements_load_in_order_with_their_defaults() {
         let text = GOOD.replace(
