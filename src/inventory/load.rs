@@ -833,11 +833,15 @@ impl Checker {
         let path = self.path(file.get_ref());
         let Some(entry) = entry else {
             self.push(
-                Problem::at(file.span(), format!("installer `{}` is a folder", file.get_ref()))
-                    .label("a folder needs `entry`")
-                    .hint(
-                        "add entry = \"setup.sh\": the file in the folder to run (or name the file itself)",
-                    ),
+                Problem::at(
+                    file.span(),
+                    format!("installer `{}` is a directory", file.get_ref()),
+                )
+                .label("a folder needs `entry`")
+                .hint(
+                    "name the file itself, or add entry = \"setup.sh\" (the file in the folder to run) \
+                         to upload the folder whole",
+                ),
             );
             return None;
         };
