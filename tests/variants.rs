@@ -98,6 +98,8 @@ fn each_host_gets_the_variant_for_its_arch() {
     fleet.write("known_hosts", &known);
     marking_installer(&fleet, "agent-x86.sh", "x86");
     marking_installer(&fleet, "agent-arm.sh", "arm");
+    marking_installer(&fleet, "remove-x86.sh", "remove-x86");
+    marking_installer(&fleet, "remove-arm.sh", "remove-arm");
     let endpoints = vec![fleet.endpoints[0].clone(), arm.endpoints[0].clone()];
     inventory(
         &fleet,
@@ -106,10 +108,12 @@ fn each_host_gets_the_variant_for_its_arch() {
             r#"[[packages.agent.linux]]
 arch = ["aarch64"]
 file = "agent-arm.sh"
+uninstall = {{ file = "remove-arm.sh" }}
 
 [[packages.agent.linux]]
 arch = ["{}"]
 file = "agent-x86.sh"
+uninstall = {{ file = "remove-x86.sh" }}
 "#,
             real_arch()
         ),
@@ -164,6 +168,12 @@ file = "agent-x86.sh"
         "{chosen:?}"
     );
     assert!(fleet.leftovers(&run.run_id()).is_empty());
+
+    // `remove` chooses the same way: each host runs its own variant's uninstall.
+    let remove = fleet.run(&["remove", "agent", "--output", "json", "--to", "g0", "g1"]);
+    assert_eq!(remove.code(), 0, "{}", remove.debug());
+    assert_eq!(read(fleet.host_root(1).join("ran-host1")), "x86\nremove-x86\n");
+    assert_eq!(read(arm_marks.path().join("ran-armhost")), "arm\nremove-arm\n");
 }
 
 #[test]
