@@ -168,6 +168,12 @@ uninstall = {{ file = "remove-x86.sh" }}
         "{chosen:?}"
     );
     assert!(fleet.leftovers(&run.run_id()).is_empty());
+    assert_eq!(run.finished().iter().filter(|f| f["variant"].is_u64()).count(), 2);
+    assert!(
+        fleet.all_logs().contains("variant:    1 (agent-arm.sh)"),
+        "{}",
+        fleet.all_logs()
+    );
 
     // `remove` chooses the same way: each host runs its own variant's uninstall.
     let remove = fleet.run(&["remove", "agent", "--output", "json", "--to", "g0", "g1"]);

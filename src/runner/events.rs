@@ -139,6 +139,9 @@ pub struct HostReport {
     pub rejected: Vec<Rejection>,
     pub steps: Vec<StepRecord>,
     pub command: Option<String>,
+    /// The package's variant the host's facts chose (its number and file), when it
+    /// had a choice.
+    pub variant: Option<(usize, String)>,
     pub exit_code: Option<i32>,
     /// The end of the installer's output, secrets already removed.
     pub output: String,

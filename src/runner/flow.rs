@@ -302,6 +302,7 @@ impl<'a> HostRun<'a> {
                 arch: answers.arch,
             }));
         };
+        self.report.variant = Some((chosen.number, chosen.file.clone()));
         self.ctx
             .sink
             .emit(EventKind::VariantChosen {
