@@ -78,6 +78,15 @@ fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_default()
 }
 
+/// The steps the run started on `host`, in order.
+fn steps(run: &common::Run, host: &str) -> Vec<String> {
+    run.events()
+        .into_iter()
+        .filter(|e| e["type"] == "step_started" && e["data"]["host"] == host)
+        .map(|e| e["data"]["step"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 fn world_writable_dir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("pushinst-marks-")
@@ -200,8 +209,6 @@ file = "agent-old.sh"
 "#,
     );
     let host = &fleet.endpoints[0];
-    let log = fleet.path("host1/sshd.log");
-    let sftp_before = read(log.clone()).matches("subsystem request for sftp").count();
     let check = fleet.run(&["check", "agent", "--to", "g0"]);
     assert_eq!(check.code(), 1, "{}", check.debug());
     assert!(
@@ -222,10 +229,16 @@ file = "agent-old.sh"
     );
     // Not an attempt: nothing ran, no file went over, nothing is left.
     assert!(!fleet.host_root(1).join("ran-host1").exists());
-    assert_eq!(
-        read(log).matches("subsystem request for sftp").count(),
-        sftp_before,
-        "no SFTP session for a skipped host"
+    let steps = steps(&run, host);
+    assert!(
+        steps.contains(&"requires".to_string()),
+        "the facts were asked: {steps:?}"
+    );
+    assert!(
+        !steps
+            .iter()
+            .any(|s| s == "detect" || s == "upload" || s == "execute"),
+        "no step after the choice: {steps:?}"
     );
     assert!(fleet.leftovers(&run.run_id()).is_empty());
     let status = fleet.run(&["status", "agent"]);
@@ -256,6 +269,14 @@ fn a_folder_arrives_whole_and_its_entry_reads_a_sibling() {
         run.debug()
     );
     assert_eq!(read(fleet.host_root(1).join("folder-host1")), "forty-two\n");
+    // The control for the no-variant test: an upload is a step of its own.
+    assert_eq!(
+        steps(&run, &fleet.endpoints[0])
+            .iter()
+            .filter(|s| *s == "upload")
+            .count(),
+        1
+    );
     assert!(fleet.leftovers(&run.run_id()).is_empty());
     // A changed file in the folder is caught by the checksum like the installer.
     let plan = fleet.run(&["deploy", "agent", "--to", "g0", "--dry-run"]);
