@@ -40,8 +40,11 @@ pub fn check(inv: &Inventory, credentials: &[String], packages: &[String], uses_
             out.problem(&subject, "not in the inventory", None);
             continue;
         };
-        for variant in [&package.linux, &package.windows].into_iter().flatten() {
-            out.upload_file(&subject, "installer", &variant.file);
+        for variant in package.linux.iter().chain(&package.windows) {
+            // A folder was walked and bounded at load; its files are read at upload.
+            if variant.entry.is_none() {
+                out.upload_file(&subject, "installer", &variant.file);
+            }
             if let Some(config) = &variant.config {
                 out.upload_file(&subject, "config file", config);
             }

@@ -169,6 +169,13 @@ pub enum Skip {
     RequirementNotMet { unmet: Unmet },
     /// `pushinst remove`: detect says the package is not there; nothing was run.
     NotInstalled,
+    /// None of the package's variants is for this host (its `arch` and `os` as the
+    /// host said them; `None` when it did not say): nothing was uploaded.
+    NoVariant {
+        package: String,
+        arch: Option<String>,
+        os: Option<String>,
+    },
 }
 
 /// Which requirement failed and what the host answered, so the reason names both.

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use crate::history::HistoryError;
 use crate::inventory::{
     Inventory, Os, Package, RebootPolicy, SmbEncryption, SmbSigning, StagingDir, Target, Timeouts,
-    UninstallProgram, WindowsExec,
+    UninstallProgram, Variant, WindowsExec,
 };
 use crate::outcome::Skip;
 use crate::rollout::{Rollout, RolloutPlan};
@@ -235,6 +235,23 @@ pub struct InstallPlan {
     /// An uninstall `command`: the small script pushinst uploads in place of a file
     /// to run it (`installer` is then only its name).
     pub shim: Option<Shim>,
+    /// `installer` is a folder, uploaded whole; this file in it (relative) is run.
+    pub entry: Option<String>,
+    /// The package lists variants by `arch`/`os`: all of them, in order. The runner
+    /// asks the host's facts and uses the first that matches (this plan itself is
+    /// only the first variant's); none matching is a skip. Empty: no choice to make.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One variant a host may get, in the inventory's order: the first whose `when`
+/// holds on the host is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternative {
+    /// Its place among the package's variants for the OS, from 1.
+    pub number: usize,
+    /// The variant's `arch` and `os`; empty matches every host.
+    pub when: Vec<crate::inventory::Requirement>,
+    pub install: InstallPlan,
 }
 
 /// A script pushinst writes to run a program already on the host, so an uninstall
@@ -366,30 +383,28 @@ pub fn plan(
             if count == 0 {
                 continue;
             }
-            match pkg.variant(os) {
-                None => {
-                    return Err(PlanError::NoVariant {
-                        package: package.to_string(),
-                        os,
-                        count,
-                    });
-                }
-                // Refused before any host is touched, where the package is written.
-                Some(variant) if options.goal == Goal::Remove && variant.uninstall.is_none() => {
-                    return Err(PlanError::NoUninstall {
-                        package: package.to_string(),
-                        os,
-                        location: variant.location.clone(),
-                    });
-                }
-                Some(_) => {}
+            if pkg.variants(os).is_empty() {
+                return Err(PlanError::NoVariant {
+                    package: package.to_string(),
+                    os,
+                    count,
+                });
+            }
+            // Refused before any host is touched, where the package is written.
+            if options.goal == Goal::Remove
+                && let Some(variant) = pkg.variants(os).iter().find(|v| v.uninstall.is_none())
+            {
+                return Err(PlanError::NoUninstall {
+                    package: package.to_string(),
+                    os,
+                    location: variant.location.clone(),
+                });
             }
         }
-        let step = match options.goal {
-            Goal::Install => install_plan,
-            Goal::Remove => uninstall_plan,
-        };
-        installs.push((step(pkg, Os::Linux, &options)?, step(pkg, Os::Windows, &options)?));
+        installs.push((
+            choice(pkg, Os::Linux, &options)?,
+            choice(pkg, Os::Windows, &options)?,
+        ));
         plans.push(PackagePlan {
             name: package.to_string(),
             version: pkg.version.clone(),
@@ -520,10 +535,52 @@ pub fn credentials_first(names: &[String], first: Option<&str>) -> Vec<String> {
     list
 }
 
-fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<InstallPlan>, PlanError> {
-    let Some(variant) = pkg.variant(os) else {
+/// The package on `os`: its one installer, or, when it lists variants by `arch` or
+/// `os`, the first as a stand-in and every one as an [`Alternative`] for the runner
+/// to choose from once the host has said what it is.
+fn choice(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<InstallPlan>, PlanError> {
+    let variants = pkg.variants(os);
+    let step = |variant| match options.goal {
+        Goal::Install => install_plan(pkg, variant, options),
+        Goal::Remove => uninstall_plan(pkg, os, variant, options),
+    };
+    let Some(first) = variants.first() else {
         return Ok(None);
     };
+    let Some(mut plan) = step(first)? else {
+        return Ok(None);
+    };
+    if variants.len() > 1 || !first.when.is_empty() {
+        let mut alternatives = Vec::new();
+        for (index, variant) in variants.iter().enumerate() {
+            if let Some(install) = step(variant)? {
+                alternatives.push(Alternative {
+                    number: index + 1,
+                    when: variant.when.clone(),
+                    install,
+                });
+            }
+        }
+        plan.alternatives = alternatives;
+    }
+    Ok(Some(plan))
+}
+
+/// How many bytes a variant uploads: its file, or every file of its folder.
+fn installer_size(variant: &Variant) -> std::io::Result<u64> {
+    match variant.entry {
+        None => Ok(std::fs::metadata(&variant.file)?.len()),
+        Some(_) => crate::inventory::folder::walk(&variant.file)
+            .map(|files| files.iter().map(|f| f.size).sum())
+            .map_err(std::io::Error::other),
+    }
+}
+
+fn install_plan(
+    pkg: &Package,
+    variant: &Variant,
+    options: &PlanOptions,
+) -> Result<Option<InstallPlan>, PlanError> {
     let file_error = |what, path: &PathBuf| {
         let path = path.clone();
         move |source| PlanError::File {
@@ -533,13 +590,15 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
             source,
         }
     };
-    let meta = std::fs::metadata(&variant.file).map_err(file_error("installer", &variant.file))?;
+    let size = installer_size(variant).map_err(file_error("installer", &variant.file))?;
     if let Some(config) = &variant.config {
         std::fs::metadata(config).map_err(file_error("config file", config))?;
     }
     Ok(Some(InstallPlan {
         installer: variant.file.clone(),
-        installer_size: meta.len(),
+        installer_size: size,
+        entry: variant.entry.clone(),
+        alternatives: Vec::new(),
         config: variant.config.clone(),
         args: variant.args.clone(),
         detect: variant.detect.clone(),
@@ -559,10 +618,12 @@ fn install_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<I
 /// The variant's `uninstall`, run the way its installer would be: a `file` is
 /// uploaded and verified, a `command` is run through a [`Shim`]. No `requires`: a
 /// host that could not take the package can still give it back.
-fn uninstall_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option<InstallPlan>, PlanError> {
-    let Some(variant) = pkg.variant(os) else {
-        return Ok(None);
-    };
+fn uninstall_plan(
+    pkg: &Package,
+    os: Os,
+    variant: &Variant,
+    options: &PlanOptions,
+) -> Result<Option<InstallPlan>, PlanError> {
     let Some(uninstall) = &variant.uninstall else {
         return Ok(None);
     };
@@ -588,6 +649,8 @@ fn uninstall_plan(pkg: &Package, os: Os, options: &PlanOptions) -> Result<Option
     Ok(Some(InstallPlan {
         installer,
         installer_size,
+        entry: None,
+        alternatives: Vec::new(),
         config: None,
         args: uninstall.args.clone(),
         detect: variant.detect.clone(),

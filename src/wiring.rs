@@ -12,9 +12,9 @@ use crate::error::AppError;
 use crate::inventory::{
     CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsExec,
 };
-use crate::plan::{Decision, InstallPlan, Plan, Route, Transport};
-use crate::runner::check::CheckJob;
-use crate::runner::{ExitCodes, HostJob, PackageJob, Work};
+use crate::plan::{Decision, InstallPlan, PackagePlan, Plan, Route, Transport};
+use crate::runner::check::{CheckJob, CheckVariant};
+use crate::runner::{Alternative, ExitCodes, HostJob, PackageJob, Work};
 use crate::secrets::{Redactor, SecretError, SecretSource};
 use crate::transport::smb::{Encryption, Protection, Signing};
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
@@ -207,32 +207,28 @@ pub fn jobs(
                 Decision::Skip(skip) => Some(skip.clone()),
                 Decision::Omit(_) => continue,
             };
-            let files = match payloads.iter().find(|(p, _)| p == install) {
-                Some((_, files)) => files.clone(),
-                None => {
-                    let files = read_payloads(install)?;
-                    payloads.push((install.clone(), files.clone()));
-                    files
-                }
+            let mut alternatives = Vec::new();
+            for alternative in &install.alternatives {
+                alternatives.push(Alternative {
+                    number: alternative.number,
+                    file: crate::plan::file_name(&alternative.install.installer),
+                    when: alternative.when.clone(),
+                    job: package_job(
+                        package,
+                        &alternative.install,
+                        None,
+                        cached_payloads(&alternative.install, &mut payloads)?,
+                    ),
+                });
+            }
+            // With a choice to make, only the chosen variant is ever uploaded.
+            let files = match alternatives.is_empty() {
+                true => cached_payloads(install, &mut payloads)?,
+                false => Vec::new(),
             };
             packages.push(PackageJob {
-                package: package.name.clone(),
-                version: package.version.clone(),
-                detect: install.detect.clone(),
-                requires: install.requires.clone(),
-                payloads: files,
-                install: Install {
-                    program: crate::plan::file_name(&install.installer),
-                    args: install.args.clone(),
-                    timeout: install.timeout,
-                },
-                codes: ExitCodes {
-                    success: install.success_codes.clone(),
-                    reboot: install.reboot_codes.clone(),
-                },
-                reboot: package.reboot,
-                skip,
-                operation: install.operation,
+                alternatives,
+                ..package_job(package, install, skip, files)
             });
         }
         if packages.is_empty() {
@@ -250,6 +246,50 @@ pub fn jobs(
     Ok(jobs)
 }
 
+/// The installer's files, read once per run and shared by every host.
+fn cached_payloads(
+    install: &InstallPlan,
+    cache: &mut Vec<(InstallPlan, Vec<Payload>)>,
+) -> Result<Vec<Payload>, AppError> {
+    if let Some((_, files)) = cache.iter().find(|(p, _)| p == install) {
+        return Ok(files.clone());
+    }
+    let files = read_payloads(install)?;
+    cache.push((install.clone(), files.clone()));
+    Ok(files)
+}
+
+fn package_job(
+    package: &PackagePlan,
+    install: &InstallPlan,
+    skip: Option<crate::outcome::Skip>,
+    files: Vec<Payload>,
+) -> PackageJob {
+    PackageJob {
+        package: package.name.clone(),
+        version: package.version.clone(),
+        detect: install.detect.clone(),
+        requires: install.requires.clone(),
+        payloads: files,
+        install: Install {
+            program: match &install.entry {
+                Some(entry) => entry.clone(),
+                None => crate::plan::file_name(&install.installer),
+            },
+            args: install.args.clone(),
+            timeout: install.timeout,
+        },
+        codes: ExitCodes {
+            success: install.success_codes.clone(),
+            reboot: install.reboot_codes.clone(),
+        },
+        reboot: package.reboot,
+        skip,
+        operation: install.operation,
+        alternatives: Vec::new(),
+    }
+}
+
 /// One check per host, in the plan's order: the size of the package's files (read
 /// once) and its detect, when a package was named.
 pub fn check_jobs(
@@ -260,20 +300,38 @@ pub fn check_jobs(
     let mut sizes: Vec<(InstallPlan, u64)> = Vec::new();
     let mut jobs = Vec::new();
     for host in &plan.hosts {
-        let (needs, detect, requires) = match host.installs.first() {
-            Some(install) => {
-                let needs = match sizes.iter().find(|(p, _)| p == install) {
-                    Some((_, n)) => *n,
-                    None => {
-                        let n = read_payloads(install)?.iter().map(|p| p.data.len() as u64).sum();
-                        sizes.push((install.clone(), n));
-                        n
-                    }
-                };
-                (needs, install.detect.clone(), install.requires.clone())
+        let mut size = |install: &InstallPlan| -> Result<u64, AppError> {
+            if let Some((_, n)) = sizes.iter().find(|(p, _)| p == install) {
+                return Ok(*n);
             }
+            let n = read_payloads(install)?.iter().map(|p| p.data.len() as u64).sum();
+            sizes.push((install.clone(), n));
+            Ok(n)
+        };
+        let mut variants = Vec::new();
+        let (mut needs, detect, requires) = match host.installs.first() {
+            Some(install) if install.alternatives.is_empty() => {
+                (size(install)?, install.detect.clone(), install.requires.clone())
+            }
+            Some(install) => (0, install.detect.clone(), install.requires.clone()),
             None => (0, None, Vec::new()),
         };
+        for alternative in host
+            .installs
+            .first()
+            .map(|i| &i.alternatives[..])
+            .unwrap_or_default()
+        {
+            // Room for the largest: the choice is made on the host, after the probe.
+            needs = needs.max(size(&alternative.install)?);
+            variants.push(CheckVariant {
+                number: alternative.number,
+                file: crate::plan::file_name(&alternative.install.installer),
+                when: alternative.when.clone(),
+                detect: alternative.install.detect.clone(),
+                requires: alternative.install.requires.clone(),
+            });
+        }
         let (connector, endpoint) = connectors.endpoint(&host.target, &host.route);
         jobs.push(CheckJob {
             label: host.target.label(),
@@ -283,6 +341,8 @@ pub fn check_jobs(
             needs,
             detect,
             requires,
+            variants,
+            package: plan.packages.first().map(|p| p.name.clone()),
         });
     }
     Ok(jobs)
@@ -295,13 +355,42 @@ fn read_payloads(install: &InstallPlan) -> Result<Vec<Payload>, AppError> {
             shim.script.clone().into_bytes(),
             true,
         ),
-        None => read_payload(&install.installer, true)?,
+        None => match &install.entry {
+            None => read_payload(&install.installer, true)?,
+            Some(entry) => return folder_payloads(install, entry),
+        },
     };
     let mut files = vec![first];
     if let Some(config) = &install.config {
         files.push(read_payload(config, false)?);
     }
     Ok(files)
+}
+
+/// Every file of a folder, named by its path in it; the entry and whatever is
+/// executable here stay executable there.
+fn folder_payloads(install: &InstallPlan, entry: &str) -> Result<Vec<Payload>, AppError> {
+    use std::os::unix::fs::PermissionsExt;
+    let files = crate::inventory::folder::walk(&install.installer).map_err(|e| AppError::Io {
+        what: format!("cannot read folder {}", install.installer.display()),
+        source: std::io::Error::other(e),
+    })?;
+    let mut out = Vec::new();
+    for file in files {
+        let data = std::fs::read(&file.path).map_err(|source| AppError::Io {
+            what: format!("cannot read {}", file.path.display()),
+            source,
+        })?;
+        let mode = std::fs::metadata(&file.path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        let executable = file.relative == entry || mode & 0o111 != 0;
+        out.push(payload(file.relative, data, executable));
+    }
+    if let Some(config) = &install.config {
+        out.push(read_payload(config, false)?);
+    }
+    Ok(out)
 }
 
 fn read_payload(path: &Path, executable: bool) -> Result<Payload, AppError> {

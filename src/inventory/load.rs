@@ -9,6 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::diagnostic::{InventoryError, Problem};
+use super::folder;
 use super::model::*;
 use super::nesting;
 use super::shape::Names;
@@ -677,8 +678,11 @@ impl Checker {
         Some(Package {
             name: name.to_string(),
             version: raw.version,
-            linux: raw.linux.map(|v| self.variant(v, Os::Linux)),
-            windows: raw.windows.map(|v| self.variant(v, Os::Windows)),
+            linux: raw.linux.map(|v| self.variants(v, Os::Linux)).unwrap_or_default(),
+            windows: raw
+                .windows
+                .map(|v| self.variants(v, Os::Windows))
+                .unwrap_or_default(),
             success_codes: raw.success_codes.unwrap_or_else(|| vec![0]),
             reboot_codes: raw.reboot_codes.unwrap_or_default(),
             timeout,
@@ -796,9 +800,151 @@ impl Checker {
         out
     }
 
+    /// One installer, or variants in order. A variant after one that takes every
+    /// host could never be chosen: refused where it is written.
+    fn variants(&mut self, raw: Spanned<RawVariants>, os: Os) -> Vec<Variant> {
+        let span = raw.span();
+        let list = match raw.into_inner() {
+            RawVariants::One(one) => vec![Spanned::new(span.clone(), *one)],
+            RawVariants::Many(many) => many,
+        };
+        if list.is_empty() {
+            self.push(
+                Problem::at(span, format!("no {os} installer in this list"))
+                    .hint("write [[packages.NAME.OS]] tables, each with file = \"…\""),
+            );
+            return Vec::new();
+        }
+        let mut out: Vec<Variant> = Vec::new();
+        for raw in list {
+            let at = raw.span();
+            let variant = self.variant(raw, os);
+            if let Some(catch_all) = out.iter().find(|v| v.when.is_empty()) {
+                self.push(
+                    Problem::at(at, "this variant is never chosen")
+                        .label("an earlier variant takes every host")
+                        .hint(format!(
+                            "the first matching variant wins: give the one at {} `arch` or `os`, or move it last",
+                            catch_all.location
+                        )),
+                );
+            }
+            out.push(variant);
+        }
+        out
+    }
+
+    /// `arch` and `os` of a variant, read as `requires` reads them.
+    fn variant_when(&mut self, raw: &mut RawVariant, span: Range<usize>, os: Os) -> Vec<Requirement> {
+        let (arch, os_keys) = (raw.arch.take(), raw.os.take());
+        if arch.is_none() && os_keys.is_none() {
+            return Vec::new();
+        }
+        if os == Os::Windows {
+            self.push(
+                Problem::at(span, "Windows installers cannot be chosen by `arch` or `os` yet")
+                    .hint("keep one Windows installer per package; variants by arch and os are for Linux"),
+            );
+            return Vec::new();
+        }
+        let keys = RawRequires {
+            free_mib: None,
+            path: None,
+            arch,
+            os: os_keys,
+            command: None,
+        };
+        self.requires(Spanned::new(span, keys), false)
+    }
+
+    /// A folder's files, bounded, and its `entry` among them; `None` (with the
+    /// problem pushed) when it cannot be uploaded.
+    fn folder(&mut self, file: &Spanned<String>, entry: Option<&Spanned<String>>, os: Os) -> Option<String> {
+        let path = self.path(file.get_ref());
+        let Some(entry) = entry else {
+            self.push(
+                Problem::at(
+                    file.span(),
+                    format!("installer `{}` is a directory", file.get_ref()),
+                )
+                .label("a folder needs `entry`")
+                .hint(
+                    "name the file itself, or add entry = \"setup.sh\" (the file in the folder to run) \
+                         to upload the folder whole",
+                ),
+            );
+            return None;
+        };
+        if os == Os::Windows {
+            self.push(
+                Problem::at(file.span(), "a Windows installer cannot be a folder yet")
+                    .hint("pack the folder into one installer (a self-extracting .exe or an .msi)"),
+            );
+            return None;
+        }
+        let files = match folder::walk(&path) {
+            Ok(files) => files,
+            Err(e) => {
+                self.push(
+                    Problem::at(
+                        file.span(),
+                        format!("folder `{}` cannot be uploaded: {e}", file.get_ref()),
+                    )
+                    .label("this folder")
+                    .hint(format!(
+                        "pushinst uploads regular files only, at most {} MiB and {} files in all; \
+                             remove links and special files, or split the package",
+                        folder::MAX_BYTES / (1024 * 1024),
+                        folder::MAX_FILES
+                    )),
+                );
+                return None;
+            }
+        };
+        let wanted = entry.get_ref().trim_start_matches("./");
+        if !files.iter().any(|f| f.relative == wanted) {
+            let near = files.iter().map(|f| f.relative.as_str());
+            let hint = match nearest(wanted, near) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None => {
+                    let shown: Vec<&str> = files.iter().take(10).map(|f| f.relative.as_str()).collect();
+                    let more = if files.len() > 10 { ", …" } else { "" };
+                    format!(
+                        "name a file in the folder, relative to it; it holds {}{more}",
+                        shown.join(", ")
+                    )
+                }
+            };
+            self.push(
+                Problem::at(
+                    entry.span(),
+                    format!("`{}` is not a file in the folder", entry.get_ref()),
+                )
+                .label("no such file in the folder")
+                .hint(hint),
+            );
+            return None;
+        }
+        Some(wanted.to_string())
+    }
+
     fn variant(&mut self, raw: Spanned<RawVariant>, os: Os) -> Variant {
         let span = raw.span();
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
+        let when = self.variant_when(&mut raw, span.clone(), os);
+        let is_dir = std::fs::metadata(self.path(raw.file.get_ref())).is_ok_and(|m| m.is_dir());
+        let entry = if is_dir {
+            self.folder(&raw.file, raw.entry.as_ref(), os)
+        } else {
+            if let Some(entry) = &raw.entry {
+                self.push(
+                    Problem::at(entry.span(), "`entry` is for a folder")
+                        .label("the installer is a file")
+                        .hint("remove entry, or set file = \"FOLDER\" to upload a folder whole"),
+                );
+            }
+            None
+        };
         let has_detect = raw.detect.is_some();
         let detect = raw.detect.and_then(|d| {
             let span = d.span();
@@ -838,7 +984,11 @@ impl Checker {
             }
         });
         Variant {
-            file: self.file(raw.file.get_ref(), raw.file.span(), "installer", true),
+            file: if is_dir {
+                self.path(raw.file.get_ref())
+            } else {
+                self.file(raw.file.get_ref(), raw.file.span(), "installer", true)
+            },
             args: raw.args,
             config: raw
                 .config
@@ -847,6 +997,8 @@ impl Checker {
             timeout: raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO)),
             uninstall: raw.uninstall.and_then(|u| self.uninstall(u, os, has_detect)),
             location: self.origin.locate(span.start),
+            when,
+            entry,
         }
     }
 
@@ -1107,7 +1259,7 @@ credentials = ["deploy"]
         let pkg = &inv.packages["agent"];
         assert_eq!(pkg.success_codes, [0]);
         assert_eq!(
-            pkg.linux.as_ref().unwrap().file,
+            pkg.linux.first().unwrap().file,
             PathBuf::from("/etc/p/dist/install.sh")
         );
     }
@@ -1160,7 +1312,7 @@ credentials = ["deploy"]
             with(r#"{ command = "/opt/agent/uninstall", args = ["--purge"] }"#),
         )
         .unwrap();
-        let linux = inv.packages["agent"].linux.as_ref().unwrap();
+        let linux = inv.packages["agent"].linux.first().unwrap();
         assert_eq!(
             linux.uninstall,
             Some(Uninstall {
@@ -1220,7 +1372,7 @@ credentials = ["deploy"]
         );
         let inv = parse(Path::new("inv.toml"), windows).unwrap();
         assert!(matches!(
-            inv.packages["agent"].windows.as_ref().unwrap().detect,
+            inv.packages["agent"].windows.first().unwrap().detect,
             Some(Detect::Registry { .. })
         ));
         let linux = GOOD.replace(r#"detect = "test -x /opt/agent""#, registry);
@@ -1254,6 +1406,80 @@ credentials = ["deploy"]
         let line = text[..start].matches('\n').count() + 1;
         let col = start - text[..start].rfind('\n').map_or(0, |i| i + 1) + 1;
         (line, col)
+    }
+
+    /// GOOD with its one-table installer replaced by `variants`.
+    fn with_variants(variants: &str) -> String {
+        GOOD.replace(
+            "linux = { file = \"dist/install.sh\", args = [\"--quiet\"], detect = \"test -x /opt/agent\" }\n",
+            "",
+        )
+        .replace(
+            "reboot_codes = [3010]\n",
+            &format!("reboot_codes = [3010]\n{variants}"),
+        )
+    }
+
+    #[test]
+    fn variants_load_in_order_with_their_match_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dist")).unwrap();
+        std::fs::write(dir.path().join("dist/install.sh"), "#!/bin/sh\n").unwrap();
+        let text = with_variants(
+            "\n[[packages.agent.linux]]\narch = [\"arm64\"]\nos = { id = [\"debian\"], version_id = \">=12\" }\n\
+             file = \"dist/install.sh\"\n\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\nargs = [\"-x\"]\n",
+        );
+        let inv = parse(&dir.path().join("inv.toml"), text).unwrap();
+        let linux = &inv.packages["agent"].linux;
+        assert_eq!(linux.len(), 2);
+        assert_eq!(
+            linux[0].when,
+            [
+                Requirement::Arch(vec!["arm64".into()]),
+                Requirement::Os {
+                    ids: vec!["debian".into()],
+                    version: Some(VersionReq::parse(">=12").unwrap()),
+                },
+            ]
+        );
+        assert!(linux[1].when.is_empty());
+        assert_eq!(linux[1].args, ["-x"]);
+    }
+
+    #[test]
+    fn bad_variants_are_located_with_hints() {
+        // A misspelt key inside an array-of-tables variant, where it is written.
+        let text =
+            with_variants("\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\narc = [\"x86_64\"]\n");
+        let p = problems(&text);
+        assert_eq!(p[0].message, "unknown key `arc`");
+        assert_eq!(
+            line_col(&text, &p[0]).0,
+            text.lines().position(|l| l.starts_with("arc")).unwrap() + 1
+        );
+        // A variant after a catch-all could never run.
+        let text = with_variants(
+            "\n[[packages.agent.linux]]\nfile = \"dist/install.sh\"\n\n[[packages.agent.linux]]\narch = [\"aarch64\"]\nfile = \"dist/install.sh\"\n",
+        );
+        assert_eq!(problems(&text)[0].message, "this variant is never chosen");
+        // `entry` on a plain file, and a Windows variant chosen by arch.
+        let text = with_variants("\n[packages.agent.linux]\nfile = \"dist/install.sh\"\nentry = \"x\"\n");
+        assert_eq!(problems(&text)[0].message, "`entry` is for a folder");
+        let text =
+            with_variants("\n[[packages.agent.windows]]\narch = [\"x86_64\"]\nfile = \"dist/install.sh\"\n");
+        assert!(
+            problems(&text)[0]
+                .message
+                .contains("Windows installers cannot be chosen"),
+            "{:?}",
+            problems(&text)
+        );
+        // A Windows folder.
+        let text = with_variants("\n[packages.agent.windows]\nfile = \"dist\"\nentry = \"install.sh\"\n");
+        assert_eq!(
+            problems(&text)[0].message,
+            "a Windows installer cannot be a folder yet"
+        );
     }
 
     #[test]

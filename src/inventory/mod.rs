@@ -1,6 +1,7 @@
 //! The inventory: what hosts exist, how to reach them, what to install.
 
 mod diagnostic;
+pub mod folder;
 mod load;
 mod model;
 mod nesting;
@@ -196,6 +197,11 @@ pub struct Variant {
     /// Where the variant is written (`pushinst.toml:12:9`), for errors found after
     /// loading (a `remove` of a package without an uninstall).
     pub location: String,
+    /// Which hosts it is for (`arch`, `os`; only [`Requirement::Arch`] and
+    /// [`Requirement::Os`]); empty: any host.
+    pub when: Vec<Requirement>,
+    /// `file` is a folder, uploaded whole; this file in it (a relative path) is run.
+    pub entry: Option<String>,
 }
 
 /// `[packages.X.linux.uninstall]`: what `pushinst remove` runs, as root (sudo) on
@@ -222,8 +228,9 @@ pub enum UninstallProgram {
 pub struct Package {
     pub name: String,
     pub version: Option<String>,
-    pub linux: Option<Variant>,
-    pub windows: Option<Variant>,
+    /// In the inventory's order: a host gets the first whose `when` it matches.
+    pub linux: Vec<Variant>,
+    pub windows: Vec<Variant>,
     pub success_codes: Vec<i32>,
     pub reboot_codes: Vec<i32>,
     pub timeout: Option<Duration>,
@@ -239,10 +246,10 @@ impl Package {
         self.max_attempts.unwrap_or(settings.max_attempts)
     }
 
-    pub fn variant(&self, os: Os) -> Option<&Variant> {
+    pub fn variants(&self, os: Os) -> &[Variant] {
         match os {
-            Os::Linux => self.linux.as_ref(),
-            Os::Windows => self.windows.as_ref(),
+            Os::Linux => &self.linux,
+            Os::Windows => &self.windows,
         }
     }
 }

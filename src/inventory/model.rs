@@ -131,8 +131,8 @@ pub struct RawSecretSource {
 #[serde(deny_unknown_fields)]
 pub struct RawPackage {
     pub version: Option<String>,
-    pub windows: Option<Spanned<RawVariant>>,
-    pub linux: Option<Spanned<RawVariant>>,
+    pub windows: Option<Spanned<RawVariants>>,
+    pub linux: Option<Spanned<RawVariants>>,
     pub success_codes: Option<Vec<i32>>,
     pub reboot_codes: Option<Vec<i32>>,
     pub timeout: Option<Spanned<String>>,
@@ -170,6 +170,46 @@ pub struct RawVariant {
     pub timeout: Option<Spanned<String>>,
     /// How `pushinst remove` takes this variant off a host again.
     pub uninstall: Option<Spanned<RawUninstall>>,
+    /// Which hosts this variant is for: `uname -m` values.
+    pub arch: Option<Spanned<Vec<String>>>,
+    /// Which hosts this variant is for: `/etc/os-release` ID and VERSION_ID.
+    pub os: Option<Spanned<RawOsRequires>>,
+    /// When `file` is a folder: the file in it to run.
+    pub entry: Option<Spanned<String>>,
+}
+
+/// `[packages.X.linux]` (one installer) or `[[packages.X.linux]]` (variants, the
+/// first whose `arch`/`os` match a host is used).
+#[derive(Debug)]
+pub enum RawVariants {
+    One(Box<RawVariant>),
+    Many(Vec<Spanned<RawVariant>>),
+}
+
+impl<'de> Deserialize<'de> for RawVariants {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawVariants;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "an installer table `{ file = \"…\" }`, or an array of them ([[packages.X.linux]])",
+                )
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawVariants, A::Error> {
+                RawVariant::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|v| RawVariants::One(Box::new(v)))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawVariants, A::Error> {
+                Vec::<Spanned<RawVariant>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawVariants::Many)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// `[packages.X.linux.uninstall]`: `command` (a program already on the host) or

@@ -143,6 +143,56 @@ pub struct HostAnswers {
     pub command_exit: Option<i32>,
 }
 
+impl HostAnswers {
+    /// `debian 12`, `arch` (no VERSION_ID), or `None` when the host did not say.
+    pub fn os_release(&self) -> Option<String> {
+        let id = self.os_id.clone()?;
+        Some(match &self.os_version {
+            Some(v) => format!("{id} {v}"),
+            None => id,
+        })
+    }
+}
+
+/// The facts a package's variants are chosen by (their `arch` and `os`), each
+/// asked once, as a script of [`Requirement`]s to send the host.
+pub fn facts_for<'a>(whens: impl IntoIterator<Item = &'a [Requirement]>) -> Vec<Requirement> {
+    let mut asked = Vec::new();
+    for when in whens.into_iter().flatten() {
+        let fact = match when {
+            Requirement::Arch(_) => Requirement::Arch(Vec::new()),
+            Requirement::Os { .. } => Requirement::Os {
+                ids: Vec::new(),
+                version: None,
+            },
+            _ => continue,
+        };
+        if !asked.contains(&fact) {
+            asked.push(fact);
+        }
+    }
+    asked
+}
+
+/// Whether a variant's `arch`/`os` hold on the host (an empty list holds everywhere;
+/// a fact the host did not say does not hold).
+pub fn fits(when: &[Requirement], host: &HostAnswers) -> bool {
+    evaluate(when, host).is_none()
+}
+
+/// `uname -m` says x86_64 and aarch64 where Debian and Apple say amd64 and arm64:
+/// either name matches either answer.
+pub fn same_arch(a: &str, b: &str) -> bool {
+    fn canonical(s: &str) -> &str {
+        match s {
+            "amd64" | "x64" => "x86_64",
+            "arm64" => "aarch64",
+            other => other,
+        }
+    }
+    canonical(a) == canonical(b)
+}
+
 /// The first requirement the host does not meet, in the order they are written
 /// above (cheapest facts first, the command last), or `None` when all hold.
 pub fn evaluate(requires: &[Requirement], host: &HostAnswers) -> Option<Unmet> {
@@ -163,7 +213,7 @@ fn unmet(req: &Requirement, host: &HostAnswers) -> Option<Unmet> {
         },
         Requirement::Arch(wanted) => match &host.arch {
             None => unknown(format!("arch {}", wanted.join(" or "))),
-            Some(arch) if wanted.iter().any(|w| w == arch) => None,
+            Some(arch) if wanted.iter().any(|w| same_arch(w, arch)) => None,
             Some(arch) => Some(Unmet::Arch {
                 wanted: wanted.clone(),
                 host: arch.clone(),
@@ -260,6 +310,19 @@ mod tests {
             evaluate(&[Requirement::Arch(vec!["x86_64".into()])], &silent),
             Some(Unmet::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn arch_names_match_their_aliases() {
+        let host = |arch: &str| HostAnswers {
+            arch: Some(arch.into()),
+            ..HostAnswers::default()
+        };
+        let arm = [Requirement::Arch(vec!["arm64".into()])];
+        assert_eq!(evaluate(&arm, &host("aarch64")), None);
+        let x86 = [Requirement::Arch(vec!["x86_64".into()])];
+        assert_eq!(evaluate(&x86, &host("amd64")), None);
+        assert!(evaluate(&x86, &host("aarch64")).is_some());
     }
 
     #[test]

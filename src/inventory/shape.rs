@@ -136,7 +136,7 @@ fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) -> Vec<std::op
             problems,
         );
         for os in ["linux", "windows"] {
-            if let Some(variant) = table_mut(package, os) {
+            for variant in variant_tables(package, os) {
                 strip(
                     variant,
                     fields_of::<RawVariant>(),
@@ -181,6 +181,21 @@ fn check_keys(doc: &mut DeTable<'_>, problems: &mut Vec<Problem>) -> Vec<std::op
         strip(job, fields_of::<RawJob>(), &format!("in [jobs.{name}]"), problems);
     }
     misspelt_secrets
+}
+
+/// `[packages.X.OS]` or each `[[packages.X.OS]]`.
+fn variant_tables<'t, 'i>(package: &'t mut DeTable<'i>, os: &str) -> Vec<&'t mut DeTable<'i>> {
+    match package.get_mut(os).map(|v| v.get_mut()) {
+        Some(DeValue::Table(t)) => vec![t],
+        Some(DeValue::Array(items)) => items
+            .iter_mut()
+            .filter_map(|item| match item.get_mut() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn table_mut<'t, 'i>(table: &'t mut DeTable<'i>, key: &str) -> Option<&'t mut DeTable<'i>> {

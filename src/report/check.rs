@@ -44,6 +44,10 @@ pub fn problem_and_fix(step: CheckStep, problem: &Problem) -> (String, String) {
             crate::report::words::unmet_reason(unmet),
             "a deploy skips this host: change the host, or the package's `requires`".into(),
         ),
+        Problem::NoVariant { skip } => (
+            crate::report::words::skip(skip),
+            "a deploy skips this host: add a variant for it, or exclude it with `!HOST`".into(),
+        ),
         Problem::CredentialsRefused { rejected } => {
             let tried = rejected
                 .iter()
@@ -92,6 +96,9 @@ fn facts(result: &CheckResult) -> Vec<String> {
     }
     if let Some(kib) = f.free_kib {
         out.push(format!("{} MiB free for staging", kib / 1024));
+    }
+    if let Some((number, file)) = &result.variant {
+        out.push(format!("variant {number} ({file})"));
     }
     match result.installed {
         Some(true) => out.push("installed".into()),
@@ -166,6 +173,8 @@ pub fn json(result: &CheckResult) -> Value {
         "os_release": result.facts.os_release,
         "free_mib": result.facts.free_kib.map(|k| k / 1024),
         "installed": result.installed,
+        "variant": result.variant.as_ref().map(|(n, _)| n),
+        "variant_file": result.variant.as_ref().map(|(_, f)| f),
     })
 }
 
@@ -193,6 +202,7 @@ mod tests {
                 free_kib: Some(2048 * 1024),
             },
             installed: Some(false),
+            variant: None,
         }
     }
 

@@ -62,6 +62,9 @@ pub fn render(report: &HostReport, outcome: &Outcome) -> String {
     if let Some(code) = report.exit_code {
         let _ = writeln!(out, "exit code:  {code}");
     }
+    if let Some((number, file)) = &report.variant {
+        let _ = writeln!(out, "variant:    {number} ({file})");
+    }
     if let Some(command) = &report.command {
         let _ = writeln!(out, "command:    {command}");
     }

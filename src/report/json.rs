@@ -56,6 +56,7 @@ pub fn encode(event: &Event) -> Value {
             } => {
                 data.insert("outcome".into(), outcome(finished));
                 data.insert("credential".into(), json!(report.credential));
+                data.insert("variant".into(), json!(report.variant.as_ref().map(|(n, _)| n)));
                 data.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
                 data.insert(
                     "cleanup_failed".into(),

@@ -92,6 +92,16 @@ impl<W: Write + Send> Sink for Lines<W> {
                     )?;
                 }
             }
+            EventKind::VariantChosen {
+                host,
+                package,
+                variant,
+                file,
+            } => writeln!(
+                self.out,
+                "{at} {host}: {}",
+                words::variant_chosen(package, *variant, file)
+            )?,
             EventKind::RunBeginCancel { reason } => writeln!(
                 self.out,
                 "{at} {}",

@@ -140,7 +140,10 @@ fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallP
     if let Operation::Remove { verify } = install.operation {
         return removal_steps(plan, host, install, sudo, verify);
     }
-    let mut argv = vec![crate::plan::file_name(&install.installer)];
+    if !install.alternatives.is_empty() {
+        return variant_steps(plan, host, package, install, sudo);
+    }
+    let mut argv = vec![program(install)];
     argv.extend(install.args.iter().cloned());
     let mut steps = Vec::new();
     if !install.requires.is_empty() {
@@ -156,7 +159,15 @@ fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallP
         (Some(_), true) => steps.push("detect skipped (--force)".to_string()),
         (None, _) => {}
     }
-    steps.push(format!("upload + verify {}", host.route.verifies()));
+    steps.push(match &install.entry {
+        Some(_) => format!(
+            "upload folder {} ({} bytes) + verify {} of every file",
+            crate::plan::file_name(&install.installer),
+            install.installer_size,
+            host.route.verifies()
+        ),
+        None => format!("upload + verify {}", host.route.verifies()),
+    });
     steps.push(format!(
         "execute `{}`{} (timeout {})",
         argv.join(" "),
@@ -172,6 +183,47 @@ fn steps(plan: &Plan, host: &HostPlan, package: &PackagePlan, install: &InstallP
         steps.push(format!("reboot ({})", reboot_name(package.reboot)));
     }
     steps.join(" → ")
+}
+
+/// What runs: the file, or a folder's entry.
+fn program(install: &InstallPlan) -> String {
+    match &install.entry {
+        Some(entry) => entry.clone(),
+        None => crate::plan::file_name(&install.installer),
+    }
+}
+
+/// A package with variants: which are tried, in order, then each one's own steps.
+fn variant_steps(
+    plan: &Plan,
+    host: &HostPlan,
+    package: &PackagePlan,
+    install: &InstallPlan,
+    sudo: bool,
+) -> String {
+    let mut out = vec![
+        "ask the host its arch and os (uname -m, /etc/os-release); the first variant that fits runs, none fitting: skip"
+            .to_string(),
+    ];
+    for alternative in &install.alternatives {
+        let when: Vec<String> = alternative
+            .when
+            .iter()
+            .map(crate::report::words::requirement)
+            .collect();
+        let when = if when.is_empty() {
+            "any host".to_string()
+        } else {
+            when.join(", ")
+        };
+        out.push(format!(
+            "variant {} `{}` for {when}: {}",
+            alternative.number,
+            crate::plan::file_name(&alternative.install.installer),
+            steps(plan, host, package, &alternative.install, sudo)
+        ));
+    }
+    out.join(" | ")
 }
 
 /// The steps of `pushinst remove` on one host: what it detects, what it runs and
@@ -421,6 +473,14 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     // An uninstall `command`: the program on the host the uploaded
                     // script runs.
                     "command": install.shim.as_ref().map(|s| &s.program),
+                    "entry": install.entry,
+                    // Variants by arch/os, in the order they are tried on the host.
+                    "variants": install.alternatives.iter().map(|a| json!({
+                        "variant": a.number,
+                        "installer": a.install.installer,
+                        "entry": a.install.entry,
+                        "when": a.when.iter().map(crate::report::words::requirement).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
                 }
             }));
         }

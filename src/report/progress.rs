@@ -111,6 +111,18 @@ impl Sink for Progress {
                 ))?;
                 self.tally(stats);
             }
+            EventKind::VariantChosen {
+                host,
+                package,
+                variant,
+                file,
+            } => {
+                let host = host.clone();
+                self.host_bar(&host).set_message(format!(
+                    "{host}: {}",
+                    super::words::variant_chosen(package, *variant, file)
+                ));
+            }
             EventKind::RebootRequested { host, state } => {
                 self.bars
                     .println(format!("  {host}: {}", super::words::reboot(state)))?;

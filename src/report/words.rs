@@ -165,7 +165,7 @@ pub fn os_wanted(ids: &[String], version: Option<&crate::inventory::VersionReq>)
     }
 }
 
-fn skip(reason: &Skip) -> String {
+pub fn skip(reason: &Skip) -> String {
     match reason {
         Skip::AttemptLimit { failures, limit } => format!("attempt-limit ({failures}/{limit})"),
         Skip::Busy { run_id, pid } => format!("busy: another run holds it (run {run_id}, pid {pid})"),
@@ -176,7 +176,21 @@ fn skip(reason: &Skip) -> String {
         }
         Skip::RequirementNotMet { unmet } => unmet_reason(unmet),
         Skip::NotInstalled => "not installed (detect found nothing to remove)".into(),
+        Skip::NoVariant { package, arch, os } => {
+            let said: Vec<&str> = [arch.as_deref(), os.as_deref()].into_iter().flatten().collect();
+            let host = if said.is_empty() {
+                "this host (it did not say its arch or os)".to_string()
+            } else {
+                said.join(" / ")
+            };
+            format!("no variant of {package} for {host}; nothing was uploaded")
+        }
     }
+}
+
+/// `agent: variant 2 (agent-arm64.sh) fits this host`.
+pub fn variant_chosen(package: &str, variant: usize, file: &str) -> String {
+    format!("{package}: variant {variant} ({file}) fits this host")
 }
 
 fn not_started(reason: &NotStarted) -> String {

@@ -28,6 +28,21 @@ pub struct CheckJob {
     pub detect: Option<Detect>,
     /// The package's `requires`: an unmet one is the host's blocking problem.
     pub requires: Vec<crate::inventory::Requirement>,
+    /// The package's variants by `arch`/`os`, in order: the host's facts pick one,
+    /// whose detect and requires then apply. Empty: no choice.
+    pub variants: Vec<CheckVariant>,
+    /// The package's name, for a host no variant fits.
+    pub package: Option<String>,
+}
+
+/// One variant a checked host may get.
+#[derive(Debug, Clone)]
+pub struct CheckVariant {
+    pub number: usize,
+    pub file: String,
+    pub when: Vec<crate::inventory::Requirement>,
+    pub detect: Option<Detect>,
+    pub requires: Vec<crate::inventory::Requirement>,
 }
 
 /// The steps of a check, in order.
@@ -53,6 +68,11 @@ pub enum Problem {
     /// A `requires` of the package does not hold: a deploy would skip the host.
     RequirementNotMet {
         unmet: crate::outcome::Unmet,
+    },
+    /// None of the package's variants fits the host: a deploy would skip it.
+    NoVariant {
+        /// Always [`crate::outcome::Skip::NoVariant`], as a deploy would record it.
+        skip: crate::outcome::Skip,
     },
     /// The transport's own words (already redacted), by class.
     Transport {
@@ -88,6 +108,9 @@ pub struct CheckResult {
     pub facts: HostFacts,
     /// The package's detect said so; `None` when not run.
     pub installed: Option<bool>,
+    /// The variant the host's facts chose (its number and file); `None` when the
+    /// package has no choice to make or none was made.
+    pub variant: Option<(usize, String)>,
 }
 
 impl CheckResult {
@@ -123,6 +146,7 @@ pub async fn check_all(
                 rejected: Vec::new(),
                 facts: HostFacts::default(),
                 installed: None,
+                variant: None,
             };
             let run = check_host(&job, limits, redactor, &mut result);
             if let Err(problem) = tokio::time::timeout(limits.host, run)
@@ -144,7 +168,9 @@ fn verdict((step, problem): Stop) -> Verdict {
     let unreachable = match &problem {
         Problem::TimedOut { .. } => matches!(step, CheckStep::Connect | CheckStep::Authenticate),
         Problem::Transport { class, .. } => *class == ErrorClass::Connect,
-        Problem::CredentialsRefused { .. } | Problem::RequirementNotMet { .. } => false,
+        Problem::CredentialsRefused { .. }
+        | Problem::RequirementNotMet { .. }
+        | Problem::NoVariant { .. } => false,
     };
     if unreachable {
         Verdict::Unreachable { step, problem }
@@ -182,14 +208,22 @@ async fn logged_in(
     result.credential = Some(auth.accepted);
     let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
     result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
-    if !job.requires.is_empty() {
+    let (detect, requires) = match job.variants.is_empty() {
+        true => (&job.detect, &job.requires),
+        false => {
+            let chosen = choose(conn, job, limits, redactor).await?;
+            result.variant = Some((chosen.number, chosen.file.clone()));
+            (&chosen.detect, &chosen.requires)
+        }
+    };
+    if !requires.is_empty() {
         // As deploy asks it (one script of its own), so check and deploy never disagree.
-        let asked = tokio::time::timeout(limits.auth, conn.requires(&job.requires)).await;
+        let asked = tokio::time::timeout(limits.auth, conn.requires(requires)).await;
         if let Some(unmet) = stop(CheckStep::Requires, limits.auth, asked, redactor)? {
             return Err((CheckStep::Requires, Problem::RequirementNotMet { unmet }));
         }
     }
-    if let Some(detect) = &job.detect {
+    if let Some(detect) = detect {
         // As deploy runs it: on Windows through a wrapper and service of its own,
         // named by `prepare` and removed by `cleanup` on every path.
         conn.prepare(PROBE_ITEM);
@@ -199,6 +233,32 @@ async fn logged_in(
         stop(CheckStep::Detect, limits.auth, cleaned, redactor)?;
     }
     Ok(())
+}
+
+/// The variant a deploy would choose, asked of the host as deploy asks it.
+async fn choose<'j>(
+    conn: &mut dyn Connection,
+    job: &'j CheckJob,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+) -> Result<&'j CheckVariant, Stop> {
+    use crate::inventory::requires::{facts_for, fits};
+    let asked = facts_for(job.variants.iter().map(|v| &v.when[..]));
+    let answers = tokio::time::timeout(limits.auth, conn.answers(&asked)).await;
+    let answers = stop(CheckStep::Requires, limits.auth, answers, redactor)?;
+    match job.variants.iter().find(|v| fits(&v.when, &answers)) {
+        Some(chosen) => Ok(chosen),
+        None => Err((
+            CheckStep::Requires,
+            Problem::NoVariant {
+                skip: crate::outcome::Skip::NoVariant {
+                    package: job.package.clone().unwrap_or_default(),
+                    os: answers.os_release(),
+                    arch: answers.arch,
+                },
+            },
+        )),
+    }
 }
 
 /// A step's result under its limit, or where and why the check stops.

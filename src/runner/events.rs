@@ -50,6 +50,14 @@ pub enum EventKind {
         report: Arc<HostReport>,
         stats: RunStats,
     },
+    /// The host's facts picked one of the package's variants.
+    VariantChosen {
+        host: String,
+        package: String,
+        /// Its place among the package's variants, from 1.
+        variant: usize,
+        file: String,
+    },
     /// The reboot the packages' policy asked for was requested (or failed).
     RebootRequested {
         host: String,
@@ -131,6 +139,9 @@ pub struct HostReport {
     pub rejected: Vec<Rejection>,
     pub steps: Vec<StepRecord>,
     pub command: Option<String>,
+    /// The package's variant the host's facts chose (its number and file), when it
+    /// had a choice.
+    pub variant: Option<(usize, String)>,
     pub exit_code: Option<i32>,
     /// The end of the installer's output, secrets already removed.
     pub output: String,

@@ -230,6 +230,10 @@ impl<'a> HostRun<'a> {
         conn: &mut dyn Connection,
         pkg: &PackageJob,
     ) -> Result<Outcome, Outcome> {
+        let pkg = match self.choose(conn, pkg).await? {
+            Ok(chosen) => chosen,
+            Err(reason) => return Ok(Outcome::Skipped { reason }),
+        };
         // Before detect and even under --force: a host that cannot take the package
         // is skipped, never attempted, and nothing is uploaded to it.
         if !pkg.requires.is_empty() {
@@ -274,6 +278,41 @@ impl<'a> HostRun<'a> {
             Operation::Install => Ok(outcome),
             Operation::Remove { verify } => self.removal(conn, pkg, outcome, verify).await,
         }
+    }
+
+    /// The variant for this host: asked of the host in one round trip when the package
+    /// has a choice, the first whose `arch`/`os` holds. None holding is a skip, before
+    /// anything is uploaded.
+    async fn choose<'p>(
+        &mut self,
+        conn: &mut dyn Connection,
+        pkg: &'p PackageJob,
+    ) -> Result<Result<&'p PackageJob, Skip>, Outcome> {
+        if pkg.alternatives.is_empty() {
+            return Ok(Ok(pkg));
+        }
+        use crate::inventory::requires::{facts_for, fits};
+        let asked = facts_for(pkg.alternatives.iter().map(|a| &a.when[..]));
+        let limit = self.ctx.timeouts.auth;
+        let answers = self.step(Step::Requires, limit, conn.answers(&asked)).await?;
+        let Some(chosen) = pkg.alternatives.iter().find(|a| fits(&a.when, &answers)) else {
+            return Ok(Err(Skip::NoVariant {
+                package: pkg.package.clone(),
+                os: answers.os_release(),
+                arch: answers.arch,
+            }));
+        };
+        self.report.variant = Some((chosen.number, chosen.file.clone()));
+        self.ctx
+            .sink
+            .emit(EventKind::VariantChosen {
+                host: self.job.label.clone(),
+                package: pkg.package.clone(),
+                variant: chosen.number,
+                file: chosen.file.clone(),
+            })
+            .await;
+        Ok(Ok(&chosen.job))
     }
 
     /// An uninstaller's result: its own failure words, and, where it says it worked

@@ -130,6 +130,20 @@ pub struct PackageJob {
     pub skip: Option<Skip>,
     /// Put the package on, or take it off.
     pub operation: Operation,
+    /// The package's variants by `arch`/`os`, in order: the host's facts pick the
+    /// first that matches, and that job runs instead of this one. Empty: no choice.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One variant a host may get (see [`crate::plan::Alternative`]).
+#[derive(Clone)]
+pub struct Alternative {
+    /// Its place among the package's variants, from 1.
+    pub number: usize,
+    /// What it uploads and runs, as the report names it.
+    pub file: String,
+    pub when: Vec<crate::inventory::Requirement>,
+    pub job: PackageJob,
 }
 
 /// What a run does with each package: `deploy` installs, `remove` uninstalls. The

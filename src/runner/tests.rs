@@ -164,6 +164,7 @@ fn package(name: &str) -> PackageJob {
         reboot: RebootPolicy::Never,
         skip: None,
         operation: Default::default(),
+        alternatives: Vec::new(),
     }
 }
 

@@ -252,6 +252,18 @@ pub trait Connection: Send {
         Box::pin(async { Ok(None) })
     }
 
+    /// What the host says about itself for these requirements (`arch`, `os`) in one
+    /// round trip, changing nothing: a package's variants are chosen by it. Only
+    /// Linux hosts are asked (the inventory refuses Windows variants by `arch` or
+    /// `os`), so the default, which says nothing, is never reached.
+    fn answers<'a>(
+        &'a mut self,
+        asked: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<crate::inventory::requires::HostAnswers, TransportError>> {
+        let _ = asked;
+        Box::pin(async { Ok(crate::inventory::requires::HostAnswers::default()) })
+    }
+
     /// Name what `stage` and `execute` will create for this package, without creating it.
     fn prepare(&mut self, package: &str) -> Vec<Artefact>;
 

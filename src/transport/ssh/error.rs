@@ -172,7 +172,9 @@ pub enum SshError {
     NoTar,
     #[error("upload failed: tar on the host could not unpack the files (exit {exit}): {output}")]
     UnpackFailed { exit: i32, output: String },
-    #[error("cannot stage a file named {name:?}: an upload carries plain file names of at most 99 bytes")]
+    #[error(
+        "cannot stage a file named {name:?}: an upload carries paths inside the staging directory (no `..`, `.` or empty steps) of at most 255 bytes"
+    )]
     FileNameNotStageable { name: String },
     #[error("upload damaged: {file} has {found} bytes on the host, {expected} were sent; nothing was run")]
     SizeMismatch { file: String, expected: u64, found: u64 },

@@ -271,6 +271,17 @@ impl Connection for SshConnection {
         })
     }
 
+    fn answers<'a>(
+        &'a mut self,
+        asked: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<crate::inventory::requires::HostAnswers, TransportError>> {
+        Box::pin(async move {
+            let user = self.user.clone().unwrap_or_default();
+            let text = exec::sh_output(&self.handle, &user, &requires::script(asked)).await?;
+            Ok(requires::answers(&text))
+        })
+    }
+
     fn prepare(&mut self, package: &str) -> Vec<Artefact> {
         // Per host as well as per run: homes on NFS are shared between hosts.
         let safe = |text: &str| -> String {

@@ -127,6 +127,18 @@ pub(super) async fn upload(
         data: wrapper::SCRIPT.as_bytes(),
         mode: 0o600,
     });
+    // A folder's files carry their path in it (`lib/x/data`): its directories come
+    // first in the archive, private like the staging directory.
+    let mut subdirs: Vec<&str> = payloads
+        .iter()
+        .flat_map(|p| p.file_name.match_indices('/').map(|(i, _)| &p.file_name[..i]))
+        .collect();
+    subdirs.sort_unstable();
+    subdirs.dedup();
+    let directories = subdirs
+        .iter()
+        .map(|d| tar::directory(d, 0o700))
+        .collect::<Result<Vec<_>, _>>()?;
     let headers = files
         .iter()
         .map(|f| tar::header(f.name, f.mode, f.data.len() as u64))
@@ -147,7 +159,15 @@ pub(super) async fn upload(
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let work = futures::future::join(
         read(&mut rx, &mut report, &progress, ready_tx),
-        send(&tx, script.as_bytes(), &files, &headers, ready_rx, &progress),
+        send(
+            &tx,
+            script.as_bytes(),
+            &directories,
+            &files,
+            &headers,
+            ready_rx,
+            &progress,
+        ),
     );
     let (exit, _sent) = tokio::select! {
         done = work => done,
@@ -195,6 +215,7 @@ async fn read(
 async fn send(
     tx: &ChannelWriteHalf<Msg>,
     script: &[u8],
+    directories: &[[u8; tar::BLOCK]],
     files: &[File<'_>],
     headers: &[[u8; tar::BLOCK]],
     ready: tokio::sync::oneshot::Receiver<()>,
@@ -203,6 +224,9 @@ async fn send(
     tx.data_bytes(script.to_vec()).await?;
     if ready.await.is_err() {
         return Ok(());
+    }
+    for header in directories {
+        tx.data_bytes(header.to_vec()).await?;
     }
     for (file, header) in files.iter().zip(headers) {
         tx.data_bytes(header.to_vec()).await?;
