@@ -405,7 +405,7 @@ fn payload(file_name: String, data: Vec<u8>, executable: bool) -> Payload {
     let sha256 = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
     Payload {
         file_name,
-        data: Arc::from(data),
+        data: bytes::Bytes::from(data),
         sha256,
         executable,
     }

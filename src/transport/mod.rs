@@ -13,7 +13,6 @@ pub use windows::smb;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ErrorClass, TransportError};
@@ -69,7 +68,8 @@ pub struct Credential {
 #[derive(Debug, Clone)]
 pub struct Payload {
     pub file_name: String,
-    pub data: Arc<[u8]>,
+    /// Shared, never copied: each host sends slices of the same buffer.
+    pub data: bytes::Bytes,
     pub sha256: String,
     pub executable: bool,
 }

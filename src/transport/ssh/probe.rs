@@ -28,7 +28,7 @@ exit 0
 pub(super) fn payload() -> Payload {
     Payload {
         file_name: NAME.to_string(),
-        data: std::sync::Arc::from(SCRIPT.as_bytes()),
+        data: bytes::Bytes::from_static(SCRIPT.as_bytes()),
         sha256: Sha256::digest(SCRIPT.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))

@@ -39,7 +39,7 @@ const MARGIN: u64 = 1024 * 1024;
 /// A file of the upload: its name in the directory, its bytes, its mode.
 struct File<'a> {
     name: &'a str,
-    data: &'a [u8],
+    data: bytes::Bytes,
     mode: u32,
 }
 
@@ -118,13 +118,13 @@ pub(super) async fn upload(
         .iter()
         .map(|p| File {
             name: &p.file_name,
-            data: &p.data,
+            data: p.data.clone(),
             mode: if p.executable { 0o700 } else { 0o600 },
         })
         .collect();
     files.push(File {
         name: wrapper::SCRIPT_NAME,
-        data: wrapper::SCRIPT.as_bytes(),
+        data: bytes::Bytes::from_static(wrapper::SCRIPT.as_bytes()),
         mode: 0o600,
     });
     // A folder's files carry their path in it (`lib/x/data`): its directories come
@@ -230,8 +230,10 @@ async fn send(
     }
     for (file, header) in files.iter().zip(headers) {
         tx.data_bytes(header.to_vec()).await?;
-        for chunk in file.data.chunks(CHUNK) {
-            tx.data_bytes(chunk.to_vec()).await?;
+        // Slices of the run's one copy of the file: nothing is copied per host.
+        for start in (0..file.data.len()).step_by(CHUNK) {
+            let end = file.data.len().min(start + CHUNK);
+            tx.data_bytes(file.data.slice(start..end)).await?;
             progress.touch();
         }
         let pad = tar::padding(file.data.len() as u64);
@@ -316,19 +318,19 @@ mod tests {
         let files = [
             File {
                 name: "setup.sh",
-                data: &data,
+                data: bytes::Bytes::from(data.clone()),
                 mode: 0o700,
             },
             File {
                 name: "it's.txt",
-                data: b"x",
+                data: bytes::Bytes::from_static(b"x"),
                 mode: 0o600,
             },
         ];
         let mut archive = Vec::new();
         for f in &files {
             archive.extend_from_slice(&tar::header(f.name, f.mode, f.data.len() as u64).unwrap());
-            archive.extend_from_slice(f.data);
+            archive.extend_from_slice(&f.data);
             archive.extend(std::iter::repeat_n(0, tar::padding(f.data.len() as u64)));
         }
         archive.extend_from_slice(&tar::END);

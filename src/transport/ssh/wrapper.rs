@@ -268,7 +268,6 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -287,7 +286,7 @@ mod tests {
                     .map(|b| format!("{b:02x}"))
                     .collect()
             },
-            data: Arc::from(installer.clone()),
+            data: bytes::Bytes::from(installer.clone()),
             executable: true,
         };
         std::fs::write(dir.path().join("setup.sh"), &installer).unwrap();
