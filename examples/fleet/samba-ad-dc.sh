@@ -58,7 +58,7 @@ start() {
     mkdir -p "$dir/dc/pid"
     # Kerberos only: every NTLM logon refused (provision leaves this option out of the
     # file it writes, so it goes in afterwards), and logs beside the domain.
-    sed -i "/^\[global\]/r /dev/stdin" "$conf" <<CONF
+    sed -i -e "/^\[global\]/r /dev/stdin" -e '/^\tlog file = \/var\/log/d' "$conf" <<CONF
 	ntlm auth = disabled
 	log file = $dir/dc/log.%m
 	log level = 1
@@ -109,8 +109,14 @@ USER=$user
 PASSWORD=$password
 SHARE=$dir/admin
 ENV
-    # A session of its own, so that its signals never reach the caller's group.
-    setsid ip netns exec "$ns" /usr/sbin/samba -i -M single -s "$conf" </dev/null >"$dir/samba.out" 2>&1 &
+    # A session of its own, so that its signals never reach the caller's group. smbd
+    # finds winbindd at the socket compiled into libwbclient, /run/samba/winbindd, not
+    # where smb.conf says: each DC gets a /run/samba of its own, bind-mounted in the
+    # mount namespace `ip netns exec` makes (a slave of ours: nothing leaks out), or
+    # the DCs of tests running in parallel would ask each other's winbindd.
+    mkdir -p "$dir/dc/run"
+    setsid ip netns exec "$ns" sh -c 'mount --bind "$1" /run/samba && shift && exec "$@"' \
+        samba-ad-dc "$dir/dc/run" /usr/sbin/samba -i -M single -s "$conf" </dev/null >"$dir/samba.out" 2>&1 &
     echo $! >"$dir/samba.pid"
     wait_listening "$dir" "$dc" 88
     wait_listening "$dir" "$dc" 445
