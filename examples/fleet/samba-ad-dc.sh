@@ -77,6 +77,8 @@ CONF
         || die "cannot make the user a domain admin: $(tail -3 "$dir/provision.log")"
 
     ip netns add "$ns" || die "network namespace $ns exists: stop the DC that owns it"
+    # Recorded at once, so that `stop` removes it whatever fails next.
+    echo "$ns" >"$dir/netns"
     ip link add "${ns}h" type veth peer name "${ns}d"
     ip link set "${ns}d" netns "$ns"
     ip addr add "$host/30" dev "${ns}h"
@@ -145,10 +147,11 @@ stop() {
         kill -KILL -- "-$pid" 2>/dev/null || true
         rm -f "$dir/samba.pid"
     fi
-    if [ -f "$dir/dc.env" ]; then
-        ns=$(sed -n 's/^NETNS=//p' "$dir/dc.env")
+    if [ -f "$dir/netns" ]; then
+        ns=$(cat "$dir/netns")
         # Deleting the namespace deletes its end of the veth pair, and with it ours.
         [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
+        rm -f "$dir/netns"
     fi
 }
 
