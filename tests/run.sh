@@ -4,8 +4,10 @@
 # Samba for the Windows file transfer tests, a Python venv with impacket for the
 # Windows host emulator), check formatting and lints, then run every test with
 # cargo-nextest. The tests start and stop their own sshd, smbd and emulator servers
-# on loopback addresses; nothing listens beyond 127.0.0.0/8. Last, every parser's
-# fuzz target runs for a bounded time (tests/fuzz.sh, a few minutes with the build);
+# on loopback addresses; nothing listens beyond 127.0.0.0/8 except the Kerberos tests'
+# domain controller, in a network namespace of its own reached over a veth pair. Last,
+# every parser's fuzz target runs for a bounded time (tests/fuzz.sh, a few minutes with
+# the build);
 # PUSHINST_SKIP_FUZZ=1 leaves that out of a local run, never out of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,8 @@ if ! [ -x /usr/bin/time ] || ! command -v ssh-agent >/dev/null || ! command -v d
 fi
 as_root examples/fleet/sshd-fleet.sh setup
 as_root examples/fleet/smbd-fleet.sh setup
+# A Samba AD domain controller (KDC) for the Kerberos tests: samba-ad-dc, krb5-user.
+as_root examples/fleet/samba-ad-dc.sh setup
 examples/fleet/windows-emulator.sh setup
 # junit-10.xsd and a validator for the `--junit` report (PyPI, pinned).
 tests/junit/setup.sh

@@ -242,7 +242,7 @@ fn every_logon_status_is_named_and_the_next_credential_is_tried() {
             "ntlmblocked",
             "0xC0000418",
             "STATUS_NTLM_BLOCKED",
-            "NTLM is blocked",
+            "refuses NTLM logons",
         ),
         (
             "firewall",

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod kdc;
 pub mod relay;
 pub mod samba;
 pub mod smb_proxy;

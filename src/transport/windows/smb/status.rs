@@ -124,8 +124,9 @@ pub fn logon_refusal(status: u32) -> Option<&'static str> {
              or a \"deny access to this computer from the network\" entry)"
         }
         NTLM_BLOCKED => {
-            "NTLM is blocked by the domain's or the host's policy (network security: restrict NTLM), \
-             and pushinst logs on with NTLM only: add an NTLM exception for this server or account"
+            "the domain or the host refuses NTLM logons (network security: restrict NTLM), and \
+             pushinst cannot log on with Kerberos yet (not yet supported): until it can, add an \
+             NTLM exception for this server or account"
         }
         AUTHENTICATION_FIREWALL_FAILED => {
             "the domain's authentication firewall refused the account for this host (selective trust \

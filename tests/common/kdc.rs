@@ -1,0 +1,108 @@
+//! A real Active Directory domain controller (Samba AD DC) for one test, started by
+//! `examples/fleet/samba-ad-dc.sh` in a network namespace of its own: a KDC on port 88
+//! and SMB on 445 for a domain that refuses every NTLM logon, signing mandatory, with
+//! an ADMIN$ share and a domain admin to log on as. This machine reaches it over a veth
+//! pair at an address in 10.81.0.0/16 derived from the test process's id, so tests in
+//! parallel never share a namespace, an interface or an address.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct Kdc {
+    pub dir: tempfile::TempDir,
+    /// The DC's address (KDC, DNS, LDAP, SMB), inside the namespace.
+    pub dc_addr: String,
+    /// This machine's end of the veth pair.
+    pub host_addr: String,
+    /// `EXAMPLE.TEST`.
+    pub realm: String,
+    /// The NetBIOS domain name, `EXAMPLE`.
+    pub domain: String,
+    /// The DC's DNS name, `dc1.example.test` (its SPNs are `cifs/` and `HOST/` that).
+    pub fqdn: String,
+    /// A domain admin and its password.
+    pub user: String,
+    pub password: String,
+    /// What the DC's ADMIN$ holds, as a directory on this machine.
+    pub share: PathBuf,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet/samba-ad-dc.sh")
+}
+
+impl Kdc {
+    pub fn start() -> Kdc {
+        let dir = tempfile::Builder::new()
+            .prefix("pushinst-kdc-")
+            .tempdir()
+            .expect("temp dir");
+        let pid = std::process::id();
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        // One /30 of 10.81.0.0/16 per (process, DC): 16384 of them.
+        let block = (pid.wrapping_mul(4).wrapping_add(k)) % 16384;
+        let (c, d) = (block / 64, (block % 64) * 4);
+        let netns = format!("pik{pid}x{k}");
+        let status = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .env("KDC_NETNS", &netns)
+            .env("KDC_DC_ADDR", format!("10.81.{c}.{}", d + 1))
+            .env("KDC_HOST_ADDR", format!("10.81.{c}.{}", d + 2))
+            .status()
+            .expect("run samba-ad-dc.sh");
+        if !status.success() {
+            let _ = Command::new(script()).arg("stop").arg(dir.path()).status();
+            panic!(
+                "samba-ad-dc.sh start failed; run `examples/fleet/samba-ad-dc.sh setup` as root first (tests/run.sh does)"
+            );
+        }
+        let text = std::fs::read_to_string(dir.path().join("dc.env")).expect("dc.env");
+        let env: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+        let get = |k: &str| env.get(k).unwrap_or_else(|| panic!("{k} in dc.env")).to_string();
+        let realm = get("REALM");
+        Kdc {
+            dc_addr: get("DC_ADDR"),
+            host_addr: get("HOST_ADDR"),
+            fqdn: format!("{}.{}", get("DC_NAME"), realm.to_lowercase()),
+            domain: get("DOMAIN"),
+            user: get("USER"),
+            password: get("PASSWORD"),
+            share: PathBuf::from(get("SHARE")),
+            realm,
+            dir,
+        }
+    }
+
+    /// A krb5.conf naming this DC as the realm's KDC, for `KRB5_CONFIG`.
+    pub fn krb5_conf(&self) -> PathBuf {
+        self.dir.path().join("krb5.conf")
+    }
+
+    /// Everything in ADMIN$ (names, recursively, sorted).
+    pub fn share_contents(&self) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                out.push(path.strip_prefix(root).unwrap_or(&path).display().to_string());
+                if path.is_dir() {
+                    walk(root, &path, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.share, &self.share, &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Kdc {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
