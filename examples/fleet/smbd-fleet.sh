@@ -119,11 +119,17 @@ wait_listening() {
 }
 
 stop() {
-    local dir=$1 pidfile
+    local dir=$1 pidfile conf
     for pidfile in "$dir"/smb*/pid/smbd.pid; do
         [ -f "$pidfile" ] || continue
         kill "$(cat "$pidfile")" 2>/dev/null || true
         rm -f "$pidfile"
+    done
+    # smbd starts samba-dcerpcd and its rpcd_* workers on demand; they do not end with
+    # smbd, so each server's are found by its own smb.conf and stopped too.
+    for conf in "$dir"/smb*/smb.conf; do
+        [ -f "$conf" ] || continue
+        pkill -f -- "--configfile=$conf" 2>/dev/null || true
     done
 }
 
