@@ -40,7 +40,10 @@ state=$(mktemp -d /tmp/pushinst-bench.XXXXXX)
 export PUSHINST_STATE=$state/history.db
 trap 'examples/fleet/sshd-fleet.sh stop "$state"; rm -rf "$state"' EXIT
 endpoints=()
-for i in $(seq 1 "$HOSTS"); do endpoints+=("127.0.90.$i:2222"); done
+# Host i at 127.NET.X.Y (X.Y from i, 250 a block), NET 90 for the sshd itself and
+# 91/92 for the relays in front of it: room for thousands of hosts.
+addr() { echo "127.$1.$((($2 - 1) / 250)).$((($2 - 1) % 250 + 1))"; }
+for i in $(seq 1 "$HOSTS"); do endpoints+=("$(addr 90 "$i"):2222"); done
 examples/fleet/sshd-fleet.sh start "$state" "${endpoints[@]}"
 
 # The installer: sleep 0.5 s, then 5 MiB of padding the shell never reads.
@@ -58,8 +61,8 @@ relay_pids=()
 if [ -n "$RTT_MS" ]; then
     zero=() slow=()
     for i in $(seq 1 "$HOSTS"); do
-        zero+=("127.0.92.$i:2222=127.0.90.$i:2222")
-        slow+=("127.0.91.$i:2222=127.0.90.$i:2222")
+        zero+=("$(addr 92 "$i"):2222=$(addr 90 "$i"):2222")
+        slow+=("$(addr 91 "$i"):2222=$(addr 90 "$i"):2222")
     done
     target/release/examples/relay 0 "${zero[@]}" > "$state/relay0.out" &
     relay_pids+=($!)
@@ -83,7 +86,7 @@ key = "id_ed25519"
 [packages.bench]
 linux = { file = "bench-install.sh" }
 [groups.bench]
-hosts = ["127.0.90.[1-$HOSTS]:2222"]
+hosts = [$(for e in "${endpoints[@]}"; do printf '"%s", ' "$e"; done)]
 os = "linux"
 credentials = ["fleet"]
 TOML
@@ -94,7 +97,7 @@ for via in direct zero slow; do
     cp "$state/pushinst.toml" "$state/pushinst-$via.toml"
     case $via in zero) net=92 ;; slow) net=91 ;; *) continue ;; esac
     for i in $(seq 1 "$HOSTS"); do
-        printf '[[hosts]]\nname = "127.0.90.%s:2222"\naddress = "127.0.%s.%s"\n' "$i" "$net" "$i" >> "$state/pushinst-$via.toml"
+        printf '[[hosts]]\nname = "%s:2222"\naddress = "%s"\n' "$(addr 90 "$i")" "$(addr "$net" "$i")" >> "$state/pushinst-$via.toml"
     done
 done
 
@@ -163,7 +166,7 @@ run_pushinst() {
 run_baseline() {
     local net
     case $1 in direct) net=90 ;; zero) net=92 ;; slow) net=91 ;; esac
-    for i in $(seq 1 "$HOSTS"); do printf '127.0.90.%s:2222 127.0.%s.%s:2222\n' "$i" "$net" "$i"; done > "$state/pairs"
+    for i in $(seq 1 "$HOSTS"); do printf '%s:2222 %s:2222\n' "$(addr 90 "$i")" "$(addr "$net" "$i")"; done > "$state/pairs"
     measure sh -c "xargs -P '$CONCURRENCY' -n 2 '$state/$2.sh' < '$state/pairs'"
 }
 

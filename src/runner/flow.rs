@@ -260,8 +260,17 @@ impl<'a> HostRun<'a> {
                 _ => {}
             }
         }
-        self.step(Step::Upload, self.ctx.timeouts.upload, conn.stage(&pkg.payloads))
-            .await?;
+        // As it would run now; the host's deadline may shorten it by the time it does.
+        let planned = Install {
+            timeout: self.remaining(pkg.install.timeout),
+            ..pkg.install.clone()
+        };
+        self.step(
+            Step::Upload,
+            self.ctx.timeouts.upload,
+            conn.stage(&pkg.payloads, &planned),
+        )
+        .await?;
         let install = Install {
             timeout: self.remaining(pkg.install.timeout),
             ..pkg.install.clone()

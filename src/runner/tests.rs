@@ -115,7 +115,11 @@ impl Connection for Scripted {
             path: format!("dir-{package}"),
         }]
     }
-    fn stage<'a>(&'a mut self, _: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+    fn stage<'a>(
+        &'a mut self,
+        _: &'a [Payload],
+        _: &'a Install,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
         note(&self.log, "stage".into());
         self.enter(Step::Upload, ())
     }

@@ -268,7 +268,13 @@ pub trait Connection: Send {
     fn prepare(&mut self, package: &str) -> Vec<Artefact>;
 
     /// Copy the payloads into the prepared private directory and verify their checksums.
-    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>>;
+    /// `install` is how they will run, so a transport may stage its settings with them
+    /// (one exchange fewer); `execute` gets the final word on it.
+    fn stage<'a>(
+        &'a mut self,
+        payloads: &'a [Payload],
+        install: &'a Install,
+    ) -> BoxFuture<'a, Result<(), TransportError>>;
 
     /// Run the staged installer and wait for it, at most `install.timeout`.
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>>;

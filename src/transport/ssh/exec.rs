@@ -209,6 +209,47 @@ fn plain_path(dir: &str) -> Result<&str, SshError> {
     }
 }
 
+/// The wrapper's settings as staged with the files: valid for an `Install` with the
+/// same time limit (the host's deadline may have shortened it since).
+pub(super) struct StagedConf {
+    pub token: String,
+    pub timeout: std::time::Duration,
+    pub text: String,
+}
+
+impl StagedConf {
+    pub fn new(install: &Install, payloads: &[Payload], sudo: Option<&Sudo>) -> StagedConf {
+        let token = wrapper::token();
+        let text = conf_text(&token, install, payloads, sudo);
+        StagedConf {
+            token,
+            timeout: install.timeout,
+            text,
+        }
+    }
+}
+
+fn sudo_mode(sudo: Option<&Sudo>) -> SudoMode {
+    match sudo {
+        None => SudoMode::None,
+        Some(Sudo::Password(_)) => SudoMode::Password,
+        Some(Sudo::NoPassword) => SudoMode::NoPassword,
+    }
+}
+
+fn conf_text(token: &str, install: &Install, payloads: &[Payload], sudo: Option<&Sudo>) -> String {
+    Conf {
+        token,
+        sudo: sudo_mode(sudo),
+        limit_secs: install.timeout.as_secs_f64().ceil() as u64,
+        keep: OUTPUT_LIMIT,
+        program: &install.program,
+        payloads,
+        args: &install.args,
+    }
+    .render()
+}
+
 /// What became of a run of the wrapper.
 pub(super) struct Ran {
     pub result: Result<ExecOutput, TransportError>,
@@ -224,6 +265,7 @@ pub(super) async fn install(
     payloads: &[Payload],
     user: &str,
     sudo: Option<&Sudo>,
+    staged: Option<&StagedConf>,
 ) -> Ran {
     let not_removed = |result| Ran {
         result,
@@ -233,24 +275,19 @@ pub(super) async fn install(
         Ok(dir) => dir,
         Err(e) => return not_removed(Err(e.into())),
     };
-    let token = wrapper::token();
-    let mode = match sudo {
-        None => SudoMode::None,
-        Some(Sudo::Password(_)) => SudoMode::Password,
-        Some(Sudo::NoPassword) => SudoMode::NoPassword,
+    let mode = sudo_mode(sudo);
+    // The settings staged with the files hold, unless the time limit has shrunk since.
+    let token = match staged.filter(|s| s.timeout == install.timeout) {
+        Some(staged) => staged.token.clone(),
+        None => {
+            let token = wrapper::token();
+            let text = conf_text(&token, install, payloads, sudo);
+            if let Err(e) = write_conf(handle, dir, &token, &text).await {
+                return not_removed(Err(e));
+            }
+            token
+        }
     };
-    let conf = Conf {
-        token: &token,
-        sudo: mode,
-        limit_secs: install.timeout.as_secs_f64().ceil() as u64,
-        keep: OUTPUT_LIMIT,
-        program: &install.program,
-        payloads,
-        args: &install.args,
-    };
-    if let Err(e) = write_conf(handle, dir, &token, &conf.render()).await {
-        return not_removed(Err(e));
-    }
     let command = format!("/bin/sh {dir}/{}", wrapper::SCRIPT_NAME);
     let mut report = Report::new(&token, OUTPUT_LIMIT);
     let waited = install.timeout + REPORT_GRACE;

@@ -139,6 +139,7 @@ impl Connector for SshConnector {
                 staging_dir: self.staging_dir.clone(),
                 stall: self.stall,
                 stalled: false,
+                conf: None,
                 endpoint: endpoint.clone(),
                 handle,
                 user: None,
@@ -185,6 +186,8 @@ pub struct SshConnection {
     stall: Duration,
     /// An upload stalled: the link carries nothing, so nothing more is sent on it.
     stalled: bool,
+    /// The wrapper's settings staged with the files, for `execute` to use.
+    conf: Option<exec::StagedConf>,
     endpoint: Endpoint,
     handle: Handle<Client>,
     /// The user name this connection has tried to log in as; OpenSSH refuses a change.
@@ -215,12 +218,25 @@ impl SshConnection {
         &mut self,
         payloads: &[Payload],
         needs: Option<u64>,
+        install: &Install,
     ) -> Result<Option<u64>, TransportError> {
         let dir = self.staged.clone().ok_or(SshError::NotPrepared)?;
         self.created = true;
         self.payloads = payloads.to_vec();
         let user = self.user.clone().unwrap_or_default();
-        let result = stage::upload(&self.handle, &dir, payloads, needs, &user, self.stall).await;
+        // The wrapper's settings travel with the files: no exchange of their own.
+        let conf = exec::StagedConf::new(install, payloads, self.sudo());
+        let result = stage::upload(
+            &self.handle,
+            &dir,
+            payloads,
+            needs,
+            conf.text.as_bytes(),
+            &user,
+            self.stall,
+        )
+        .await;
+        self.conf = result.is_ok().then_some(conf);
         if let Err(TransportError::Ssh(SshError::Stalled { .. })) = &result {
             self.stalled = true;
         }
@@ -314,15 +330,29 @@ impl Connection for SshConnection {
         }]
     }
 
-    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async move { self.upload(payloads, None).await.map(drop) })
+    fn stage<'a>(
+        &'a mut self,
+        payloads: &'a [Payload],
+        install: &'a Install,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move { self.upload(payloads, None, install).await.map(drop) })
     }
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(SshError::NothingStaged)?;
             let user = self.user.clone().unwrap_or_default();
-            let ran = exec::install(&self.handle, &dir, install, &self.payloads, &user, self.sudo()).await;
+            let staged = self.conf.take();
+            let ran = exec::install(
+                &self.handle,
+                &dir,
+                install,
+                &self.payloads,
+                &user,
+                self.sudo(),
+                staged.as_ref(),
+            )
+            .await;
             if ran.removed {
                 // The wrapper removed the directory itself: nothing left for cleanup.
                 self.created = false;
@@ -364,7 +394,10 @@ impl Connection for SshConnection {
             // Staged as an installer would be, with the room the package needs.
             let payload = probe::payload();
             let mut free = None;
-            let ran = match self.upload(std::slice::from_ref(&payload), Some(needs)).await {
+            let ran = match self
+                .upload(std::slice::from_ref(&payload), Some(needs), &probe::install())
+                .await
+            {
                 Ok(room) => {
                     free = room;
                     self.execute(&probe::install()).await

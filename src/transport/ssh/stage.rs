@@ -111,6 +111,7 @@ pub(super) async fn upload(
     dir: &str,
     payloads: &[Payload],
     needs: Option<u64>,
+    conf: &[u8],
     user: &str,
     stall: Duration,
 ) -> Result<Option<u64>, TransportError> {
@@ -122,6 +123,11 @@ pub(super) async fn upload(
             mode: if p.executable { 0o700 } else { 0o600 },
         })
         .collect();
+    files.push(File {
+        name: wrapper::CONF_NAME,
+        data: bytes::Bytes::copy_from_slice(conf),
+        mode: 0o600,
+    });
     files.push(File {
         name: wrapper::SCRIPT_NAME,
         data: bytes::Bytes::from_static(wrapper::SCRIPT.as_bytes()),

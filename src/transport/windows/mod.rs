@@ -346,7 +346,11 @@ impl Connection for WindowsConnection {
         artefacts
     }
 
-    fn stage<'a>(&'a mut self, payloads: &'a [Payload]) -> BoxFuture<'a, Result<(), TransportError>> {
+    fn stage<'a>(
+        &'a mut self,
+        payloads: &'a [Payload],
+        _install: &'a Install,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
             let dir = self.staged.clone().ok_or(WindowsError::NotPrepared)?;
             exec::ensure_dir(self, &dir).await?;
