@@ -165,6 +165,24 @@ fn a_user_certificate_logs_in_where_the_key_alone_is_not_authorized() {
     assert_eq!(run.code(), 0, "{}", run.debug());
     assert_eq!(fleet.timeline().len(), 1);
 
+    // `pubkey_algorithms` rules a certificate as it rules its key: without ed25519
+    // neither is offered, and the reason names the setting.
+    let narrowed = inventory(
+        &fleet,
+        "pubkey_algorithms = \"-ssh-ed25519\"",
+        &with_cert,
+        r#"["cert"]"#,
+    );
+    fleet.write("pushinst.toml", &narrowed);
+    let run = deploy(&fleet);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let reason = reason_of(&run, &fleet);
+    assert!(
+        reason.contains("certificate not offered") && reason.contains("pubkey_algorithms"),
+        "{reason}"
+    );
+    assert_eq!(fleet.timeline().len(), 1);
+
     // A file that is not a certificate is an inventory error, where it is written.
     let not_cert = with_cert.replace("user-cert.pub", "user.pub");
     fleet.write("pushinst.toml", &inventory(&fleet, "", &not_cert, r#"["cert"]"#));

@@ -316,6 +316,11 @@ async fn with_certificate(
             path.display()
         )));
     }
+    // A certificate signs as its key does, so `pubkey_algorithms` rules it as it
+    // rules the key: a list that drops ed25519 keeps ed25519 certificates away too.
+    if let Err(reason) = signature(conn, key.algorithm()).await? {
+        return Ok(Some(format!("certificate not offered: {reason}")));
+    }
     attempt.tried("publickey");
     let result = conn
         .handle
