@@ -264,3 +264,52 @@ fn a_link_that_stops_is_named_stalled_after_connect_timeout() {
     assert!(leftovers("fleet", &run_id).is_empty());
     assert!(!fleet.host_root(1).join("opt/agent/installed").exists());
 }
+
+/// The host deadline shortens the installer's limit while the upload runs: the
+/// settings staged with the files carry the longer limit, so the wrapper must be told
+/// the shorter one and stop the installer when that is reached.
+#[test]
+fn a_host_deadline_reached_during_the_upload_shortens_the_installers_limit() {
+    let fleet = Fleet::start(1);
+    // About 5 s of upload at 64 KiB/s: the limit left drops by as much meanwhile.
+    let relay = Relay::start(&fleet.endpoints[0], Some(64 * 1024));
+    trust_relay(&fleet, &relay);
+    // Its start and the moment it is stopped, in the host's fixture directory.
+    let mut body = String::from(
+        "d=\"$PUSHINST_FIXTURE_DIR\"\ndate +%s > \"$d/started\"\ntrap 'date +%s > \"$d/stopped\"; exit 1' TERM\nsleep 60 & wait\ntouch \"$d/finished\"\nexit 0\n#",
+    );
+    body.push_str(&"x".repeat(300 * 1024));
+    fleet.installer("install.sh", &body);
+    inventory(
+        &fleet,
+        "connect_timeout = \"5s\"\nhost_timeout = \"10s\"",
+        &relay.endpoint(),
+        "fleet",
+        "",
+    );
+    let run = deploy(&fleet);
+    assert_eq!(run.code(), 1, "{}", run.debug());
+    let outcome = run.outcome(&relay.endpoint());
+    let reason = outcome["reason"].as_str().unwrap_or_default().to_string();
+    let limit: u64 = reason
+        .strip_prefix("timeout during execute (the installer did not finish within ")
+        .and_then(|rest| rest.split_once("s;"))
+        .and_then(|(secs, _)| secs.parse().ok())
+        .unwrap_or_else(|| panic!("{outcome}"));
+    assert!((1..=7).contains(&limit), "{outcome}");
+    assert!(leftovers("fleet", &run.run_id()).is_empty());
+    // Stopped by the wrapper at the shorter limit, not the one staged with the files
+    // (about 10 s), and never left to finish.
+    let read = |name: &str| -> u64 {
+        let text =
+            std::fs::read_to_string(fleet.host_root(1).join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        text.trim().parse().unwrap()
+    };
+    let ran = read("stopped") - read("started");
+    assert!(
+        ran <= limit + 1,
+        "ran {ran}s against a limit of {limit}s: {outcome}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!fleet.host_root(1).join("finished").exists());
+}

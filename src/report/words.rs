@@ -8,7 +8,14 @@ use crate::inventory::Requirement;
 use crate::outcome::{Failure, NotStarted, Outcome, Skip, Unmet, Unreachable};
 use crate::runner::RebootState;
 
+/// A limit as a sysadmin reads it: whole seconds (rounded up, as the wrapper enforces
+/// a limit the host deadline has cut), milliseconds only below a second.
 fn span(d: Duration) -> String {
+    let d = if d >= Duration::from_secs(1) {
+        Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
     humantime::format_duration(d).to_string()
 }
 
@@ -214,6 +221,13 @@ mod tests {
     use super::*;
     use crate::outcome::{Removed, Step};
     use crate::transport::{ErrorClass, Rejection};
+
+    #[test]
+    fn a_limit_cut_by_the_deadline_reads_in_whole_seconds() {
+        assert_eq!(span(Duration::from_nanos(5_697_287_878)), "6s");
+        assert_eq!(span(Duration::from_secs(1800)), "30m");
+        assert_eq!(span(Duration::from_micros(250_400)), "250ms");
+    }
 
     #[test]
     fn every_outcome_reads_as_a_reason() {
