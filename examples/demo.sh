@@ -21,7 +21,7 @@ if [ -z "${KEEP:-}" ]; then
 fi
 examples/fleet/sshd-fleet.sh start "$state" 127.0.80.{1..5}:2222
 examples/fleet/windows-emulator.sh start "$state/windows" 127.0.81.{1..2}:4455
-cp examples/demo/pushinst.toml examples/demo/acme-install.sh examples/demo/AcmeSetup.exe "$state/"
+cp examples/demo/pushinst.toml examples/demo/acme-install.sh examples/demo/acme-uninstall.sh examples/demo/AcmeSetup.exe examples/demo/AcmeUninstall.exe "$state/"
 
 cargo build --quiet
 # The demo keeps its history beside its fleet, not in your own state directory.

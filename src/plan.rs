@@ -296,11 +296,13 @@ impl Shim {
 pub enum PlanError {
     #[error("unknown package `{name}`")]
     UnknownPackage { name: String, known: Vec<String> },
-    #[error("package `{package}`: cannot read {what} {path}: {source}")]
+    #[error("package `{package}`: cannot read {what} {path} ({location}): {source}")]
     File {
         package: String,
         what: &'static str,
         path: PathBuf,
+        /// Where the variant naming the file is written (`pushinst.toml:12:9`).
+        location: String,
         #[source]
         source: std::io::Error,
     },
@@ -587,6 +589,7 @@ fn install_plan(
             package: pkg.name.clone(),
             what,
             path,
+            location: variant.location.clone(),
             source,
         }
     };
@@ -633,6 +636,7 @@ fn uninstall_plan(
                 package: pkg.name.clone(),
                 what: "uninstaller",
                 path: path.clone(),
+                location: variant.location.clone(),
                 source,
             })?;
             (path.clone(), meta.len(), None)

@@ -68,6 +68,21 @@ fn a_failing_canary_holds_back_the_rest_and_a_good_one_lets_them_go() {
     assert_eq!(run.code(), 1, "{}", run.debug());
     let runs = fleet.timeline();
     assert_eq!(runs.len(), 1, "only the canary ran: {runs:?}");
+    // The canary wave is announced before any host starts.
+    let events = run.events();
+    let first_wave = events.iter().position(|e| e["type"] == "wave_started");
+    let first_host = events.iter().position(|e| e["type"] == "host_started");
+    assert!(first_wave.is_some() && first_wave < first_host, "{}", run.debug());
+    let wave = &events[first_wave.unwrap_or_default()]["data"];
+    assert_eq!(
+        (&wave["canary"], &wave["hosts"], &wave["after"]),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(1),
+            &serde_json::json!(2)
+        ),
+        "{wave}"
+    );
     for endpoint in &fleet.endpoints[1..] {
         assert_eq!(
             run.outcome(endpoint)["reason"],
@@ -100,6 +115,20 @@ fn batches_never_overlap() {
         "34%",
     ]);
     assert_eq!(run.code(), 0, "{}", run.debug());
+    // Each wave is announced, the second after the first one's last result.
+    let out = run.stdout();
+    let at = |text: &str| out.find(text).unwrap_or_else(|| panic!("no {text:?} in {out}"));
+    let last_of_first = ["host1", "host2", "host3"]
+        .iter()
+        .map(|h| {
+            let label = &fleet.endpoints[h[4..].parse::<usize>().unwrap() - 1];
+            out.rfind(&format!("{label}: ok"))
+                .unwrap_or_else(|| panic!("{label} in {out}"))
+        })
+        .max()
+        .unwrap();
+    assert!(at("wave 1/2: 3 host(s)") < at("wave 2/2: 3 host(s)"), "{out}");
+    assert!(last_of_first < at("wave 2/2: 3 host(s)"), "{out}");
     let runs = fleet.timeline();
     assert_eq!(runs.len(), 6, "{runs:?}");
     // 34% of 6 is 3 (rounded up): hosts 1-3, then 4-6, in inventory order.

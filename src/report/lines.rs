@@ -40,6 +40,17 @@ impl<W: Write + Send> Sink for Lines<W> {
                     packages.join(" → ")
                 )?;
             }
+            EventKind::WaveStarted {
+                wave,
+                waves,
+                hosts,
+                canary,
+                after,
+            } => writeln!(
+                self.out,
+                "{at} {}",
+                super::words::wave(*wave, *waves, *hosts, *canary, *after)
+            )?,
             EventKind::HostStarted { host } => writeln!(self.out, "{at} {host}: started")?,
             EventKind::StepStarted { host, step } if self.steps => writeln!(self.out, "{at} {host}: {step}")?,
             EventKind::StepStarted { .. } => {}

@@ -82,6 +82,16 @@ impl Sink for Progress {
                 let host = host.clone();
                 self.host_bar(&host).set_message(format!("{host}: {step}"));
             }
+            EventKind::WaveStarted {
+                wave,
+                waves,
+                hosts,
+                canary,
+                after,
+            } => {
+                self.bars
+                    .println(super::words::wave(*wave, *waves, *hosts, *canary, *after))?;
+            }
             EventKind::CredentialRejected {
                 host,
                 credential,

@@ -19,6 +19,15 @@ fn span(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// A wave of the rollout starting.
+pub fn wave(wave: usize, waves: usize, hosts: usize, canary: bool, after: usize) -> String {
+    if canary {
+        format!("canary: {hosts} host(s) first; the other {after} start only if every one of them succeeds")
+    } else {
+        format!("wave {wave}/{waves}: {hosts} host(s)")
+    }
+}
+
 /// What became of a reboot request.
 pub fn reboot(state: &RebootState) -> String {
     match state {
@@ -44,7 +53,7 @@ pub fn reason(outcome: &Outcome) -> String {
         Outcome::Installed { .. } => "installed".into(),
         Outcome::InstalledRebootRequired { .. } => "installed; the host needs a reboot".into(),
         Outcome::AlreadyInstalled => "already installed (detect succeeded)".into(),
-        Outcome::Removed { .. } => "removed (uninstaller succeeded)".into(),
+        Outcome::Removed { .. } => "uninstalled".into(),
         Outcome::Cleaned { removed } if removed.is_empty() => "nothing left to remove".into(),
         Outcome::Cleaned { removed } => {
             let what: Vec<String> = removed.iter().map(|r| format!("{} {}", r.what, r.path)).collect();

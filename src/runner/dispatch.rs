@@ -189,8 +189,20 @@ pub async fn run(
     let mut listening = true;
     // Why the hosts still queued were held back by the rollout, if they were.
     let mut held = None;
-    for wave in rollout.waves() {
+    let waves = rollout.waves();
+    let count = waves.len();
+    for (index, wave) in waves.into_iter().enumerate() {
         let part: VecDeque<_> = queue.drain(..wave.hosts.min(queue.len())).collect();
+        if count > 1 {
+            sink.emit(EventKind::WaveStarted {
+                wave: index + 1,
+                waves: count,
+                hosts: part.len(),
+                canary: wave.canary,
+                after: queue.len(),
+            })
+            .await;
+        }
         let workers = config.concurrency.clamp(1, part.len().max(1));
         let part = Arc::new(Mutex::new(part));
         let mut tasks = JoinSet::new();

@@ -64,6 +64,18 @@ pub enum EventKind {
         #[serde(skip)]
         state: super::RebootState,
     },
+    /// A wave of the rollout starts (only when there is more than one): the hosts
+    /// after it wait until it has finished.
+    WaveStarted {
+        /// From 1.
+        wave: usize,
+        waves: usize,
+        hosts: usize,
+        /// The canaries: the rest start only if every one of them succeeds.
+        canary: bool,
+        /// Hosts in the waves after this one.
+        after: usize,
+    },
     RunBeginCancel {
         reason: CancelReason,
     },
