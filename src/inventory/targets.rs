@@ -182,6 +182,10 @@ fn looks_like_group(inv: &Inventory, item: &str) -> bool {
 fn unknown(inv: &Inventory, item: &str) -> TargetError {
     let groups = inv.groups.keys().map(String::as_str);
     let hint = match nearest(item, groups.clone()) {
+        // `--to` takes every word after it: a package written last lands here.
+        None if inv.packages.contains_key(item) => format!(
+            "`{item}` is a package: name packages before `--to` (pushinst COMMAND {item} --to TARGET…)"
+        ),
         Some(near) => format!("did you mean the group `{near}`?"),
         None => format!(
             "it is in no group and no [[hosts]] entry; groups: {}",
@@ -326,6 +330,18 @@ credentials = ["b"]
         let inv = parse(Path::new("inv.toml"), INV.to_string()).unwrap();
         let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
         resolve_targets(&inv, &to).map(|ts| ts.iter().map(Target::label).collect())
+    }
+
+    #[test]
+    fn a_package_written_after_to_is_named_as_one() {
+        let text = format!("{INV}\n[packages.agent]\nversion = \"1\"\nlinux = {{ file = \"agent.sh\" }}\n");
+        let inv = parse(Path::new("inv.toml"), text).unwrap();
+        let err = resolve_targets(&inv, &["web".to_string(), "agent".to_string()]).unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        assert!(
+            hint.contains("`agent` is a package: name packages before `--to`"),
+            "{hint}"
+        );
     }
 
     #[test]
