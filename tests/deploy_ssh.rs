@@ -7,20 +7,7 @@ use common::{Fleet, closed_port, silent_host};
 /// An inventory over the whole fleet: `wrong` is a credential the servers refuse,
 /// `fleet` logs in with the fleet password and uses sudo.
 fn inventory(fleet: &Fleet, settings: &str, package: &str, credentials: &str) -> String {
-    format!(
-        r#"{head}
-[packages.agent]
-version = "1.0"
-{package}
-
-[groups.fleet]
-hosts = {hosts}
-os = "linux"
-credentials = {credentials}
-"#,
-        head = fleet.inventory_head(settings),
-        hosts = fleet.hosts_list()
-    )
+    fleet.agent_inventory(settings, package, &fleet.hosts_list(), credentials)
 }
 
 const AGENT: &str = r#"linux = { file = "install.sh", args = ["--unattended"], detect = "test -e \"$PUSHINST_FIXTURE_DIR/opt/agent/installed\"" }"#;

@@ -37,10 +37,8 @@ fn validate(file: &Path) -> Result<(), String> {
 }
 
 fn inventory(fleet: &Fleet, hosts: &str) -> String {
-    format!(
-        "{}\n[packages.agent]\nversion = \"1.0\"\nlinux = {{ file = \"install.sh\" }}\nmax_attempts = 1\n\n[groups.fleet]\nhosts = [{hosts}]\nos = \"linux\"\ncredentials = [\"plain\"]\n",
-        fleet.inventory_head("")
-    )
+    let package = "linux = { file = \"install.sh\" }\nmax_attempts = 1";
+    fleet.agent_inventory("", package, &format!("[{hosts}]"), r#"["plain"]"#)
 }
 
 #[test]

@@ -11,21 +11,9 @@ use common::{Fleet, Run, closed_port};
 
 /// An inventory over the fleet; `extra` is appended (packages, jobs, more groups).
 fn inventory(fleet: &Fleet, settings: &str, extra: &str) -> String {
-    format!(
-        r#"{head}
-[packages.agent]
-version = "1.0"
-linux = {{ file = "install.sh" }}
-
-[groups.fleet]
-hosts = {hosts}
-os = "linux"
-credentials = ["fleet"]
-{extra}
-"#,
-        head = fleet.inventory_head(settings),
-        hosts = fleet.hosts_list()
-    )
+    let package = r#"linux = { file = "install.sh" }"#;
+    let inventory = fleet.agent_inventory(settings, package, &fleet.hosts_list(), r#"["fleet"]"#);
+    format!("{inventory}{extra}\n")
 }
 
 /// `status --output json`, keyed by host.

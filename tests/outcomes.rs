@@ -11,19 +11,8 @@ use std::time::{Duration, Instant};
 use common::{Fleet, Run, interrupt, silent_host};
 
 fn inventory(fleet: &Fleet, settings: &str, hosts: &str, credentials: &str) -> String {
-    format!(
-        r#"{head}
-[packages.agent]
-version = "1.0"
-linux = {{ file = "install.sh", args = ["--quiet"] }}
-
-[groups.fleet]
-hosts = {hosts}
-os = "linux"
-credentials = {credentials}
-"#,
-        head = fleet.inventory_head(settings),
-    )
+    let package = r#"linux = { file = "install.sh", args = ["--quiet"] }"#;
+    fleet.agent_inventory(settings, package, hosts, credentials)
 }
 
 fn lines(text: &str) -> Vec<serde_json::Value> {

@@ -47,24 +47,8 @@ exit 0"#,
 
 /// The fleet as one group, `package` as the `agent` package, and a sync job.
 fn inventory(fleet: &Fleet, package: &str) -> String {
-    format!(
-        r#"{head}
-[packages.agent]
-version = "1.0"
-{package}
-
-[groups.fleet]
-hosts = {hosts}
-os = "linux"
-credentials = ["fleet"]
-
-[jobs.protect]
-package = "agent"
-targets = ["fleet"]
-"#,
-        head = fleet.inventory_head(""),
-        hosts = fleet.hosts_list()
-    )
+    let inventory = fleet.agent_inventory("", package, &fleet.hosts_list(), r#"["fleet"]"#);
+    format!("{inventory}\n[jobs.protect]\npackage = \"agent\"\ntargets = [\"fleet\"]\n")
 }
 
 fn uninstall_runs(fleet: &Fleet) -> Vec<String> {

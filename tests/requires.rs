@@ -8,21 +8,8 @@ mod common;
 use common::Fleet;
 
 fn inventory(fleet: &Fleet, requires: &str) -> String {
-    format!(
-        r#"{head}
-[packages.agent]
-version = "1.0"
-linux = {{ file = "install.sh" }}
-requires = {requires}
-
-[groups.fleet]
-hosts = {hosts}
-os = "linux"
-credentials = ["fleet"]
-"#,
-        head = fleet.inventory_head(""),
-        hosts = fleet.hosts_list()
-    )
+    let package = format!("linux = {{ file = \"install.sh\" }}\nrequires = {requires}");
+    fleet.agent_inventory("", &package, &fleet.hosts_list(), r#"["fleet"]"#)
 }
 
 fn deploy(fleet: &Fleet, requires: &str) -> common::Run {

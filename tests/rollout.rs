@@ -7,11 +7,8 @@ mod common;
 use common::Fleet;
 
 fn inventory(fleet: &Fleet) -> String {
-    format!(
-        "{}\n[packages.agent]\nversion = \"1.0\"\nlinux = {{ file = \"install.sh\" }}\n\n[groups.fleet]\nhosts = {}\nos = \"linux\"\ncredentials = [\"plain\"]\n",
-        fleet.inventory_head(""),
-        fleet.hosts_list()
-    )
+    let package = r#"linux = { file = "install.sh" }"#;
+    fleet.agent_inventory("", package, &fleet.hosts_list(), r#"["plain"]"#)
 }
 
 #[test]

@@ -19,11 +19,8 @@ const KBD_ONLY: &str = "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAut
 /// An inventory over the whole fleet with `credentials` (names from
 /// `Fleet::inventory_head`, or `extra` ones), `settings` at the top.
 fn inventory(fleet: &Fleet, settings: &str, extra: &str, credentials: &str) -> String {
-    format!(
-        "{head}\n{extra}\n[packages.agent]\nversion = \"1.0\"\n{AGENT}\n\n[groups.fleet]\nhosts = {hosts}\nos = \"linux\"\ncredentials = {credentials}\n",
-        head = fleet.inventory_head(settings),
-        hosts = fleet.hosts_list()
-    )
+    let inventory = fleet.agent_inventory(settings, AGENT, &fleet.hosts_list(), credentials);
+    format!("{inventory}\n{extra}\n")
 }
 
 fn deploy(fleet: &Fleet) -> common::Run {

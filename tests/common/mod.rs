@@ -123,6 +123,16 @@ password = {{ file = "password" }}
         )
     }
 
+    /// A whole inventory: [`Fleet::inventory_head`] with `settings`, the package
+    /// `agent` (version 1.0, then the `package` lines) and the group `fleet` of `hosts`
+    /// (a TOML array), os linux, logging in with `credentials` (a TOML array).
+    pub fn agent_inventory(&self, settings: &str, package: &str, hosts: &str, credentials: &str) -> String {
+        format!(
+            "{head}\n[packages.agent]\nversion = \"1.0\"\n{package}\n\n[groups.fleet]\nhosts = {hosts}\nos = \"linux\"\ncredentials = {credentials}\n",
+            head = self.inventory_head(settings),
+        )
+    }
+
     /// An installer script, made executable.
     pub fn installer(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
