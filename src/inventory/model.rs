@@ -150,6 +150,26 @@ pub struct RawRequires {
     pub arch: Option<Spanned<Vec<String>>>,
     pub os: Option<Spanned<RawOsRequires>>,
     pub command: Option<Spanned<String>>,
+    /// Windows: `registry = { key = 'HKLM\…', value = "IsLocked", equals = 0 }`.
+    pub registry: Option<Spanned<RawRegistryRequires>>,
+}
+
+/// A registry value a Windows host must have (and hold, with `equals`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistryRequires {
+    pub key: Spanned<String>,
+    pub value: Spanned<String>,
+    pub equals: Option<Spanned<RawRegistryData>>,
+    pub view: Option<Spanned<i64>>,
+}
+
+/// `equals = 0` or `equals = "yes"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRegistryData {
+    Number(i64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +177,8 @@ pub struct RawRequires {
 pub struct RawOsRequires {
     pub id: Option<Spanned<Vec<String>>>,
     pub version_id: Option<Spanned<String>>,
+    /// Windows: `build = ">=17763"` (CurrentBuildNumber, `.UBR` when written).
+    pub build: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
