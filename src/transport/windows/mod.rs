@@ -614,6 +614,44 @@ impl Connection for WindowsConnection {
     }
 }
 
+/// For [`crate::fuzzing`]: the parsers of what a Windows host prints.
+pub mod fuzz {
+    use crate::inventory::Requirement;
+    use crate::inventory::requires::{RegistryData, evaluate};
+
+    /// The facts wrapper's output, read back as every requirement asks it, and judged.
+    pub fn facts(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let asked = [
+            Requirement::Arch(vec!["x86_64".into()]),
+            Requirement::Build(crate::inventory::VersionReq {
+                op: crate::inventory::requires::Cmp::Ge,
+                version: "17763.5329".into(),
+            }),
+            Requirement::FreeMib {
+                mib: 500,
+                path: crate::inventory::requires::SYSTEM_DRIVE.into(),
+            },
+            Requirement::Registry {
+                key: r"HKLM\SOFTWARE\Acme".into(),
+                value: "IsLocked".into(),
+                equals: Some(RegistryData::Number(0)),
+                view: None,
+            },
+            Requirement::Command("exit /b 0".into()),
+        ];
+        let answers = super::facts::answers(&text, &asked, 0);
+        let _ = evaluate(&asked, &answers);
+        let text_equals = [Requirement::Registry {
+            key: r"HKLM\SOFTWARE\Acme".into(),
+            value: "IsLocked".into(),
+            equals: Some(RegistryData::Text("yes".into())),
+            view: None,
+        }];
+        let _ = evaluate(&text_equals, &answers);
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
