@@ -356,3 +356,57 @@ fn keys_of_the_other_system_are_located_load_errors_with_a_hint() {
     }
     assert!(win.calls(1).is_empty(), "a load error contacts no host");
 }
+
+#[test]
+fn check_names_an_unmet_windows_requirement_and_a_task_run_deploy_learns_the_facts_too() {
+    let fleet = Fleet::workspace();
+    let win = Emulators::start(1, "normal");
+    installer(&fleet, "AcmeSetup.exe");
+    facts(&win, 1, r#"{"build": 17763, "ubr": 5329}"#);
+    let package = "windows = { file = \"AcmeSetup.exe\" }\nrequires = { os = { build = \">=20348\" }, command = \"exit /b 0\" }";
+    fleet.write("pushinst.toml", &inventory(&win, package));
+    // `check` asks before any package is prepared: a directory and service of its own.
+    let check = fleet.run(&["check", "agent", "--to", "branch", "--output", "json"]);
+    assert_eq!(check.code(), 1, "{}", check.debug());
+    let row = check
+        .events()
+        .into_iter()
+        .find(|r| r["host"] == win.endpoints[0].as_str())
+        .unwrap_or_else(|| panic!("{}", check.debug()));
+    assert_eq!(
+        (&row["status"], &row["step"]),
+        (&"blocked".into(), &"requires".into()),
+        "{row}"
+    );
+    assert!(
+        row["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("requires Windows build >=20348, host is build 17763.5329")),
+        "{row}"
+    );
+    assert!(win.leftovers(1).is_empty(), "check left {:?}", win.leftovers(1));
+    let calls = win.calls(1);
+    let created = calls.iter().filter(|c| c.starts_with("CreateServiceW")).count();
+    let deleted = calls.iter().filter(|c| c.starts_with("DeleteService")).count();
+    assert_eq!(created, deleted, "every service deleted: {calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("AcmeSetup")), "{calls:?}");
+
+    // Through a scheduled task instead of a service: the same facts, no service.
+    facts(&win, 1, r#"{"build": 26100, "ubr": 1}"#);
+    let before = win.calls(1).len();
+    let run = fleet.run(&[
+        "deploy", "agent", "--to", "branch", "--exec", "task", "--output", "json",
+    ]);
+    assert_eq!(run.outcome(&win.endpoints[0])["status"], "ok", "{}", run.debug());
+    let calls: Vec<String> = win.calls(1).into_iter().skip(before).collect();
+    let tasks = calls
+        .iter()
+        .filter(|c| c.starts_with("SchRpcRegisterTask"))
+        .count();
+    assert_eq!(tasks, 2, "one for the facts, one for the installer: {calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("CreateServiceW")),
+        "{calls:?}"
+    );
+    assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+}
