@@ -191,7 +191,9 @@ fn the_variant_is_chosen_by_the_hosts_arch_and_build_and_none_fitting_is_a_named
     installer(&fleet, "agent-x64.exe");
     facts(&win, 1, r#"{"arch": "AMD64", "build": 17763, "ubr": 5329}"#);
     facts(&win, 2, r#"{"arch": "ARM64", "build": 22631, "ubr": 4460}"#);
-    let package = r#"
+    // A package-level requirement too: the facts are asked twice in one directory.
+    let package = r#"requires = { free_mib = 1 }
+
 [[packages.agent.windows]]
 arch = ["aarch64"]
 file = "agent-arm.exe"

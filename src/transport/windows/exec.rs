@@ -103,11 +103,13 @@ pub(super) async fn run(
 ) -> Result<ExecOutput, WindowsError> {
     let name = purpose.name();
     let dir = conn.staged.clone().ok_or(WindowsError::NotPrepared)?;
+    let fresh = !conn.created;
     ensure_dir(conn, &dir).await?;
     let tree = conn.admin_share().await?;
-    // A wrapper may run twice in one directory (facts, then detect after an
-    // uninstall): the last run's exit code must not pass for this one's.
-    for old in ["rc", "started"] {
+    // A wrapper may run twice in one directory (the facts for the variants, then for
+    // the requirements; detect again after an uninstall): the last run's exit code
+    // must not pass for this one's. A directory made just now holds nothing.
+    for old in ["rc", "started"].into_iter().filter(|_| !fresh) {
         match conn
             .session
             .delete(&tree, &format!(r"{dir}\{name}.{old}"), false)
