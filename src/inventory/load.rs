@@ -746,10 +746,12 @@ impl Checker {
             }
         }
         if let Some(command) = raw.command {
-            if command.get_ref().trim().is_empty() || command.get_ref().contains(['\n', '\r', '\0']) {
+            // On Windows it becomes one line of a batch file; sh takes several.
+            let spans_lines = windows && command.get_ref().contains(['\n', '\r', '\0']);
+            if command.get_ref().trim().is_empty() || spans_lines {
                 let example = match windows {
                     true => {
-                        "command = \"if not exist C:\\\\acme.lock exit 0\" (a cmd line run as SYSTEM, must exit 0)"
+                        "command = \"if exist C:\\\\acme.lock exit /b 1\" (one cmd line run as SYSTEM, must exit 0)"
                     }
                     false => "command = \"test ! -e /var/run/acme.lock\" (POSIX sh, must exit 0)",
                 };
