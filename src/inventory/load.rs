@@ -878,9 +878,14 @@ impl Checker {
                         format!("cannot compare with `{}`: {e}", build.get_ref()),
                     )
                     .label("an operator (=, >=, <=, >, <) and a build number")
-                    .hint(
-                        "write build = \">=17763\" (Windows Server 2019), or \">=17763.5329\" with the UBR",
-                    ),
+                    .hint(match build.get_ref().to_ascii_uppercase().contains('H') {
+                        // 22H2 is what winver shows first; the build is what compares.
+                        true => {
+                            "a release name like 22H2 is no build number: write the build, e.g. \
+                             build = \">=19045\" (Windows 10 22H2) or \">=22621\" (Windows 11 22H2)"
+                        }
+                        false => "write build = \">=17763\" (Windows Server 2019), or \">=17763.5329\" with the UBR",
+                    }),
                 ),
             }
             return;
@@ -1680,6 +1685,30 @@ credentials = ["deploy"]
             inv.packages["agent"].windows[0].entry.as_deref(),
             Some("setup.cmd")
         );
+    }
+
+    #[test]
+    fn bad_windows_requirements_say_what_to_write() {
+        let windows = |req: &str| {
+            with_variants(&format!(
+                "requires = {req}\n[packages.agent.windows]\nfile = \"dist/install.sh\"\n"
+            ))
+        };
+        let p = problems(&windows("{ os = { build = \"22H2\" } }"));
+        assert!(p[0].hint.as_deref().unwrap().contains("22621"), "{p:?}");
+        let p = problems(&windows(
+            "{ registry = { key = 'HKLM\\SOFTWARE\\Acme', value = \"On\", equals = true } }",
+        ));
+        assert!(p[0].message.contains("a number (a REG_DWORD"), "{p:?}");
+        let p = problems(&windows(
+            "{ registry = { key = 'HKCU\\Software\\Acme', value = \"On\" } }",
+        ));
+        assert_eq!(
+            p[0].message,
+            "`HKCU\\Software\\Acme` is not under a machine-wide hive"
+        );
+        let p = problems(&windows("{ command = \"a\\nb\" }"));
+        assert_eq!(p[0].message, "the required command spans lines");
     }
 
     #[test]
