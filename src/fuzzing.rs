@@ -123,6 +123,12 @@ pub fn ssh_report(data: &[u8]) {
     crate::transport::ssh::fuzz::report(data);
 }
 
+/// What pushinst's facts wrapper printed on a Windows host (arch, build, `fsutil`
+/// and `reg query` output in any language), read back and judged.
+pub fn windows_facts(data: &[u8]) {
+    crate::transport::windows::fuzz::facts(data);
+}
+
 /// An inventory file, loaded and checked, then every group resolved to its targets;
 /// a refused file has its report rendered. The file seems to live in a directory
 /// that does not exist, so the files it names are looked up nowhere real (absolute
@@ -343,6 +349,7 @@ mod tests {
         ("inventory", inventory),
         ("known_hosts", known_hosts),
         ("ssh_report", ssh_report),
+        ("windows_facts", windows_facts),
     ];
 
     /// Every committed seed (and every crash input moved into the corpus once its

@@ -202,6 +202,14 @@ pub enum Unmet {
         command: String,
         exit: Option<i32>,
     },
+    /// Windows: the registry value is absent (`found` `None`) or holds something
+    /// else than `wanted` (as written: `0`, `"yes"`).
+    Registry {
+        key: String,
+        value: String,
+        wanted: Option<String>,
+        found: Option<String>,
+    },
     /// The host did not say (no os-release, no df answer): not met rather than guessed.
     Unknown {
         what: String,

@@ -449,7 +449,10 @@ credentials = ["admin"]
         assert_eq!(row["status"], "ready", "{row}");
         assert_eq!(row["credential"], "admin", "{row}");
         assert_eq!(row["os"], "windows", "{row}");
-        assert_eq!(row["arch"], serde_json::Value::Null, "not learned: {row}");
+        // Learned as SYSTEM, as deploy learns them (the emulator's defaults).
+        assert_eq!(row["arch"], "x86_64", "{row}");
+        assert_eq!(row["os_release"], "build 20348.2700", "{row}");
+        assert!(row["free_mib"].as_u64().is_some_and(|f| f > 0), "{row}");
         assert_eq!(row["installed"], true, "{row}");
         let calls = win.calls(1);
         // ADMIN$ proved writable the way staging writes: a new directory with the

@@ -24,6 +24,9 @@
 # written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
 # EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
 # already scheduled) instead of 0 and schedule nothing.
+# EMULATOR_ARCH (AMD64), EMULATOR_BUILD (20348), EMULATOR_UBR (2700) and
+# EMULATOR_FREE_MIB (the real free space): the facts pushinst's requirement check
+# learns as SYSTEM; a host's ROOT/facts.json, read at every run, overrides them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

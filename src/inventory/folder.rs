@@ -44,6 +44,72 @@ pub enum FolderError {
     TooDeep,
     #[error("the folder holds no file")]
     Empty,
+    #[error("Windows cannot hold `{relative}`: {reason}")]
+    WindowsName { relative: String, reason: &'static str },
+    #[error("`{first}` and `{second}` are one file on Windows, which ignores case")]
+    CaseClash { first: String, second: String },
+}
+
+/// Names cmd and Windows' file systems refuse (CON, NUL, COM1 … as a name or a stem).
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
+    "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// A folder for a Windows host: every part of every name one Windows can create
+/// over SMB, and no two that differ only in case (the second would overwrite the
+/// first). Checked at load, so the upload never fails half-way on a name.
+pub fn windows_names(files: &[FolderFile]) -> Result<(), FolderError> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for file in files {
+        let refuse = |reason| FolderError::WindowsName {
+            relative: file.relative.clone(),
+            reason,
+        };
+        for part in file.relative.split('/') {
+            if part.contains(['<', '>', ':', '"', '|', '?', '*']) || part.chars().any(char::is_control) {
+                return Err(refuse(
+                    "a name holds one of < > : \" | ? * or a control character",
+                ));
+            }
+            if part.ends_with(['.', ' ']) {
+                return Err(refuse("a name ends in a dot or a space"));
+            }
+            let stem = part
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_ascii_uppercase();
+            if RESERVED.contains(&stem.as_str()) {
+                return Err(refuse("a name is a device name (CON, NUL, COM1, …)"));
+            }
+        }
+        // Directories clash too: `Lib/a` and `lib/b` are in one directory there.
+        let mut prefix = String::new();
+        for part in file.relative.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            let folded = prefix.to_lowercase();
+            let end = prefix.len();
+            let written = &file.relative[..end];
+            match seen.get(&folded) {
+                Some(other) if *other != written => {
+                    return Err(FolderError::CaseClash {
+                        first: other.to_string(),
+                        second: written.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(folded, written);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every regular file under `dir`, sorted by relative path. Symbolic links are
@@ -129,6 +195,30 @@ mod tests {
         assert_eq!(names, [("lib/x/data", 2), ("setup.sh", 1)]);
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("lib/pw")).unwrap();
         assert!(matches!(walk(dir.path()), Err(FolderError::Symlink { .. })));
+    }
+
+    #[test]
+    fn names_windows_cannot_hold_are_refused() {
+        let file = |relative: &str| FolderFile {
+            relative: relative.into(),
+            path: PathBuf::new(),
+            size: 0,
+        };
+        assert!(windows_names(&[file("setup.exe"), file("lib/x/data.bin")]).is_ok());
+        for bad in ["a:b", "con.txt", "lib/NUL", "dir./x", "x ", "a?b"] {
+            assert!(
+                matches!(windows_names(&[file(bad)]), Err(FolderError::WindowsName { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            windows_names(&[file("Lib/a"), file("lib/b")]),
+            Err(FolderError::CaseClash { .. })
+        ));
+        assert!(matches!(
+            windows_names(&[file("A.txt"), file("a.txt")]),
+            Err(FolderError::CaseClash { .. })
+        ));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::diagnostic::{InventoryError, Problem};
 use super::folder;
 use super::model::*;
 use super::nesting;
+use super::requires::{self, SYSTEM_DRIVE, windows_drive_path};
 use super::shape::Names;
 use super::suggest::{list, nearest};
 use super::*;
@@ -673,7 +674,7 @@ impl Checker {
         let timeout = raw.timeout.map(|t| self.duration(Some(t), Duration::ZERO));
         let requires = raw
             .requires
-            .map(|r| self.requires(r, raw.windows.is_some()))
+            .map(|r| self.requires(r, raw.linux.is_some(), raw.windows.is_some()))
             .unwrap_or_default();
         Some(Package {
             name: name.to_string(),
@@ -692,10 +693,10 @@ impl Checker {
         })
     }
 
-    /// Every key checked where it is written. `windows` is whether the package has a
-    /// Windows installer: those hosts are not checked, so a requirement that would
-    /// apply to them too is refused rather than silently ignored there.
-    fn requires(&mut self, raw: Spanned<RawRequires>, windows: bool) -> Vec<Requirement> {
+    /// Every key checked where it is written. `linux` and `windows` say which hosts
+    /// the requirements are checked on (the package's installers): a key that means
+    /// nothing on one of them is refused rather than silently not checked there.
+    fn requires(&mut self, raw: Spanned<RawRequires>, linux: bool, windows: bool) -> Vec<Requirement> {
         let span = raw.span();
         let raw = raw.into_inner();
         let before = self.problems.len();
@@ -707,18 +708,7 @@ impl Checker {
             );
         }
         if let Some(mib) = raw.free_mib {
-            let path = match raw.path {
-                None => "/".to_string(),
-                Some(p) if p.get_ref().starts_with('/') && !p.get_ref().contains('\n') => p.into_inner(),
-                Some(p) => {
-                    self.push(
-                        Problem::at(p.span(), format!("`{}` is not an absolute path", p.get_ref())).hint(
-                            "write path = \"/opt\": free space is measured on the file system holding it",
-                        ),
-                    );
-                    "/".to_string()
-                }
-            };
+            let path = self.free_path(raw.path, linux, windows);
             match u64::try_from(*mib.get_ref()) {
                 Ok(n) if n > 0 => out.push(Requirement::FreeMib { mib: n, path }),
                 _ => self.push(
@@ -730,55 +720,54 @@ impl Checker {
         if let Some(arch) = raw.arch {
             let list: Vec<String> = arch.get_ref().iter().map(|a| a.trim().to_string()).collect();
             if list.is_empty() || list.iter().any(String::is_empty) {
-                self.push(
-                    Problem::at(arch.span(), "arch names no architecture")
-                        .hint("write arch = [\"x86_64\", \"aarch64\"] as `uname -m` prints them"),
-                );
+                self.push(Problem::at(arch.span(), "arch names no architecture").hint(
+                    "write arch = [\"x86_64\", \"aarch64\"] as `uname -m` prints them \
+                         (Windows' AMD64 is x86_64, ARM64 is aarch64, x86 is x86)",
+                ));
             } else {
                 out.push(Requirement::Arch(list));
             }
         }
         if let Some(os) = raw.os {
-            let os_span = os.span();
-            let os = os.into_inner();
-            let os_before = self.problems.len();
-            let ids = match os.id {
-                None => Vec::new(),
-                Some(ids)
-                    if ids.get_ref().is_empty() || ids.get_ref().iter().any(|i| i.trim().is_empty()) =>
-                {
-                    self.push(Problem::at(ids.span(), "id names no distribution").hint(
-                        "write id = [\"debian\", \"ubuntu\"] as ID= in /etc/os-release, or leave id out",
-                    ));
-                    Vec::new()
-                }
-                Some(ids) => ids.into_inner(),
-            };
-            let version = os.version_id.and_then(|v| match VersionReq::parse(v.get_ref()) {
-                Ok(req) => Some(req),
-                Err(e) => {
-                    self.push(
-                        Problem::at(v.span(), format!("cannot compare with `{}`: {e}", v.get_ref()))
-                            .label("an operator (=, >=, <=, >, <) and a dotted number")
-                            .hint("write version_id = \">=12\" or \"=22.04\""),
-                    );
-                    None
-                }
-            });
-            if ids.is_empty() && version.is_none() && self.problems.len() == os_before {
+            self.os_requires(os, linux, windows, &mut out);
+        }
+        if let Some(registry) = raw.registry {
+            if linux {
                 self.push(
-                    Problem::at(os_span, "os requires nothing")
-                        .hint("write os = { id = [\"debian\"], version_id = \">=12\" }"),
+                    Problem::at(registry.span(), "a registry requirement is for Windows hosts")
+                        .label(self.other_os(windows, "Linux"))
+                        .hint(
+                            "on Linux write command = \"…\" (POSIX sh, must exit 0); \
+                             keep registry for a package whose installers are all for Windows",
+                        ),
                 );
-            } else if !ids.is_empty() || version.is_some() {
-                out.push(Requirement::Os { ids, version });
+            } else if let Some(req) = self.registry_requires(registry) {
+                out.push(req);
             }
         }
         if let Some(command) = raw.command {
-            if command.get_ref().trim().is_empty() {
+            // On Windows it becomes one line of a batch file; sh takes several.
+            let spans_lines = windows && command.get_ref().contains(['\n', '\r', '\0']);
+            if command.get_ref().trim().is_empty() || spans_lines {
+                let example = match windows {
+                    true => {
+                        "command = \"if exist C:\\\\acme.lock exit /b 1\" (one cmd line run as SYSTEM, must exit 0)"
+                    }
+                    false => "command = \"test ! -e /var/run/acme.lock\" (POSIX sh, must exit 0)",
+                };
+                let message = match command.get_ref().trim().is_empty() {
+                    true => "the required command is empty",
+                    false => "the required command spans lines",
+                };
+                self.push(Problem::at(command.span(), message).hint(format!("write {example}")));
+            } else if linux && windows {
                 self.push(
-                    Problem::at(command.span(), "the required command is empty")
-                        .hint("write command = \"test ! -e /var/run/acme.lock\" (POSIX sh, must exit 0)"),
+                    Problem::at(
+                        command.span(),
+                        "one command cannot be required on Linux and Windows",
+                    )
+                    .label("POSIX sh on Linux, cmd on Windows")
+                    .hint("move the Windows installer to a package of its own, with its own requires"),
                 );
             } else {
                 out.push(Requirement::Command(command.into_inner()));
@@ -786,18 +775,222 @@ impl Checker {
         }
         if out.is_empty() && self.problems.len() == before {
             self.push(
-                Problem::at(span.clone(), "requires is empty")
-                    .hint("name free_mib, arch, os or command, or remove requires"),
-            );
-        }
-        if windows && !out.is_empty() {
-            self.push(
-                Problem::at(span, "requirements are checked on Linux hosts only")
-                    .label("this package also has a Windows installer")
-                    .hint("move the Windows installer to its own package, or drop requires"),
+                Problem::at(span, "requires is empty")
+                    .hint("name free_mib, arch, os, registry or command, or remove requires"),
             );
         }
         out
+    }
+
+    /// The label of a key refused because the package also installs on another OS.
+    fn other_os(&self, both: bool, os: &str) -> String {
+        match both {
+            true => format!("this package also has a {os} installer"),
+            false => format!("this package installs on {os}"),
+        }
+    }
+
+    /// Where `free_mib` is measured: an absolute path on Linux (`/` unless written),
+    /// a drive path on Windows (the system drive unless written).
+    fn free_path(&mut self, raw: Option<Spanned<String>>, linux: bool, windows: bool) -> String {
+        let default = match linux {
+            true => "/",
+            false => SYSTEM_DRIVE,
+        };
+        let Some(p) = raw else {
+            return default.to_string();
+        };
+        let text = p.get_ref();
+        if linux && windows {
+            self.push(
+                Problem::at(p.span(), "`path` cannot name a place on Linux and Windows alike")
+                    .label("this package has installers for both")
+                    .hint("remove path (Linux measures /, Windows the system drive), or split the package"),
+            );
+            return default.to_string();
+        }
+        let ok = match linux {
+            true => text.starts_with('/') && !text.contains('\n'),
+            false => windows_drive_path(text),
+        };
+        if !ok {
+            let hint = match linux {
+                true => "write path = \"/opt\": free space is measured on the file system holding it",
+                false => "write path = 'D:\\': free space is measured on that drive",
+            };
+            self.push(Problem::at(p.span(), format!("`{text}` is not an absolute path")).hint(hint));
+            return default.to_string();
+        }
+        text.clone()
+    }
+
+    /// `os = { id, version_id }` on Linux, `os = { build }` on Windows.
+    fn os_requires(
+        &mut self,
+        os: Spanned<RawOsRequires>,
+        linux: bool,
+        windows: bool,
+        out: &mut Vec<Requirement>,
+    ) {
+        let os_span = os.span();
+        let os = os.into_inner();
+        let os_before = self.problems.len();
+        if windows {
+            for span in [
+                os.id.as_ref().map(|i| i.span()),
+                os.version_id.as_ref().map(|v| v.span()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.push(
+                    Problem::at(
+                        span,
+                        "`id` and `version_id` are for Linux hosts (/etc/os-release)",
+                    )
+                    .label(self.other_os(linux, "Windows"))
+                    .hint(match linux {
+                        true => "move the Windows installer to a package of its own",
+                        false => "on Windows write os = { build = \">=17763\" } (the Windows build number)",
+                    }),
+                );
+            }
+        }
+        if let (Some(build), true) = (&os.build, linux) {
+            self.push(
+                Problem::at(build.span(), "`build` is for Windows hosts")
+                    .label(self.other_os(windows, "Linux"))
+                    .hint(match windows {
+                        true => "move the Windows installer to a package of its own",
+                        false => "on Linux write os = { id = [\"debian\"], version_id = \">=12\" }",
+                    }),
+            );
+        }
+        if self.problems.len() != os_before {
+            return;
+        }
+        if let Some(build) = os.build {
+            match VersionReq::parse(build.get_ref()) {
+                Ok(req) => out.push(Requirement::Build(req)),
+                Err(e) => self.push(
+                    Problem::at(
+                        build.span(),
+                        format!("cannot compare with `{}`: {e}", build.get_ref()),
+                    )
+                    .label("an operator (=, >=, <=, >, <) and a build number")
+                    .hint(match build.get_ref().to_ascii_uppercase().contains('H') {
+                        // 22H2 is what winver shows first; the build is what compares.
+                        true => {
+                            "a release name like 22H2 is no build number: write the build, e.g. \
+                             build = \">=19045\" (Windows 10 22H2) or \">=22621\" (Windows 11 22H2)"
+                        }
+                        false => "write build = \">=17763\" (Windows Server 2019), or \">=17763.5329\" with the UBR",
+                    }),
+                ),
+            }
+            return;
+        }
+        let ids = match os.id {
+            None => Vec::new(),
+            Some(ids) if ids.get_ref().is_empty() || ids.get_ref().iter().any(|i| i.trim().is_empty()) => {
+                self.push(
+                    Problem::at(ids.span(), "id names no distribution").hint(
+                        "write id = [\"debian\", \"ubuntu\"] as ID= in /etc/os-release, or leave id out",
+                    ),
+                );
+                Vec::new()
+            }
+            Some(ids) => ids.into_inner(),
+        };
+        let version = os.version_id.and_then(|v| match VersionReq::parse(v.get_ref()) {
+            Ok(req) => Some(req),
+            Err(e) => {
+                self.push(
+                    Problem::at(v.span(), format!("cannot compare with `{}`: {e}", v.get_ref()))
+                        .label("an operator (=, >=, <=, >, <) and a dotted number")
+                        .hint("write version_id = \">=12\" or \"=22.04\""),
+                );
+                None
+            }
+        });
+        if ids.is_empty() && version.is_none() && self.problems.len() == os_before {
+            let hint = match windows {
+                true => "write os = { build = \">=17763\" }",
+                false => "write os = { id = [\"debian\"], version_id = \">=12\" }",
+            };
+            self.push(Problem::at(os_span, "os requires nothing").hint(hint));
+        } else if !ids.is_empty() || version.is_some() {
+            out.push(Requirement::Os { ids, version });
+        }
+    }
+
+    /// `registry = { key, value, equals, view }`: names `reg query` can be given.
+    fn registry_requires(&mut self, raw: Spanned<RawRegistryRequires>) -> Option<Requirement> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let before = self.problems.len();
+        for (name, what) in [(&raw.key, "key"), (&raw.value, "value")] {
+            let text = name.get_ref();
+            if text.trim().is_empty() || text.contains(['"', '\n', '\r', '\0']) {
+                self.push(
+                    Problem::at(name.span(), format!("this registry {what} cannot be queried"))
+                        .label("empty, or holds a double quote or a line break")
+                        .hint("write key = 'HKLM\\SOFTWARE\\VMware, Inc.\\VCM', value = \"IsLocked\""),
+                );
+            }
+        }
+        let key = raw.key.get_ref();
+        let hive = key.split('\\').next().unwrap_or_default().to_ascii_uppercase();
+        if self.problems.len() == before
+            && ![
+                "HKLM",
+                "HKEY_LOCAL_MACHINE",
+                "HKU",
+                "HKEY_USERS",
+                "HKCR",
+                "HKEY_CLASSES_ROOT",
+                "HKCC",
+                "HKEY_CURRENT_CONFIG",
+            ]
+            .contains(&hive.as_str())
+        {
+            self.push(
+                Problem::at(
+                    raw.key.span(),
+                    format!("`{key}` is not under a machine-wide hive"),
+                )
+                .label("the requirement is read as SYSTEM, whose HKCU is not a user's")
+                .hint("start the key with HKLM\\ (HKEY_LOCAL_MACHINE)"),
+            );
+        }
+        let view = match raw.view.as_ref().map(|v| *v.get_ref()) {
+            None => None,
+            Some(32) => Some(crate::transport::RegistryView::Bits32),
+            Some(64) => Some(crate::transport::RegistryView::Bits64),
+            Some(other) => {
+                self.push(
+                    Problem::at(span, format!("unknown registry view {other}"))
+                        .label("view must be 32 or 64")
+                        .hint(
+                            "write view = 32 for what 32-bit programs write on 64-bit Windows (WOW6432Node)",
+                        ),
+                );
+                None
+            }
+        };
+        let equals = raw.equals.map(|e| match e.into_inner() {
+            RawRegistryData::Number(n) => requires::RegistryData::Number(n),
+            RawRegistryData::Text(t) => requires::RegistryData::Text(t),
+        });
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(Requirement::Registry {
+            key: raw.key.into_inner(),
+            value: raw.value.into_inner(),
+            equals,
+            view,
+        })
     }
 
     /// One installer, or variants in order. A variant after one that takes every
@@ -840,21 +1033,15 @@ impl Checker {
         if arch.is_none() && os_keys.is_none() {
             return Vec::new();
         }
-        if os == Os::Windows {
-            self.push(
-                Problem::at(span, "Windows installers cannot be chosen by `arch` or `os` yet")
-                    .hint("keep one Windows installer per package; variants by arch and os are for Linux"),
-            );
-            return Vec::new();
-        }
         let keys = RawRequires {
             free_mib: None,
             path: None,
             arch,
             os: os_keys,
             command: None,
+            registry: None,
         };
-        self.requires(Spanned::new(span, keys), false)
+        self.requires(Spanned::new(span, keys), os == Os::Linux, os == Os::Windows)
     }
 
     /// A folder's files, bounded, and its `entry` among them; `None` (with the
@@ -875,14 +1062,11 @@ impl Checker {
             );
             return None;
         };
-        if os == Os::Windows {
-            self.push(
-                Problem::at(file.span(), "a Windows installer cannot be a folder yet")
-                    .hint("pack the folder into one installer (a self-extracting .exe or an .msi)"),
-            );
-            return None;
-        }
-        let files = match folder::walk(&path) {
+        let walked = folder::walk(&path).and_then(|files| match os {
+            Os::Windows => folder::windows_names(&files).map(|()| files),
+            Os::Linux => Ok(files),
+        });
+        let files = match walked {
             Ok(files) => files,
             Err(e) => {
                 self.push(
@@ -1465,21 +1649,107 @@ credentials = ["deploy"]
         // `entry` on a plain file, and a Windows variant chosen by arch.
         let text = with_variants("\n[packages.agent.linux]\nfile = \"dist/install.sh\"\nentry = \"x\"\n");
         assert_eq!(problems(&text)[0].message, "`entry` is for a folder");
-        let text =
-            with_variants("\n[[packages.agent.windows]]\narch = [\"x86_64\"]\nfile = \"dist/install.sh\"\n");
-        assert!(
-            problems(&text)[0]
-                .message
-                .contains("Windows installers cannot be chosen"),
-            "{:?}",
-            problems(&text)
+        // A Linux key on a Windows variant, and a Windows one on a Linux variant.
+        let text = with_variants(
+            "\n[[packages.agent.windows]]\nos = { id = [\"debian\"] }\nfile = \"dist/install.sh\"\n",
         );
-        // A Windows folder.
-        let text = with_variants("\n[packages.agent.windows]\nfile = \"dist\"\nentry = \"install.sh\"\n");
+        let p = problems(&text);
         assert_eq!(
-            problems(&text)[0].message,
-            "a Windows installer cannot be a folder yet"
+            p[0].message,
+            "`id` and `version_id` are for Linux hosts (/etc/os-release)"
         );
+        assert!(p[0].hint.as_deref().unwrap().contains("build"), "{p:?}");
+        let text = with_variants(
+            "\n[[packages.agent.linux]]\nos = { build = \">=17763\" }\nfile = \"dist/install.sh\"\n",
+        );
+        assert_eq!(problems(&text)[0].message, "`build` is for Windows hosts");
+        // A Windows folder holding a name Windows cannot.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dist/lib")).unwrap();
+        std::fs::write(dir.path().join("dist/setup.cmd"), "exit /b 0\r\n").unwrap();
+        std::fs::write(dir.path().join("dist/lib/aux.dll"), "x").unwrap();
+        let text = with_variants("\n[packages.agent.windows]\nfile = \"dist\"\nentry = \"setup.cmd\"\n");
+        match parse(&dir.path().join("inv.toml"), text.clone()) {
+            Err(InventoryError::Invalid { problems, .. }) => {
+                assert!(
+                    problems[0].message.contains("Windows cannot hold `lib/aux.dll`"),
+                    "{problems:?}"
+                )
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        std::fs::remove_file(dir.path().join("dist/lib/aux.dll")).unwrap();
+        std::fs::write(dir.path().join("dist/lib/agent.dll"), "x").unwrap();
+        let inv = parse(&dir.path().join("inv.toml"), text).unwrap();
+        assert_eq!(
+            inv.packages["agent"].windows[0].entry.as_deref(),
+            Some("setup.cmd")
+        );
+    }
+
+    #[test]
+    fn bad_windows_requirements_say_what_to_write() {
+        let windows = |req: &str| {
+            with_variants(&format!(
+                "requires = {req}\n[packages.agent.windows]\nfile = \"dist/install.sh\"\n"
+            ))
+        };
+        let p = problems(&windows("{ os = { build = \"22H2\" } }"));
+        assert!(p[0].hint.as_deref().unwrap().contains("22621"), "{p:?}");
+        let p = problems(&windows(
+            "{ registry = { key = 'HKLM\\SOFTWARE\\Acme', value = \"On\", equals = true } }",
+        ));
+        assert!(p[0].message.contains("a number (a REG_DWORD"), "{p:?}");
+        let p = problems(&windows(
+            "{ registry = { key = 'HKCU\\Software\\Acme', value = \"On\" } }",
+        ));
+        assert_eq!(
+            p[0].message,
+            "`HKCU\\Software\\Acme` is not under a machine-wide hive"
+        );
+        let p = problems(&windows("{ command = \"a\\nb\" }"));
+        assert_eq!(p[0].message, "the required command spans lines");
+    }
+
+    #[test]
+    fn windows_requirements_and_variants_load() {
+        let text = with_variants(
+            "requires = { free_mib = 500, path = 'D:\\Apps', os = { build = \">=17763\" }, \
+             registry = { key = 'HKLM\\SOFTWARE\\VMware, Inc.\\VCM', value = \"IsLocked\", equals = 0 }, \
+             command = \"if exist C:\\\\x.lock exit /b 1\" }\n\
+             [[packages.agent.windows]]\narch = [\"aarch64\"]\nos = { build = \">=22000\" }\nfile = \"dist/install.sh\"\n\n\
+             [[packages.agent.windows]]\nfile = \"dist/install.sh\"\n",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dist")).unwrap();
+        std::fs::write(dir.path().join("dist/install.sh"), "#!/bin/sh\n").unwrap();
+        let inv = parse(&dir.path().join("inv.toml"), text).unwrap();
+        let agent = &inv.packages["agent"];
+        assert_eq!(
+            agent.requires,
+            [
+                Requirement::FreeMib {
+                    mib: 500,
+                    path: r"D:\Apps".into()
+                },
+                Requirement::Build(VersionReq::parse(">=17763").unwrap()),
+                Requirement::Registry {
+                    key: r"HKLM\SOFTWARE\VMware, Inc.\VCM".into(),
+                    value: "IsLocked".into(),
+                    equals: Some(requires::RegistryData::Number(0)),
+                    view: None,
+                },
+                Requirement::Command(r"if exist C:\x.lock exit /b 1".into()),
+            ]
+        );
+        assert_eq!(
+            agent.windows[0].when,
+            [
+                Requirement::Arch(vec!["aarch64".into()]),
+                Requirement::Build(VersionReq::parse(">=22000").unwrap())
+            ]
+        );
+        assert!(agent.windows[1].when.is_empty());
     }
 
     #[test]
@@ -1552,14 +1822,31 @@ credentials = ["deploy"]
         let text = with("{}");
         assert_eq!(problems(&text)[0].message, "requires is empty");
 
-        // Windows hosts are not asked: refused rather than silently not checked there.
-        let text = with("{ arch = [\"x86_64\"] }").replace(
-            "reboot_codes = [3010]\n",
-            "reboot_codes = [3010]\nwindows = { file = \"dist/install.sh\" }\n",
-        );
+        // A package for both: arch and free space hold on both, a command cannot.
+        let both = |req: &str| {
+            with(req).replace(
+                "reboot_codes = [3010]\n",
+                "reboot_codes = [3010]\nwindows = { file = \"dist/install.sh\" }\n",
+            )
+        };
+        let text = both("{ arch = [\"x86_64\"], free_mib = 10 }");
+        parse(Path::new("inv.toml"), text)
+            .map(|_| ())
+            .unwrap_or_else(|e| {
+                assert!(!e.to_string().contains("requires"), "{e}");
+            });
+        let text = both("{ command = \"true\" }");
         let p = problems(&text);
-        assert_eq!(p[0].message, "requirements are checked on Linux hosts only");
-        assert_eq!(line_col(&text, &p[0]), (16, 12));
+        assert_eq!(
+            p[0].message,
+            "one command cannot be required on Linux and Windows"
+        );
+        assert_eq!(line_col(&text, &p[0]), (16, 24));
+        // A Windows-only key on a Linux package.
+        let text = with("{ registry = { key = 'HKLM\\SOFTWARE\\Acme', value = \"Locked\" } }");
+        let p = problems(&text);
+        assert_eq!(p[0].message, "a registry requirement is for Windows hosts");
+        assert_eq!(p[0].label, "this package installs on Linux");
     }
 
     #[test]

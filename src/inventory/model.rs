@@ -150,6 +150,53 @@ pub struct RawRequires {
     pub arch: Option<Spanned<Vec<String>>>,
     pub os: Option<Spanned<RawOsRequires>>,
     pub command: Option<Spanned<String>>,
+    /// Windows: `registry = { key = 'HKLM\…', value = "IsLocked", equals = 0 }`.
+    pub registry: Option<Spanned<RawRegistryRequires>>,
+}
+
+/// A registry value a Windows host must have (and hold, with `equals`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistryRequires {
+    pub key: Spanned<String>,
+    pub value: Spanned<String>,
+    pub equals: Option<Spanned<RawRegistryData>>,
+    pub view: Option<Spanned<i64>>,
+}
+
+/// `equals = 0` or `equals = "yes"`.
+#[derive(Debug)]
+pub enum RawRegistryData {
+    Number(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawRegistryData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RawRegistryData;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number (a REG_DWORD or REG_QWORD: equals = 0) or a string (equals = \"yes\")")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawRegistryData, E> {
+                Ok(RawRegistryData::Number(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawRegistryData, E> {
+                i64::try_from(v)
+                    .map(RawRegistryData::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawRegistryData, E> {
+                Ok(RawRegistryData::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +204,8 @@ pub struct RawRequires {
 pub struct RawOsRequires {
     pub id: Option<Spanned<Vec<String>>>,
     pub version_id: Option<Spanned<String>>,
+    /// Windows: `build = ">=17763"` (CurrentBuildNumber, `.UBR` when written).
+    pub build: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::outcome::Unmet;
 
+/// Where `free_mib` is measured on Windows unless `path` says otherwise: the drive
+/// Windows is on, which holds ADMIN$ (the staging place) and Program Files.
+pub const SYSTEM_DRIVE: &str = "%SystemDrive%\\";
+
+/// `C:`, `D:\\` or `D:\\Apps`: a path on a drive, which `dir` can be given quoted.
+pub fn windows_drive_path(text: &str) -> bool {
+    let mut chars = text.chars();
+    let letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest: String = chars.collect();
+    letter
+        && rest.starts_with(':')
+        && (rest.len() == 1 || rest[1..].starts_with('\\'))
+        && !rest.contains(['"', '%', '/', '\n', '\r', '\0', '<', '>', '|', '*', '?'])
+        && !rest[1..].contains(':')
+}
+
 /// One condition a host must meet; all of a package's must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
@@ -21,8 +37,70 @@ pub enum Requirement {
         ids: Vec<String>,
         version: Option<VersionReq>,
     },
-    /// A POSIX sh command that must exit 0.
+    /// A POSIX sh command (Linux) or a batch line run by cmd as SYSTEM (Windows)
+    /// that must exit 0.
     Command(String),
+    /// Windows: the build (`CurrentBuildNumber`, with `.UBR` when written with a
+    /// dot) compares.
+    Build(VersionReq),
+    /// Windows: a registry value exists and, when `equals` is given, holds it.
+    Registry {
+        key: String,
+        value: String,
+        equals: Option<RegistryData>,
+        /// `None` reads the native view.
+        view: Option<crate::transport::RegistryView>,
+    },
+}
+
+/// What a registry requirement compares a value with: a number compares as a
+/// number (REG_DWORD and REG_QWORD, which `reg query` prints in hex, or text that
+/// reads as one), text as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryData {
+    Number(i64),
+    Text(String),
+}
+
+impl fmt::Display for RegistryData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryData::Number(n) => write!(f, "{n}"),
+            RegistryData::Text(t) => write!(f, "\"{t}\""),
+        }
+    }
+}
+
+impl RegistryData {
+    /// Whether `reg query`'s data of type `kind` (`REG_DWORD`, `REG_SZ`, …) holds it.
+    pub fn holds(&self, kind: &str, data: &str) -> bool {
+        match self {
+            RegistryData::Text(text) => data == text,
+            RegistryData::Number(n) => registry_number(kind, data) == Some(*n),
+        }
+    }
+}
+
+/// `reg query` prints REG_DWORD and REG_QWORD as `0x1f`; text may hold a decimal.
+fn registry_number(kind: &str, data: &str) -> Option<i64> {
+    let data = data.trim();
+    match (kind, data.strip_prefix("0x").or_else(|| data.strip_prefix("0X"))) {
+        ("REG_DWORD" | "REG_QWORD" | "REG_DWORD_BIG_ENDIAN", Some(hex)) => {
+            // A REG_DWORD is unsigned: 0xffffffff is 4294967295, never -1.
+            u64::from_str_radix(hex, 16)
+                .ok()
+                .and_then(|n| i64::try_from(n).ok())
+        }
+        (_, Some(_)) => None,
+        (_, None) => data.parse().ok(),
+    }
+}
+
+/// A registry value as the host answered: absent, or its type and data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAnswer {
+    Absent,
+    Found { kind: String, data: String },
 }
 
 /// `>=12`, `=22.04`, `<3`: an operator and a dotted number.
@@ -110,6 +188,16 @@ impl VersionReq {
     }
 }
 
+impl VersionReq {
+    /// Like [`VersionReq::matches`], comparing only as many parts as the requirement
+    /// has: `=17763` holds on build 17763.5329, `>=17763.5000` looks at the UBR too.
+    pub fn matches_as_written(&self, host: &str) -> Option<bool> {
+        let parts = self.version.split('.').count();
+        let host: Vec<&str> = host.split('.').take(parts).collect();
+        self.matches(&host.join("."))
+    }
+}
+
 fn dotted(text: &str) -> Option<Vec<u64>> {
     if text.is_empty() {
         return None;
@@ -141,11 +229,18 @@ pub struct HostAnswers {
     /// The required command's exit status; `None` when none was reported (a syntax
     /// error stops `/bin/sh -s` before the line, or a signal ended the command).
     pub command_exit: Option<i32>,
+    /// Windows: `CurrentBuildNumber`, with `.UBR` when the host has one (`17763.5329`).
+    pub build: Option<String>,
+    /// Windows: the required registry value, when one was asked.
+    pub registry: Option<RegistryAnswer>,
 }
 
 impl HostAnswers {
     /// `debian 12`, `arch` (no VERSION_ID), or `None` when the host did not say.
     pub fn os_release(&self) -> Option<String> {
+        if let Some(build) = &self.build {
+            return Some(format!("build {build}"));
+        }
         let id = self.os_id.clone()?;
         Some(match &self.os_version {
             Some(v) => format!("{id} {v}"),
@@ -165,6 +260,10 @@ pub fn facts_for<'a>(whens: impl IntoIterator<Item = &'a [Requirement]>) -> Vec<
                 ids: Vec::new(),
                 version: None,
             },
+            Requirement::Build(_) => Requirement::Build(VersionReq {
+                op: Cmp::Ge,
+                version: "0".into(),
+            }),
             _ => continue,
         };
         if !asked.contains(&fact) {
@@ -240,6 +339,42 @@ fn unmet(req: &Requirement, host: &HostAnswers) -> Option<Unmet> {
             };
             Some(Unmet::Os { wanted, host })
         }
+        Requirement::Build(req) => {
+            let wanted = format!("Windows build {req}");
+            let Some(build) = &host.build else {
+                return unknown(wanted);
+            };
+            match req.matches_as_written(build) {
+                Some(true) => None,
+                _ => Some(Unmet::Os {
+                    wanted,
+                    host: format!("build {build}"),
+                }),
+            }
+        }
+        Requirement::Registry {
+            key, value, equals, ..
+        } => {
+            let found = match &host.registry {
+                None => return unknown(format!("registry {key}\\{value}")),
+                Some(RegistryAnswer::Absent) => None,
+                Some(RegistryAnswer::Found { kind, data }) => Some((kind, data)),
+            };
+            let holds = match (equals, found) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(wanted), Some((kind, data))) => wanted.holds(kind, data),
+            };
+            match holds {
+                true => None,
+                false => Some(Unmet::Registry {
+                    key: key.clone(),
+                    value: value.clone(),
+                    wanted: equals.as_ref().map(ToString::to_string),
+                    found: found.map(|(_, data)| data.clone()),
+                }),
+            }
+        }
         Requirement::Command(command) => match host.command_exit {
             Some(0) => None,
             exit => Some(Unmet::Command {
@@ -262,6 +397,7 @@ mod tests {
             os_version: Some("22.04".into()),
             free_kib: Some(120 * 1024 + 5),
             command_exit: Some(1),
+            ..HostAnswers::default()
         };
         let arch = Requirement::Arch(vec!["x86_64".into()]);
         assert_eq!(

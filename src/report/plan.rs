@@ -201,10 +201,13 @@ fn variant_steps(
     install: &InstallPlan,
     sudo: bool,
 ) -> String {
-    let mut out = vec![
-        "ask the host its arch and os (uname -m, /etc/os-release); the first variant that fits runs, none fitting: skip"
-            .to_string(),
-    ];
+    let asked = match host.target.os {
+        crate::inventory::Os::Linux => "uname -m, /etc/os-release",
+        crate::inventory::Os::Windows => "PROCESSOR_ARCHITECTURE and build, as SYSTEM",
+    };
+    let mut out = vec![format!(
+        "ask the host its arch and os ({asked}); the first variant that fits runs, none fitting: skip"
+    )];
     for alternative in &install.alternatives {
         let when: Vec<String> = alternative
             .when

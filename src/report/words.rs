@@ -154,6 +154,21 @@ pub fn unmet_reason(unmet: &Unmet) -> String {
         Unmet::Command { command, exit: None } => {
             format!("requirement `{command}` not met (no exit status: a syntax error, or ended by a signal)")
         }
+        Unmet::Registry {
+            key,
+            value,
+            wanted,
+            found,
+        } => {
+            let wanted = match wanted {
+                Some(w) => format!("registry {key}\\{value} = {w}"),
+                None => format!("registry {key}\\{value}"),
+            };
+            match found {
+                Some(data) => format!("requires {wanted}, host has {data}"),
+                None => format!("requires {wanted}, host has no such value"),
+            }
+        }
         Unmet::Unknown { what } => format!("requires {what}, host did not tell"),
     }
 }
@@ -165,6 +180,13 @@ pub fn requirement(req: &Requirement) -> String {
         Requirement::Arch(list) => format!("arch {}", list.join(" or ")),
         Requirement::Os { ids, version } => os_wanted(ids, version.as_ref()),
         Requirement::Command(command) => format!("`{command}` exits 0"),
+        Requirement::Build(req) => format!("Windows build {req}"),
+        Requirement::Registry {
+            key, value, equals, ..
+        } => match equals {
+            Some(wanted) => format!("registry {key}\\{value} = {wanted}"),
+            None => format!("registry {key}\\{value}"),
+        },
     }
 }
 

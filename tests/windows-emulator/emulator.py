@@ -52,6 +52,17 @@ is appended to ROOT/argv.jsonl). The "blocked" mode starts services and tasks bu
 runs nothing, as when antivirus or EDR blocks them; EMULATOR_SHUTDOWN_EXIT=N makes
 `shutdown` fail with N.
 
+The host's facts, as pushinst's requirement check reads them as SYSTEM: the
+wrapper's %PROCESSOR_ARCHITECTURE% (only the service-run wrapper has it, as only
+SYSTEM's environment is asked), `reg query` of CurrentBuildNumber and UBR under
+HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion, `fsutil volume diskfree` (the
+free bytes of the file system holding ROOT, unless told). Each is read from
+ROOT/facts.json at every run ({"arch": "ARM64", "build": 17763, "ubr": 5329,
+"free_mib": 100}), so a test may change one host's; missing keys come from
+EMULATOR_ARCH, EMULATOR_BUILD, EMULATOR_UBR, EMULATOR_FREE_MIB, then AMD64, 20348,
+2700 and the real free space. ROOT/registry.json values are REG_SZ text, or
+{"type": "REG_DWORD", "data": 0} for another type (printed as reg prints it).
+
 usage: emulator.py ADDR:PORT ROOT PASSWORD [--mode MODE]
 """
 
@@ -307,6 +318,26 @@ def run_service(host, binary):
 OEM_CODE_PAGE = "cp850"
 
 
+def facts(host):
+    """This host's facts: ROOT/facts.json, then the EMULATOR_* environment, then
+    defaults (the free space is the real one of the file system holding ROOT)."""
+    try:
+        with open(os.path.join(host.root, "facts.json")) as f:
+            told = json.load(f)
+    except OSError:
+        told = {}
+    stat = os.statvfs(host.root)
+    free = stat.f_bavail * stat.f_frsize
+    if "free_mib" in told or os.environ.get("EMULATOR_FREE_MIB"):
+        free = int(told.get("free_mib", os.environ.get("EMULATOR_FREE_MIB", "0"))) * 1024 * 1024
+    return {
+        "arch": str(told.get("arch", os.environ.get("EMULATOR_ARCH", "AMD64"))),
+        "build": int(told.get("build", os.environ.get("EMULATOR_BUILD", "20348"))),
+        "ubr": int(told.get("ubr", os.environ.get("EMULATOR_UBR", "2700"))),
+        "free": free,
+    }
+
+
 def expand_percent(line, variables):
     """cmd's percent expansion of one batch line (phase 1): `%%` is one `%`,
     `%NAME%` the variable or nothing, `%0`..`%9` and `%*` the (absent) arguments,
@@ -349,7 +380,8 @@ def interpret(host, script):
         return
     for raw_line in data.split(b"\r\n"):
         variables = {"~dp0": here + os.sep, "ERRORLEVEL": str(errorlevel),
-                     "COMSPEC": "C:\\Windows\\system32\\cmd.exe", "SYSTEMROOT": "C:\\Windows"}
+                     "COMSPEC": "C:\\Windows\\system32\\cmd.exe", "SYSTEMROOT": "C:\\Windows",
+                     "SYSTEMDRIVE": "C:", "PROCESSOR_ARCHITECTURE": facts(host)["arch"]}
         line = expand_percent(raw_line.decode(code_page, errors="replace"), variables)
         if line in ("", "@echo off") or line.startswith("cd /d "):
             continue
@@ -454,6 +486,8 @@ def run_command(host, command, here, log=None):
     ROOT/registry.json; `shutdown` is recorded (and fails with EMULATOR_SHUTDOWN_EXIT
     when set); anything else goes to /bin/sh."""
     host.log("RUN %s" % command)
+    if command.startswith("(") and command.endswith(")"):
+        return run_block(host, command[1:-1], here, log)
     argv = command_line_to_argv(command)
     msi_log = None
     if argv[:2] == ["msiexec", "/i"] and len(argv) >= 3:
@@ -465,6 +499,14 @@ def run_command(host, command, here, log=None):
         return reg_query(host, argv, log)
     if argv[:1] == ["shutdown"]:
         return shutdown(host, command, argv)
+    if [a.lower() for a in argv[:3]] == ["fsutil", "volume", "diskfree"] and len(argv) == 4:
+        return diskfree(host, argv[3], log)
+    if argv[:3] == ["cmd", "/d", "/c"] and len(argv) == 4 and argv[3].lower().endswith(".cmd"):
+        # The required command's batch file, in a cmd of its own: its exit code.
+        program = argv[3]
+        if not os.path.isfile(program):
+            return 1
+        return run_batch(program, here, log, dict(os.environ, PUSHINST_EMULATOR_ROOT=host.root))
     program = os.path.join(here, argv[0].replace("\\", "/")) if argv else ""
     exit_file = os.path.join(here, ".exit-code")
     env = dict(os.environ, PUSHINST_EMULATOR_ROOT=host.root, PUSHINST_EXIT_FILE=exit_file)
@@ -493,6 +535,56 @@ def run_command(host, command, here, log=None):
         with open(msi_log, "wb") as f:
             f.write(b"\xff\xfe" + text.encode("utf-16-le"))
     return code
+
+
+def split_block(body):
+    """`a & b & c` -> [a, b, c], `&` inside double quotes kept."""
+    parts, current, quoted, i = [], [], False, 0
+    while i < len(body):
+        c = body[i]
+        if c == '"':
+            quoted = not quoted
+        if not quoted and body.startswith(" & ", i):
+            parts.append("".join(current))
+            current = []
+            i += 3
+            continue
+        current.append(c)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def run_block(host, body, here, log):
+    """`(a & b & c)`: each command in turn, all output to the block's log; the exit
+    code is the last one's. `echo TEXT` prints TEXT; `>nul 2>&1` discards output."""
+    code = 0
+    for part in split_block(body):
+        part = part.strip()
+        quiet = part.endswith(" >nul 2>&1")
+        if quiet:
+            part = part[:-len(" >nul 2>&1")]
+        out = None if quiet else log
+        if part.startswith("echo "):
+            if out:
+                out.write((part[5:] + "\r\n").encode("utf-8"))
+            code = 0
+            continue
+        code = run_command(host, part, here, out)
+    return code
+
+
+def diskfree(host, volume, log):
+    """`fsutil volume diskfree C:` as Windows 10 1903 and later print it."""
+    free = facts(host)["free"]
+    if log:
+        total = max(free, 255 * 1024 ** 3)
+        log.write(("Total free bytes                : %s (%.1f GB)\r\n"
+                   "Total bytes                     : %s (%.1f GB)\r\n"
+                   "Total quota free bytes          : %s (%.1f GB)\r\n" % (
+                       "{:,}".format(free), free / 1024 ** 3, "{:,}".format(total), total / 1024 ** 3,
+                       "{:,}".format(free), free / 1024 ** 3)).encode())
+    return 0
 
 
 def run_batch(program, here, log, env, args=()):
@@ -540,13 +632,25 @@ def reg_query(host, argv, log):
             registry = json.load(f)
     except OSError:
         registry = {}
+    told = facts(host)
+    current = registry.setdefault("HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", {})
+    current.setdefault("CurrentBuildNumber", str(told["build"]))
+    current.setdefault("UBR", {"type": "REG_DWORD", "data": told["ubr"]})
     if len(args) == 3 and args[1].lower() == "/v":
         key, value = args[0], args[2]
         if view and view.lower() == "/reg:32":
             key = re.sub(r"^(HKLM|HKEY_LOCAL_MACHINE)\\Software\\", r"\1\\Software\\WOW6432Node\\", key, flags=re.I)
-        if value in registry.get(key, {}):
+        # Windows' registry ignores case in key and value names.
+        values = next((v for k, v in registry.items() if k.lower() == key.lower()), {})
+        name = next((n for n in values if n.lower() == value.lower()), None)
+        if name is not None:
+            kind, data = "REG_SZ", values[name]
+            if isinstance(data, dict):
+                kind, data = data["type"], data["data"]
+            if kind in ("REG_DWORD", "REG_QWORD"):
+                data = "0x%x" % int(data)
             if log:
-                log.write(("\r\n%s\r\n    %s    REG_SZ    %s\r\n\r\n" % (key, value, registry[key][value])).encode())
+                log.write(("\r\n%s\r\n    %s    %s    %s\r\n\r\n" % (key, name, kind, data)).encode())
             return 0
     if log:
         log.write(b"ERROR: The system was unable to find the specified registry key or value.\r\n")

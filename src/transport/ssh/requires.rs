@@ -28,6 +28,8 @@ pub(super) fn script(requires: &[Requirement]) -> String {
             Requirement::Command(command) => s.push_str(&format!(
                 "(\n{command}\n) </dev/null >/dev/null 2>&1\necho \"command_exit=$?\"\n"
             )),
+            // Refused at load on a Linux installer.
+            Requirement::Build(_) | Requirement::Registry { .. } => {}
         }
     }
     s
@@ -43,6 +45,7 @@ pub(super) fn answers(text: &str) -> HostAnswers {
         os_version: value(text, "os_version"),
         free_kib: value(text, "free_kib").and_then(|v| v.parse().ok()),
         command_exit: value(text, "command_exit").and_then(|v| v.parse().ok()),
+        ..HostAnswers::default()
     }
 }
 

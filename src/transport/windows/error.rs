@@ -213,6 +213,12 @@ pub enum WindowsError {
     )]
     DetectNoExitCode { timeout: Duration },
     #[error(
+        "no answer from the requirement check after {}: the service started, but the check (or the \
+         required command) never finished or never ran (blocked by an antivirus or EDR?)",
+        humantime::format_duration(*.timeout)
+    )]
+    FactsNoExitCode { timeout: Duration },
+    #[error(
         "no exit code after {}: the service started, but the installer never finished or never ran \
          (blocked by an antivirus or EDR?); it may still be running on the host",
         humantime::format_duration(*.timeout)
@@ -270,6 +276,7 @@ impl WindowsError {
             | WindowsError::TaskDelete { .. }
             | WindowsError::ReadResult { .. }
             | WindowsError::DetectNoExitCode { .. }
+            | WindowsError::FactsNoExitCode { .. }
             // Nothing ran: the installer was never attempted.
             | WindowsError::NeverStarted { .. }
             | WindowsError::RebootRefused { .. }

@@ -51,6 +51,8 @@ pub(super) async fn ensure_dir(conn: &mut WindowsConnection, dir: &str) -> Resul
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
     Detect,
+    /// The host's facts for `requires` and variants (see `facts.rs`).
+    Facts,
     Install,
     Reboot,
 }
@@ -60,6 +62,7 @@ impl Purpose {
     fn name(self) -> &'static str {
         match self {
             Purpose::Detect => "pushinst-detect",
+            Purpose::Facts => "pushinst-facts",
             Purpose::Install => "pushinst",
             Purpose::Reboot => "pushinst-reboot",
         }
@@ -70,6 +73,15 @@ impl Purpose {
     fn service(self, conn: &WindowsConnection) -> Option<String> {
         match self {
             Purpose::Detect => conn.services.first().cloned(),
+            // The detect's service when a package is prepared (deploy); one of its
+            // own for `check`, which asks before any package is.
+            Purpose::Facts => conn.services.first().cloned().or_else(|| {
+                let prefix = match conn.options.method {
+                    ExecMethod::Service => "",
+                    ExecMethod::Task => "\\",
+                };
+                Some(format!("{prefix}pushinst-{}-f", super::hex(&conn.tag[..8])))
+            }),
             Purpose::Install => conn.services.get(1).cloned(),
             Purpose::Reboot => {
                 let prefix = match conn.options.method {
@@ -91,8 +103,28 @@ pub(super) async fn run(
 ) -> Result<ExecOutput, WindowsError> {
     let name = purpose.name();
     let dir = conn.staged.clone().ok_or(WindowsError::NotPrepared)?;
+    let fresh = !conn.created;
     ensure_dir(conn, &dir).await?;
     let tree = conn.admin_share().await?;
+    // A wrapper may run twice in one directory (the facts for the variants, then for
+    // the requirements; detect again after an uninstall): the last run's exit code
+    // must not pass for this one's. A directory made just now holds nothing.
+    for old in ["rc", "started"].into_iter().filter(|_| !fresh) {
+        match conn
+            .session
+            .delete(&tree, &format!(r"{dir}\{name}.{old}"), false)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.status().is_some_and(status::is_missing) => {}
+            Err(e) => {
+                return Err(smb_failure(e, |source| WindowsError::Cleanup {
+                    path: format!(r"{dir}\{name}.{old}"),
+                    source,
+                }));
+            }
+        }
+    }
     let script = format!(r"{dir}\{name}.cmd");
     let open = Open {
         path: &script,
@@ -373,6 +405,7 @@ async fn wait_for_code(conn: &mut WindowsConnection, wait: &Wait) -> Result<i32,
             return Err(match wait.purpose {
                 Purpose::Install | Purpose::Reboot => WindowsError::NoExitCode { timeout },
                 Purpose::Detect => WindowsError::DetectNoExitCode { timeout },
+                Purpose::Facts => WindowsError::FactsNoExitCode { timeout },
             });
         }
         tokio::time::sleep(conn.options.poll).await;

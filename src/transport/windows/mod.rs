@@ -6,6 +6,7 @@
 
 mod error;
 mod exec;
+mod facts;
 mod pipe;
 mod registry;
 pub mod rpc;
@@ -18,6 +19,10 @@ use std::time::Duration;
 pub use error::WindowsError;
 use error::{SMB_REFUSED, smb_failure};
 use smb::{Account, Open, Protection, Session, SmbError, access, disposition, options, status};
+
+use crate::inventory::Requirement;
+use crate::inventory::requires::{HostAnswers, SYSTEM_DRIVE};
+use crate::outcome::Unmet;
 
 use super::{
     Artefact, ArtefactKind, AuthMethod, AuthOutcome, BoxFuture, Connection, Connector, Credential, Detect,
@@ -193,6 +198,98 @@ impl WindowsConnection {
         Ok(())
     }
 
+    /// The host's answers for `asked`, in one wrapper run as SYSTEM. In a prepared
+    /// package's directory with its detect service (deploy); otherwise (`check`,
+    /// which asks before any package is prepared) in a directory and with a
+    /// service of its own, both removed again before it returns.
+    async fn facts(&mut self, asked: &[Requirement]) -> Result<HostAnswers, WindowsError> {
+        let own = self.staged.is_none();
+        if own {
+            self.staged = Some(format!("pushinst-{}-f", hex(&self.tag)));
+            self.created = false;
+        }
+        let asked_here = self.run_facts(asked).await;
+        if !own {
+            return asked_here;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let deleted = match self.options.method {
+            ExecMethod::Service => exec::delete_services(self, &pending).await,
+            ExecMethod::Task => exec::delete_tasks(self, &pending).await,
+        };
+        let removed = match (self.created, self.staged.take()) {
+            (true, Some(dir)) => self.remove_dir(&dir).await,
+            _ => Ok(()),
+        };
+        self.created = false;
+        let answers = asked_here?;
+        deleted?;
+        removed?;
+        Ok(answers)
+    }
+
+    async fn run_facts(&mut self, asked: &[Requirement]) -> Result<HostAnswers, WindowsError> {
+        let command = facts::command(asked)?;
+        let required = asked.iter().find_map(|r| match r {
+            Requirement::Command(command) => Some(command),
+            _ => None,
+        });
+        if let Some(required) = required {
+            let dir = self.staged.clone().ok_or(WindowsError::NotPrepared)?;
+            exec::ensure_dir(self, &dir).await?;
+            let tree = self.admin_share().await?;
+            let file = facts::command_file(required);
+            self.upload(&tree, &format!(r"{dir}\{}", facts::COMMAND_FILE), file.as_bytes())
+                .await?;
+        }
+        let out = exec::run(self, exec::Purpose::Facts, &command, Duration::from_secs(120)).await?;
+        let exit = match out.exit {
+            super::RemoteExit::Code(code) => code,
+            super::RemoteExit::Signal(_) => -1,
+        };
+        Ok(facts::answers(&out.output.text(), asked, exit))
+    }
+
+    /// Create `parent` (`lib\x`) and every directory above it in the staging
+    /// directory, each once: new, inside the directory only SYSTEM and
+    /// Administrators can touch, whose protection they inherit.
+    async fn make_dirs(
+        &mut self,
+        tree: &smb::Tree,
+        dir: &str,
+        parent: &str,
+        made: &mut Vec<String>,
+    ) -> Result<(), WindowsError> {
+        let mut path = String::new();
+        for part in parent.split('\\') {
+            if !path.is_empty() {
+                path.push('\\');
+            }
+            path.push_str(part);
+            if made.iter().any(|m| m.eq_ignore_ascii_case(&path)) {
+                continue;
+            }
+            let full = format!(r"{dir}\{path}");
+            let open = Open {
+                path: &full,
+                access: access::READ_ATTRIBUTES,
+                disposition: disposition::CREATE,
+                options: options::DIRECTORY,
+                descriptor: None,
+            };
+            let failed = |e: SmbError| {
+                smb_failure(e, |source| WindowsError::Upload {
+                    path: full.clone(),
+                    source,
+                })
+            };
+            let handle = self.session.create(tree, &open).await.map_err(failed)?;
+            self.session.close(tree, handle).await.map_err(failed)?;
+            made.push(path.clone());
+        }
+        Ok(())
+    }
+
     /// Remove the staging directory with everything in it, including what the
     /// installer unpacked there: files first, then directories, deepest last.
     async fn remove_dir(&mut self, dir: &str) -> Result<(), WindowsError> {
@@ -321,6 +418,34 @@ impl Connection for WindowsConnection {
         })
     }
 
+    fn requires<'a>(
+        &'a mut self,
+        requires: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<Option<Unmet>, TransportError>> {
+        Box::pin(async move {
+            // Free space is measured on a drive: a package for both systems says `/`.
+            let requires: Vec<Requirement> = requires
+                .iter()
+                .map(|r| match r {
+                    Requirement::FreeMib { mib, path } => Requirement::FreeMib {
+                        mib: *mib,
+                        path: facts::free_path(path),
+                    },
+                    other => other.clone(),
+                })
+                .collect();
+            let answers = self.facts(&requires).await?;
+            Ok(crate::inventory::requires::evaluate(&requires, &answers))
+        })
+    }
+
+    fn answers<'a>(
+        &'a mut self,
+        asked: &'a [Requirement],
+    ) -> BoxFuture<'a, Result<HostAnswers, TransportError>> {
+        Box::pin(async move { Ok(self.facts(asked).await?) })
+    }
+
     fn prepare(&mut self, _package: &str) -> Vec<Artefact> {
         // Directly in C:\Windows, where only administrators may create anything,
         // and never in C:\Windows\Temp, where every local user can.
@@ -355,8 +480,14 @@ impl Connection for WindowsConnection {
             let dir = self.staged.clone().ok_or(WindowsError::NotPrepared)?;
             exec::ensure_dir(self, &dir).await?;
             let tree = self.admin_share().await?;
+            // A folder's files come sorted, each directory before what is in it.
+            let mut made: Vec<String> = Vec::new();
             for payload in payloads {
-                self.upload(&tree, &format!(r"{dir}\{}", payload.file_name), &payload.data)
+                let relative = payload.file_name.replace('/', "\\");
+                if let Some((parent, _)) = relative.rsplit_once('\\') {
+                    self.make_dirs(&tree, &dir, parent, &mut made).await?;
+                }
+                self.upload(&tree, &format!(r"{dir}\{relative}"), &payload.data)
                     .await?;
             }
             Ok(())
@@ -365,7 +496,9 @@ impl Connection for WindowsConnection {
 
     fn execute<'a>(&'a mut self, install: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let command = wrapper::install_command(&install.program, &install.args)?;
+            // A folder's entry is named with `/`, which cmd would read as a switch.
+            let program = install.program.replace('/', "\\");
+            let command = wrapper::install_command(&program, &install.args)?;
             Ok(exec::run(self, exec::Purpose::Install, &command, install.timeout).await?)
         })
     }
@@ -432,11 +565,24 @@ impl Connection for WindowsConnection {
             if self.options.method == ExecMethod::Service {
                 exec::scm_opens(self).await?;
             }
-            // The architecture would take a command run as SYSTEM (a service):
-            // left unknown rather than create one for a fact.
+            // The facts, as deploy learns them: one wrapper run as SYSTEM.
+            let asked = [
+                Requirement::Arch(Vec::new()),
+                Requirement::Build(crate::inventory::VersionReq {
+                    op: crate::inventory::requires::Cmp::Ge,
+                    version: "0".into(),
+                }),
+                Requirement::FreeMib {
+                    mib: 0,
+                    path: SYSTEM_DRIVE.to_string(),
+                },
+            ];
+            let answers = self.facts(&asked).await?;
             Ok(super::HostFacts {
                 os: Some("windows".to_string()),
-                ..super::HostFacts::default()
+                arch: answers.arch,
+                os_release: answers.build.map(|b| format!("build {b}")),
+                free_kib: answers.free_kib,
             })
         })
     }
@@ -465,6 +611,44 @@ impl Connection for WindowsConnection {
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move { self.session.logoff().await })
+    }
+}
+
+/// For [`crate::fuzzing`]: the parsers of what a Windows host prints.
+pub mod fuzz {
+    use crate::inventory::Requirement;
+    use crate::inventory::requires::{RegistryData, evaluate};
+
+    /// The facts wrapper's output, read back as every requirement asks it, and judged.
+    pub fn facts(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let asked = [
+            Requirement::Arch(vec!["x86_64".into()]),
+            Requirement::Build(crate::inventory::VersionReq {
+                op: crate::inventory::requires::Cmp::Ge,
+                version: "17763.5329".into(),
+            }),
+            Requirement::FreeMib {
+                mib: 500,
+                path: crate::inventory::requires::SYSTEM_DRIVE.into(),
+            },
+            Requirement::Registry {
+                key: r"HKLM\SOFTWARE\Acme".into(),
+                value: "IsLocked".into(),
+                equals: Some(RegistryData::Number(0)),
+                view: None,
+            },
+            Requirement::Command("exit /b 0".into()),
+        ];
+        let answers = super::facts::answers(&text, &asked, 0);
+        let _ = evaluate(&asked, &answers);
+        let text_equals = [Requirement::Registry {
+            key: r"HKLM\SOFTWARE\Acme".into(),
+            value: "IsLocked".into(),
+            equals: Some(RegistryData::Text("yes".into())),
+            view: None,
+        }];
+        let _ = evaluate(&text_equals, &answers);
     }
 }
 

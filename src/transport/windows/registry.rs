@@ -6,6 +6,11 @@ use std::cmp::Ordering;
 /// The data of `value` in `reg query` output (`    Version    REG_SZ    7.2.1`).
 /// reg separates name, type and data by four spaces; a name may hold spaces itself.
 pub fn data(output: &str, value: &str) -> Option<String> {
+    typed(output, value).map(|(_, data)| data)
+}
+
+/// The type (`REG_DWORD`) and data (`0x1`) of `value` in `reg query` output.
+pub fn typed(output: &str, value: &str) -> Option<(String, String)> {
     output.lines().find_map(|line| {
         let rest = line.strip_prefix("    ")?;
         let (name, typed) = rest.split_once("    REG_")?;
@@ -13,8 +18,8 @@ pub fn data(output: &str, value: &str) -> Option<String> {
             return None;
         }
         // An empty value has a type and no data.
-        let data = typed.split_once("    ").map_or("", |(_, data)| data);
-        Some(data.trim_end().to_string())
+        let (kind, data) = typed.split_once("    ").unwrap_or((typed, ""));
+        Some((format!("REG_{}", kind.trim_end()), data.trim_end().to_string()))
     })
 }
 
