@@ -32,6 +32,7 @@ domain and target name seen, for the tests to check.
 
 import hmac
 import os
+import random
 import struct
 import time
 
@@ -39,11 +40,18 @@ from Cryptodome.Cipher import ARC4
 from impacket import ntlm
 from impacket import smb3structs as smb2
 from impacket.dcerpc.v5 import rpcrt
-from impacket.spnego import SPNEGO_NegTokenInit, SPNEGO_NegTokenResp
+from impacket.spnego import SPNEGO_NegTokenInit, SPNEGO_NegTokenResp, TypesMech
+
+import krbauth
 
 STATUS_SUCCESS = 0
 STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_LOGON_FAILURE = 0xC000006D
+STATUS_NTLM_BLOCKED = 0xC0000418
+STATUS_TIME_DIFFERENCE_AT_DC = 0xC0000133
+
+RPC_C_AUTHN_GSS_NEGOTIATE = 9
+RPC_C_AUTHN_GSS_KERBEROS = 16
 
 RPC_C_AUTHN_WINNT = 10
 RPC_C_AUTHN_LEVEL_PKT_PRIVACY = 6
@@ -94,6 +102,8 @@ class Knobs:
         self.hardening = os.environ.get("EMULATOR_TARGET_NAME_HARDENING", "") not in ("", "0")
         self.target_name = "cifs/" + listen_address
         self.bad_signature = os.environ.get("EMULATOR_RPC_BAD_SIGNATURE", "") not in ("", "0")
+        self.kerberos = krbauth.from_environment()
+        self.ntlm_disabled = os.environ.get("EMULATOR_NTLM", "") == "disabled"
 
 
 class Outcome:
@@ -117,6 +127,9 @@ def verify_authenticate(knobs, negotiate_raw, challenge_raw, server_challenge, a
     pairs = av_pairs(nt[16 + 28:]) if len(nt) >= 16 + 28 else {}
     target = pairs.get(AV_TARGET_NAME, b"").decode("utf-16le", "replace")
     seen = dict(user=user, domain=domain, target=target)
+    if knobs.ntlm_disabled:
+        # As a domain under "Restrict NTLM: Deny all" (Samba: ntlm auth = disabled).
+        return Outcome(STATUS_NTLM_BLOCKED, "NTLM disabled", **seen)
     injected = knobs.statuses.get(user.lower())
     if injected is not None:
         return Outcome(injected, "injected status 0x%08X" % injected, **seen)
@@ -426,6 +439,64 @@ def ntlm_token(blob):
         return None
 
 
+def kerberos_token(blob):
+    """(AP-REQ, the mech OID the client named) when a SESSION_SETUP's security
+    blob carries a Kerberos AP-REQ (SPNEGO NegTokenInit or a bare GSS token)."""
+    try:
+        if blob[:1] == b"\x60" and krbauth.gss_unframe(blob) is not None \
+                and krbauth.gss_unframe(blob)[0] in (krbauth.OID_KRB5_DER, krbauth.OID_MS_KRB5_DER):
+            found = krbauth.ap_req_of(blob)
+            return (found[0], None) if found else None
+        if blob[:1] != b"\x60":
+            return None
+        init = SPNEGO_NegTokenInit(blob)
+        found = krbauth.ap_req_of(init["MechToken"])
+        if found is None:
+            return None
+        mechs = init["MechTypes"]
+        return found[0], mechs[0] if mechs else None
+    except Exception:
+        return None
+
+
+def kerberos_logon(connId, smbServer, kerberos, log, knobs):
+    """A one-leg Kerberos SESSION_SETUP (MS-SMB2 3.3.5.5.3): the AP-REQ checked,
+    an AP-REP back, the session keyed with the context key's first 16 bytes."""
+    ap_req, mech = kerberos
+    connData = smbServer.getConnectionData(connId, checkStatus=False)
+    acceptor = knobs.kerberos
+    try:
+        context = acceptor.accept(ap_req)
+    except krbauth.Refused as refused:
+        log("KRB-REFUSED smb %s %s" % (refused.error, refused.why))
+        status = STATUS_TIME_DIFFERENCE_AT_DC if refused.error == "KRB_AP_ERR_SKEW" else STATUS_LOGON_FAILURE
+        return [smb2.SMB2Error()], None, status
+    answer = SPNEGO_NegTokenResp()
+    answer["NegState"] = b"\x00"  # accept-completed
+    answer["SupportedMech"] = mech or TypesMech["MS KRB5 - Microsoft Kerberos 5"]
+    if context.ap_rep is not None:
+        answer["ResponseToken"] = krbauth.gss_frame(krbauth.OID_KRB5_DER, krbauth.TOK_AP_REP, context.ap_rep)
+    data = answer.getData()
+    if mech is None:  # a bare GSS token gets a bare one back
+        data = answer["ResponseToken"] if context.ap_rep is not None else b""
+    response = smb2.SMB2SessionSetup_Response()
+    response["SecurityBufferOffset"] = 0x48
+    response["SecurityBufferLength"] = len(data)
+    response["Buffer"] = data
+    if not connData.get("Uid"):
+        connData["Uid"] = random.randint(1, 0xFFFFFFFF)
+    connData["SignatureEnabled"] = True
+    connData["SigningSessionKey"] = context.smb_session_key()
+    connData["SignSequenceNumber"] = 1
+    connData["Authenticated"] = True
+    user, _, realm = context.client.partition("@")
+    connData["user_name"], connData["user_domain_name"] = user, realm
+    smbServer.setConnectionData(connId, connData)
+    log("KRB-OK smb client=%s spn=%s mutual=%s acceptor_subkey=%s etype=%d" % (
+        context.client, context.spn, context.mutual, context.acceptor_subkey, context.key.enctype))
+    return [response], None, STATUS_SUCCESS
+
+
 def guard_logons(server, log, knobs):
     """SMB SESSION_SETUP as Windows checks it, before impacket's own handler:
     injected statuses, target name hardening, the MIC."""
@@ -434,6 +505,9 @@ def guard_logons(server, log, knobs):
 
     def setup(connId, smbServer, recvPacket):
         request = smb2.SMB2SessionSetup(recvPacket["Data"])
+        kerberos = kerberos_token(request["Buffer"])
+        if kerberos is not None and knobs.kerberos is not None:
+            return kerberos_logon(connId, smbServer, kerberos, log, knobs)
         token = ntlm_token(request["Buffer"])
         kind = struct.unpack_from("<I", token, 8)[0] if token and len(token) >= 12 else 0
         if kind == 1:

@@ -1,0 +1,364 @@
+"""Kerberos as a Windows server accepts it, for the Windows host EMULATOR
+(emulator.py, through rpcauth.py). It is not Windows; it checks what a Windows
+server checks where a client can be seen to get it wrong.
+
+Switched on by EMULATOR_KEYTAB=/path/keytab (the host's machine account keys, e.g.
+from `samba-tool domain exportkeytab KEYTAB --principal='win1$'`), with
+EMULATOR_SPN_HOST=win1.example.test (the host name in the SPNs the emulator
+answers to: cifs/<it> and host/<it>) and EMULATOR_REALM=EXAMPLE.TEST.
+
+- An AP-REQ (RFC 4120 5.5.1, in a GSS initial context token, RFC 4121 4.1; mech
+  OID 1.2.840.113554.1.2.2 or Microsoft's 1.2.840.48018.1.2.2, inside SPNEGO or
+  bare) is accepted when: its ticket decrypts with the keytab key of its etype and
+  kvno (else KRB_AP_ERR_MODIFIED / KRB_AP_ERR_BADKEYVER), the ticket's sname is
+  cifs/<host> or host/<host> in the realm (else KRB_AP_ERR_NOT_US), the ticket is
+  valid now (else KRB_AP_ERR_TKT_EXPIRED / TKT_NYV), the authenticator decrypts
+  with the ticket's session key and names the ticket's client (else
+  KRB_AP_ERR_BADMATCH), its ctime is within 5 minutes of the emulator's clock
+  (else KRB_AP_ERR_SKEW) and it was not seen before (else KRB_AP_ERR_REPEAT).
+- The answer is an AP-REP (mutual authentication). As Windows does with AES, it
+  carries a fresh ACCEPTOR SUBKEY of the authenticator subkey's etype (or the
+  ticket session key's when the authenticator has none), and the seq-number the
+  authenticator had. The context's key is the acceptor subkey; without
+  mutual-required, the authenticator subkey, else the ticket session key.
+  SMB's Session.SessionKey is its first 16 bytes (MS-SMB2 3.3.5.5.3).
+- DCE/RPC (auth_type 16 RPC_C_AUTHN_GSS_KERBEROS, 9 RPC_C_AUTHN_GSS_NEGOTIATE):
+  DCE style (GSS_C_DCE_STYLE, MS-KILE 3.4.5): the AP-REP in the BIND_ACK is bare
+  (no GSS framing), the client's third leg is an AP-REP encrypted with the ticket
+  session key, in an ALTER_CONTEXT or AUTH3. Requests and responses are RFC 4121
+  wrap tokens (AES): the verifier is the 16-byte token header followed by the
+  first RRC+EC+16 bytes of the rotated ciphertext, the stub holds the rest;
+  RRC=28, rotation by RRC+EC (as Windows); requests use key usage 24 (initiator
+  seal) and flags Sealed|AcceptorSubkey, responses 22 with SentByAcceptor. No
+  header signing (PFC_SUPPORT_HEADER_SIGN is not acknowledged).
+
+Every acceptance is logged KRB-OK (with the client principal and the SPN), every
+refusal KRB-REFUSED with the Kerberos error name, for the tests to check.
+"""
+
+import datetime
+import os
+import struct
+import threading
+
+from pyasn1.codec.der import decoder, encoder
+from pyasn1.type.univ import noValue
+
+from impacket.krb5 import constants
+from impacket.krb5.asn1 import AP_REP, AP_REQ, KRB_ERROR, Authenticator, EncAPRepPart, EncTicketPart
+from impacket.krb5.crypto import InvalidChecksum, Key, _enctype_table
+from impacket.krb5.keytab import Keytab
+from impacket.krb5.types import KerberosTime
+
+OID_KRB5 = "1.2.840.113554.1.2.2"
+OID_MS_KRB5 = "1.2.840.48018.1.2.2"
+OID_KRB5_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+OID_MS_KRB5_DER = b"\x06\x09\x2a\x86\x48\x82\xf7\x12\x01\x02\x02"
+TOK_AP_REQ = b"\x01\x00"
+TOK_AP_REP = b"\x02\x00"
+TOK_KRB_ERROR = b"\x03\x00"
+
+SKEW = datetime.timedelta(minutes=5)
+GSS_C_MUTUAL_FLAG = 2
+GSS_C_DCE_STYLE = 0x1000
+CKSUM_GSSAPI = 0x8003
+
+# RFC 4121 key usages.
+KG_USAGE_ACCEPTOR_SEAL = 22
+KG_USAGE_INITIATOR_SEAL = 24
+FLAG_SENT_BY_ACCEPTOR = 1
+FLAG_SEALED = 2
+FLAG_ACCEPTOR_SUBKEY = 4
+
+ERRORS = {
+    "KRB_AP_ERR_TKT_EXPIRED": 32, "KRB_AP_ERR_TKT_NYV": 33, "KRB_AP_ERR_REPEAT": 34,
+    "KRB_AP_ERR_NOT_US": 35, "KRB_AP_ERR_BADMATCH": 36, "KRB_AP_ERR_SKEW": 37,
+    "KRB_AP_ERR_BADKEYVER": 44, "KRB_AP_ERR_NOKEY": 45, "KRB_AP_ERR_MODIFIED": 41,
+    "KRB_AP_ERR_MSG_TYPE": 40, "KRB_AP_ERR_INAPP_CKSUM": 50, "KRB_ERR_GENERIC": 60,
+}
+
+
+def der_length(n):
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def gss_frame(oid_der, token_id, body):
+    """An RFC 2743 3.1 InitialContextToken-style frame."""
+    inner = oid_der + token_id + body
+    return b"\x60" + der_length(len(inner)) + inner
+
+
+def gss_unframe(token):
+    """(oid_der, token_id, body) of a framed token, or None when it is bare."""
+    if token[:1] != b"\x60" or len(token) < 2:
+        return None
+    at = 1
+    first = token[at]
+    at += 1
+    if first & 0x80:
+        count = first & 0x7F
+        at += count
+    if token[at:at + 1] != b"\x06" or at + 2 > len(token):
+        return None
+    oid_len = token[at + 1]
+    oid_der = token[at:at + 2 + oid_len]
+    at += 2 + oid_len
+    return oid_der, token[at:at + 2], token[at + 2:]
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def principal_text(name_asn1, realm):
+    parts = [str(c) for c in name_asn1["name-string"]]
+    return "/".join(parts) + "@" + str(realm)
+
+
+class Refused(Exception):
+    def __init__(self, error, why):
+        Exception.__init__(self, why)
+        self.error, self.why = error, why
+
+    def krb_error(self, realm, sname_parts):
+        """A KRB-ERROR (RFC 4120 5.9.1) saying this, for the SPNEGO answer."""
+        err = KRB_ERROR()
+        err["pvno"] = 5
+        err["msg-type"] = constants.ApplicationTagNumbers.KRB_ERROR.value
+        now = now_utc()
+        err["stime"] = KerberosTime.to_asn1(now)
+        err["susec"] = now.microsecond
+        err["error-code"] = ERRORS[self.error]
+        err["realm"] = realm
+        err["sname"] = noValue
+        err["sname"]["name-type"] = constants.PrincipalNameType.NT_SRV_INST.value
+        for n, part in enumerate(sname_parts):
+            err["sname"]["name-string"][n] = part
+        return encoder.encode(err)
+
+
+class Context:
+    """An accepted security context."""
+
+    def __init__(self, client, spn, key, cipher, flags, seq, mutual, ticket_key, subkey_from_acceptor):
+        self.client, self.spn = client, spn
+        self.key, self.cipher = key, cipher
+        self.flags, self.seq, self.mutual = flags, seq, mutual
+        self.ticket_key = ticket_key
+        self.acceptor_subkey = subkey_from_acceptor
+        self.ap_rep = None
+
+    def smb_session_key(self):
+        return (self.key.contents + b"\x00" * 16)[:16]
+
+
+class Acceptor:
+    """The host's keys and the checks a Windows server makes on an AP-REQ."""
+
+    def __init__(self, keytab_path, realm, spn_host):
+        self.realm = realm.upper()
+        self.spn_host = spn_host.lower()
+        self.keys = {}  # (etype, kvno) -> Key ; (etype, None) -> newest
+        keytab = Keytab.loadFile(keytab_path)
+        for entry in keytab.entries:
+            if entry.deleted:
+                continue
+            block = entry.main_part["keyblock"]
+            etype = block["keytype"]
+            key = Key(etype, block["keyvalue"]["data"])
+            self.keys[(etype, entry.kvno)] = key
+            newest = self.keys.get(("kvno", etype), -1)
+            if entry.kvno >= newest:
+                self.keys[("kvno", etype)] = entry.kvno
+                self.keys[(etype, None)] = key
+        if not self.keys:
+            raise ValueError("no keys in %s" % keytab_path)
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def sname_parts(self):
+        return ["cifs", self.spn_host]
+
+    def accept(self, ap_req_bytes):
+        """Verify an AP-REQ; a Context, or Refused raised."""
+        try:
+            ap_req = decoder.decode(ap_req_bytes, asn1Spec=AP_REQ())[0]
+        except Exception:
+            raise Refused("KRB_AP_ERR_MSG_TYPE", "not an AP-REQ")
+        ticket = ap_req["ticket"]
+        sname = [str(c) for c in ticket["sname"]["name-string"]]
+        spn = "/".join(sname) + "@" + str(ticket["realm"])
+        etype = int(ticket["enc-part"]["etype"])
+        kvno = int(ticket["enc-part"]["kvno"]) if ticket["enc-part"]["kvno"].hasValue() else None
+        # Like Windows: the key of that version, else the current one (a ticket for
+        # another account fails to decrypt: KRB_AP_ERR_MODIFIED).
+        key = self.keys.get((etype, kvno)) or self.keys.get((etype, None))
+        if key is None:
+            raise Refused("KRB_AP_ERR_NOKEY", "ticket for %s in etype %d, no such key" % (spn, etype))
+        try:
+            plain = _enctype_table[etype].decrypt(key, 2, bytes(ticket["enc-part"]["cipher"]))
+        except InvalidChecksum:
+            raise Refused("KRB_AP_ERR_MODIFIED", "ticket for %s does not decrypt with this host's key" % spn)
+        if len(sname) != 2 or sname[0].lower() not in ("cifs", "host") or sname[1].lower() != self.spn_host \
+                or str(ticket["realm"]).upper() != self.realm:
+            raise Refused("KRB_AP_ERR_NOT_US", "ticket for %s, this host is cifs/%s@%s" % (spn, self.spn_host, self.realm))
+        enc_ticket = decoder.decode(plain, asn1Spec=EncTicketPart())[0]
+        client = principal_text(enc_ticket["cname"], enc_ticket["crealm"])
+        now = now_utc()
+        endtime = KerberosTime.from_asn1(enc_ticket["endtime"]).replace(tzinfo=datetime.timezone.utc)
+        start_field = enc_ticket["starttime"] if enc_ticket["starttime"].hasValue() else enc_ticket["authtime"]
+        starttime = KerberosTime.from_asn1(start_field).replace(tzinfo=datetime.timezone.utc)
+        if endtime + SKEW < now:
+            raise Refused("KRB_AP_ERR_TKT_EXPIRED", "ticket of %s expired at %s" % (client, endtime))
+        if starttime - SKEW > now:
+            raise Refused("KRB_AP_ERR_TKT_NYV", "ticket of %s not valid before %s" % (client, starttime))
+        session_key = Key(int(enc_ticket["key"]["keytype"]), bytes(enc_ticket["key"]["keyvalue"]))
+        auth_etype = int(ap_req["authenticator"]["etype"])
+        try:
+            auth_plain = _enctype_table[auth_etype].decrypt(session_key, 11, bytes(ap_req["authenticator"]["cipher"]))
+            authenticator = decoder.decode(auth_plain, asn1Spec=Authenticator())[0]
+        except Exception:
+            raise Refused("KRB_AP_ERR_MODIFIED", "authenticator of %s does not decrypt with the ticket's key" % client)
+        named = principal_text(authenticator["cname"], authenticator["crealm"])
+        if named.lower() != client.lower():
+            raise Refused("KRB_AP_ERR_BADMATCH", "authenticator names %s, ticket is for %s" % (named, client))
+        ctime = KerberosTime.from_asn1(authenticator["ctime"]).replace(tzinfo=datetime.timezone.utc)
+        offset = (ctime - now).total_seconds()
+        if abs(offset) > SKEW.total_seconds():
+            raise Refused("KRB_AP_ERR_SKEW", "client %s clock is %+d s off (more than 300)" % (client, offset))
+        stamp = (client.lower(), str(authenticator["ctime"]), int(authenticator["cusec"]))
+        with self.lock:
+            if stamp in self.seen:
+                raise Refused("KRB_AP_ERR_REPEAT", "authenticator of %s replayed" % client)
+            self.seen.add(stamp)
+        flags = 0
+        if authenticator["cksum"].hasValue() and int(authenticator["cksum"]["cksumtype"]) == CKSUM_GSSAPI:
+            value = bytes(authenticator["cksum"]["checksum"])
+            if len(value) >= 24:
+                flags = struct.unpack_from("<I", value, 20)[0]
+        seq = int(authenticator["seq-number"]) if authenticator["seq-number"].hasValue() else 0
+        options = ap_req["ap-options"].asBinary() if ap_req["ap-options"].hasValue() else ""
+        mutual = len(options) > 2 and options[2] == "1"
+        initiator_subkey = None
+        if authenticator["subkey"].hasValue():
+            initiator_subkey = Key(int(authenticator["subkey"]["keytype"]), bytes(authenticator["subkey"]["keyvalue"]))
+        base = initiator_subkey or session_key
+        acceptor_subkey = None
+        if mutual:
+            cipher = _enctype_table[base.enctype]
+            if base.enctype in (17, 18):
+                acceptor_subkey = cipher.random_to_key(os.urandom(cipher.seedsize))
+            else:
+                acceptor_subkey = base
+        context_key = acceptor_subkey or base
+        context = Context(client, spn, context_key, _enctype_table[context_key.enctype], flags, seq, mutual,
+                          session_key, acceptor_subkey is not None and acceptor_subkey is not base)
+        if mutual:
+            part = EncAPRepPart()
+            part["ctime"] = authenticator["ctime"].prettyPrint()
+            part["cusec"] = int(authenticator["cusec"])
+            part["subkey"] = noValue
+            part["subkey"]["keytype"] = acceptor_subkey.enctype
+            part["subkey"]["keyvalue"] = acceptor_subkey.contents
+            part["seq-number"] = seq
+            rep = AP_REP()
+            rep["pvno"] = 5
+            rep["msg-type"] = constants.ApplicationTagNumbers.AP_REP.value
+            rep["enc-part"] = noValue
+            rep["enc-part"]["etype"] = session_key.enctype
+            rep["enc-part"]["cipher"] = _enctype_table[session_key.enctype].encrypt(
+                session_key, 12, encoder.encode(part), None)
+            context.ap_rep = encoder.encode(rep)
+        return context
+
+    def third_leg(self, context, ap_rep_bytes):
+        """The DCE-style client's AP-REP (MS-KILE 3.4.5.1): encrypted with the
+        ticket session key; raises Refused when it is not."""
+        try:
+            rep = decoder.decode(ap_rep_bytes, asn1Spec=AP_REP())[0]
+            etype = int(rep["enc-part"]["etype"])
+            _enctype_table[etype].decrypt(context.ticket_key, 12, bytes(rep["enc-part"]["cipher"]))
+        except Exception:
+            raise Refused("KRB_AP_ERR_MODIFIED", "third-leg AP-REP of %s does not decrypt" % context.client)
+
+
+def ap_req_of(token):
+    """The AP-REQ in a GSS token (framed with either Kerberos OID) or a bare one;
+    (ap_req_bytes, oid_der) or None."""
+    framed = gss_unframe(token)
+    if framed is None:
+        return (token, OID_KRB5_DER) if token[:1] == b"\x6e" else None
+    oid_der, token_id, body = framed
+    if oid_der not in (OID_KRB5_DER, OID_MS_KRB5_DER) or token_id != TOK_AP_REQ:
+        return None
+    return body, oid_der
+
+
+class Wrap:
+    """RFC 4121 wrap tokens (AES) as DCE/RPC at packet privacy carries them."""
+
+    HEADER = 16
+
+    def __init__(self, context):
+        self.context = context
+        self.flags = FLAG_SEALED | (FLAG_ACCEPTOR_SUBKEY if context.acceptor_subkey else 0)
+        self.incoming_seq = context.seq
+        self.outgoing_seq = context.seq
+
+    def open(self, verifier, sealed_stub):
+        """The plaintext of a request (stub plus auth padding), or None."""
+        if len(verifier) < self.HEADER:
+            return None
+        tok_id, flags, filler, ec, rrc, seq = struct.unpack(">HBBHHQ", verifier[:16])
+        if tok_id != 0x0504 or filler != 0xFF or flags & FLAG_SENT_BY_ACCEPTOR or not flags & FLAG_SEALED:
+            return None
+        if bool(flags & FLAG_ACCEPTOR_SUBKEY) != bool(self.context.acceptor_subkey):
+            return None
+        if seq != self.incoming_seq:
+            return None
+        rotated = verifier[16:] + sealed_stub
+        if not rotated:
+            return None
+        shift = (rrc + ec) % len(rotated)
+        ciphertext = rotated[shift:] + rotated[:shift]
+        try:
+            plain = self.context.cipher.decrypt(self.context.key, KG_USAGE_INITIATOR_SEAL, ciphertext)
+        except Exception:
+            return None
+        if len(plain) < ec + 16:
+            return None
+        header_copy = plain[-16:]
+        if header_copy != struct.pack(">HBBHHQ", tok_id, flags, filler, ec, 0, seq):
+            return None
+        self.incoming_seq += 1
+        return plain[:len(plain) - ec - 16]
+
+    def seal(self, data):
+        """(sealed stub, verifier) of a response's stub plus auth padding."""
+        cipher = self.context.cipher
+        ec = (16 - len(data) % 16) % 16
+        flags = self.flags | FLAG_SENT_BY_ACCEPTOR
+        header0 = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, 0, self.outgoing_seq)
+        ciphertext = cipher.encrypt(self.context.key, KG_USAGE_ACCEPTOR_SEAL, data + b"\xff" * ec + header0, None)
+        rrc = 28
+        shift = (rrc + ec) % len(ciphertext)
+        rotated = ciphertext[-shift:] + ciphertext[:-shift] if shift else ciphertext
+        header = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, rrc, self.outgoing_seq)
+        self.outgoing_seq += 1
+        cut = rrc + ec + 16
+        return rotated[cut:], header + rotated[:cut]
+
+
+def from_environment():
+    """The acceptor the environment asks for, or None."""
+    path = os.environ.get("EMULATOR_KEYTAB", "")
+    if not path:
+        return None
+    realm = os.environ.get("EMULATOR_REALM", "")
+    host = os.environ.get("EMULATOR_SPN_HOST", "")
+    if not realm or not host:
+        raise SystemExit("EMULATOR_KEYTAB needs EMULATOR_REALM and EMULATOR_SPN_HOST")
+    return Acceptor(path, realm, host)
