@@ -74,7 +74,7 @@ ERRORS = {
     "KRB_AP_ERR_TKT_EXPIRED": 32, "KRB_AP_ERR_TKT_NYV": 33, "KRB_AP_ERR_REPEAT": 34,
     "KRB_AP_ERR_NOT_US": 35, "KRB_AP_ERR_BADMATCH": 36, "KRB_AP_ERR_SKEW": 37,
     "KRB_AP_ERR_BADKEYVER": 44, "KRB_AP_ERR_NOKEY": 45, "KRB_AP_ERR_MODIFIED": 41,
-    "KRB_AP_ERR_MSG_TYPE": 40, "KRB_AP_ERR_INAPP_CKSUM": 50, "KRB_ERR_GENERIC": 60,
+    "KRB_AP_ERR_MSG_TYPE": 40, "KRB_AP_ERR_BADORDER": 42, "KRB_AP_ERR_INAPP_CKSUM": 50, "KRB_ERR_GENERIC": 60,
 }
 
 
@@ -274,15 +274,20 @@ class Acceptor:
             context.ap_rep = encoder.encode(rep)
         return context
 
-    def third_leg(self, context, ap_rep_bytes):
-        """The DCE-style client's AP-REP (MS-KILE 3.4.5.1): encrypted with the
-        ticket session key; raises Refused when it is not."""
-        try:
-            rep = decoder.decode(ap_rep_bytes, asn1Spec=AP_REP())[0]
-            etype = int(rep["enc-part"]["etype"])
-            _enctype_table[etype].decrypt(context.ticket_key, 12, bytes(rep["enc-part"]["cipher"]))
-        except Exception:
-            raise Refused("KRB_AP_ERR_MODIFIED", "third-leg AP-REP of %s does not decrypt" % context.client)
+
+def third_leg(context, ap_rep_bytes):
+    """The DCE-style client's AP-REP (MS-KILE 3.4.5.1): encrypted with the ticket
+    session key, the seq-number the acceptor sent; raises Refused when it is not."""
+    try:
+        rep = decoder.decode(ap_rep_bytes, asn1Spec=AP_REP())[0]
+        plain = _enctype_table[context.ticket_key.enctype].decrypt(
+            context.ticket_key, 12, bytes(rep["enc-part"]["cipher"]))
+        part = decoder.decode(plain, asn1Spec=EncAPRepPart())[0]
+    except Exception:
+        raise Refused("KRB_AP_ERR_MODIFIED", "third-leg AP-REP of %s does not decrypt" % context.client)
+    if part["seq-number"].hasValue() and int(part["seq-number"]) != context.seq:
+        raise Refused("KRB_AP_ERR_BADORDER", "third-leg AP-REP of %s has seq-number %d, expected %d" % (
+            context.client, int(part["seq-number"]), context.seq))
 
 
 def ap_req_of(token):

@@ -62,6 +62,9 @@ MSRPC_RESPONSE = 2
 MSRPC_FAULT = 3
 MSRPC_BIND = 11
 MSRPC_AUTH3 = 16
+MSRPC_ALTERCTX = 14
+MSRPC_ALTERCTX_R = 15
+MSRPC_BIND_NAK = 13
 PFC_FIRST_FRAG = 0x01
 PFC_LAST_FRAG = 0x02
 
@@ -210,6 +213,8 @@ class Direction:
 class Sealing:
     """The server's side of a binding at packet privacy."""
 
+    overhead = 16
+
     def __init__(self, key, flags):
         self.incoming = Direction(flags, key, "Client")
         self.outgoing = Direction(flags, key, "Server")
@@ -241,6 +246,122 @@ class Sealing:
         signed = head + body + trailer
         sealed = self.outgoing.handle(body)
         return head + sealed + trailer + self.outgoing.mac(signed)
+
+
+class KerberosSealing:
+    """The server's side of a Kerberos binding at packet privacy (krbauth.Wrap in
+    the PDU: verifier = wrap token header and the rotated head of the ciphertext)."""
+
+    overhead = 16 + 28 + 15 + 16
+
+    def __init__(self, context, auth_type, ctx_id):
+        self.wrap = krbauth.Wrap(context)
+        self.auth_type, self.ctx_id = auth_type, ctx_id
+
+    def open(self, pdu):
+        auth_len = struct.unpack_from("<H", pdu, 10)[0]
+        trailer_at = len(pdu) - auth_len - 8
+        if auth_len < 16 or trailer_at < 24:
+            return None
+        auth_type, level, pad = pdu[trailer_at], pdu[trailer_at + 1], pdu[trailer_at + 2]
+        if auth_type != self.auth_type or level != RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+            return None
+        plain = self.wrap.open(pdu[-auth_len:], pdu[24:trailer_at])
+        if plain is None or len(plain) < pad:
+            return None
+        stub = plain[:len(plain) - pad]
+        return pdu[:8] + struct.pack("<HH", 24 + len(stub), 0) + pdu[12:24] + stub
+
+    def seal(self, header24, stub):
+        # Windows pads Kerberos-protected stubs to 16 bytes (the cipher's block).
+        pad = (16 - len(stub) % 16) % 16
+        sealed, verifier = self.wrap.seal(stub + b"\x00" * pad)
+        frag_len = 24 + len(sealed) + 8 + len(verifier)
+        head = header24[:8] + struct.pack("<HH", frag_len, len(verifier)) + header24[12:24]
+        trailer = struct.pack("<BBBBI", self.auth_type, RPC_C_AUTHN_LEVEL_PKT_PRIVACY, pad, 0, self.ctx_id)
+        return head + sealed + trailer + verifier
+
+
+def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
+    """A BIND with RPC_C_AUTHN_GSS_KERBEROS (a GSS AP-REQ) or _NEGOTIATE (the
+    AP-REQ in SPNEGO): the BIND_ACK with the AP-REP, or a BIND_NAK."""
+    auth_type, level = trailer[0], trailer[1]
+    ctx_id = struct.unpack_from("<I", trailer, 4)[0]
+    state["level"] = level
+    mech = None
+    found = None
+    try:
+        if auth_type == RPC_C_AUTHN_GSS_NEGOTIATE and token[:1] == b"\x60" and \
+                krbauth.gss_unframe(token)[0] not in (krbauth.OID_KRB5_DER, krbauth.OID_MS_KRB5_DER):
+            init = SPNEGO_NegTokenInit(token)
+            mech = init["MechTypes"][0] if init["MechTypes"] else None
+            found = krbauth.ap_req_of(init["MechToken"])
+        else:
+            found = krbauth.ap_req_of(token)
+    except Exception:
+        found = None
+    call_id = struct.unpack_from("<I", ack, 12)[0]
+    if knobs.kerberos is None or found is None:
+        log("RPC-AUTH-FAILED %s auth_type %d without a Kerberos AP-REQ the emulator can take" % (pipe, auth_type))
+        state["refused"] = True
+        return bind_nak(call_id)
+    try:
+        context = knobs.kerberos.accept(found[0])
+    except krbauth.Refused as refused:
+        log("KRB-REFUSED rpc %s %s %s" % (pipe, refused.error, refused.why))
+        state["refused"] = True
+        return bind_nak(call_id)
+    if context.ap_rep is None:
+        log("KRB-REFUSED rpc %s no mutual authentication asked (DCE style needs it)" % pipe)
+        state["refused"] = True
+        return bind_nak(call_id)
+    dce = bool(context.flags & krbauth.GSS_C_DCE_STYLE)
+    # DCE style: the AP-REP bare and a third leg to come; else GSS-framed, done.
+    rep = context.ap_rep if dce else krbauth.gss_frame(krbauth.OID_KRB5_DER, krbauth.TOK_AP_REP, context.ap_rep)
+    if auth_type == RPC_C_AUTHN_GSS_NEGOTIATE:
+        answer = SPNEGO_NegTokenResp()
+        answer["NegState"] = b"\x01" if dce else b"\x00"
+        answer["SupportedMech"] = mech or TypesMech["MS KRB5 - Microsoft Kerberos 5"]
+        answer["ResponseToken"] = rep
+        value = answer.getData()
+    else:
+        value = rep
+    state["kerberos"] = {"auth_type": auth_type, "ctx_id": ctx_id, "context": context, "third_leg": not dce}
+    if level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+        state["sealing"] = KerberosSealing(context, auth_type, ctx_id)
+    log("KRB-OK rpc %s client=%s spn=%s level=%d dce_style=%s auth_type=%d" % (
+        pipe, context.client, context.spn, level, dce, auth_type))
+    pad = (4 - len(ack) % 4) % 4
+    out_trailer = struct.pack("<BBBBI", auth_type, level, pad, 0, ctx_id)
+    ack = ack + b"\x00" * pad + out_trailer + value
+    return ack[:8] + struct.pack("<HH", len(ack), len(value)) + ack[12:]
+
+
+def kerberos_third_leg(state, token, log, pipe):
+    """The DCE-style client's AP-REP (AUTH3 or ALTER_CONTEXT); requests before it
+    are refused."""
+    kerberos = state["kerberos"]
+    rep = token
+    if kerberos["auth_type"] == RPC_C_AUTHN_GSS_NEGOTIATE and token[:1] == b"\xa1":
+        try:
+            rep = SPNEGO_NegTokenResp(token)["ResponseToken"]
+        except Exception:
+            rep = b""
+    try:
+        krbauth.third_leg(kerberos["context"], rep)
+    except krbauth.Refused as refused:
+        log("KRB-REFUSED rpc %s %s %s" % (pipe, refused.error, refused.why))
+        state["refused"] = True
+        return
+    kerberos["third_leg"] = True
+    log("KRB-THIRD-LEG rpc %s client=%s" % (pipe, kerberos["context"].client))
+
+
+def bind_nak(call_id):
+    """BIND_NAK (C706 12.6.4.4), reason not specified, no versions: a failed
+    authentication."""
+    return struct.pack("<BBBBIHHIHB", 5, 0, MSRPC_BIND_NAK, PFC_FIRST_FRAG | PFC_LAST_FRAG, 0x10, 19, 0, call_id,
+                       0, 0)
 
 
 def fault(call_id, status):
@@ -339,7 +460,9 @@ def protect(rpc, log, knobs, pipe, require_privacy):
             ack = rpc._clientSock.data
         finally:
             rpc._clientSock = saved
-        if auth_len and state["level"]:
+        if auth_len and trailer[0] in (RPC_C_AUTHN_GSS_NEGOTIATE, RPC_C_AUTHN_GSS_KERBEROS):
+            ack = kerberos_bind(state, trailer, token, ack, log, knobs, pipe)
+        elif auth_len and state["level"]:
             challenge, server_challenge = challenge_message(state["negotiate"])
             state["challenge"], state["server_challenge"] = challenge, server_challenge
             pad = (4 - len(ack) % 4) % 4
@@ -351,6 +474,9 @@ def protect(rpc, log, knobs, pipe, require_privacy):
 
     def auth3(data):
         auth_len = struct.unpack_from("<H", data, 10)[0]
+        if "kerberos" in state:
+            kerberos_third_leg(state, data[-auth_len:] if auth_len else b"", log, pipe)
+            return
         if not auth_len or "challenge" not in state:
             log("RPC-AUTH-FAILED %s AUTH3 without a bind challenge" % pipe)
             return
@@ -374,14 +500,46 @@ def protect(rpc, log, knobs, pipe, require_privacy):
         if kind == MSRPC_AUTH3:
             auth3(data)
             return None
+        if kind == MSRPC_ALTERCTX and "kerberos" in state:
+            alter_context(data)
+            return None
         call_id = struct.unpack_from("<I", data, 12)[0]
         if kind == MSRPC_REQUEST:
+            if state.get("kerberos") and not state["kerberos"]["third_leg"]:
+                log("RPC-REFUSED %s call %d: Kerberos context not complete (no third leg)" % (pipe, call_id))
+                return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
             if state.pop("bad", False) or state.get("refused"):
                 return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
             if require_privacy and "sealing" not in state:
                 log("RPC-REFUSED %s call %d: binding below packet privacy" % (pipe, call_id))
                 return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
         return original_process(data)
+
+    def alter_context(data):
+        """The DCE-style third leg in an ALTER_CONTEXT (impacket sends it so):
+        answered by an ALTER_CONTEXT_RESP, SPNEGO accept-completed for type 9."""
+        auth_len = struct.unpack_from("<H", data, 10)[0]
+        token = data[-auth_len:] if auth_len else b""
+        kerberos_third_leg(state, token, log, pipe)
+        plain = data[:-auth_len - 8] if auth_len else data
+        plain = plain[:2] + bytes([MSRPC_BIND]) + plain[3:8] + struct.pack("<HH", len(plain), 0) + plain[12:]
+        saved, rpc._clientSock = rpc._clientSock, Captured()
+        try:
+            original_process(plain)
+            ack = rpc._clientSock.data
+        finally:
+            rpc._clientSock = saved
+        ack = ack[:2] + bytes([MSRPC_ALTERCTX_R]) + ack[3:]
+        if state["kerberos"]["auth_type"] == RPC_C_AUTHN_GSS_NEGOTIATE:
+            done = SPNEGO_NegTokenResp()
+            done["NegState"] = b"\x00"
+            value = done.getData()
+            pad = (4 - len(ack) % 4) % 4
+            trailer = struct.pack("<BBBBI", RPC_C_AUTHN_GSS_NEGOTIATE, state["level"], pad, 0,
+                                  state["kerberos"]["ctx_id"])
+            ack = ack + b"\x00" * pad + trailer + value
+            ack = ack[:8] + struct.pack("<HH", len(ack), len(value)) + ack[12:]
+        rpc._clientSock.send(ack)
 
     def send(answer):
         if isinstance(answer, Raw):
@@ -393,7 +551,7 @@ def protect(rpc, log, knobs, pipe, require_privacy):
         stub = answer["pduData"]
         stub = stub.getData() if hasattr(stub, "getData") else bytes(stub)
         answer["alloc_hint"] = len(stub)
-        room = 4280 - 24 - 8 - 16 - 4
+        room = 4280 - 24 - 8 - sealing.overhead - 16
         pieces = [stub[i:i + room] for i in range(0, len(stub), room)] or [b""]
         for n, piece in enumerate(pieces):
             answer["flags"] = (PFC_FIRST_FRAG if n == 0 else 0) | (PFC_LAST_FRAG if n == len(pieces) - 1 else 0)
