@@ -8,6 +8,9 @@ CHECK is one of:
   rpc-svcctl      SMB logon, then \\PIPE\\svcctl bound with RPC_C_AUTHN_GSS_NEGOTIATE at
                   packet privacy: OpenSCManagerW, CreateServiceW, DeleteService
   rpc-atsvc       \\PIPE\\atsvc bound the same way: SchRpcRegisterTask, SchRpcDelete
+  rpc-svcctl-integrity  svcctl at packet integrity (Kerberos MIC tokens): accepted
+  rpc-atsvc-integrity   atsvc at packet integrity: refused (atsvc demands privacy)
+  rpc-wrong-spn   svcctl bound with a ticket for http/SPN_HOST: BIND_NAK
   smb-wrong-spn   a ticket for another SPN of the same account (http/SPN_HOST)
   smb-other-host  a ticket for cifs/dc1.<realm> (another account's key)
   smb-skew        an authenticator 10 minutes in the future
@@ -44,7 +47,7 @@ def tgs(spn, realm, kdc, t):
 def main():
     check, addr, port, host, realm, user, password, kdc = sys.argv[1:9]
     port = int(port)
-    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc")
+    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity")
     try:
         conn = SMBConnection(host, addr, sess_port=port)
         if check == "ntlm":
@@ -86,15 +89,17 @@ def main():
             conn.getFile("ADMIN$", "Temp\\krb-upload.txt", back.write)
             if back.getvalue() != payload:
                 raise RuntimeError("read back differs")
-        elif check in ("rpc-svcctl", "rpc-atsvc"):
-            pipe = "svcctl" if check == "rpc-svcctl" else "atsvc"
+        elif check.startswith("rpc-"):
+            pipe = "atsvc" if check.startswith("rpc-atsvc") else "svcctl"
             rpc = transport.SMBTransport(addr, port, r"\%s" % pipe, smb_connection=conn)
             # RPC asks for host/NAME, as Windows' RPC client does.
-            rpc.set_credentials(user, password, realm, TGT=t, TGS=tgs("host/%s" % host, realm, kdc, t))
+            spn = "http/%s" % host if check == "rpc-wrong-spn" else "host/%s" % host
+            rpc.set_credentials(user, password, realm, TGT=t, TGS=tgs(spn, realm, kdc, t))
             rpc.set_kerberos(True, kdcHost=kdc)
             dce = rpc.get_dce_rpc()
             dce.set_auth_type(rpcrt.RPC_C_AUTHN_GSS_NEGOTIATE)
-            dce.set_auth_level(rpcrt.RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+            integrity = check.endswith("-integrity")
+            dce.set_auth_level(rpcrt.RPC_C_AUTHN_LEVEL_PKT_INTEGRITY if integrity else rpcrt.RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
             dce.connect()
             if pipe == "svcctl":
                 dce.bind(scmr.MSRPC_UUID_SCMR)

@@ -46,7 +46,7 @@ from pyasn1.type.univ import noValue
 
 from impacket.krb5 import constants
 from impacket.krb5.asn1 import AP_REP, AP_REQ, KRB_ERROR, Authenticator, EncAPRepPart, EncTicketPart
-from impacket.krb5.crypto import InvalidChecksum, Key, _enctype_table
+from impacket.krb5.crypto import InvalidChecksum, Key, _SHA1AES128, _SHA1AES256, _enctype_table
 from impacket.krb5.keytab import Keytab
 from impacket.krb5.types import KerberosTime
 
@@ -65,7 +65,10 @@ CKSUM_GSSAPI = 0x8003
 
 # RFC 4121 key usages.
 KG_USAGE_ACCEPTOR_SEAL = 22
+KG_USAGE_ACCEPTOR_SIGN = 23
 KG_USAGE_INITIATOR_SEAL = 24
+KG_USAGE_INITIATOR_SIGN = 25
+CHECKSUMS = {17: _SHA1AES128, 18: _SHA1AES256}
 FLAG_SENT_BY_ACCEPTOR = 1
 FLAG_SEALED = 2
 FLAG_ACCEPTOR_SUBKEY = 4
@@ -355,6 +358,39 @@ class Wrap:
         self.outgoing_seq += 1
         cut = rrc + ec + 16
         return rotated[cut:], header + rotated[:cut]
+
+
+class Mic:
+    """RFC 4121 4.2.6.1 MIC tokens (AES), as DCE/RPC at packet integrity carries
+    them: the verifier is the 28-byte token."""
+
+    def __init__(self, context):
+        self.context = context
+        self.flags = FLAG_ACCEPTOR_SUBKEY if context.acceptor_subkey else 0
+        self.incoming_seq = context.seq
+        self.outgoing_seq = context.seq
+
+    def checksum(self, usage, data, header):
+        profile = CHECKSUMS.get(self.context.key.enctype)
+        return profile.checksum(self.context.key, usage, data + header) if profile else None
+
+    def verify(self, token, candidates):
+        """True when `token` is the client's MIC over one of `candidates` (the stub,
+        or the whole PDU when the client signs headers)."""
+        if len(token) != 28 or token[:2] != b"\x04\x04" or token[3:8] != b"\xff" * 5:
+            return False
+        if token[2] & FLAG_SENT_BY_ACCEPTOR or struct.unpack(">Q", token[8:16])[0] != self.incoming_seq:
+            return False
+        for data in candidates:
+            if self.checksum(KG_USAGE_INITIATOR_SIGN, data, token[:16]) == token[16:]:
+                self.incoming_seq += 1
+                return True
+        return False
+
+    def sign(self, data):
+        header = struct.pack(">HB5sQ", 0x0404, self.flags | FLAG_SENT_BY_ACCEPTOR, b"\xff" * 5, self.outgoing_seq)
+        self.outgoing_seq += 1
+        return header + self.checksum(KG_USAGE_ACCEPTOR_SIGN, data, header)
 
 
 def from_environment():

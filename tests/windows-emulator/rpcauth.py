@@ -54,6 +54,7 @@ RPC_C_AUTHN_GSS_NEGOTIATE = 9
 RPC_C_AUTHN_GSS_KERBEROS = 16
 
 RPC_C_AUTHN_WINNT = 10
+RPC_C_AUTHN_LEVEL_PKT_INTEGRITY = 5
 RPC_C_AUTHN_LEVEL_PKT_PRIVACY = 6
 NCA_S_FAULT_ACCESS_DENIED = 0x00000005
 
@@ -254,9 +255,10 @@ class KerberosSealing:
 
     overhead = 16 + 28 + 15 + 16
 
-    def __init__(self, context, auth_type, ctx_id):
+    def __init__(self, context, auth_type, ctx_id, level):
         self.wrap = krbauth.Wrap(context)
-        self.auth_type, self.ctx_id = auth_type, ctx_id
+        self.mic = krbauth.Mic(context)
+        self.auth_type, self.ctx_id, self.level = auth_type, ctx_id, level
 
     def open(self, pdu):
         auth_len = struct.unpack_from("<H", pdu, 10)[0]
@@ -264,9 +266,14 @@ class KerberosSealing:
         if auth_len < 16 or trailer_at < 24:
             return None
         auth_type, level, pad = pdu[trailer_at], pdu[trailer_at + 1], pdu[trailer_at + 2]
-        if auth_type != self.auth_type or level != RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+        if auth_type != self.auth_type or level != self.level:
             return None
-        plain = self.wrap.open(pdu[-auth_len:], pdu[24:trailer_at])
+        if level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+            plain = self.wrap.open(pdu[-auth_len:], pdu[24:trailer_at])
+        else:
+            plain = pdu[24:trailer_at]
+            if not self.mic.verify(pdu[-auth_len:], [plain, pdu[:-auth_len]]):
+                plain = None
         if plain is None or len(plain) < pad:
             return None
         stub = plain[:len(plain) - pad]
@@ -275,11 +282,15 @@ class KerberosSealing:
     def seal(self, header24, stub):
         # Windows pads Kerberos-protected stubs to 16 bytes (the cipher's block).
         pad = (16 - len(stub) % 16) % 16
-        sealed, verifier = self.wrap.seal(stub + b"\x00" * pad)
-        frag_len = 24 + len(sealed) + 8 + len(verifier)
+        if self.level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+            body, verifier = self.wrap.seal(stub + b"\x00" * pad)
+        else:
+            body = stub + b"\x00" * pad
+            verifier = self.mic.sign(body)
+        frag_len = 24 + len(body) + 8 + len(verifier)
         head = header24[:8] + struct.pack("<HH", frag_len, len(verifier)) + header24[12:24]
-        trailer = struct.pack("<BBBBI", self.auth_type, RPC_C_AUTHN_LEVEL_PKT_PRIVACY, pad, 0, self.ctx_id)
-        return head + sealed + trailer + verifier
+        trailer = struct.pack("<BBBBI", self.auth_type, self.level, pad, 0, self.ctx_id)
+        return head + body + trailer + verifier
 
 
 def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
@@ -327,8 +338,8 @@ def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
     else:
         value = rep
     state["kerberos"] = {"auth_type": auth_type, "ctx_id": ctx_id, "context": context, "third_leg": not dce}
-    if level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
-        state["sealing"] = KerberosSealing(context, auth_type, ctx_id)
+    if level in (RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_PKT_PRIVACY):
+        state["sealing"] = KerberosSealing(context, auth_type, ctx_id, level)
     log("KRB-OK rpc %s client=%s spn=%s level=%d dce_style=%s auth_type=%d" % (
         pipe, context.client, context.spn, level, dce, auth_type))
     pad = (4 - len(ack) % 4) % 4
@@ -510,7 +521,7 @@ def protect(rpc, log, knobs, pipe, require_privacy):
                 return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
             if state.pop("bad", False) or state.get("refused"):
                 return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
-            if require_privacy and "sealing" not in state:
+            if require_privacy and ("sealing" not in state or state.get("level") != RPC_C_AUTHN_LEVEL_PKT_PRIVACY):
                 log("RPC-REFUSED %s call %d: binding below packet privacy" % (pipe, call_id))
                 return Raw(fault(call_id, NCA_S_FAULT_ACCESS_DENIED))
         return original_process(data)
