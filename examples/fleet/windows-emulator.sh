@@ -24,6 +24,13 @@
 # written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
 # EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
 # already scheduled) instead of 0 and schedule nothing.
+# Kerberos (see tests/windows-emulator/krbauth.py): EMULATOR_KEYTAB=FILE (the host's
+# keys, e.g. from `samba-ad-dc.sh host DIR win1`) with EMULATOR_REALM=EXAMPLE.TEST and
+# EMULATOR_SPN_HOST=win1.example.test makes every host of that fleet accept Kerberos
+# AP-REQs for cifs/ and host/<that name> in SMB2 SESSION_SETUP and in RPC binds
+# (auth types 9 and 16, DCE style, wrap/MIC tokens); EMULATOR_NTLM=disabled answers
+# every NTLM logon STATUS_NTLM_BLOCKED (and fails NTLM RPC binds), as a domain with
+# `ntlm auth = disabled` does. calls.log says KRB-OK / KRB-REFUSED <error>.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv

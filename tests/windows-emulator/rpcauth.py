@@ -26,7 +26,17 @@ pushinst can be seen to get it wrong:
   the logon (or an RPC fault), logged as TARGET-NAME-REFUSED. Without the knob the
   MIC is still verified whenever MsvAvFlags announces one.
 
-Every verified logon or binding is logged (NTLM-OK, RPC-AUTH) with the user,
+- NTLM refused: EMULATOR_NTLM=disabled answers every NTLM AUTHENTICATE (SMB or
+  RPC AUTH3) with STATUS_NTLM_BLOCKED, as `ntlm auth = disabled` or "Restrict NTLM:
+  Deny all" does, logged as LOGON-REFUSED (SMB) or RPC-AUTH-FAILED.
+- Kerberos: EMULATOR_KEYTAB (+ EMULATOR_REALM, EMULATOR_SPN_HOST) accepts AP-REQs in
+  SESSION_SETUP and in RPC binds with auth type 9 (SPNEGO) or 16 (Kerberos); the
+  checks, the keys and the token layouts are krbauth.py's. A refused AP-REQ is
+  STATUS_LOGON_FAILURE (STATUS_TIME_DIFFERENCE_AT_DC for clock skew) on SMB and a
+  BIND_NAK on RPC. Calls on a Kerberos binding before its DCE-style third leg
+  (AUTH3 or ALTER_CONTEXT) are refused.
+
+Every verified logon or binding is logged (NTLM-OK, RPC-AUTH, KRB-OK) with the user,
 domain and target name seen, for the tests to check.
 """
 
