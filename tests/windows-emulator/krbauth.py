@@ -37,10 +37,12 @@ refusal KRB-REFUSED with the Kerberos error name, for the tests to check.
 """
 
 import datetime
+import hmac
 import os
 import struct
 import threading
 
+from Cryptodome.Hash import HMAC
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.type.univ import noValue
 
@@ -306,7 +308,11 @@ def ap_req_of(token):
 
 
 class Wrap:
-    """RFC 4121 wrap tokens (AES) as DCE/RPC at packet privacy carries them."""
+    """RFC 4121 wrap tokens (AES) as DCE/RPC at packet privacy carries them. With
+    header signing (PFC_SUPPORT_HEADER_SIGN in the bind, MS-RPCE 2.2.2.11), the
+    checksum also covers the PDU header before the stub and the sec_trailer after
+    it (confounder | header | stub | trailer | filler | token header), as Windows
+    and sspi-rs compute it; only the stub is encrypted either way."""
 
     HEADER = 16
 
@@ -316,8 +322,18 @@ class Wrap:
         self.incoming_seq = context.seq
         self.outgoing_seq = context.seq
 
-    def open(self, verifier, sealed_stub):
-        """The plaintext of a request (stub plus auth padding), or None."""
+    def _keys(self, usage):
+        cipher = self.context.cipher
+        key = self.context.key
+        return cipher.derive(key, struct.pack(">IB", usage, 0xAA)), cipher.derive(key, struct.pack(">IB", usage, 0x55))
+
+    def _mac(self, ki, data):
+        cipher = self.context.cipher
+        return HMAC.new(ki.contents, data, cipher.hashmod).digest()[:cipher.macsize]
+
+    def open(self, verifier, sealed_stub, before=b"", after=b""):
+        """The plaintext of a request (stub plus auth padding), or None. `before`
+        and `after` are the signed-only header and trailer (header signing)."""
         if len(verifier) < self.HEADER:
             return None
         tok_id, flags, filler, ec, rrc, seq = struct.unpack(">HBBHHQ", verifier[:16])
@@ -328,29 +344,38 @@ class Wrap:
         if seq != self.incoming_seq:
             return None
         rotated = verifier[16:] + sealed_stub
-        if not rotated:
+        cipher = self.context.cipher
+        if len(rotated) < cipher.blocksize + cipher.macsize + 16 + ec:
             return None
         shift = (rrc + ec) % len(rotated)
         ciphertext = rotated[shift:] + rotated[:shift]
-        try:
-            plain = self.context.cipher.decrypt(self.context.key, KG_USAGE_INITIATOR_SEAL, ciphertext)
-        except Exception:
+        ke, ki = self._keys(KG_USAGE_INITIATOR_SEAL)
+        basic = cipher.basic_decrypt(ke, bytes(ciphertext[:-cipher.macsize]))
+        mac = ciphertext[-cipher.macsize:]
+        confounder, plain = basic[:cipher.blocksize], basic[cipher.blocksize:]
+        tail = ec + 16
+        signed_headers = confounder + before + plain[:-tail] + after + plain[-tail:]
+        if not (hmac.compare_digest(self._mac(ki, basic), mac)
+                or (before and hmac.compare_digest(self._mac(ki, signed_headers), mac))):
             return None
-        if len(plain) < ec + 16:
-            return None
-        header_copy = plain[-16:]
-        if header_copy != struct.pack(">HBBHHQ", tok_id, flags, filler, ec, 0, seq):
+        if plain[-16:] != struct.pack(">HBBHHQ", tok_id, flags, filler, ec, 0, seq):
             return None
         self.incoming_seq += 1
-        return plain[:len(plain) - ec - 16]
+        return plain[:len(plain) - tail]
 
-    def seal(self, data):
-        """(sealed stub, verifier) of a response's stub plus auth padding."""
+    def seal(self, data, before=None, after=None):
+        """(sealed stub, verifier) of a response's stub plus auth padding; with
+        header signing, `before` and `after` are the header and trailer as sent
+        (the verifier's length is 60 + EC: EC is 0 for a 16-byte-aligned stub)."""
         cipher = self.context.cipher
         ec = (16 - len(data) % 16) % 16
         flags = self.flags | FLAG_SENT_BY_ACCEPTOR
         header0 = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, 0, self.outgoing_seq)
-        ciphertext = cipher.encrypt(self.context.key, KG_USAGE_ACCEPTOR_SEAL, data + b"\xff" * ec + header0, None)
+        ke, ki = self._keys(KG_USAGE_ACCEPTOR_SEAL)
+        confounder = os.urandom(cipher.blocksize)
+        plain = data + b"\xff" * ec + header0
+        signed = confounder + plain if before is None else confounder + before + data + after + b"\xff" * ec + header0
+        ciphertext = cipher.basic_encrypt(ke, confounder + plain) + self._mac(ki, signed)
         rrc = 28
         shift = (rrc + ec) % len(ciphertext)
         rotated = ciphertext[-shift:] + ciphertext[:-shift] if shift else ciphertext

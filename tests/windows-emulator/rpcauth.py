@@ -78,6 +78,7 @@ MSRPC_ALTERCTX_R = 15
 MSRPC_BIND_NAK = 13
 PFC_FIRST_FRAG = 0x01
 PFC_LAST_FRAG = 0x02
+PFC_SUPPORT_HEADER_SIGN = 0x04
 
 AV_EOL = 0
 AV_FLAGS = 6
@@ -265,10 +266,11 @@ class KerberosSealing:
 
     overhead = 16 + 28 + 15 + 16
 
-    def __init__(self, context, auth_type, ctx_id, level):
+    def __init__(self, context, auth_type, ctx_id, level, header_sign):
         self.wrap = krbauth.Wrap(context)
         self.mic = krbauth.Mic(context)
         self.auth_type, self.ctx_id, self.level = auth_type, ctx_id, level
+        self.header_sign = header_sign
 
     def open(self, pdu):
         auth_len = struct.unpack_from("<H", pdu, 10)[0]
@@ -279,7 +281,8 @@ class KerberosSealing:
         if auth_type != self.auth_type or level != self.level:
             return None
         if level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
-            plain = self.wrap.open(pdu[-auth_len:], pdu[24:trailer_at])
+            plain = self.wrap.open(pdu[-auth_len:], pdu[24:trailer_at], pdu[:24] if self.header_sign else b"",
+                                   pdu[trailer_at:trailer_at + 8] if self.header_sign else b"")
         else:
             plain = pdu[24:trailer_at]
             if not self.mic.verify(pdu[-auth_len:], [plain, pdu[:-auth_len]]):
@@ -292,14 +295,18 @@ class KerberosSealing:
     def seal(self, header24, stub):
         # Windows pads Kerberos-protected stubs to 16 bytes (the cipher's block).
         pad = (16 - len(stub) % 16) % 16
-        if self.level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
-            body, verifier = self.wrap.seal(stub + b"\x00" * pad)
-        else:
-            body = stub + b"\x00" * pad
-            verifier = self.mic.sign(body)
-        frag_len = 24 + len(body) + 8 + len(verifier)
-        head = header24[:8] + struct.pack("<HH", frag_len, len(verifier)) + header24[12:24]
+        body = stub + b"\x00" * pad
+        verifier_len = 60 if self.level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY else 28
+        frag_len = 24 + len(body) + 8 + verifier_len
+        head = header24[:8] + struct.pack("<HH", frag_len, verifier_len) + header24[12:24]
         trailer = struct.pack("<BBBBI", self.auth_type, self.level, pad, 0, self.ctx_id)
+        if self.level == RPC_C_AUTHN_LEVEL_PKT_PRIVACY:
+            if self.header_sign:
+                body, verifier = self.wrap.seal(body, head, trailer)
+            else:
+                body, verifier = self.wrap.seal(body)
+        else:
+            verifier = self.mic.sign(head + body + trailer if self.header_sign else body)
         return head + body + trailer + verifier
 
 
@@ -349,7 +356,7 @@ def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
         value = rep
     state["kerberos"] = {"auth_type": auth_type, "ctx_id": ctx_id, "context": context, "third_leg": not dce}
     if level in (RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_PKT_PRIVACY):
-        state["sealing"] = KerberosSealing(context, auth_type, ctx_id, level)
+        state["sealing"] = KerberosSealing(context, auth_type, ctx_id, level, state.get("header_sign", False))
     log("KRB-OK rpc %s client=%s spn=%s level=%d dce_style=%s auth_type=%d" % (
         pipe, context.client, context.spn, level, dce, auth_type))
     pad = (4 - len(ack) % 4) % 4
@@ -466,6 +473,8 @@ def protect(rpc, log, knobs, pipe, require_privacy):
 
     def bind(data):
         state.clear()
+        # impacket's BIND_ACK echoes the bind's flags, PFC_SUPPORT_HEADER_SIGN too.
+        state["header_sign"] = bool(data[3] & PFC_SUPPORT_HEADER_SIGN)
         auth_len = struct.unpack_from("<H", data, 10)[0]
         plain = data
         if auth_len:
