@@ -3,7 +3,8 @@
 
 usage: krb_client.py CHECK ADDR PORT SPN_HOST REALM USER PASSWORD KDC
 CHECK is one of:
-  smb             logon with a ticket for cifs/SPN_HOST, upload to ADMIN$, read it back
+  smb             the NEGOTIATE hint offers Kerberos; logon with a ticket for
+                  cifs/SPN_HOST, upload to ADMIN$, read it back
   smb-mutual      the same with mutual authentication requested
   rpc-svcctl      SMB logon, then \\PIPE\\svcctl bound with RPC_C_AUTHN_GSS_NEGOTIATE at
                   packet privacy: OpenSCManagerW, CreateServiceW, DeleteService
@@ -50,6 +51,11 @@ def main():
     expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity")
     try:
         conn = SMBConnection(host, addr, sess_port=port)
+        if check == "smb":
+            # The NEGOTIATE answer's SPNEGO hint offers Kerberos (MS KRB5 OID first).
+            hint = conn._SMBConnection._Connection["GSSNegotiateToken"]
+            if b"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02" not in hint:
+                raise RuntimeError("the NEGOTIATE answer does not offer Kerberos: %s" % hint.hex())
         if check == "ntlm":
             conn.login(user, password, realm.split(".")[0])
         else:

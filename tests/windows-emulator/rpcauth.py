@@ -716,6 +716,25 @@ def guard_logons(server, log, knobs):
     server.hookSmb2Command(smb2.SMB2_SESSION_SETUP, setup)
 
 
+def advertise_kerberos(server):
+    """The NEGOTIATE answer's SPNEGO hint lists the Kerberos mechs first, as a
+    domain member's does (MS KRB5, KRB5, then NTLMSSP)."""
+    original = server.hookSmb2Command(smb2.SMB2_NEGOTIATE, None)
+
+    def negotiate(*args):
+        commands, packets, status = original(*args)
+        for packet in packets or []:
+            answer = packet["Data"]
+            hint = SPNEGO_NegTokenInit()
+            hint["MechTypes"] = [TypesMech["MS KRB5 - Microsoft Kerberos 5"], TypesMech["KRB5 - Kerberos 5"],
+                                 TypesMech["NTLMSSP - Microsoft NTLM Security Support Provider"]]
+            answer["Buffer"] = hint.getData()
+            answer["SecurityBufferLength"] = len(answer["Buffer"])
+        return commands, packets, status
+
+    server.hookSmb2Command(smb2.SMB2_NEGOTIATE, negotiate)
+
+
 def install(smb_server, simple_server, svcctl, atsvc, log, password, listen_address):
     """Everything above, on one emulator; accounts added to impacket's SMB server."""
     knobs = Knobs(password, listen_address)
@@ -724,5 +743,7 @@ def install(smb_server, simple_server, svcctl, atsvc, log, password, listen_addr
         if name != "administrator":
             simple_server.addCredential(name, 1000 + n, "aad3b435b51404eeaad3b435b51404ee", nthash)
     guard_logons(smb_server, log, knobs)
+    if knobs.kerberos is not None:
+        advertise_kerberos(smb_server)
     protect(svcctl, log, knobs, "svcctl", require_privacy=False)
     protect(atsvc, log, knobs, "atsvc", require_privacy=True)
