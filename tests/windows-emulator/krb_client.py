@@ -12,6 +12,9 @@ CHECK is one of:
   rpc-svcctl-integrity  svcctl at packet integrity (Kerberos MIC tokens): accepted
   rpc-atsvc-integrity   atsvc at packet integrity: refused (atsvc demands privacy)
   rpc-wrong-spn   svcctl bound with a ticket for http/SPN_HOST: BIND_NAK
+  rpc-kerberos16  svcctl bound by hand with auth type 16 (RPC_C_AUTHN_GSS_KERBEROS, no
+                  SPNEGO), the DCE-style third leg in an AUTH3, one sealed
+                  OpenSCManagerW (impacket's own client only speaks type 9)
   smb-wrong-spn   a ticket for another SPN of the same account (http/SPN_HOST)
   smb-other-host  a ticket for cifs/dc1.<realm> (another account's key)
   smb-skew        an authenticator 10 minutes in the future
@@ -48,7 +51,7 @@ def tgs(spn, realm, kdc, t):
 def main():
     check, addr, port, host, realm, user, password, kdc = sys.argv[1:9]
     port = int(port)
-    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity")
+    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity", "rpc-kerberos16")
     try:
         conn = SMBConnection(host, addr, sess_port=port)
         if check == "smb":
@@ -95,7 +98,7 @@ def main():
             conn.getFile("ADMIN$", "Temp\\krb-upload.txt", back.write)
             if back.getvalue() != payload:
                 raise RuntimeError("read back differs")
-        elif check.startswith("rpc-"):
+        elif check.startswith("rpc-") and check != "rpc-kerberos16":
             pipe = "atsvc" if check.startswith("rpc-atsvc") else "svcctl"
             rpc = transport.SMBTransport(addr, port, r"\%s" % pipe, smb_connection=conn)
             # RPC asks for host/NAME, as Windows' RPC client does.
@@ -122,11 +125,86 @@ def main():
                 tsch.hSchRpcRegisterTask(dce, "\\krbtest", xml, tsch.TASK_CREATE, NULL_, tsch.TASK_LOGON_NONE)
                 tsch.hSchRpcDelete(dce, "\\krbtest")
             dce.disconnect()
+        if check == "rpc-kerberos16":
+            raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t)
         print("OK %s" % check)
         return 0 if expect_ok else 1
     except Exception as e:
         print("REFUSED %s: %s" % (check, str(e).replace("\n", " ")))
         return 1 if expect_ok else 0
+
+
+def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t):
+    """A BIND with auth_type 16 (the GSS AP-REQ bare in auth_value), the bare
+    AP-REP from the BIND_ACK, the client's AP-REP in an AUTH3, then OpenSCManagerW
+    sealed with an RFC 4121 wrap token and its answer unwrapped."""
+    from impacket.dcerpc.v5.rpcrt import (CtxItem, MSRPCBind, MSRPCHeader, MSRPCRequestHeader, SEC_TRAILER,
+                                          MSRPC_AUTH3, MSRPC_BIND, MSRPC_BINDACK, MSRPC_REQUEST)
+    from impacket.krb5.gssapi import GSSAPI_AES128, GSSAPI_AES256
+    from impacket.krb5.kerberosv5 import getKerberosType1, getKerberosType3
+    from impacket.spnego import SPNEGO_NegTokenInit, SPNEGO_NegTokenResp
+    from impacket.uuid import uuidtup_to_bin
+    import struct
+
+    rpc = transport.SMBTransport(addr, port, r"\svcctl", smb_connection=conn)
+    rpc.connect()
+    cipher, session_key, blob = getKerberosType1(user, password, realm, "", "", "", TGT=t,
+                                                 TGS=tgs("host/%s" % host, realm, kdc, t), targetName=host,
+                                                 kdcHost=kdc, useCache=False)
+    ap_req = SPNEGO_NegTokenInit(blob)["MechToken"]
+
+    def trailer(pad):
+        sec = SEC_TRAILER()
+        sec["auth_type"], sec["auth_level"], sec["auth_pad_len"], sec["auth_ctx_id"] = 16, 6, pad, 79231
+        return sec
+
+    bind = MSRPCBind()
+    item = CtxItem()
+    item["AbstractSyntax"] = uuidtup_to_bin(("367ABB81-9844-35F1-AD32-98F038001003", "2.0"))
+    item["TransferSyntax"] = uuidtup_to_bin(("8a885d04-1ceb-11c9-9fe8-08002b104860", "2.0"))
+    item["ContextID"], item["TransItems"] = 0, 1
+    bind.addCtxItem(item)
+    packet = MSRPCHeader()
+    packet["type"], packet["pduData"], packet["call_id"] = MSRPC_BIND, bind.getData(), 1
+    packet["sec_trailer"], packet["auth_data"] = trailer(0), ap_req
+    rpc.send(packet.get_packet())
+    ack = rpc.recv()
+    if ack[2] != MSRPC_BINDACK:
+        raise RuntimeError("bind answered with PDU type %d" % ack[2])
+    auth_len = struct.unpack_from("<H", ack, 10)[0]
+    bare_rep = ack[-auth_len:]
+    if bare_rep[:1] != b"\x6f":
+        raise RuntimeError("BIND_ACK auth_value is not a bare AP-REP")
+    wrapped = SPNEGO_NegTokenResp()
+    wrapped["ResponseToken"] = bare_rep
+    cipher2, key2, third = getKerberosType3(cipher, session_key, wrapped.getData())
+    auth3 = MSRPCHeader()
+    auth3["type"], auth3["pduData"], auth3["call_id"] = MSRPC_AUTH3, b"    ", 1
+    auth3["sec_trailer"], auth3["auth_data"] = trailer(0), SPNEGO_NegTokenResp(third)["ResponseToken"]
+    rpc.send(auth3.get_packet())
+
+    request = scmr.ROpenSCManagerW()
+    request["lpMachineName"] = "DUMMY\x00"
+    request["lpDatabaseName"] = "ServicesActive\x00"
+    request["dwDesiredAccess"] = scmr.SERVICE_START | scmr.SC_MANAGER_CREATE_SERVICE
+    stub = request.getData()
+    pad = (16 - len(stub) % 16) % 16
+    gss = GSSAPI_AES256() if cipher2.enctype == 18 else GSSAPI_AES128()
+    sealed, verifier = gss.GSS_Wrap(key2, stub + b"\xbb" * pad, 0)
+    pdu = MSRPCRequestHeader()
+    pdu["type"], pdu["op_num"], pdu["ctx_id"], pdu["call_id"] = MSRPC_REQUEST, 15, 0, 2
+    pdu["alloc_hint"] = len(stub)
+    pdu["pduData"], pdu["sec_trailer"], pdu["auth_data"] = sealed, trailer(pad), verifier
+    rpc.send(pdu.get_packet())
+    answer = rpc.recv()
+    if answer[2] != 2:
+        raise RuntimeError("OpenSCManagerW answered with PDU type %d" % answer[2])
+    auth_len = struct.unpack_from("<H", answer, 10)[0]
+    sec_and_verifier = answer[-auth_len - 8:]
+    plain, _ = gss.GSS_Unwrap(key2, answer[24:-auth_len - 8], 0, authData=sec_and_verifier)
+    plain = plain[:len(plain) - sec_and_verifier[2]]
+    if scmr.ROpenSCManagerWResponse(plain)["ErrorCode"] != 0:
+        raise RuntimeError("OpenSCManagerW failed")
 
 
 NULL_ = None

@@ -9,7 +9,9 @@
 #   accepted: SMB logon + upload to ADMIN$ + read back, the same with mutual
 #             authentication, svcctl (OpenSCManagerW, CreateServiceW, DeleteService)
 #             and atsvc (SchRpcRegisterTask, SchRpcDelete) bound with
-#             RPC_C_AUTHN_GSS_NEGOTIATE at packet privacy, svcctl at packet integrity;
+#             RPC_C_AUTHN_GSS_NEGOTIATE at packet privacy, svcctl at packet integrity,
+#             svcctl bound by hand with RPC_C_AUTHN_GSS_KERBEROS (type 16) and the
+#             third leg in an AUTH3;
 #   refused:  a ticket for http/win1 (KRB_AP_ERR_NOT_US), one for cifs/dc1 (another
 #             account's key: KRB_AP_ERR_MODIFIED), an authenticator 10 minutes ahead
 #             (KRB_AP_ERR_SKEW), NTLM (STATUS_NTLM_BLOCKED), atsvc below privacy, an
@@ -68,6 +70,7 @@ check smb "KRB-OK smb client=$USER@$REALM spn=cifs/win1.example.test@$REALM mutu
 check smb-mutual "KRB-OK smb client=$USER@$REALM spn=cifs/win1.example.test@$REALM mutual=True acceptor_subkey=True"
 check rpc-svcctl "CreateServiceW krbtest"
 check rpc-atsvc "SchRpcRegisterTask \\krbtest"
+check rpc-kerberos16 "auth_type=16"
 check rpc-svcctl-integrity "KRB-OK rpc svcctl client=$USER@$REALM spn=host/win1.example.test@$REALM level=5"
 check smb-wrong-spn "KRB-REFUSED smb KRB_AP_ERR_NOT_US ticket for http/win1.example.test"
 check smb-other-host "KRB-REFUSED smb KRB_AP_ERR_MODIFIED ticket for cifs/$DC_NAME.${REALM,,}"
