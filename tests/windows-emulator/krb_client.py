@@ -15,6 +15,9 @@ CHECK is one of:
   rpc-kerberos16  svcctl bound by hand with auth type 16 (RPC_C_AUTHN_GSS_KERBEROS, no
                   SPNEGO), the DCE-style third leg in an AUTH3, one sealed
                   OpenSCManagerW (impacket's own client only speaks type 9)
+  rpc-spnego-mic  type 9 by hand as sspi-rs does it: a bare AP-REQ in SPNEGO, the third
+                  leg in an ALTER_CONTEXT with a mechListMIC, the answer's mechListMIC
+                  verified, then a sealed call numbered after the MIC
   smb-wrong-spn   a ticket for another SPN of the same account (http/SPN_HOST)
   smb-other-host  a ticket for cifs/dc1.<realm> (another account's key)
   smb-skew        an authenticator 10 minutes in the future
@@ -51,7 +54,8 @@ def tgs(spn, realm, kdc, t):
 def main():
     check, addr, port, host, realm, user, password, kdc = sys.argv[1:9]
     port = int(port)
-    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity", "rpc-kerberos16")
+    expect_ok = check in ("smb", "smb-mutual", "rpc-svcctl", "rpc-atsvc", "rpc-svcctl-integrity", "rpc-kerberos16",
+                          "rpc-spnego-mic")
     try:
         conn = SMBConnection(host, addr, sess_port=port)
         if check == "smb":
@@ -98,7 +102,7 @@ def main():
             conn.getFile("ADMIN$", "Temp\\krb-upload.txt", back.write)
             if back.getvalue() != payload:
                 raise RuntimeError("read back differs")
-        elif check.startswith("rpc-") and check != "rpc-kerberos16":
+        elif check.startswith("rpc-") and check not in ("rpc-kerberos16", "rpc-spnego-mic"):
             pipe = "atsvc" if check.startswith("rpc-atsvc") else "svcctl"
             rpc = transport.SMBTransport(addr, port, r"\%s" % pipe, smb_connection=conn)
             # RPC asks for host/NAME, as Windows' RPC client does.
@@ -126,7 +130,9 @@ def main():
                 tsch.hSchRpcDelete(dce, "\\krbtest")
             dce.disconnect()
         if check == "rpc-kerberos16":
-            raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t)
+            raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t, 16)
+        if check == "rpc-spnego-mic":
+            raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t, 9)
         print("OK %s" % check)
         return 0 if expect_ok else 1
     except Exception as e:
@@ -134,10 +140,14 @@ def main():
         return 1 if expect_ok else 0
 
 
-def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t):
-    """A BIND with auth_type 16 (the GSS AP-REQ bare in auth_value), the bare
-    AP-REP from the BIND_ACK, the client's AP-REP in an AUTH3, then OpenSCManagerW
-    sealed with an RFC 4121 wrap token and its answer unwrapped."""
+def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t, auth_type):
+    """Type 16: a BIND with the GSS AP-REQ in auth_value, the bare AP-REP from the
+    BIND_ACK, the client's AP-REP in an AUTH3. Type 9 (as sspi-rs does it): SPNEGO
+    with the bare AP-REQ, the client's AP-REP and a mechListMIC in an
+    ALTER_CONTEXT, the acceptor's mechListMIC checked. Then OpenSCManagerW sealed
+    with an RFC 4121 wrap token and its answer unwrapped."""
+    import krbauth
+    from impacket.krb5.crypto import _SHA1AES128, _SHA1AES256
     from impacket.dcerpc.v5.rpcrt import (CtxItem, MSRPCBind, MSRPCHeader, MSRPCRequestHeader, SEC_TRAILER,
                                           MSRPC_AUTH3, MSRPC_BIND, MSRPC_BINDACK, MSRPC_REQUEST)
     from impacket.krb5.gssapi import GSSAPI_AES128, GSSAPI_AES256
@@ -152,10 +162,16 @@ def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t):
                                                  TGS=tgs("host/%s" % host, realm, kdc, t), targetName=host,
                                                  kdcHost=kdc, useCache=False)
     ap_req = SPNEGO_NegTokenInit(blob)["MechToken"]
+    mechs = [krbauth.OID_MS_KRB5_DER[2:], krbauth.OID_KRB5_DER[2:]]
+    if auth_type == 9:
+        init = SPNEGO_NegTokenInit()
+        init["MechTypes"] = mechs
+        init["MechToken"] = krbauth.gss_unframe(ap_req)[2]
+        ap_req = init.getData()
 
     def trailer(pad):
         sec = SEC_TRAILER()
-        sec["auth_type"], sec["auth_level"], sec["auth_pad_len"], sec["auth_ctx_id"] = 16, 6, pad, 79231
+        sec["auth_type"], sec["auth_level"], sec["auth_pad_len"], sec["auth_ctx_id"] = auth_type, 6, pad, 79231
         return sec
 
     bind = MSRPCBind()
@@ -173,15 +189,39 @@ def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t):
         raise RuntimeError("bind answered with PDU type %d" % ack[2])
     auth_len = struct.unpack_from("<H", ack, 10)[0]
     bare_rep = ack[-auth_len:]
+    if auth_type == 9:
+        bare_rep = krbauth.parse_neg_token_resp(bare_rep).get("token", b"")
     if bare_rep[:1] != b"\x6f":
         raise RuntimeError("BIND_ACK auth_value is not a bare AP-REP")
     wrapped = SPNEGO_NegTokenResp()
     wrapped["ResponseToken"] = bare_rep
     cipher2, key2, third = getKerberosType3(cipher, session_key, wrapped.getData())
-    auth3 = MSRPCHeader()
-    auth3["type"], auth3["pduData"], auth3["call_id"] = MSRPC_AUTH3, b"    ", 1
-    auth3["sec_trailer"], auth3["auth_data"] = trailer(0), SPNEGO_NegTokenResp(third)["ResponseToken"]
-    rpc.send(auth3.get_packet())
+    third = SPNEGO_NegTokenResp(third)["ResponseToken"]
+    seq = 0  # impacket's authenticator seq-number
+    if auth_type == 16:
+        auth3 = MSRPCHeader()
+        auth3["type"], auth3["pduData"], auth3["call_id"] = MSRPC_AUTH3, b"    ", 1
+        auth3["sec_trailer"], auth3["auth_data"] = trailer(0), third
+        rpc.send(auth3.get_packet())
+    else:
+        profile = _SHA1AES256 if key2.enctype == 18 else _SHA1AES128
+        mech_list = krbauth.mech_type_list(mechs)
+        header = struct.pack(">HB5sQ", 0x0404, 0x04, b"\xff" * 5, seq)
+        mic = header + profile.checksum(key2, 25, mech_list + header)
+        seq += 1  # the MIC took a sequence number
+        alter = MSRPCHeader()
+        alter["type"], alter["pduData"], alter["call_id"] = 14, bind.getData(), 1
+        alter["sec_trailer"], alter["auth_data"] = trailer(0), krbauth.neg_token_resp(token=third, mic=mic)
+        rpc.send(alter.get_packet())
+        answer = rpc.recv()
+        if answer[2] != 15:
+            raise RuntimeError("ALTER_CONTEXT answered with PDU type %d" % answer[2])
+        auth_len = struct.unpack_from("<H", answer, 10)[0]
+        fields = krbauth.parse_neg_token_resp(answer[-auth_len:])
+        server_mic = fields.get("mic", b"")
+        if fields.get("state") != b"\x00" or len(server_mic) != 28 or not server_mic[2] & 1 or \
+                profile.checksum(key2, 23, mech_list + server_mic[:16]) != server_mic[16:]:
+            raise RuntimeError("ALTER_CONTEXT_RESP without a valid acceptor mechListMIC: %r" % fields)
 
     request = scmr.ROpenSCManagerW()
     request["lpMachineName"] = "DUMMY\x00"
@@ -190,7 +230,7 @@ def raw_kerberos_bind(conn, addr, port, host, realm, user, password, kdc, t):
     stub = request.getData()
     pad = (16 - len(stub) % 16) % 16
     gss = GSSAPI_AES256() if cipher2.enctype == 18 else GSSAPI_AES128()
-    sealed, verifier = gss.GSS_Wrap(key2, stub + b"\xbb" * pad, 0)
+    sealed, verifier = gss.GSS_Wrap(key2, stub + b"\xbb" * pad, seq)
     pdu = MSRPCRequestHeader()
     pdu["type"], pdu["op_num"], pdu["ctx_id"], pdu["call_id"] = MSRPC_REQUEST, 15, 0, 2
     pdu["alloc_hint"] = len(stub)

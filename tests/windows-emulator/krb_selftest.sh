@@ -71,6 +71,7 @@ check smb-mutual "KRB-OK smb client=$USER@$REALM spn=cifs/win1.example.test@$REA
 check rpc-svcctl "CreateServiceW krbtest"
 check rpc-atsvc "SchRpcRegisterTask \\krbtest"
 check rpc-kerberos16 "auth_type=16"
+check rpc-spnego-mic "KRB-THIRD-LEG rpc svcctl client=$USER@$REALM mechListMIC=True"
 check rpc-svcctl-integrity "KRB-OK rpc svcctl client=$USER@$REALM spn=host/win1.example.test@$REALM level=5"
 check smb-wrong-spn "KRB-REFUSED smb KRB_AP_ERR_NOT_US ticket for http/win1.example.test"
 check smb-other-host "KRB-REFUSED smb KRB_AP_ERR_MODIFIED ticket for cifs/$DC_NAME.${REALM,,}"

@@ -114,6 +114,66 @@ def gss_unframe(token):
     return oid_der, token[at:at + 2], token[at + 2:]
 
 
+def der_tlv(tag, value):
+    return bytes([tag]) + der_length(len(value)) + value
+
+
+def der_children(data):
+    """[(tag, value)] of the DER TLVs in `data`."""
+    out, at = [], 0
+    while at + 2 <= len(data):
+        tag, first = data[at], data[at + 1]
+        at += 2
+        if first & 0x80:
+            count = first & 0x7F
+            length = int.from_bytes(data[at:at + count], "big")
+            at += count
+        else:
+            length = first
+        out.append((tag, data[at:at + length]))
+        at += length
+    return out
+
+
+def neg_token_resp(state=None, mech=None, token=None, mic=None):
+    """An SPNEGO NegTokenResp (RFC 4178 4.2.2), with a mechListMIC when given
+    (impacket's SPNEGO_NegTokenResp has no room for one)."""
+    fields = b""
+    if state is not None:
+        fields += der_tlv(0xA0, der_tlv(0x0A, bytes([state])))
+    if mech is not None:
+        fields += der_tlv(0xA1, der_tlv(0x06, mech))
+    if token is not None:
+        fields += der_tlv(0xA2, der_tlv(0x04, token))
+    if mic is not None:
+        fields += der_tlv(0xA3, der_tlv(0x04, mic))
+    return der_tlv(0xA1, der_tlv(0x30, fields))
+
+
+def parse_neg_token_resp(data):
+    """{'state', 'mech', 'token', 'mic'} of a NegTokenResp (missing ones absent)."""
+    out = {}
+    for tag, value in der_children(data):
+        if tag != 0xA1:
+            continue
+        for seq_tag, seq in der_children(value):
+            if seq_tag != 0x30:
+                continue
+            for field, inner in der_children(seq):
+                children = der_children(inner)
+                if not children:
+                    continue
+                name = {0xA0: "state", 0xA1: "mech", 0xA2: "token", 0xA3: "mic"}.get(field)
+                if name:
+                    out[name] = children[0][1]
+    return out
+
+
+def mech_type_list(mechs):
+    """The DER MechTypeList a mechListMIC covers, from the OIDs' contents."""
+    return der_tlv(0x30, b"".join(der_tlv(0x06, m) for m in mechs))
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -155,6 +215,10 @@ class Context:
         self.ticket_key = ticket_key
         self.acceptor_subkey = subkey_from_acceptor
         self.ap_rep = None
+        # One sequence number per direction for every per-message token (wrap or
+        # MIC, RFC 4121 4.2.6): both start at the authenticator's seq-number.
+        self.incoming_seq = seq
+        self.outgoing_seq = seq
 
     def smb_session_key(self):
         return (self.key.contents + b"\x00" * 16)[:16]
@@ -319,8 +383,6 @@ class Wrap:
     def __init__(self, context):
         self.context = context
         self.flags = FLAG_SEALED | (FLAG_ACCEPTOR_SUBKEY if context.acceptor_subkey else 0)
-        self.incoming_seq = context.seq
-        self.outgoing_seq = context.seq
 
     def _keys(self, usage):
         cipher = self.context.cipher
@@ -341,7 +403,7 @@ class Wrap:
             return None
         if bool(flags & FLAG_ACCEPTOR_SUBKEY) != bool(self.context.acceptor_subkey):
             return None
-        if seq != self.incoming_seq:
+        if seq != self.context.incoming_seq:
             return None
         rotated = verifier[16:] + sealed_stub
         cipher = self.context.cipher
@@ -360,7 +422,7 @@ class Wrap:
             return None
         if plain[-16:] != struct.pack(">HBBHHQ", tok_id, flags, filler, ec, 0, seq):
             return None
-        self.incoming_seq += 1
+        self.context.incoming_seq += 1
         return plain[:len(plain) - tail]
 
     def seal(self, data, before=None, after=None):
@@ -370,7 +432,7 @@ class Wrap:
         cipher = self.context.cipher
         ec = (16 - len(data) % 16) % 16
         flags = self.flags | FLAG_SENT_BY_ACCEPTOR
-        header0 = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, 0, self.outgoing_seq)
+        header0 = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, 0, self.context.outgoing_seq)
         ke, ki = self._keys(KG_USAGE_ACCEPTOR_SEAL)
         confounder = os.urandom(cipher.blocksize)
         plain = data + b"\xff" * ec + header0
@@ -379,8 +441,8 @@ class Wrap:
         rrc = 28
         shift = (rrc + ec) % len(ciphertext)
         rotated = ciphertext[-shift:] + ciphertext[:-shift] if shift else ciphertext
-        header = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, rrc, self.outgoing_seq)
-        self.outgoing_seq += 1
+        header = struct.pack(">HBBHHQ", 0x0504, flags, 0xFF, ec, rrc, self.context.outgoing_seq)
+        self.context.outgoing_seq += 1
         cut = rrc + ec + 16
         return rotated[cut:], header + rotated[:cut]
 
@@ -392,8 +454,6 @@ class Mic:
     def __init__(self, context):
         self.context = context
         self.flags = FLAG_ACCEPTOR_SUBKEY if context.acceptor_subkey else 0
-        self.incoming_seq = context.seq
-        self.outgoing_seq = context.seq
 
     def checksum(self, usage, data, header):
         profile = CHECKSUMS.get(self.context.key.enctype)
@@ -404,17 +464,21 @@ class Mic:
         or the whole PDU when the client signs headers)."""
         if len(token) != 28 or token[:2] != b"\x04\x04" or token[3:8] != b"\xff" * 5:
             return False
-        if token[2] & FLAG_SENT_BY_ACCEPTOR or struct.unpack(">Q", token[8:16])[0] != self.incoming_seq:
+        if token[2] & FLAG_SENT_BY_ACCEPTOR or struct.unpack(">Q", token[8:16])[0] != self.context.incoming_seq:
             return False
         for data in candidates:
             if self.checksum(KG_USAGE_INITIATOR_SIGN, data, token[:16]) == token[16:]:
-                self.incoming_seq += 1
+                self.context.incoming_seq += 1
                 return True
         return False
 
-    def sign(self, data):
-        header = struct.pack(">HB5sQ", 0x0404, self.flags | FLAG_SENT_BY_ACCEPTOR, b"\xff" * 5, self.outgoing_seq)
-        self.outgoing_seq += 1
+    def sign(self, data, seq=None):
+        """A MIC token from the acceptor; with `seq`, that sequence number and the
+        counter left alone (Windows signs SPNEGO's mechListMIC with 0)."""
+        header = struct.pack(">HB5sQ", 0x0404, self.flags | FLAG_SENT_BY_ACCEPTOR, b"\xff" * 5,
+                             self.context.outgoing_seq if seq is None else seq)
+        if seq is None:
+            self.context.outgoing_seq += 1
         return header + self.checksum(KG_USAGE_ACCEPTOR_SIGN, data, header)
 
 

@@ -318,6 +318,7 @@ def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
     state["level"] = level
     mech = None
     found = None
+    init = None
     try:
         if auth_type == RPC_C_AUTHN_GSS_NEGOTIATE and token[:1] == b"\x60" and \
                 krbauth.gss_unframe(token)[0] not in (krbauth.OID_KRB5_DER, krbauth.OID_MS_KRB5_DER):
@@ -354,7 +355,9 @@ def kerberos_bind(state, trailer, token, ack, log, knobs, pipe):
         value = answer.getData()
     else:
         value = rep
-    state["kerberos"] = {"auth_type": auth_type, "ctx_id": ctx_id, "context": context, "third_leg": not dce}
+    state["kerberos"] = {"auth_type": auth_type, "ctx_id": ctx_id, "context": context, "third_leg": not dce,
+                         "mech_types": krbauth.mech_type_list(init["MechTypes"]) if mech else None,
+                         "client_mic": False}
     if level in (RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_PKT_PRIVACY):
         state["sealing"] = KerberosSealing(context, auth_type, ctx_id, level, state.get("header_sign", False))
     log("KRB-OK rpc %s client=%s spn=%s level=%d dce_style=%s auth_type=%d" % (
@@ -369,20 +372,26 @@ def kerberos_third_leg(state, token, log, pipe):
     """The DCE-style client's AP-REP (AUTH3 or ALTER_CONTEXT); requests before it
     are refused."""
     kerberos = state["kerberos"]
-    rep = token
+    rep, mic = token, None
     if kerberos["auth_type"] == RPC_C_AUTHN_GSS_NEGOTIATE and token[:1] == b"\xa1":
-        try:
-            rep = SPNEGO_NegTokenResp(token)["ResponseToken"]
-        except Exception:
-            rep = b""
+        fields = krbauth.parse_neg_token_resp(token)
+        rep, mic = fields.get("token", b""), fields.get("mic")
     try:
         krbauth.third_leg(kerberos["context"], rep)
+        if mic is not None:
+            # SPNEGO's mechListMIC over the client's mech list (RFC 4178 5), under the
+            # context key: it takes a sequence number like any MIC token.
+            if kerberos["mech_types"] is None or \
+                    not krbauth.Mic(kerberos["context"]).verify(mic, [kerberos["mech_types"]]):
+                raise krbauth.Refused("KRB_AP_ERR_MODIFIED", "mechListMIC of %s does not verify"
+                                      % kerberos["context"].client)
+            kerberos["client_mic"] = True
     except krbauth.Refused as refused:
         log("KRB-REFUSED rpc %s %s %s" % (pipe, refused.error, refused.why))
         state["refused"] = True
         return
     kerberos["third_leg"] = True
-    log("KRB-THIRD-LEG rpc %s client=%s" % (pipe, kerberos["context"].client))
+    log("KRB-THIRD-LEG rpc %s client=%s mechListMIC=%s" % (pipe, kerberos["context"].client, kerberos["client_mic"]))
 
 
 def bind_nak(call_id):
@@ -560,10 +569,14 @@ def protect(rpc, log, knobs, pipe, require_privacy):
         finally:
             rpc._clientSock = saved
         ack = ack[:2] + bytes([MSRPC_ALTERCTX_R]) + ack[3:]
-        if state["kerberos"]["auth_type"] == RPC_C_AUTHN_GSS_NEGOTIATE:
-            done = SPNEGO_NegTokenResp()
-            done["NegState"] = b"\x00"
-            value = done.getData()
+        kerberos = state["kerberos"]
+        if kerberos["auth_type"] == RPC_C_AUTHN_GSS_NEGOTIATE:
+            # accept-completed, with the acceptor's mechListMIC when the client sent
+            # one (signed with sequence number 0, as Windows does).
+            mic = None
+            if kerberos["client_mic"]:
+                mic = krbauth.Mic(kerberos["context"]).sign(kerberos["mech_types"], seq=0)
+            value = krbauth.neg_token_resp(state=0, mic=mic)
             pad = (4 - len(ack) % 4) % 4
             trailer = struct.pack("<BBBBI", RPC_C_AUTHN_GSS_NEGOTIATE, state["level"], pad, 0,
                                   state["kerberos"]["ctx_id"])
