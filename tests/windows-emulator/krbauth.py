@@ -47,7 +47,7 @@ from pyasn1.codec.der import decoder, encoder
 from pyasn1.type.univ import noValue
 
 from impacket.krb5 import constants
-from impacket.krb5.asn1 import AP_REP, AP_REQ, KRB_ERROR, Authenticator, EncAPRepPart, EncTicketPart
+from impacket.krb5.asn1 import AP_REP, AP_REQ, Authenticator, EncAPRepPart, EncTicketPart
 from impacket.krb5.crypto import InvalidChecksum, Key, _SHA1AES128, _SHA1AES256, _enctype_table
 from impacket.krb5.keytab import Keytab
 from impacket.krb5.types import KerberosTime
@@ -58,7 +58,6 @@ OID_KRB5_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
 OID_MS_KRB5_DER = b"\x06\x09\x2a\x86\x48\x82\xf7\x12\x01\x02\x02"
 TOK_AP_REQ = b"\x01\x00"
 TOK_AP_REP = b"\x02\x00"
-TOK_KRB_ERROR = b"\x03\x00"
 
 SKEW = datetime.timedelta(minutes=5)
 GSS_C_MUTUAL_FLAG = 2
@@ -75,12 +74,6 @@ FLAG_SENT_BY_ACCEPTOR = 1
 FLAG_SEALED = 2
 FLAG_ACCEPTOR_SUBKEY = 4
 
-ERRORS = {
-    "KRB_AP_ERR_TKT_EXPIRED": 32, "KRB_AP_ERR_TKT_NYV": 33, "KRB_AP_ERR_REPEAT": 34,
-    "KRB_AP_ERR_NOT_US": 35, "KRB_AP_ERR_BADMATCH": 36, "KRB_AP_ERR_SKEW": 37,
-    "KRB_AP_ERR_BADKEYVER": 44, "KRB_AP_ERR_NOKEY": 45, "KRB_AP_ERR_MODIFIED": 41,
-    "KRB_AP_ERR_MSG_TYPE": 40, "KRB_AP_ERR_BADORDER": 42, "KRB_AP_ERR_INAPP_CKSUM": 50, "KRB_ERR_GENERIC": 60,
-}
 
 
 def der_length(n):
@@ -188,22 +181,6 @@ class Refused(Exception):
         Exception.__init__(self, why)
         self.error, self.why = error, why
 
-    def krb_error(self, realm, sname_parts):
-        """A KRB-ERROR (RFC 4120 5.9.1) saying this, for the SPNEGO answer."""
-        err = KRB_ERROR()
-        err["pvno"] = 5
-        err["msg-type"] = constants.ApplicationTagNumbers.KRB_ERROR.value
-        now = now_utc()
-        err["stime"] = KerberosTime.to_asn1(now)
-        err["susec"] = now.microsecond
-        err["error-code"] = ERRORS[self.error]
-        err["realm"] = realm
-        err["sname"] = noValue
-        err["sname"]["name-type"] = constants.PrincipalNameType.NT_SRV_INST.value
-        for n, part in enumerate(sname_parts):
-            err["sname"]["name-string"][n] = part
-        return encoder.encode(err)
-
 
 class Context:
     """An accepted security context."""
@@ -247,9 +224,6 @@ class Acceptor:
             raise ValueError("no keys in %s" % keytab_path)
         self.seen = set()
         self.lock = threading.Lock()
-
-    def sname_parts(self):
-        return ["cifs", self.spn_host]
 
     def accept(self, ap_req_bytes):
         """Verify an AP-REQ; a Context, or Refused raised."""
