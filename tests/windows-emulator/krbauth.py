@@ -7,30 +7,38 @@ from `samba-tool domain exportkeytab KEYTAB --principal='win1$'`), with
 EMULATOR_SPN_HOST=win1.example.test (the host name in the SPNs the emulator
 answers to: cifs/<it> and host/<it>) and EMULATOR_REALM=EXAMPLE.TEST.
 
-- An AP-REQ (RFC 4120 5.5.1, in a GSS initial context token, RFC 4121 4.1; mech
-  OID 1.2.840.113554.1.2.2 or Microsoft's 1.2.840.48018.1.2.2, inside SPNEGO or
-  bare) is accepted when: its ticket decrypts with the keytab key of its etype and
-  kvno (else KRB_AP_ERR_MODIFIED / KRB_AP_ERR_BADKEYVER), the ticket's sname is
+- An AP-REQ (RFC 4120 5.5.1, in a GSS initial context token, RFC 4121 4.1, with
+  mech OID 1.2.840.113554.1.2.2 or Microsoft's 1.2.840.48018.1.2.2, or bare as
+  DCE style sends it; inside SPNEGO or not) is accepted when: its ticket decrypts
+  with the keytab key of its etype (that kvno's, else the newest; else
+  KRB_AP_ERR_MODIFIED, as a ticket for another account is), the ticket's sname is
   cifs/<host> or host/<host> in the realm (else KRB_AP_ERR_NOT_US), the ticket is
   valid now (else KRB_AP_ERR_TKT_EXPIRED / TKT_NYV), the authenticator decrypts
   with the ticket's session key and names the ticket's client (else
   KRB_AP_ERR_BADMATCH), its ctime is within 5 minutes of the emulator's clock
   (else KRB_AP_ERR_SKEW) and it was not seen before (else KRB_AP_ERR_REPEAT).
-- The answer is an AP-REP (mutual authentication). As Windows does with AES, it
+- With mutual-required, the answer is an AP-REP. As Windows does with AES, it
   carries a fresh ACCEPTOR SUBKEY of the authenticator subkey's etype (or the
   ticket session key's when the authenticator has none), and the seq-number the
   authenticator had. The context's key is the acceptor subkey; without
-  mutual-required, the authenticator subkey, else the ticket session key.
-  SMB's Session.SessionKey is its first 16 bytes (MS-SMB2 3.3.5.5.3).
+  mutual-required (no AP-REP), the authenticator subkey, else the ticket session
+  key. SMB's Session.SessionKey is its first 16 bytes (MS-SMB2 3.3.5.5.3).
 - DCE/RPC (auth_type 16 RPC_C_AUTHN_GSS_KERBEROS, 9 RPC_C_AUTHN_GSS_NEGOTIATE):
-  DCE style (GSS_C_DCE_STYLE, MS-KILE 3.4.5): the AP-REP in the BIND_ACK is bare
-  (no GSS framing), the client's third leg is an AP-REP encrypted with the ticket
-  session key, in an ALTER_CONTEXT or AUTH3. Requests and responses are RFC 4121
-  wrap tokens (AES): the verifier is the 16-byte token header followed by the
-  first RRC+EC+16 bytes of the rotated ciphertext, the stub holds the rest;
-  RRC=28, rotation by RRC+EC (as Windows); requests use key usage 24 (initiator
-  seal) and flags Sealed|AcceptorSubkey, responses 22 with SentByAcceptor. No
-  header signing (PFC_SUPPORT_HEADER_SIGN is not acknowledged).
+  DCE style (GSS_C_DCE_STYLE, MS-KILE 3.4.5): mutual authentication is required,
+  the AP-REP in the BIND_ACK is bare (no GSS framing; in a NegTokenResp
+  accept-incomplete for type 9), the client's third leg is an AP-REP encrypted
+  with the ticket session key carrying the acceptor's seq-number, in an AUTH3 or
+  an ALTER_CONTEXT; for type 9 a mechListMIC beside it is verified and answered
+  with the acceptor's (sequence number 0, as Windows) in the ALTER_CONTEXT_RESP.
+  Requests and responses are RFC 4121 wrap tokens (AES) at packet privacy: the
+  verifier is the 16-byte token header followed by the first RRC+EC+16 bytes of
+  the rotated ciphertext, the stub holds the rest; RRC=28, rotation by RRC+EC (as
+  Windows); requests use key usage 24 (initiator seal), responses 22 with
+  SentByAcceptor, both with AcceptorSubkey set. At packet integrity they are MIC
+  tokens (usages 25/23). Wrap and MIC tokens share one sequence number per
+  direction, starting at the authenticator's seq-number. Header signing
+  (PFC_SUPPORT_HEADER_SIGN in the bind, echoed in the BIND_ACK) puts the PDU
+  header and sec_trailer under the checksum (see Wrap).
 
 Every acceptance is logged KRB-OK (with the client principal and the SPN), every
 refusal KRB-REFUSED with the Kerberos error name, for the tests to check.
