@@ -18,12 +18,6 @@
 # accounts' logons with that NTSTATUS; EMULATOR_ACCOUNTS="svc@corp.example,…" adds
 # accounts with the same password; EMULATOR_RPC_BAD_SIGNATURE=1 corrupts every
 # sealed RPC answer's signature, as tampering on the path would.
-# EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
-# answers 1053 and SchRpcRun succeeds, but nothing ever runs.
-# EMULATOR_VIRUS=TEXT: antivirus takes every file whose name holds TEXT as it is
-# written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
-# EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
-# already scheduled) instead of 0 and schedule nothing.
 # Kerberos (see tests/windows-emulator/krbauth.py): EMULATOR_KEYTAB=FILE (the host's
 # keys, e.g. from `samba-ad-dc.sh host DIR win1`) with EMULATOR_REALM=EXAMPLE.TEST and
 # EMULATOR_SPN_HOST=win1.example.test makes every host of that fleet accept Kerberos
@@ -31,6 +25,12 @@
 # (auth types 9 and 16, DCE style, wrap/MIC tokens); EMULATOR_NTLM=disabled answers
 # every NTLM logon STATUS_NTLM_BLOCKED (and fails NTLM RPC binds), as a domain with
 # `ntlm auth = disabled` does. calls.log says KRB-OK / KRB-REFUSED <error>.
+# EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
+# answers 1053 and SchRpcRun succeeds, but nothing ever runs.
+# EMULATOR_VIRUS=TEXT: antivirus takes every file whose name holds TEXT as it is
+# written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
+# EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
+# already scheduled) instead of 0 and schedule nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$here/tests/windows-emulator/.venv
