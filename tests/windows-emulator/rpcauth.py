@@ -594,7 +594,7 @@ def protect(rpc, log, knobs, pipe, require_privacy):
         stub = answer["pduData"]
         stub = stub.getData() if hasattr(stub, "getData") else bytes(stub)
         answer["alloc_hint"] = len(stub)
-        room = 4280 - 24 - 8 - sealing.overhead - 16
+        room = 4280 - 24 - 8 - sealing.overhead - 4
         pieces = [stub[i:i + room] for i in range(0, len(stub), room)] or [b""]
         for n, piece in enumerate(pieces):
             answer["flags"] = (PFC_FIRST_FRAG if n == 0 else 0) | (PFC_LAST_FRAG if n == len(pieces) - 1 else 0)
