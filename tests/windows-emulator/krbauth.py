@@ -5,7 +5,8 @@ server checks where a client can be seen to get it wrong.
 Switched on by EMULATOR_KEYTAB=/path/keytab (the host's machine account keys, e.g.
 from `samba-tool domain exportkeytab KEYTAB --principal='win1$'`), with
 EMULATOR_SPN_HOST=win1.example.test (the host name in the SPNs the emulator
-answers to: cifs/<it> and host/<it>) and EMULATOR_REALM=EXAMPLE.TEST.
+answers to: cifs/<it> and host/<it>; several, comma-separated, when one account's
+keys serve many emulators) and EMULATOR_REALM=EXAMPLE.TEST.
 
 - An AP-REQ (RFC 4120 5.5.1, in a GSS initial context token, RFC 4121 4.1, with
   mech OID 1.2.840.113554.1.2.2 or Microsoft's 1.2.840.48018.1.2.2, or bare as
@@ -214,7 +215,9 @@ class Acceptor:
 
     def __init__(self, keytab_path, realm, spn_host):
         self.realm = realm.upper()
-        self.spn_host = spn_host.lower()
+        # Several names (comma-separated) when one account's keys serve a fleet of
+        # emulators: SPNs cifs/winN added to one computer account.
+        self.spn_hosts = [h.strip().lower() for h in spn_host.split(",") if h.strip()]
         self.keys = {}  # (etype, kvno) -> Key ; (etype, None) -> newest
         keytab = Keytab.loadFile(keytab_path)
         for entry in keytab.entries:
@@ -253,9 +256,10 @@ class Acceptor:
             plain = _enctype_table[etype].decrypt(key, 2, bytes(ticket["enc-part"]["cipher"]))
         except InvalidChecksum:
             raise Refused("KRB_AP_ERR_MODIFIED", "ticket for %s does not decrypt with this host's key" % spn)
-        if len(sname) != 2 or sname[0].lower() not in ("cifs", "host") or sname[1].lower() != self.spn_host \
+        if len(sname) != 2 or sname[0].lower() not in ("cifs", "host") or sname[1].lower() not in self.spn_hosts \
                 or str(ticket["realm"]).upper() != self.realm:
-            raise Refused("KRB_AP_ERR_NOT_US", "ticket for %s, this host is cifs/%s@%s" % (spn, self.spn_host, self.realm))
+            raise Refused("KRB_AP_ERR_NOT_US", "ticket for %s, this host is cifs/%s@%s" % (
+                spn, ",".join(self.spn_hosts), self.realm))
         enc_ticket = decoder.decode(plain, asn1Spec=EncTicketPart())[0]
         client = principal_text(enc_ticket["cname"], enc_ticket["crealm"])
         now = now_utc()
