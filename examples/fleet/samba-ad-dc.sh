@@ -8,6 +8,11 @@
 #   samba-ad-dc.sh setup         once, as root: install samba-ad-dc and krb5-user
 #   samba-ad-dc.sh start DIR     as root: provision the domain under DIR and serve it
 #   samba-ad-dc.sh stop DIR      stop it and remove its namespace
+#   samba-ad-dc.sh host DIR NAME [SPN…]  a computer account NAME$ in the running domain
+#                                with SPNs cifs/ and host/name.example.test (and any SPN
+#                                given), a random password, and its keys exported to
+#                                DIR/NAME.keytab (printed): for the Windows emulator's
+#                                EMULATOR_KEYTAB (tests/windows-emulator/krbauth.py)
 #
 # The namespace and addresses come from the environment (pick unique ones per test
 # process): KDC_NETNS (default pidc), KDC_DC_ADDR (default 10.81.0.1, the DC, inside
@@ -137,6 +142,23 @@ wait_listening() {
     die "samba did not listen on $addr:$port within 30s: $(tail -5 "$dir/samba.out")"
 }
 
+host() {
+    local dir=$1 name=${2,,}; shift 2
+    dir=$(cd "$dir" && pwd)
+    local conf=$dir/dc/etc/smb.conf fqdn=${name}.${REALM,,} spn args=()
+    [ -f "$conf" ] || die "no domain under $dir: run '$0 start $dir' first"
+    for spn in "cifs/$fqdn" "host/$fqdn" "$@"; do args+=("--service-principal-name=$spn"); done
+    samba-tool computer create "$name" "${args[@]}" -s "$conf" >>"$dir/provision.log" 2>&1 \
+        || die "cannot create the computer account $name: $(tail -3 "$dir/provision.log")"
+    # A created computer account has no keys until it has a password.
+    samba-tool user setpassword "$name\$" --newpassword="Mx-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')9a" \
+        -s "$conf" >>"$dir/provision.log" 2>&1 || die "cannot set the password of $name\$: $(tail -3 "$dir/provision.log")"
+    rm -f "$dir/$name.keytab"
+    samba-tool domain exportkeytab "$dir/$name.keytab" --principal="$name\$" -s "$conf" >>"$dir/provision.log" 2>&1
+    [ -s "$dir/$name.keytab" ] || die "exporting the keys of $name\$ wrote no keytab: $(tail -3 "$dir/provision.log")"
+    echo "$dir/$name.keytab"
+}
+
 stop() {
     local dir=$1 ns pid
     if [ -f "$dir/samba.pid" ]; then
@@ -159,5 +181,6 @@ case "${1:-}" in
     setup) setup ;;
     start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
     stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-    *) die "usage: $0 setup | start DIR | stop DIR" ;;
+    host) [ $# -ge 3 ] || die "usage: $0 host DIR NAME [SPN…]"; shift; host "$@" ;;
+    *) die "usage: $0 setup | start DIR | stop DIR | host DIR NAME [SPN…]" ;;
 esac

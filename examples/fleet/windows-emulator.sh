@@ -18,6 +18,14 @@
 # accounts' logons with that NTSTATUS; EMULATOR_ACCOUNTS="svc@corp.example,…" adds
 # accounts with the same password; EMULATOR_RPC_BAD_SIGNATURE=1 corrupts every
 # sealed RPC answer's signature, as tampering on the path would.
+# Kerberos (see tests/windows-emulator/krbauth.py): EMULATOR_KEYTAB=FILE (the host's
+# keys, e.g. from `samba-ad-dc.sh host DIR win1`) with EMULATOR_REALM=EXAMPLE.TEST and
+# EMULATOR_SPN_HOST=win1.example.test (or several names, comma-separated) makes every
+# host of that fleet accept Kerberos AP-REQs for cifs/ and host/<that name> in SMB2
+# SESSION_SETUP and in RPC binds
+# (auth types 9 and 16, DCE style, wrap/MIC tokens); EMULATOR_NTLM=disabled answers
+# every NTLM logon STATUS_NTLM_BLOCKED (and fails NTLM RPC binds), as a domain with
+# `ntlm auth = disabled` does. calls.log says KRB-OK / KRB-REFUSED <error>.
 # EMULATOR_MODE=blocked models antivirus/EDR blocking the service: StartServiceW
 # answers 1053 and SchRpcRun succeeds, but nothing ever runs.
 # EMULATOR_VIRUS=TEXT: antivirus takes every file whose name holds TEXT as it is

@@ -83,6 +83,26 @@ impl Kdc {
         self.dir.path().join("krb5.conf")
     }
 
+    /// A computer account `NAME$` in this domain, with SPNs `cifs/` and `host/`
+    /// NAME.<realm> (and `extra_spns`), its keys exported to a keytab
+    /// (`samba-ad-dc.sh host`): the path of that keytab, for the Windows emulator's
+    /// `EMULATOR_KEYTAB` (with `EMULATOR_REALM` and `EMULATOR_SPN_HOST`).
+    pub fn add_host(&self, name: &str, extra_spns: &[&str]) -> PathBuf {
+        let out = Command::new(script())
+            .arg("host")
+            .arg(self.dir.path())
+            .arg(name)
+            .args(extra_spns)
+            .output()
+            .expect("run samba-ad-dc.sh host");
+        assert!(
+            out.status.success(),
+            "samba-ad-dc.sh host {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    }
+
     /// Everything in ADMIN$ (names, recursively, sorted).
     pub fn share_contents(&self) -> Vec<String> {
         fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
