@@ -1,16 +1,22 @@
 //! `pushinst check`: the preflight on one host, stopping at the first blocking
 //! problem. connect → authenticate → probe (admin rights, staging, facts) → detect.
-//! Nothing here installs, and nothing is written to the history: a check is not an
-//! attempt, and its result is its own type, never an install outcome.
+//! Nothing here installs and no attempt is recorded: a check is not an attempt, and
+//! its result is its own type, never an install outcome. What the probe, the facts
+//! and detect create on a target is in the artefact journal before it exists, as in
+//! a deploy, and struck once it is gone: `pushinst cleanup` removes what a killed
+//! check left.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::Ledger;
+use super::books::Books;
 use crate::secrets::Redactor;
 use crate::transport::{
-    Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection, TransportError,
+    Artefact, Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection,
+    TransportError,
 };
 
 /// What a check's staging names carry where a package's name would be.
@@ -74,6 +80,11 @@ pub enum Problem {
         /// Always [`crate::outcome::Skip::NoVariant`], as a deploy would record it.
         skip: crate::outcome::Skip,
     },
+    /// What the check would create could not be put in the artefact journal, so
+    /// it was not created (the history's words).
+    HistoryUnavailable {
+        message: String,
+    },
     /// The transport's own words (already redacted), by class.
     Transport {
         class: ErrorClass,
@@ -127,15 +138,21 @@ pub struct CheckLimits {
     /// The probe stages a tiny file and runs it: the upload limit.
     pub probe: Duration,
     pub host: Duration,
+    /// Removing what a failed or cut-short step may have left.
+    pub cleanup: Duration,
 }
 
-/// Check every host, `concurrency` at once; results in the jobs' order.
+/// Check every host, `concurrency` at once; results in the jobs' order. `ledger`
+/// journals what a check creates on a host (its attempts are never called for).
 pub async fn check_all(
     jobs: Vec<CheckJob>,
     concurrency: usize,
     limits: &CheckLimits,
     redactor: &Redactor,
+    ledger: std::sync::Arc<dyn Ledger>,
 ) -> Vec<CheckResult> {
+    let books = Books::new(ledger);
+    let books = &books;
     futures::stream::iter(jobs)
         .map(|job| async move {
             let mut result = CheckResult {
@@ -148,7 +165,9 @@ pub async fn check_all(
                 installed: None,
                 variant: None,
             };
-            let run = check_host(&job, limits, redactor, &mut result);
+            // Cut short by the host limit, what the host holds stays on record for
+            // `pushinst cleanup`.
+            let run = check_host(&job, limits, redactor, books, &mut result);
             if let Err(problem) = tokio::time::timeout(limits.host, run)
                 .await
                 .unwrap_or(Err((CheckStep::Probe, Problem::TimedOut { limit: limits.host })))
@@ -169,6 +188,7 @@ fn verdict((step, problem): Stop) -> Verdict {
         Problem::TimedOut { .. } => matches!(step, CheckStep::Connect | CheckStep::Authenticate),
         Problem::Transport { class, .. } => *class == ErrorClass::Connect,
         Problem::CredentialsRefused { .. }
+        | Problem::HistoryUnavailable { .. }
         | Problem::RequirementNotMet { .. }
         | Problem::NoVariant { .. } => false,
     };
@@ -183,11 +203,12 @@ async fn check_host(
     job: &CheckJob,
     limits: &CheckLimits,
     redactor: &Redactor,
+    books: &Books,
     result: &mut CheckResult,
 ) -> Result<(), Stop> {
     let connect = tokio::time::timeout(limits.connect, job.connector.connect(&job.endpoint)).await;
     let mut conn = stop(CheckStep::Connect, limits.connect, connect, redactor)?;
-    let checked = logged_in(conn.as_mut(), job, limits, redactor, result).await;
+    let checked = logged_in(conn.as_mut(), job, limits, redactor, books, result).await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
     checked
 }
@@ -197,6 +218,7 @@ async fn logged_in(
     job: &CheckJob,
     limits: &CheckLimits,
     redactor: &Redactor,
+    books: &Books,
     result: &mut CheckResult,
 ) -> Result<(), Stop> {
     let auth = tokio::time::timeout(limits.auth, conn.authenticate(&job.credentials)).await;
@@ -205,7 +227,67 @@ async fn logged_in(
     }
     let auth = stop(CheckStep::Authenticate, limits.auth, auth, redactor)?;
     result.rejected = auth.rejected;
-    result.credential = Some(auth.accepted);
+    result.credential = Some(auth.accepted.clone());
+    let journal = Journal {
+        books,
+        host: &job.label,
+        credential: &auth.accepted,
+    };
+    // On record before the probe creates anything, as a deploy's staging is.
+    let announced = conn.preflight();
+    journal.will_create(CheckStep::Probe, &announced).await?;
+    let checked = steps(conn, job, limits, redactor, &journal, result).await;
+    // A step that succeeded removed what it made. One that failed kept on the
+    // connection what it could not remove, and one cut short by its limit all it
+    // had made: `cleanup` removes that, as after a deploy's step. Struck once gone.
+    let gone = match &checked {
+        Ok(()) | Err((_, Problem::RequirementNotMet { .. } | Problem::NoVariant { .. })) => true,
+        Err(_) => matches!(
+            tokio::time::timeout(limits.cleanup, conn.cleanup()).await,
+            Ok(Ok(()))
+        ),
+    };
+    if gone {
+        journal.removed(&announced).await;
+    }
+    checked
+}
+
+/// This host's entries in the artefact journal.
+struct Journal<'a> {
+    books: &'a Books,
+    host: &'a str,
+    credential: &'a str,
+}
+
+impl Journal<'_> {
+    /// Nothing is created that could not be put on record first.
+    async fn will_create(&self, step: CheckStep, artefacts: &[Artefact]) -> Result<(), Stop> {
+        if artefacts.is_empty() {
+            return Ok(());
+        }
+        self.books
+            .will_create(self.host, self.credential, artefacts)
+            .await
+            .map_err(|message| (step, Problem::HistoryUnavailable { message }))
+    }
+
+    async fn removed(&self, artefacts: &[Artefact]) {
+        if !artefacts.is_empty() {
+            self.books.removed(self.host, artefacts).await;
+        }
+    }
+}
+
+/// Probe, variant, requires and detect, as deploy takes them.
+async fn steps(
+    conn: &mut dyn Connection,
+    job: &CheckJob,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+    journal: &Journal<'_>,
+    result: &mut CheckResult,
+) -> Result<(), Stop> {
     let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
     result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
     let (detect, requires) = match job.variants.is_empty() {
@@ -225,12 +307,17 @@ async fn logged_in(
     }
     if let Some(detect) = detect {
         // As deploy runs it: on Windows through a wrapper and service of its own,
-        // named by `prepare` and removed by `cleanup` on every path.
-        conn.prepare(PROBE_ITEM);
+        // named by `prepare`, on record before they exist, removed by `cleanup` on
+        // every path and struck once gone.
+        let prepared = conn.prepare(PROBE_ITEM);
+        journal.will_create(CheckStep::Detect, &prepared).await?;
         let detected = tokio::time::timeout(limits.auth, conn.detect(detect)).await;
-        let cleaned = tokio::time::timeout(limits.auth, conn.cleanup()).await;
+        let cleaned = tokio::time::timeout(limits.cleanup, conn.cleanup()).await;
+        if matches!(cleaned, Ok(Ok(()))) {
+            journal.removed(&prepared).await;
+        }
         result.installed = Some(stop(CheckStep::Detect, limits.auth, detected, redactor)?);
-        stop(CheckStep::Detect, limits.auth, cleaned, redactor)?;
+        stop(CheckStep::Detect, limits.cleanup, cleaned, redactor)?;
     }
     Ok(())
 }
