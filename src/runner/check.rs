@@ -371,3 +371,210 @@ fn problem(err: TransportError, redactor: &Redactor) -> Problem {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The journal around a check's steps, against a scripted host on tokio's
+    //! paused clock: on record before the probe, struck once gone, kept when not.
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::outcome::{Outcome, Skip};
+    use crate::runner::{HostReport, RebootState, Step};
+    use crate::transport::{ArtefactKind, AuthOutcome, BoxFuture, ExecOutput, Install, Payload, RemoteExit};
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn note(log: &Log, line: &str) {
+        log.lock().unwrap().push(line.to_string());
+    }
+
+    /// A host whose probe answers at once, or hangs (`stall`).
+    #[derive(Clone)]
+    struct Host {
+        log: Log,
+        stall: bool,
+    }
+
+    impl Connector for Host {
+        fn connect<'a>(
+            &'a self,
+            _: &'a Endpoint,
+        ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+            let conn: Box<dyn Connection> = Box::new(self.clone());
+            Box::pin(async move { Ok(conn) })
+        }
+    }
+
+    impl Connection for Host {
+        fn authenticate<'a>(
+            &'a mut self,
+            _: &'a [Credential],
+        ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
+            Box::pin(async {
+                Ok(AuthOutcome {
+                    accepted: "c".into(),
+                    rejected: vec![],
+                })
+            })
+        }
+        fn detect<'a>(&'a mut self, _: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
+            Box::pin(async { Ok(false) })
+        }
+        fn prepare(&mut self, _: &str) -> Vec<Artefact> {
+            Vec::new()
+        }
+        fn preflight(&mut self) -> Vec<Artefact> {
+            vec![Artefact {
+                kind: ArtefactKind::Directory,
+                path: "probe-dir".into(),
+            }]
+        }
+        fn stage<'a>(
+            &'a mut self,
+            _: &'a [Payload],
+            _: &'a Install,
+        ) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn execute<'a>(&'a mut self, _: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+            Box::pin(async {
+                Ok(ExecOutput {
+                    exit: RemoteExit::Code(0),
+                    output: crate::transport::OutputTail::new(16),
+                })
+            })
+        }
+        fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
+            note(&self.log, "cleanup");
+            Box::pin(async { Ok(()) })
+        }
+        fn remove<'a>(&'a mut self, _: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn probe(&mut self, _: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>> {
+            note(&self.log, "probe");
+            let stall = self.stall;
+            Box::pin(async move {
+                if stall {
+                    std::future::pending::<()>().await;
+                }
+                Ok(HostFacts::default())
+            })
+        }
+        fn reboot<'a>(&'a mut self, _: Duration, _: &'a str) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    /// Writes down the journal calls; refuses them when `refuse`.
+    struct Journaled {
+        log: Log,
+        refuse: bool,
+    }
+
+    impl Ledger for Journaled {
+        fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
+            Ok(())
+        }
+        fn phase(&self, _: &str, _: &str, _: Step) {}
+        fn will_create(&self, host: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
+            if self.refuse {
+                return Err("disk full".into());
+            }
+            note(
+                &self.log,
+                &format!("journal {host} {credential} {}", artefacts[0].path),
+            );
+            Ok(())
+        }
+        fn removed(&self, _: &str, artefacts: &[Artefact]) {
+            note(&self.log, &format!("strike {}", artefacts[0].path));
+        }
+        fn finish(&self, _: &str, _: &str, _: &Outcome, _: &HostReport) {}
+        fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
+    }
+
+    async fn check(stall: bool, refuse: bool) -> (CheckResult, Vec<String>) {
+        let log = Log::default();
+        let host = Host {
+            log: log.clone(),
+            stall,
+        };
+        let job = CheckJob {
+            label: "h".into(),
+            endpoint: Endpoint {
+                name: "h".into(),
+                address: "h".into(),
+                port: 22,
+            },
+            connector: Arc::new(host),
+            credentials: Vec::new(),
+            needs: 0,
+            detect: None,
+            requires: Vec::new(),
+            variants: Vec::new(),
+            package: None,
+        };
+        let limits = CheckLimits {
+            connect: Duration::from_secs(5),
+            auth: Duration::from_secs(5),
+            probe: Duration::from_secs(5),
+            host: Duration::from_secs(600),
+            cleanup: Duration::from_secs(5),
+        };
+        let ledger = Arc::new(Journaled {
+            log: log.clone(),
+            refuse,
+        });
+        let mut results = check_all(vec![job], 1, &limits, &Redactor::default(), ledger).await;
+        let log = log.lock().unwrap().clone();
+        (results.remove(0), log)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_probes_place_is_on_record_before_it_is_made_and_struck_after() {
+        let (result, log) = check(false, false).await;
+        assert!(result.is_ready(), "{:?}", result.verdict);
+        assert_eq!(log, ["journal h c probe-dir", "probe", "strike probe-dir"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_cut_short_is_cleaned_up_then_struck() {
+        let (result, log) = check(true, false).await;
+        assert!(
+            matches!(
+                result.verdict,
+                Verdict::Blocked {
+                    step: CheckStep::Probe,
+                    problem: Problem::TimedOut { .. }
+                }
+            ),
+            "{:?}",
+            result.verdict
+        );
+        assert_eq!(
+            log,
+            ["journal h c probe-dir", "probe", "cleanup", "strike probe-dir"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_made_that_could_not_be_put_on_record() {
+        let (result, log) = check(false, true).await;
+        assert!(
+            matches!(
+                &result.verdict,
+                Verdict::Blocked { step: CheckStep::Probe, problem: Problem::HistoryUnavailable { message } }
+                    if message == "disk full"
+            ),
+            "{:?}",
+            result.verdict
+        );
+        assert!(log.is_empty(), "{log:?}");
+    }
+}
