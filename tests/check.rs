@@ -406,6 +406,63 @@ fn an_unknown_host_key_blocks_under_strict_as_in_deploy() {
     );
 }
 
+/// A Linux check killed while its probe runs leaves its staging directory on
+/// record: `cleanup` removes it (whether the probe's wrapper, which outlives a lost
+/// connection, has already removed it or not).
+#[test]
+fn what_a_killed_check_left_on_a_linux_host_is_removed_by_cleanup() {
+    use std::os::unix::fs::PermissionsExt;
+    // An `uname` that takes its time (only the probe script asks it), first on the
+    // PATH of this fleet's logins only.
+    let slow = tempfile::Builder::new()
+        .prefix("pushinst-slowbin-")
+        .tempdir()
+        .expect("temp dir");
+    let marker = slow.path().join("uname-started");
+    let uname = slow.path().join("uname");
+    std::fs::write(
+        &uname,
+        format!(
+            "#!/bin/sh\ntouch {}\nsleep 8\nexec /bin/uname \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .expect("uname");
+    std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(slow.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let path = format!("SetEnv PATH={}:/usr/bin:/bin", slow.path().display());
+    let fleet = Fleet::start_with(1, &[("SSHD_FLEET_EXTRA", path.as_str())]);
+    fleet.recording_installer("0", "");
+    let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
+    setup.host(0, "fleet", "", &[]);
+    setup.write();
+    let mut child = fleet
+        .pushinst()
+        .args(["check", "agent", "--to", "g0"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "the probe never ran uname");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let left = left_in(FLEET_HOME, &fleet.endpoints[0]);
+    assert_eq!(left.len(), 1, "the probe's directory, while it runs: {left:?}");
+
+    let clean = fleet.run(&["cleanup"]);
+    assert_eq!(clean.code(), 0, "{}", clean.debug());
+    assert!(
+        clean.stdout().contains(&format!("removed directory {}", left[0])),
+        "{}",
+        clean.debug()
+    );
+    assert!(left_in(FLEET_HOME, &fleet.endpoints[0]).is_empty());
+    assert_nothing_journaled(&fleet);
+}
+
 mod windows {
     use super::common::Fleet;
     use super::common::emulator::Emulators;
