@@ -88,8 +88,22 @@ fn home(user: &str) -> String {
     }
 }
 
-/// Nothing installed, nothing on record: `status` knows no host.
+/// A check that ended struck from the journal all it created: `cleanup` has
+/// nothing to do.
+fn assert_nothing_journaled(fleet: &Fleet) {
+    let clean = fleet.run(&["cleanup"]);
+    assert_eq!(clean.code(), 0, "{}", clean.debug());
+    assert!(
+        clean.stdout().contains("nothing to clean up"),
+        "{}",
+        clean.debug()
+    );
+}
+
+/// Nothing installed, nothing on record: `status` knows no host, the journal
+/// holds nothing.
 fn assert_no_trace(fleet: &Fleet, hosts: &[(usize, &str)]) {
+    assert_nothing_journaled(fleet);
     assert!(
         fleet.timeline().is_empty(),
         "an installer ran: {:?}",
@@ -392,6 +406,63 @@ fn an_unknown_host_key_blocks_under_strict_as_in_deploy() {
     );
 }
 
+/// A Linux check killed while its probe runs leaves its staging directory on
+/// record: `cleanup` removes it (whether the probe's wrapper, which outlives a lost
+/// connection, has already removed it or not).
+#[test]
+fn what_a_killed_check_left_on_a_linux_host_is_removed_by_cleanup() {
+    use std::os::unix::fs::PermissionsExt;
+    // An `uname` that takes its time (only the probe script asks it), first on the
+    // PATH of this fleet's logins only.
+    let slow = tempfile::Builder::new()
+        .prefix("pushinst-slowbin-")
+        .tempdir()
+        .expect("temp dir");
+    let marker = slow.path().join("uname-started");
+    let uname = slow.path().join("uname");
+    std::fs::write(
+        &uname,
+        format!(
+            "#!/bin/sh\ntouch {}\nsleep 8\nexec /bin/uname \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .expect("uname");
+    std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(slow.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let path = format!("SetEnv PATH={}:/usr/bin:/bin", slow.path().display());
+    let fleet = Fleet::start_with(1, &[("SSHD_FLEET_EXTRA", path.as_str())]);
+    fleet.recording_installer("0", "");
+    let mut setup = Setup::new(&fleet, r#"linux = { file = "install.sh" }"#);
+    setup.host(0, "fleet", "", &[]);
+    setup.write();
+    let mut child = fleet
+        .pushinst()
+        .args(["check", "agent", "--to", "g0"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "the probe never ran uname");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let left = left_in(FLEET_HOME, &fleet.endpoints[0]);
+    assert_eq!(left.len(), 1, "the probe's directory, while it runs: {left:?}");
+
+    let clean = fleet.run(&["cleanup"]);
+    assert_eq!(clean.code(), 0, "{}", clean.debug());
+    assert!(
+        clean.stdout().contains(&format!("removed directory {}", left[0])),
+        "{}",
+        clean.debug()
+    );
+    assert!(left_in(FLEET_HOME, &fleet.endpoints[0]).is_empty());
+    assert_nothing_journaled(&fleet);
+}
+
 mod windows {
     use super::common::Fleet;
     use super::common::emulator::Emulators;
@@ -476,6 +547,85 @@ credentials = ["admin"]
         assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
         let status = fleet.run(&["status", "--output", "json"]);
         assert!(!status.stdout().contains(&win.endpoints[0]), "{}", status.debug());
+        super::assert_nothing_journaled(&fleet);
+    }
+
+    /// A check killed while its facts run's directory and service exist on the host
+    /// (kill -9, a power cut) leaves them on record: `cleanup` removes them.
+    #[test]
+    fn what_a_killed_check_left_on_a_windows_host_is_removed_by_cleanup() {
+        let fleet = Fleet::workspace();
+        // StartServiceW hangs: the check is stuck in its facts run. (The emulator's
+        // SCM then answers cleanup's calls once it is over.)
+        let win = Emulators::start_with(1, "normal", &[("EMULATOR_START_DELAY", "10")]);
+        installer(&fleet);
+        fleet.write("pushinst.toml", &inventory(&win, ""));
+        let mut child = fleet
+            .pushinst()
+            .args(["check", "--to", "branch"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let started = |c: &String| c.starts_with("StartServiceW pushinst-") && c.ends_with("-f");
+        while !win.calls(1).iter().any(started) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the facts service never started: {:?}",
+                win.calls(1)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().expect("kill -9");
+        child.wait().expect("wait");
+        let service = win
+            .calls(1)
+            .into_iter()
+            .find(started)
+            .and_then(|c| c.strip_prefix("StartServiceW ").map(str::to_string))
+            .expect("the service's name");
+        let left = win.leftovers(1);
+        assert!(
+            left.len() == 1 && left[0].starts_with("pushinst-") && left[0].ends_with("-f"),
+            "the killed check left its facts directory: {left:?}"
+        );
+        assert!(
+            !win.calls(1)
+                .iter()
+                .any(|c| c == &format!("DeleteService {service}")),
+            "the check deleted its service before it was killed: {:?}",
+            win.calls(1)
+        );
+
+        let clean = fleet.run(&["cleanup"]);
+        assert_eq!(clean.code(), 0, "{}", clean.debug());
+        assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+        assert!(
+            win.calls(1)
+                .iter()
+                .any(|c| c == &format!("DeleteService {service}")),
+            "{:?}",
+            win.calls(1)
+        );
+        assert!(
+            clean.stdout().contains(&format!("removed directory {}", left[0])),
+            "{}",
+            clean.debug()
+        );
+        assert!(
+            clean.stdout().contains(&format!("removed service {service}")),
+            "{}",
+            clean.debug()
+        );
+        // Struck once gone: nothing more to do.
+        super::assert_nothing_journaled(&fleet);
+        // A check is nobody's last run: `retry` does not take it for one.
+        let retry = fleet.run(&["retry"]);
+        assert!(
+            retry.stderr().contains("no run in the history yet"),
+            "{}",
+            retry.debug()
+        );
     }
 
     #[test]
@@ -501,5 +651,7 @@ credentials = ["admin"]
             "{calls:?}"
         );
         assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+        // Nothing it never made stays on record for a cleanup that could not remove it.
+        super::assert_nothing_journaled(&fleet);
     }
 }

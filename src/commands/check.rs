@@ -1,15 +1,18 @@
 //! `pushinst check --to TARGET… [PACKAGE]`: the preflight. Same inventory, targets,
-//! credentials order, pool and limits as deploy; installs nothing and records
-//! nothing (the history is only read, for the credential that worked last).
+//! credentials order, pool and limits as deploy; installs nothing and records no
+//! attempt. It is a run in the history all the same (command `check`, no hosts'
+//! attempts), so that what it creates on targets is journaled under its run id and
+//! its pid: `pushinst cleanup` removes what a killed check left, never what a
+//! running one holds. Like deploy, it does not start without the history.
 
 use std::io::IsTerminal;
 
 use crate::cli::{CheckArgs, Cli, OutputFormat, RunArgs};
 use crate::error::{AppError, EXIT_HOSTS_FAILED, EXIT_OK};
-use crate::history::History;
+use crate::history::{CHECK_RUN, NewRun, RunLedger};
 use crate::inventory;
-use crate::launch::{self, new_run_id};
-use crate::plan::{self, Facts, NoFacts};
+use crate::launch::{self, new_run_id, open_history};
+use crate::plan;
 use crate::report;
 use crate::runner::check::{CheckLimits, check_all};
 use crate::secrets::Redactor;
@@ -23,27 +26,38 @@ pub async fn check(cli: &Cli, args: &CheckArgs) -> Result<u8, AppError> {
         ..RunArgs::default()
     };
     let options = launch::plan_options(&inv, &run, None, Default::default())?;
-    // Read only, as a dry run does: a check creates no history.
-    let path = launch::history_path(cli, Some(&inv));
-    let history = path.exists().then(|| History::open(&path)).transpose()?;
-    let facts: &dyn Facts = match &history {
-        Some(h) => h,
-        None => &NoFacts,
-    };
+    // Opened (made) as deploy opens it: nothing is created on a host that could
+    // not be journaled first.
+    let history = std::sync::Arc::new(open_history(cli, Some(&inv))?);
     let packages: Vec<String> = args.package.iter().cloned().collect();
-    let plan = plan::plan(&inv, &packages, targets, options, facts)?;
+    let plan = plan::plan(&inv, &packages, targets, options, history.as_ref())?;
     let mut redactor = Redactor::default();
     let credentials = wiring::resolve_for(&inv, plan.hosts.iter().map(|h| &h.target), &mut redactor)?;
-    // Names the probe's staging directory, as a run id names deploy's.
-    let connectors = Connectors::new(&inv, &new_run_id())?;
+    // Names the probe's staging directory, as a run id names deploy's, and the
+    // check's entries in the journal.
+    let run_id = new_run_id();
+    let connectors = Connectors::new(&inv, &run_id)?;
     let jobs = wiring::check_jobs(&plan, &connectors, &credentials)?;
     let limits = CheckLimits {
         connect: plan.timeouts.connect,
         auth: plan.timeouts.auth,
         probe: plan.timeouts.upload,
         host: plan.timeouts.host,
+        cleanup: plan.timeouts.cleanup,
     };
-    let results = check_all(jobs, plan.concurrency, &limits, &redactor).await;
+    history.begin_run(&NewRun {
+        id: &run_id,
+        command: CHECK_RUN,
+        job: None,
+        packages: &packages,
+        log_dir: None,
+        slots: &[],
+    })?;
+    let ledger = std::sync::Arc::new(RunLedger::new(history.clone(), &run_id, None));
+    let results = check_all(jobs, plan.concurrency, &limits, &redactor, ledger).await;
+    if let Err(e) = history.end_run(&run_id) {
+        tracing::warn!("could not record the end of check {run_id}: {e}");
+    }
     let mut out = std::io::stdout();
     match cli.output() {
         OutputFormat::Json => {

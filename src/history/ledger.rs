@@ -11,6 +11,10 @@ use crate::report::HostLogs;
 use crate::runner::{HostReport, Ledger, Outcome, RebootState, Step};
 use crate::transport::Artefact;
 
+/// The command of a `pushinst check`'s run: it journals what it creates, as any run
+/// does, but has no attempts, so it is never "the latest run" (`retry`).
+pub const CHECK_RUN: &str = "check";
+
 pub struct RunLedger {
     history: Arc<History>,
     run_id: String,

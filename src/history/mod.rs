@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::outcome::{Failure, NotStarted, Outcome, Step};
 
-pub use ledger::{CleanupLedger, RunLedger};
+pub use ledger::{CHECK_RUN, CleanupLedger, RunLedger};
 pub use query::{ArtefactRow, AttemptRow, Filter};
 
 #[derive(Debug, thiserror::Error)]

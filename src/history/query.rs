@@ -154,10 +154,11 @@ impl History {
             Some(id) => conn
                 .query_row(&format!("{sql} WHERE id = ?1"), params![id], run)
                 .optional()?,
+            // A check is on record only for its journal: it is nobody's last run.
             None => conn
                 .query_row(
-                    &format!("{sql} ORDER BY started_at DESC, rowid DESC LIMIT 1"),
-                    [],
+                    &format!("{sql} WHERE command <> ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"),
+                    params![super::CHECK_RUN],
                     run,
                 )
                 .optional()?,

@@ -69,6 +69,10 @@ pub fn problem_and_fix(step: CheckStep, problem: &Problem) -> (String, String) {
                 format!("fix the user, password or key of a credential for this host{accepts}"),
             )
         }
+        Problem::HistoryUnavailable { message } => (
+            format!("cannot record in the history what the check would create, so nothing was: {message}"),
+            "make the history database (--state or settings.state) writable, then check again".into(),
+        ),
         // The transports' messages end in their fix after the first "; " (the form
         // every deploy failure has); one without a fix keeps a general hint.
         Problem::Transport { message, .. } => match message.split_once("; ") {

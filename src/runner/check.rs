@@ -1,16 +1,22 @@
 //! `pushinst check`: the preflight on one host, stopping at the first blocking
 //! problem. connect → authenticate → probe (admin rights, staging, facts) → detect.
-//! Nothing here installs, and nothing is written to the history: a check is not an
-//! attempt, and its result is its own type, never an install outcome.
+//! Nothing here installs and no attempt is recorded: a check is not an attempt, and
+//! its result is its own type, never an install outcome. What the probe, the facts
+//! and detect create on a target is in the artefact journal before it exists, as in
+//! a deploy, and struck once it is gone: `pushinst cleanup` removes what a killed
+//! check left.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::Ledger;
+use super::books::Books;
 use crate::secrets::Redactor;
 use crate::transport::{
-    Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection, TransportError,
+    Artefact, Connection, Connector, Credential, Detect, Endpoint, ErrorClass, HostFacts, Rejection,
+    TransportError,
 };
 
 /// What a check's staging names carry where a package's name would be.
@@ -74,6 +80,11 @@ pub enum Problem {
         /// Always [`crate::outcome::Skip::NoVariant`], as a deploy would record it.
         skip: crate::outcome::Skip,
     },
+    /// What the check would create could not be put in the artefact journal, so
+    /// it was not created (the history's words).
+    HistoryUnavailable {
+        message: String,
+    },
     /// The transport's own words (already redacted), by class.
     Transport {
         class: ErrorClass,
@@ -127,15 +138,21 @@ pub struct CheckLimits {
     /// The probe stages a tiny file and runs it: the upload limit.
     pub probe: Duration,
     pub host: Duration,
+    /// Removing what a failed or cut-short step may have left.
+    pub cleanup: Duration,
 }
 
-/// Check every host, `concurrency` at once; results in the jobs' order.
+/// Check every host, `concurrency` at once; results in the jobs' order. `ledger`
+/// journals what a check creates on a host (its attempts are never called for).
 pub async fn check_all(
     jobs: Vec<CheckJob>,
     concurrency: usize,
     limits: &CheckLimits,
     redactor: &Redactor,
+    ledger: std::sync::Arc<dyn Ledger>,
 ) -> Vec<CheckResult> {
+    let books = Books::new(ledger);
+    let books = &books;
     futures::stream::iter(jobs)
         .map(|job| async move {
             let mut result = CheckResult {
@@ -148,7 +165,9 @@ pub async fn check_all(
                 installed: None,
                 variant: None,
             };
-            let run = check_host(&job, limits, redactor, &mut result);
+            // Cut short by the host limit, what the host holds stays on record for
+            // `pushinst cleanup`.
+            let run = check_host(&job, limits, redactor, books, &mut result);
             if let Err(problem) = tokio::time::timeout(limits.host, run)
                 .await
                 .unwrap_or(Err((CheckStep::Probe, Problem::TimedOut { limit: limits.host })))
@@ -169,6 +188,7 @@ fn verdict((step, problem): Stop) -> Verdict {
         Problem::TimedOut { .. } => matches!(step, CheckStep::Connect | CheckStep::Authenticate),
         Problem::Transport { class, .. } => *class == ErrorClass::Connect,
         Problem::CredentialsRefused { .. }
+        | Problem::HistoryUnavailable { .. }
         | Problem::RequirementNotMet { .. }
         | Problem::NoVariant { .. } => false,
     };
@@ -183,11 +203,12 @@ async fn check_host(
     job: &CheckJob,
     limits: &CheckLimits,
     redactor: &Redactor,
+    books: &Books,
     result: &mut CheckResult,
 ) -> Result<(), Stop> {
     let connect = tokio::time::timeout(limits.connect, job.connector.connect(&job.endpoint)).await;
     let mut conn = stop(CheckStep::Connect, limits.connect, connect, redactor)?;
-    let checked = logged_in(conn.as_mut(), job, limits, redactor, result).await;
+    let checked = logged_in(conn.as_mut(), job, limits, redactor, books, result).await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
     checked
 }
@@ -197,6 +218,7 @@ async fn logged_in(
     job: &CheckJob,
     limits: &CheckLimits,
     redactor: &Redactor,
+    books: &Books,
     result: &mut CheckResult,
 ) -> Result<(), Stop> {
     let auth = tokio::time::timeout(limits.auth, conn.authenticate(&job.credentials)).await;
@@ -205,7 +227,67 @@ async fn logged_in(
     }
     let auth = stop(CheckStep::Authenticate, limits.auth, auth, redactor)?;
     result.rejected = auth.rejected;
-    result.credential = Some(auth.accepted);
+    result.credential = Some(auth.accepted.clone());
+    let journal = Journal {
+        books,
+        host: &job.label,
+        credential: &auth.accepted,
+    };
+    // On record before the probe creates anything, as a deploy's staging is.
+    let announced = conn.preflight();
+    journal.will_create(CheckStep::Probe, &announced).await?;
+    let checked = steps(conn, job, limits, redactor, &journal, result).await;
+    // A step that succeeded removed what it made. One that failed kept on the
+    // connection what it could not remove, and one cut short by its limit all it
+    // had made: `cleanup` removes that, as after a deploy's step. Struck once gone.
+    let gone = match &checked {
+        Ok(()) | Err((_, Problem::RequirementNotMet { .. } | Problem::NoVariant { .. })) => true,
+        Err(_) => matches!(
+            tokio::time::timeout(limits.cleanup, conn.cleanup()).await,
+            Ok(Ok(()))
+        ),
+    };
+    if gone {
+        journal.removed(&announced).await;
+    }
+    checked
+}
+
+/// This host's entries in the artefact journal.
+struct Journal<'a> {
+    books: &'a Books,
+    host: &'a str,
+    credential: &'a str,
+}
+
+impl Journal<'_> {
+    /// Nothing is created that could not be put on record first.
+    async fn will_create(&self, step: CheckStep, artefacts: &[Artefact]) -> Result<(), Stop> {
+        if artefacts.is_empty() {
+            return Ok(());
+        }
+        self.books
+            .will_create(self.host, self.credential, artefacts)
+            .await
+            .map_err(|message| (step, Problem::HistoryUnavailable { message }))
+    }
+
+    async fn removed(&self, artefacts: &[Artefact]) {
+        if !artefacts.is_empty() {
+            self.books.removed(self.host, artefacts).await;
+        }
+    }
+}
+
+/// Probe, variant, requires and detect, as deploy takes them.
+async fn steps(
+    conn: &mut dyn Connection,
+    job: &CheckJob,
+    limits: &CheckLimits,
+    redactor: &Redactor,
+    journal: &Journal<'_>,
+    result: &mut CheckResult,
+) -> Result<(), Stop> {
     let probe = tokio::time::timeout(limits.probe, conn.probe(job.needs)).await;
     result.facts = stop(CheckStep::Probe, limits.probe, probe, redactor)?;
     let (detect, requires) = match job.variants.is_empty() {
@@ -225,12 +307,17 @@ async fn logged_in(
     }
     if let Some(detect) = detect {
         // As deploy runs it: on Windows through a wrapper and service of its own,
-        // named by `prepare` and removed by `cleanup` on every path.
-        conn.prepare(PROBE_ITEM);
+        // named by `prepare`, on record before they exist, removed by `cleanup` on
+        // every path and struck once gone.
+        let prepared = conn.prepare(PROBE_ITEM);
+        journal.will_create(CheckStep::Detect, &prepared).await?;
         let detected = tokio::time::timeout(limits.auth, conn.detect(detect)).await;
-        let cleaned = tokio::time::timeout(limits.auth, conn.cleanup()).await;
+        let cleaned = tokio::time::timeout(limits.cleanup, conn.cleanup()).await;
+        if matches!(cleaned, Ok(Ok(()))) {
+            journal.removed(&prepared).await;
+        }
         result.installed = Some(stop(CheckStep::Detect, limits.auth, detected, redactor)?);
-        stop(CheckStep::Detect, limits.auth, cleaned, redactor)?;
+        stop(CheckStep::Detect, limits.cleanup, cleaned, redactor)?;
     }
     Ok(())
 }
@@ -282,5 +369,212 @@ fn problem(err: TransportError, redactor: &Redactor) -> Problem {
             class: other.class(),
             message: redactor.redact(&other.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The journal around a check's steps, against a scripted host on tokio's
+    //! paused clock: on record before the probe, struck once gone, kept when not.
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::outcome::{Outcome, Skip};
+    use crate::runner::{HostReport, RebootState, Step};
+    use crate::transport::{ArtefactKind, AuthOutcome, BoxFuture, ExecOutput, Install, Payload, RemoteExit};
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn note(log: &Log, line: &str) {
+        log.lock().unwrap().push(line.to_string());
+    }
+
+    /// A host whose probe answers at once, or hangs (`stall`).
+    #[derive(Clone)]
+    struct Host {
+        log: Log,
+        stall: bool,
+    }
+
+    impl Connector for Host {
+        fn connect<'a>(
+            &'a self,
+            _: &'a Endpoint,
+        ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
+            let conn: Box<dyn Connection> = Box::new(self.clone());
+            Box::pin(async move { Ok(conn) })
+        }
+    }
+
+    impl Connection for Host {
+        fn authenticate<'a>(
+            &'a mut self,
+            _: &'a [Credential],
+        ) -> BoxFuture<'a, Result<AuthOutcome, TransportError>> {
+            Box::pin(async {
+                Ok(AuthOutcome {
+                    accepted: "c".into(),
+                    rejected: vec![],
+                })
+            })
+        }
+        fn detect<'a>(&'a mut self, _: &'a Detect) -> BoxFuture<'a, Result<bool, TransportError>> {
+            Box::pin(async { Ok(false) })
+        }
+        fn prepare(&mut self, _: &str) -> Vec<Artefact> {
+            Vec::new()
+        }
+        fn preflight(&mut self) -> Vec<Artefact> {
+            vec![Artefact {
+                kind: ArtefactKind::Directory,
+                path: "probe-dir".into(),
+            }]
+        }
+        fn stage<'a>(
+            &'a mut self,
+            _: &'a [Payload],
+            _: &'a Install,
+        ) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn execute<'a>(&'a mut self, _: &'a Install) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+            Box::pin(async {
+                Ok(ExecOutput {
+                    exit: RemoteExit::Code(0),
+                    output: crate::transport::OutputTail::new(16),
+                })
+            })
+        }
+        fn cleanup(&mut self) -> BoxFuture<'_, Result<(), TransportError>> {
+            note(&self.log, "cleanup");
+            Box::pin(async { Ok(()) })
+        }
+        fn remove<'a>(&'a mut self, _: &'a [Artefact]) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn probe(&mut self, _: u64) -> BoxFuture<'_, Result<HostFacts, TransportError>> {
+            note(&self.log, "probe");
+            let stall = self.stall;
+            Box::pin(async move {
+                if stall {
+                    std::future::pending::<()>().await;
+                }
+                Ok(HostFacts::default())
+            })
+        }
+        fn reboot<'a>(&'a mut self, _: Duration, _: &'a str) -> BoxFuture<'a, Result<(), TransportError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    /// Writes down the journal calls; refuses them when `refuse`.
+    struct Journaled {
+        log: Log,
+        refuse: bool,
+    }
+
+    impl Ledger for Journaled {
+        fn begin(&self, _: &str, _: &str) -> Result<(), Skip> {
+            Ok(())
+        }
+        fn phase(&self, _: &str, _: &str, _: Step) {}
+        fn will_create(&self, host: &str, credential: &str, artefacts: &[Artefact]) -> Result<(), String> {
+            if self.refuse {
+                return Err("disk full".into());
+            }
+            note(
+                &self.log,
+                &format!("journal {host} {credential} {}", artefacts[0].path),
+            );
+            Ok(())
+        }
+        fn removed(&self, _: &str, artefacts: &[Artefact]) {
+            note(&self.log, &format!("strike {}", artefacts[0].path));
+        }
+        fn finish(&self, _: &str, _: &str, _: &Outcome, _: &HostReport) {}
+        fn reboot(&self, _: &str, _: &str, _: &RebootState) {}
+    }
+
+    async fn check(stall: bool, refuse: bool) -> (CheckResult, Vec<String>) {
+        let log = Log::default();
+        let host = Host {
+            log: log.clone(),
+            stall,
+        };
+        let job = CheckJob {
+            label: "h".into(),
+            endpoint: Endpoint {
+                name: "h".into(),
+                address: "h".into(),
+                port: 22,
+            },
+            connector: Arc::new(host),
+            credentials: Vec::new(),
+            needs: 0,
+            detect: None,
+            requires: Vec::new(),
+            variants: Vec::new(),
+            package: None,
+        };
+        let limits = CheckLimits {
+            connect: Duration::from_secs(5),
+            auth: Duration::from_secs(5),
+            probe: Duration::from_secs(5),
+            host: Duration::from_secs(600),
+            cleanup: Duration::from_secs(5),
+        };
+        let ledger = Arc::new(Journaled {
+            log: log.clone(),
+            refuse,
+        });
+        let mut results = check_all(vec![job], 1, &limits, &Redactor::default(), ledger).await;
+        let log = log.lock().unwrap().clone();
+        (results.remove(0), log)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_probes_place_is_on_record_before_it_is_made_and_struck_after() {
+        let (result, log) = check(false, false).await;
+        assert!(result.is_ready(), "{:?}", result.verdict);
+        assert_eq!(log, ["journal h c probe-dir", "probe", "strike probe-dir"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_cut_short_is_cleaned_up_then_struck() {
+        let (result, log) = check(true, false).await;
+        assert!(
+            matches!(
+                result.verdict,
+                Verdict::Blocked {
+                    step: CheckStep::Probe,
+                    problem: Problem::TimedOut { .. }
+                }
+            ),
+            "{:?}",
+            result.verdict
+        );
+        assert_eq!(
+            log,
+            ["journal h c probe-dir", "probe", "cleanup", "strike probe-dir"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_made_that_could_not_be_put_on_record() {
+        let (result, log) = check(false, true).await;
+        assert!(
+            matches!(
+                &result.verdict,
+                Verdict::Blocked { step: CheckStep::Probe, problem: Problem::HistoryUnavailable { message } }
+                    if message == "disk full"
+            ),
+            "{:?}",
+            result.verdict
+        );
+        assert!(log.is_empty(), "{log:?}");
     }
 }

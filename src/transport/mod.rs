@@ -267,6 +267,13 @@ pub trait Connection: Send {
     /// Name what `stage` and `execute` will create for this package, without creating it.
     fn prepare(&mut self, package: &str) -> Vec<Artefact>;
 
+    /// Name what `probe`, and `requires` or `answers` asked before any `prepare`
+    /// (`pushinst check`), may create, without creating it: each removes its own
+    /// again before it returns, and these are on record in case it never does.
+    fn preflight(&mut self) -> Vec<Artefact> {
+        Vec::new()
+    }
+
     /// Copy the payloads into the prepared private directory and verify their checksums.
     /// `install` is how they will run, so a transport may stage its settings with them
     /// (one exchange fewer); `execute` gets the final word on it.

@@ -50,7 +50,10 @@ run_command): OEM code page until `chcp 65001`, percent expansion, no return fro
 batch file run without `call`, CommandLineToArgvW splitting (each installer's argv
 is appended to ROOT/argv.jsonl). The "blocked" mode starts services and tasks but
 runs nothing, as when antivirus or EDR blocks them; EMULATOR_SHUTDOWN_EXIT=N makes
-`shutdown` fail with N.
+`shutdown` fail with N. EMULATOR_START_DELAY=SECONDS makes StartServiceW hang
+that long and then answer without running anything (a service start that hangs),
+so a test can kill pushinst while its directory and service exist. The RPC server
+answers one call at a time, so other SCM calls wait for it too.
 
 The host's facts, as pushinst's requirement check reads them as SYSTEM: the
 wrapper's %PROCESSOR_ARCHITECTURE% (only the service-run wrapper has it, as only
@@ -75,6 +78,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 from impacket import ntlm
 from impacket import smb3structs as smb2
@@ -206,7 +210,9 @@ class Svcctl(DCERPCServer):
         name = self.host.handles.get(raw(request["hService"]), "?")
         binary = self.host.services.get(name, "")
         self.host.log("StartServiceW %s" % name)
-        if self.host.mode != "silent":
+        delay = float(os.environ.get("EMULATOR_START_DELAY", "0"))
+        time.sleep(delay)
+        if self.host.mode != "silent" and not delay:
             threading.Thread(target=run_service, args=(self.host, binary), daemon=True).start()
         answer = scmr.RStartServiceWResponse()
         # Like Windows for a program that never calls StartServiceCtrlDispatcher.

@@ -243,6 +243,33 @@ impl SshConnection {
         result
     }
 
+    /// The staging directory for `package`: absolute, or relative to the login home.
+    fn staging_path(&self, package: &str) -> String {
+        // Per host as well as per run: homes on NFS are shared between hosts.
+        let safe = |text: &str| -> String {
+            text.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        let name = format!(
+            ".pushinst-{}-{}-{}-{}",
+            self.shared.run_id,
+            safe(package),
+            safe(&self.endpoint.name),
+            self.endpoint.port
+        );
+        match &self.staging_dir {
+            Some(base) => format!("{base}/{name}"),
+            None => name,
+        }
+    }
+
     /// After a stall nothing reaches the host: say so at once instead of waiting out
     /// another limit. The staging script removes its partial upload itself when the
     /// connection goes.
@@ -299,34 +326,20 @@ impl Connection for SshConnection {
     }
 
     fn prepare(&mut self, package: &str) -> Vec<Artefact> {
-        // Per host as well as per run: homes on NFS are shared between hosts.
-        let safe = |text: &str| -> String {
-            text.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
-        let name = format!(
-            ".pushinst-{}-{}-{}-{}",
-            self.shared.run_id,
-            safe(package),
-            safe(&self.endpoint.name),
-            self.endpoint.port
-        );
-        let dir = match &self.staging_dir {
-            Some(base) => format!("{base}/{name}"),
-            None => name,
-        };
+        let dir = self.staging_path(package);
         // Set before the directory exists, so cleanup covers a half-done upload.
         self.staged = Some(dir.clone());
         vec![Artefact {
             kind: ArtefactKind::Directory,
             path: dir,
+        }]
+    }
+
+    fn preflight(&mut self) -> Vec<Artefact> {
+        // The probe stages into a package's directory, named for no package.
+        vec![Artefact {
+            kind: ArtefactKind::Directory,
+            path: self.staging_path(probe::ITEM),
         }]
     }
 

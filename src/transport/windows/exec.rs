@@ -75,13 +75,11 @@ impl Purpose {
             Purpose::Detect => conn.services.first().cloned(),
             // The detect's service when a package is prepared (deploy); one of its
             // own for `check`, which asks before any package is.
-            Purpose::Facts => conn.services.first().cloned().or_else(|| {
-                let prefix = match conn.options.method {
-                    ExecMethod::Service => "",
-                    ExecMethod::Task => "\\",
-                };
-                Some(format!("{prefix}pushinst-{}-f", super::hex(&conn.tag[..8])))
-            }),
+            Purpose::Facts => conn
+                .services
+                .first()
+                .cloned()
+                .or_else(|| Some(conn.facts_service())),
             Purpose::Install => conn.services.get(1).cloned(),
             Purpose::Reboot => {
                 let prefix = match conn.options.method {

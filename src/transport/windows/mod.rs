@@ -139,6 +139,36 @@ fn denied(what: &'static str, user: &str) -> WindowsError {
 }
 
 impl WindowsConnection {
+    /// The probe's staging directory (`pushinst check`), made and removed at once.
+    fn probe_dir(&self) -> String {
+        format!("pushinst-{}-c", hex(&self.tag))
+    }
+
+    /// The facts run's own directory, when no package is prepared (`check`).
+    fn facts_dir(&self) -> String {
+        format!("pushinst-{}-f", hex(&self.tag))
+    }
+
+    /// The facts run's own service or task, when no package is prepared (`check`).
+    fn facts_service(&self) -> String {
+        format!("{}pushinst-{}-f", self.exec_prefix(), hex(&self.tag[..8]))
+    }
+
+    /// Tasks live in the scheduler's root folder; services have no folder.
+    fn exec_prefix(&self) -> &'static str {
+        match self.options.method {
+            ExecMethod::Service => "",
+            ExecMethod::Task => "\\",
+        }
+    }
+
+    fn exec_kind(&self) -> ArtefactKind {
+        match self.options.method {
+            ExecMethod::Service => ArtefactKind::Service,
+            ExecMethod::Task => ArtefactKind::Task,
+        }
+    }
+
     fn user(&self) -> String {
         self.user.clone().unwrap_or_default()
     }
@@ -205,7 +235,7 @@ impl WindowsConnection {
     async fn facts(&mut self, asked: &[Requirement]) -> Result<HostAnswers, WindowsError> {
         let own = self.staged.is_none();
         if own {
-            self.staged = Some(format!("pushinst-{}-f", hex(&self.tag)));
+            self.staged = Some(self.facts_dir());
             self.created = false;
         }
         let asked_here = self.run_facts(asked).await;
@@ -217,11 +247,18 @@ impl WindowsConnection {
             ExecMethod::Service => exec::delete_services(self, &pending).await,
             ExecMethod::Task => exec::delete_tasks(self, &pending).await,
         };
-        let removed = match (self.created, self.staged.take()) {
+        if deleted.is_err() {
+            // Still there, as far as we know: `cleanup` tries again.
+            self.pending = pending;
+        }
+        let removed = match (self.created, self.staged.clone()) {
             (true, Some(dir)) => self.remove_dir(&dir).await,
             _ => Ok(()),
         };
-        self.created = false;
+        if removed.is_ok() {
+            self.staged = None;
+            self.created = false;
+        }
         let answers = asked_here?;
         deleted?;
         removed?;
@@ -471,6 +508,23 @@ impl Connection for WindowsConnection {
         artefacts
     }
 
+    fn preflight(&mut self) -> Vec<Artefact> {
+        vec![
+            Artefact {
+                kind: ArtefactKind::Directory,
+                path: self.probe_dir(),
+            },
+            Artefact {
+                kind: ArtefactKind::Directory,
+                path: self.facts_dir(),
+            },
+            Artefact {
+                kind: self.exec_kind(),
+                path: self.facts_service(),
+            },
+        ]
+    }
+
     fn stage<'a>(
         &'a mut self,
         payloads: &'a [Payload],
@@ -548,7 +602,7 @@ impl Connection for WindowsConnection {
         Box::pin(async move {
             // ADMIN$ writable: a staging directory made exactly as `stage` makes
             // one (new, locked to SYSTEM and Administrators), then removed.
-            let dir = format!("pushinst-{}-c", hex(&self.tag));
+            let dir = self.probe_dir();
             self.staged = Some(dir.clone());
             self.created = false;
             let made = exec::ensure_dir(self, &dir).await;
@@ -556,8 +610,11 @@ impl Connection for WindowsConnection {
                 true => self.remove_dir(&dir).await,
                 false => Ok(()),
             };
-            self.staged = None;
-            self.created = false;
+            // Kept when it may still be there, for `cleanup`; the probe stops then.
+            if removed.is_ok() {
+                self.staged = None;
+                self.created = false;
+            }
             made?;
             removed?;
             // A task-run deploy never opens the service manager; a service-run one
