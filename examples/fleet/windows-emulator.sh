@@ -32,6 +32,8 @@
 # written (the WRITE fails with STATUS_VIRUS_INFECTED, the file is gone).
 # EMULATOR_SHUTDOWN_EXIT=N makes `shutdown` exit with N (e.g. 1190, a shutdown is
 # already scheduled) instead of 0 and schedule nothing.
+# EMULATOR_START_DELAY=SECONDS makes StartServiceW hang that long, then answer
+# without running anything (so a test can kill pushinst mid-run).
 # EMULATOR_ARCH (AMD64), EMULATOR_BUILD (20348), EMULATOR_UBR (2700) and
 # EMULATOR_FREE_MIB (the real free space): the facts pushinst's requirement check
 # learns as SYSTEM; a host's ROOT/facts.json, read at every run, overrides them.
