@@ -379,6 +379,26 @@ impl Checker {
         }
     }
 
+    fn windows_auth(&mut self, raw: Option<Spanned<String>>) -> Option<WindowsAuth> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "negotiate" => Some(WindowsAuth::Negotiate),
+            "kerberos" => Some(WindowsAuth::Kerberos),
+            "ntlm" => Some(WindowsAuth::Ntlm),
+            other => {
+                self.push(
+                    Problem::at(raw.span(), format!("unknown auth `{other}`")).hint(choice_hint(
+                        other,
+                        &["negotiate", "kerberos", "ntlm"],
+                        "use \"negotiate\" (the default: Kerberos when it can, NTLM otherwise), \
+                         \"kerberos\" (never NTLM) or \"ntlm\"",
+                    )),
+                );
+                None
+            }
+        }
+    }
+
     fn smb_encryption(&mut self, raw: Option<Spanned<String>>) -> Option<SmbEncryption> {
         let raw = raw?;
         match raw.get_ref().as_str() {
@@ -658,6 +678,9 @@ impl Checker {
             agent: raw.agent,
             sudo: raw.sudo,
             sudo_password,
+            auth: self.windows_auth(raw.auth).unwrap_or_default(),
+            kdc: raw.kdc.map(Spanned::into_inner),
+            realm: raw.realm.map(|r| r.into_inner().to_uppercase()),
         })
     }
 
