@@ -256,6 +256,42 @@ fn kerberos_logs_on_with_a_password_and_names_each_failure() {
     assert!(reason.contains("wrong password"), "{reason}");
     assert!(reason.contains(&upn), "{reason}");
 
+    // Two hosts, one wrong password: the KDC sees it once in the run.
+    inventory(&kdc, &fleet, &upn, "not-the-password", "", &kdc.fqdn);
+    let text = std::fs::read_to_string(fleet.path("pushinst.toml")).unwrap();
+    fleet.write(
+        "pushinst.toml",
+        &format!(
+            "{text}\n[[hosts]]\nname = \"dc1-again.example.test\"\naddress = \"{}\"\nos = \"windows\"\ncredentials = [\"domain\"]\n",
+            kdc.dc_addr
+        ),
+    );
+    let run = run_with_krb5(
+        &kdc,
+        &fleet,
+        &[
+            "check",
+            "--output",
+            "json",
+            "--to",
+            &kdc.fqdn,
+            "dc1-again.example.test",
+        ],
+    );
+    let reasons = [
+        rejection(&run, &kdc.fqdn),
+        rejection(&run, "dc1-again.example.test"),
+    ];
+    assert!(
+        reasons.iter().all(|r| r.contains("wrong password")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("not tried again")).count(),
+        1,
+        "{reasons:?}"
+    );
+
     // Unknown user.
     let run = check_as(&kdc, &fleet, &format!("nobody@{}", kdc.realm), "", &kdc.fqdn);
     let reason = rejection(&run, &kdc.fqdn);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::smb::kerberos::KerberosLogon;
@@ -169,6 +169,23 @@ impl Krb5Conf {
 /// Credentials the KDC refused this run, with the reason: a wrong password is
 /// sent once per run, never once per host, so it cannot lock the account out.
 static REFUSED: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+
+/// Per credential: whether the KDC has taken its password this run. Until it has,
+/// hosts try it one at a time, so a wrong password reaches the KDC once, not once
+/// per host running in parallel.
+static PROVEN: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>> = Mutex::new(None);
+
+/// The gate for `label`: hold it while trying the credential unless it is proven.
+pub fn gate(label: &str) -> Arc<tokio::sync::Mutex<bool>> {
+    match PROVEN.lock() {
+        Ok(mut map) => map
+            .get_or_insert_with(HashMap::new)
+            .entry(label.to_string())
+            .or_default()
+            .clone(),
+        Err(_) => Arc::default(),
+    }
+}
 
 pub fn refused(label: &str) -> Option<String> {
     REFUSED.lock().ok()?.as_ref()?.get(label).cloned()

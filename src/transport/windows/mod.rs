@@ -302,10 +302,41 @@ impl WindowsConnection {
         };
         let principal = format!("{}@{}", logon.user, logon.realm);
         let spn = logon.spn.clone();
+        let gate = logon::gate(&credential.label);
+        let mut proven = gate.lock().await;
+        if *proven {
+            drop(proven);
+            return self
+                .kerberos_outcome(credential, account, logon, &principal, &spn)
+                .await;
+        }
+        // Another host may have had this password refused while this one waited.
+        if let Some(reason) = logon::refused(&credential.label) {
+            return Ok(Kerberos::Refused(format!(
+                "{reason} (refused earlier in this run; not tried again)"
+            )));
+        }
+        let outcome = self
+            .kerberos_outcome(credential, account, logon, &principal, &spn)
+            .await;
+        if matches!(outcome, Ok(Kerberos::LoggedOn)) {
+            *proven = true;
+        }
+        outcome
+    }
+
+    async fn kerberos_outcome(
+        &mut self,
+        credential: &Credential,
+        account: &Account,
+        logon: smb::kerberos::KerberosLogon,
+        principal: &str,
+        spn: &str,
+    ) -> Result<Kerberos, WindowsError> {
         match self.session.login_kerberos(account, logon).await {
             Ok(()) => Ok(Kerberos::LoggedOn),
             Err(LogonError::Kerberos(e)) => {
-                let (reason, about_account) = error::kerberos_refusal(&e, &principal, &spn);
+                let (reason, about_account) = error::kerberos_refusal(&e, principal, spn);
                 if about_account {
                     logon::remember_refusal(&credential.label, &reason);
                     Ok(Kerberos::Refused(reason))
