@@ -249,6 +249,23 @@ fn kerberos_logs_on_with_a_password_and_names_each_failure() {
         "{}",
         run.debug()
     );
+    let steps: Vec<String> = run
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "step_started")
+        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        steps,
+        ["connect", "authenticate", "upload", "execute", "cleanup"],
+        "{}",
+        run.debug()
+    );
+    assert!(
+        run.stdout().contains("atsvc"),
+        "fails at the task scheduler: {}",
+        run.debug()
+    );
 
     // Wrong password: named, and sent once.
     let run = check_with(&kdc, &fleet, &upn, "not-the-password", "", &kdc.fqdn);
