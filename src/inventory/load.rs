@@ -1695,6 +1695,16 @@ credentials = ["deploy"]
     }
 
     #[test]
+    fn a_misspelt_windows_auth_names_its_place_and_the_choices() {
+        let text = "[credentials.d]\nuser = 'D\\u'\npassword = { env = \"P\" }\nauth = \"kerberus\"\n";
+        let err = parse(Path::new("pushinst.toml"), text.into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:4:8"), "{text}");
+        assert!(text.contains("unknown auth `kerberus`"), "{text}");
+        assert!(text.contains("did you mean `kerberos`?"), "{text}");
+    }
+
+    #[test]
     fn a_staging_dir_must_be_a_plain_absolute_path() {
         for (value, words) in [
             ("tmp/pushinst", "must be an absolute path"),

@@ -524,6 +524,28 @@ mod tests {
     }
 
     #[test]
+    fn kerberos_refusals_are_named_with_what_to_do() {
+        use crate::transport::windows::smb::krb_error::KrbError;
+        let refused = |error_code, stime| KerberosError::Refused {
+            kdc: "10.0.0.1".into(),
+            error: KrbError { error_code, stime },
+        };
+        let (text, account) = kerberos_refusal(&refused(24, None), "u@R", "cifs/h");
+        assert_eq!(text, "Kerberos: wrong password for u@R (KRB-ERROR 24)");
+        assert!(account);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let (text, account) = kerberos_refusal(&refused(37, Some(now + 600)), "u@R", "cifs/h");
+        assert!(text.contains("clock skew"), "{text}");
+        assert!(text.contains("s behind the KDC"), "{text}");
+        assert!(!account);
+        let (text, _) = kerberos_refusal(&refused(7, None), "u@R", "cifs/h");
+        assert!(text.contains("no SPN cifs/h"), "{text}");
+    }
+
+    #[test]
     fn an_unexplained_logon_status_shows_name_and_number() {
         let e = WindowsError::Logon {
             source: SmbError::Status {
