@@ -275,7 +275,7 @@ impl WindowsConnection {
         rejected: Vec<Rejection>,
     ) -> AuthOutcome {
         tracing::debug!(
-            "{}: SMB {} session ({mechanism}), cipher {}",
+            "{}: SMB {} session, cipher {}, logged on with {mechanism}",
             self.endpoint.name,
             self.session.dialect(),
             self.session.cipher_name().unwrap_or("none (signed only)")
