@@ -2,11 +2,12 @@
 //! controller (Samba AD DC, `ntlm auth = disabled`, signing mandatory; see
 //! tests/common/kdc.rs), in a network namespace of its own.
 //!
-//! First step: the environment itself is proved (Samba's own client uploads to the
-//! DC's ADMIN$ with Kerberos, from a password and from a `kinit` ticket cache, and is
-//! refused with NTLM), and pushinst, which logs on
-//! with NTLM only today, fails there with a reason that says the domain refuses NTLM
-//! and that Kerberos is the way — not a bare status number.
+//! The environment itself is proved (Samba's own client uploads to the DC's ADMIN$
+//! with Kerberos, from a password and from a `kinit` ticket cache, and is refused
+//! with NTLM); pushinst logs on with Kerberos from a password (`user@REALM` first,
+//! `DOMAIN\user` once NTLM is refused), and names each way that fails: wrong
+//! password (once per run), unknown principal, KDC down, a host known by address
+//! only, and the NTLM refusal itself when `auth = "ntlm"`.
 
 mod common;
 
@@ -67,7 +68,7 @@ fn kinit(kdc: &Kdc) {
 }
 
 #[test]
-fn domain_refusing_ntlm_takes_kerberos_uploads_and_pushinst_names_the_ntlm_refusal() {
+fn domain_refusing_ntlm_takes_kerberos_and_pushinst_falls_back_to_it_or_names_the_refusal() {
     let started = Instant::now();
     let kdc = Kdc::start();
     let fleet = Fleet::workspace();
