@@ -36,9 +36,11 @@ const KDC_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unready {
     /// The host is known by its address only; the SPN needs its DNS name.
-    NoHostName { address: String },
+    HostByAddress { address: String },
+    /// A bare user name, and neither `realm` nor krb5.conf's default_realm.
+    RealmUnknown { user: String },
     /// No `kdc`, and krb5.conf names none for the realm.
-    NoKdc { realm: String, config: String },
+    KdcUnknown { realm: String, config: String },
 }
 
 impl WindowsLogon {
@@ -73,17 +75,26 @@ impl WindowsLogon {
                 (user.to_string(), realm)
             }
         };
+        if realm.is_empty() {
+            return Err(Unready::RealmUnknown {
+                user: user.to_string(),
+            });
+        }
         if host.parse::<IpAddr>().is_ok() {
-            return Err(Unready::NoHostName {
+            return Err(Unready::HostByAddress {
                 address: host.to_string(),
             });
         }
         let kdc = match &self.kdc {
             Some(kdc) => kdc.clone(),
-            None => config.kdcs.get(&realm).cloned().ok_or_else(|| Unready::NoKdc {
-                realm: realm.clone(),
-                config: config.path.display().to_string(),
-            })?,
+            None => config
+                .kdcs
+                .get(&realm)
+                .cloned()
+                .ok_or_else(|| Unready::KdcUnknown {
+                    realm: realm.clone(),
+                    config: config.path.display().to_string(),
+                })?,
         };
         Ok(KerberosLogon {
             user: name,
@@ -223,7 +234,7 @@ mod tests {
         let password = Secret::new("p".into());
         assert_eq!(
             logon.kerberos("u@R", &password, "10.1.2.3").err(),
-            Some(Unready::NoHostName {
+            Some(Unready::HostByAddress {
                 address: "10.1.2.3".into()
             })
         );

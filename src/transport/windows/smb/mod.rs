@@ -1,5 +1,6 @@
 //! A small SMB2/3 client (MS-SMB2): what a push install needs and nothing more.
-//! Dialects 2.0.2 to 3.1.1, NTLMv2 logon, signing that is never optional,
+//! Dialects 2.0.2 to 3.1.1, NTLMv2 or Kerberos logon (kerberos.rs, the exchange
+//! itself through `sspi`), signing that is never optional,
 //! AES-128/256 GCM/CCM encryption, files on a share, and named-pipe transactions
 //! for DCE/RPC. One TCP connection per host carries everything.
 //!
