@@ -39,6 +39,16 @@ pub fn ntlm_challenge(data: &[u8]) {
     smb::challenge(data);
 }
 
+/// A KDC's answer over TCP, as read for a KRB-ERROR (RFC 4120 5.9.1).
+pub fn krb_error(data: &[u8]) {
+    let _ = crate::transport::windows::smb::krb_error::parse(data);
+}
+
+/// A krb5.conf, as read for the default realm and the realms' KDCs.
+pub fn krb5_conf(data: &[u8]) {
+    let _ = crate::transport::windows::logon::Krb5Conf::parse(&String::from_utf8_lossy(data));
+}
+
 /// The security blob of a SESSION_SETUP answer (SPNEGO NegTokenResp in DER).
 pub fn spnego(data: &[u8]) {
     smb::spnego(data);
@@ -340,6 +350,8 @@ mod tests {
     /// Every target by its name in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
     const TARGETS: &[(&str, Target)] = &[
         ("smb_response", smb_response),
+        ("krb_error", krb_error),
+        ("krb5_conf", krb5_conf),
         ("smb_transform", smb_transform),
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),

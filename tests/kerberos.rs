@@ -2,16 +2,18 @@
 //! controller (Samba AD DC, `ntlm auth = disabled`, signing mandatory; see
 //! tests/common/kdc.rs), in a network namespace of its own.
 //!
-//! First step: the environment itself is proved (Samba's own client uploads to the
-//! DC's ADMIN$ with Kerberos, from a password and from a `kinit` ticket cache, and is
-//! refused with NTLM), and pushinst, which logs on
-//! with NTLM only today, fails there with a reason that says the domain refuses NTLM
-//! and that pushinst cannot log on with Kerberos yet — not a bare status number.
+//! The environment itself is proved (Samba's own client uploads to the DC's ADMIN$
+//! with Kerberos, from a password and from a `kinit` ticket cache, and is refused
+//! with NTLM); pushinst logs on with Kerberos from a password (`user@REALM` first,
+//! `DOMAIN\user` once NTLM is refused), and names each way that fails: wrong
+//! password (once per run), unknown principal, KDC down, a host known by address
+//! only, and the NTLM refusal itself when `auth = "ntlm"`.
 
 mod common;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -66,7 +68,7 @@ fn kinit(kdc: &Kdc) {
 }
 
 #[test]
-fn domain_refusing_ntlm_takes_kerberos_uploads_and_pushinst_names_the_ntlm_refusal() {
+fn domain_refusing_ntlm_takes_kerberos_and_pushinst_falls_back_to_it_or_names_the_refusal() {
     let started = Instant::now();
     let kdc = Kdc::start();
     let fleet = Fleet::workspace();
@@ -100,52 +102,32 @@ fn domain_refusing_ntlm_takes_kerberos_uploads_and_pushinst_names_the_ntlm_refus
     assert!(!ok, "the DC must refuse NTLM: {out}");
     assert!(out.contains("NT_STATUS_NTLM_BLOCKED"), "{out}");
 
-    // pushinst, which logs on with NTLM, is refused in words that say why and what
-    // the way out is; a refused logon is not an attempt and nothing is uploaded.
-    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
-    let password = fleet.write("password", &kdc.password);
-    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
-    fleet.write(
-        "pushinst.toml",
-        &format!(
-            r#"[settings]
-connect_timeout = "5s"
-
-[credentials.domain]
-user = '{domain}\{user}'
-password = {{ file = "password" }}
-
-[packages.agent]
-version = "7.2"
-windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
-
-[groups.dcs]
-hosts = ["{dc}"]
-os = "windows"
-credentials = ["domain"]
-"#,
-            domain = kdc.domain,
-            user = kdc.user,
-            dc = kdc.dc_addr,
-        ),
+    // pushinst with `DOMAIN\user` tries NTLM first, is refused by the domain, and
+    // logs on with Kerberos instead (the realm and KDC from KRB5_CONFIG's krb5.conf).
+    let run = check_as(
+        &kdc,
+        &fleet,
+        &format!(r"{}\{}", kdc.domain, kdc.user),
+        "",
+        &kdc.fqdn,
     );
-    let run = fleet.run(&["deploy", "agent", "--to", "dcs", "--output", "json"]);
-    assert_eq!(run.code(), 1, "{}", run.debug());
-    let outcome = run.outcome(&kdc.dc_addr);
-    assert_eq!(outcome["status"], "failed", "{}", run.debug());
-    assert_eq!(outcome["installer_ran"], false, "{}", run.debug());
-    let reason = run
-        .events()
-        .into_iter()
-        .find(|e| e["type"] == "credential_rejected")
-        .and_then(|e| e["data"]["reason"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no credential_rejected event: {}", run.debug()));
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(row(&run, &kdc.fqdn)["status"], "ready", "{}", run.debug());
+    // With `auth = "ntlm"` it is refused in words that say why and what the way out is.
+    let run = check_as(
+        &kdc,
+        &fleet,
+        &format!(r"{}\{}", kdc.domain, kdc.user),
+        r#"auth = "ntlm""#,
+        &kdc.fqdn,
+    );
+    let reason = rejection(&run, &kdc.fqdn);
     for words in [
         "STATUS_NTLM_BLOCKED",
         "C0000418",
         "refuses NTLM",
         "Kerberos",
-        "not yet",
+        "user@REALM",
     ] {
         assert!(reason.contains(words), "{words:?} missing from: {reason}");
     }
@@ -160,5 +142,206 @@ credentials = ["domain"]
     eprintln!(
         "DC provisioned and serving in {provisioned:?}, test done in {:?}",
         started.elapsed()
+    );
+}
+
+/// An inventory with one Windows host, named `name` (at the DC's address), logging
+/// on as `user` with the DC's password or `password`, plus `extra` credential lines.
+fn inventory(kdc: &Kdc, fleet: &Fleet, user: &str, password: &str, extra: &str, name: &str) {
+    let file = fleet.write("password", password);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
+    fleet.write(
+        "pushinst.toml",
+        &format!(
+            r#"[settings]
+connect_timeout = "5s"
+exec = "task"
+
+[credentials.domain]
+user = '{user}'
+password = {{ file = "password" }}
+{extra}
+
+[packages.agent]
+version = "7.2"
+windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
+
+[[hosts]]
+name = "{name}"
+address = "{dc}"
+os = "windows"
+credentials = ["domain"]
+"#,
+            dc = kdc.dc_addr,
+        ),
+    );
+}
+
+/// `pushinst check --output json` on the DC (ADMIN$ writable: SMB only, as `exec =
+/// "task"` needs no service manager), with krb5.conf from KRB5_CONFIG.
+fn check_as(kdc: &Kdc, fleet: &Fleet, user: &str, extra: &str, name: &str) -> common::Run {
+    check_with(kdc, fleet, user, &kdc.password, extra, name)
+}
+
+fn check_with(kdc: &Kdc, fleet: &Fleet, user: &str, password: &str, extra: &str, name: &str) -> common::Run {
+    inventory(kdc, fleet, user, password, extra, name);
+    run_with_krb5(kdc, fleet, &["check", "--output", "json", "--to", name])
+}
+
+fn run_with_krb5(kdc: &Kdc, fleet: &Fleet, args: &[&str]) -> common::Run {
+    let conf = kdc.krb5_conf();
+    fleet.run_with(args, |c| {
+        c.env("KRB5_CONFIG", Path::new(&conf));
+    })
+}
+
+fn row(run: &common::Run, host: &str) -> serde_json::Value {
+    run.events()
+        .into_iter()
+        .find(|r| r["host"] == host)
+        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
+}
+
+/// What `check` said about the refused credential.
+fn rejection(run: &common::Run, host: &str) -> String {
+    let row = row(run, host);
+    row["rejected"][0]["reason"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
+}
+
+#[test]
+fn kerberos_logs_on_with_a_password_and_names_each_failure() {
+    let kdc = Kdc::start();
+    let fleet = Fleet::workspace();
+    let upn = format!("{}@{}", kdc.user, kdc.realm);
+
+    // user@REALM: Kerberos first; check makes and removes a directory in ADMIN$.
+    let run = check_as(&kdc, &fleet, &upn, "", &kdc.fqdn);
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(row(&run, &kdc.fqdn)["status"], "ready", "{}", run.debug());
+    // The KDC named on the credential, no krb5.conf at all.
+    inventory(
+        &kdc,
+        &fleet,
+        &upn,
+        &kdc.password,
+        &format!(r#"kdc = "{}""#, kdc.dc_addr),
+        &kdc.fqdn,
+    );
+    let run = fleet.run_with(&["check", "--output", "json", "--to", &kdc.fqdn], |c| {
+        c.env("KRB5_CONFIG", "/nonexistent/krb5.conf");
+    });
+    assert_eq!(run.code(), 0, "{}", run.debug());
+    assert_eq!(row(&run, &kdc.fqdn)["status"], "ready", "{}", run.debug());
+
+    // A deploy uploads over the Kerberos session; Samba cannot run it (no task
+    // scheduler), so the host fails after the logon, never at it.
+    inventory(&kdc, &fleet, &upn, &kdc.password, "", &kdc.fqdn);
+    let run = run_with_krb5(
+        &kdc,
+        &fleet,
+        &["deploy", "agent", "--to", &kdc.fqdn, "--output", "json"],
+    );
+    assert!(
+        !run.events().iter().any(|e| e["type"] == "credential_rejected"),
+        "{}",
+        run.debug()
+    );
+    let steps: Vec<String> = run
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "step_started")
+        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        steps,
+        ["connect", "authenticate", "upload", "execute", "cleanup"],
+        "{}",
+        run.debug()
+    );
+    assert!(
+        run.stdout().contains("atsvc"),
+        "fails at the task scheduler: {}",
+        run.debug()
+    );
+
+    // Wrong password: named, and sent once.
+    let run = check_with(&kdc, &fleet, &upn, "not-the-password", "", &kdc.fqdn);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("wrong password"), "{reason}");
+    assert!(reason.contains(&upn), "{reason}");
+
+    // Two hosts, one wrong password: the KDC sees it once in the run.
+    inventory(&kdc, &fleet, &upn, "not-the-password", "", &kdc.fqdn);
+    let text = std::fs::read_to_string(fleet.path("pushinst.toml")).unwrap();
+    fleet.write(
+        "pushinst.toml",
+        &format!(
+            "{text}\n[[hosts]]\nname = \"dc1-again.example.test\"\naddress = \"{}\"\nos = \"windows\"\ncredentials = [\"domain\"]\n",
+            kdc.dc_addr
+        ),
+    );
+    let run = run_with_krb5(
+        &kdc,
+        &fleet,
+        &[
+            "check",
+            "--output",
+            "json",
+            "--to",
+            &kdc.fqdn,
+            "dc1-again.example.test",
+        ],
+    );
+    let reasons = [
+        rejection(&run, &kdc.fqdn),
+        rejection(&run, "dc1-again.example.test"),
+    ];
+    assert!(
+        reasons.iter().all(|r| r.contains("wrong password")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("not tried again")).count(),
+        1,
+        "{reasons:?}"
+    );
+
+    // Unknown user.
+    let run = check_as(&kdc, &fleet, &format!("nobody@{}", kdc.realm), "", &kdc.fqdn);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("unknown principal"), "{reason}");
+    assert!(reason.contains(&format!("nobody@{}", kdc.realm)), "{reason}");
+
+    // KDC down: the address tried is named.
+    let down = format!("{}:89", kdc.dc_addr);
+    let run = check_as(&kdc, &fleet, &upn, &format!(r#"kdc = "{down}""#), &kdc.fqdn);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("cannot be reached"), "{reason}");
+    assert!(reason.contains(&down), "{reason}");
+
+    // A host known only by its address: Kerberos cannot name it, NTLM is refused.
+    let run = check_as(&kdc, &fleet, &upn, "", &kdc.dc_addr);
+    let reason = rejection(&run, &kdc.dc_addr);
+    assert!(reason.contains("DNS name"), "{reason}");
+    assert!(
+        reason.contains(&format!(r#"address = "{}""#, kdc.dc_addr)),
+        "{reason}"
+    );
+    assert!(reason.contains("STATUS_NTLM_BLOCKED"), "{reason}");
+
+    // `auth = "kerberos"` never falls back to NTLM.
+    let run = check_as(&kdc, &fleet, &upn, r#"auth = "kerberos""#, &kdc.dc_addr);
+    let reason = rejection(&run, &kdc.dc_addr);
+    assert!(reason.contains("DNS name"), "{reason}");
+    assert!(!reason.contains("NTLM"), "{reason}");
+
+    assert!(
+        kdc.share_contents().is_empty(),
+        "pushinst left something in ADMIN$: {:?}",
+        kdc.share_contents()
     );
 }

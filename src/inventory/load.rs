@@ -380,6 +380,26 @@ impl Checker {
         }
     }
 
+    fn windows_auth(&mut self, raw: Option<Spanned<String>>) -> Option<WindowsAuth> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "negotiate" => Some(WindowsAuth::Negotiate),
+            "kerberos" => Some(WindowsAuth::Kerberos),
+            "ntlm" => Some(WindowsAuth::Ntlm),
+            other => {
+                self.push(
+                    Problem::at(raw.span(), format!("unknown auth `{other}`")).hint(choice_hint(
+                        other,
+                        &["negotiate", "kerberos", "ntlm"],
+                        "use \"negotiate\" (the default: Kerberos when it can, NTLM otherwise), \
+                         \"kerberos\" (never NTLM) or \"ntlm\"",
+                    )),
+                );
+                None
+            }
+        }
+    }
+
     fn smb_encryption(&mut self, raw: Option<Spanned<String>>) -> Option<SmbEncryption> {
         let raw = raw?;
         match raw.get_ref().as_str() {
@@ -659,6 +679,9 @@ impl Checker {
             agent: raw.agent,
             sudo: raw.sudo,
             sudo_password,
+            auth: self.windows_auth(raw.auth).unwrap_or_default(),
+            kdc: raw.kdc.map(Spanned::into_inner),
+            realm: raw.realm.map(|r| r.into_inner().to_uppercase()),
         })
     }
 
@@ -1956,6 +1979,16 @@ credentials = ["deploy"]
         assert!(text.contains("unknown smb_signing `allow-tamper`"), "{text}");
         assert!(text.contains("did you mean `allow-tampering`?"), "{text}");
         assert!(text.contains("anyone on the network path"), "{text}");
+    }
+
+    #[test]
+    fn a_misspelt_windows_auth_names_its_place_and_the_choices() {
+        let text = "[credentials.d]\nuser = 'D\\u'\npassword = { env = \"P\" }\nauth = \"kerberus\"\n";
+        let err = parse(Path::new("pushinst.toml"), text.into()).unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:4:8"), "{text}");
+        assert!(text.contains("unknown auth `kerberus`"), "{text}");
+        assert!(text.contains("did you mean `kerberos`?"), "{text}");
     }
 
     #[test]

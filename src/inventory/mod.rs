@@ -183,6 +183,25 @@ pub struct CredentialDef {
     pub agent: bool,
     pub sudo: bool,
     pub sudo_password: Option<SecretSource>,
+    /// Windows: which logon mechanism (`auth`).
+    pub auth: WindowsAuth,
+    /// Windows: the Kerberos KDC (`kdc`), `host` or `host:port`.
+    pub kdc: Option<String>,
+    /// Windows: the Kerberos realm (`realm`).
+    pub realm: Option<String>,
+}
+
+/// `auth` on a credential: how it logs on to Windows hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowsAuth {
+    /// Kerberos when the credential names a realm or a KDC, else NTLM; and
+    /// Kerberos when the host refuses NTLM.
+    #[default]
+    Negotiate,
+    /// Kerberos only, never NTLM.
+    Kerberos,
+    /// NTLM only.
+    Ntlm,
 }
 
 #[derive(Debug, Clone)]

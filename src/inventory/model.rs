@@ -80,6 +80,12 @@ pub struct RawCredential {
     #[serde(default)]
     pub sudo: bool,
     pub sudo_password: Option<Spanned<RawSecret>>,
+    /// Windows: "negotiate" (default), "kerberos" or "ntlm".
+    pub auth: Option<Spanned<String>>,
+    /// Windows: the Kerberos KDC, `host` or `host:port`.
+    pub kdc: Option<Spanned<String>>,
+    /// Windows: the Kerberos realm when the user is written `DOMAIN\user`.
+    pub realm: Option<Spanned<String>>,
 }
 
 /// A secret is either written inline (refused unless allowed) or names where to get it.

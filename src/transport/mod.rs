@@ -62,6 +62,8 @@ pub struct Credential {
     /// Tried in order on the same connection.
     pub methods: Vec<AuthMethod>,
     pub sudo: Option<Sudo>,
+    /// Windows: Kerberos or NTLM, and where the KDC is.
+    pub windows: windows::WindowsLogon,
 }
 
 /// A file to place on the target. The bytes are read once and shared by every host.

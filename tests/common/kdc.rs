@@ -65,7 +65,7 @@ impl Kdc {
         let env: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
         let get = |k: &str| env.get(k).unwrap_or_else(|| panic!("{k} in dc.env")).to_string();
         let realm = get("REALM");
-        Kdc {
+        let kdc = Kdc {
             dc_addr: get("DC_ADDR"),
             host_addr: get("HOST_ADDR"),
             fqdn: format!("{}.{}", get("DC_NAME"), realm.to_lowercase()),
@@ -75,6 +75,36 @@ impl Kdc {
             share: PathBuf::from(get("SHARE")),
             realm,
             dir,
+        };
+        kdc.wait_ready();
+        kdc
+    }
+
+    /// The DC answers on 445 before it can take a Kerberos logon (the first one
+    /// meanwhile fails with STATUS_INTERNAL_ERROR): wait until Samba's own client
+    /// logs on with Kerberos, so every test starts with a DC that serves.
+    fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let ccache = format!("FILE:{}", self.dir.path().join("ready.ccache").display());
+        loop {
+            let ok = Command::new("smbclient")
+                .arg(format!("//{}/ADMIN$", self.fqdn))
+                .args(["-I", &self.dc_addr, "--use-kerberos=required", "-c", "ls"])
+                .arg("-U")
+                .arg(format!("{}@{}%{}", self.user, self.realm, self.password))
+                .env("KRB5_CONFIG", self.krb5_conf())
+                .env("KRB5CCNAME", &ccache)
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                let _ = std::fs::remove_file(self.dir.path().join("ready.ccache"));
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the DC took no Kerberos logon within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
     }
 

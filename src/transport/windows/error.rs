@@ -4,8 +4,10 @@
 use std::io;
 use std::time::Duration;
 
+use super::logon::Unready;
 use super::rpc::{RpcError, win32_name};
-use super::smb::{SmbError, status};
+use super::smb::kerberos::KerberosError;
+use super::smb::{SmbError, krb_error, status};
 use crate::transport::ErrorClass;
 pub use crate::transport::net::DialError;
 
@@ -332,6 +334,103 @@ pub(super) fn rpc_failure(e: RpcError, context: impl FnOnce(RpcError) -> Windows
     }
 }
 
+/// A failed Kerberos logon in a sysadmin's words, and whether it is about the
+/// account (then no other host should see the same password again this run).
+pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (String, bool) {
+    match error {
+        KerberosError::KdcUnreachable { kdc, source } => (
+            format!(
+                "Kerberos: the KDC at {kdc} cannot be reached ({source}): check `kdc` on the credential \
+                 (or the realm's kdc in krb5.conf), and that port 88 is open to it"
+            ),
+            false,
+        ),
+        KerberosError::Refused { kdc, error } => {
+            let code = error.error_code;
+            let (words, account) = match code {
+                krb_error::PREAUTH_FAILED => (format!("wrong password for {principal}"), true),
+                krb_error::C_PRINCIPAL_UNKNOWN => (
+                    format!(
+                        "unknown principal: the KDC at {kdc} has no account {principal} (check the user name and the realm)"
+                    ),
+                    true,
+                ),
+                krb_error::CLIENT_REVOKED => (
+                    format!(
+                        "the account {principal} is disabled or locked out: enable or unlock it, or use another"
+                    ),
+                    true,
+                ),
+                krb_error::KEY_EXPIRED => (
+                    format!("the password of {principal} has expired: set a new one"),
+                    true,
+                ),
+                krb_error::S_PRINCIPAL_UNKNOWN => (
+                    format!(
+                        "no SPN {spn} in the domain: the host's name is not one the domain knows it by \
+                         (name the host by its DNS name as registered in the domain)"
+                    ),
+                    false,
+                ),
+                krb_error::SKEW => {
+                    let offset = error.stime.map(|stime| {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs() as i64)
+                            .unwrap_or(0);
+                        now - stime
+                    });
+                    let by = match offset {
+                        Some(s) if s >= 0 => format!(" (this machine is {s} s ahead of the KDC)"),
+                        Some(s) => format!(" (this machine is {} s behind the KDC)", -s),
+                        None => String::new(),
+                    };
+                    (
+                        format!(
+                            "clock skew: this machine's clock and the KDC's at {kdc} differ by more than the domain allows{by}: synchronise the clock (NTP)"
+                        ),
+                        false,
+                    )
+                }
+                krb_error::WRONG_REALM => (
+                    format!(
+                        "the KDC at {kdc} is not for the realm of {principal}: check the realm and `kdc`"
+                    ),
+                    false,
+                ),
+                _ => (
+                    format!("the KDC at {kdc} refused the logon of {principal}"),
+                    false,
+                ),
+            };
+            (format!("Kerberos: {words} (KRB-ERROR {code})"), account)
+        }
+        KerberosError::Exchange(_) => (
+            format!(
+                "Kerberos: the logon of {principal} to {spn} failed in the exchange (run with -v for details)"
+            ),
+            false,
+        ),
+    }
+}
+
+/// Why Kerberos could not be tried for a host, in a sysadmin's words.
+pub fn kerberos_unready(unready: &Unready) -> String {
+    match unready {
+        Unready::HostByAddress { address } => format!(
+            "Kerberos needs the host's DNS name for its SPN (cifs/<name>), and {address} is known only by its address: \
+             write it as [[hosts]] name = \"<its FQDN>\", address = \"{address}\""
+        ),
+        Unready::RealmUnknown { user } => format!(
+            "Kerberos: no realm for {user}: write the user as user@REALM, or set `realm` on the credential"
+        ),
+        Unready::KdcUnknown { realm, config } => format!(
+            "Kerberos: no KDC known for the realm {realm}: set `kdc` on the credential, or the realm's kdc in {config} \
+             (KRB5_CONFIG names another file)"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +531,28 @@ mod tests {
             assert!(text.contains(cause), "{text}");
         }
         assert!(!text.contains("UAC filtered"), "{text}");
+    }
+
+    #[test]
+    fn kerberos_refusals_are_named_with_what_to_do() {
+        use crate::transport::windows::smb::krb_error::KrbError;
+        let refused = |error_code, stime| KerberosError::Refused {
+            kdc: "10.0.0.1".into(),
+            error: KrbError { error_code, stime },
+        };
+        let (text, account) = kerberos_refusal(&refused(24, None), "u@R", "cifs/h");
+        assert_eq!(text, "Kerberos: wrong password for u@R (KRB-ERROR 24)");
+        assert!(account);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let (text, account) = kerberos_refusal(&refused(37, Some(now + 600)), "u@R", "cifs/h");
+        assert!(text.contains("clock skew"), "{text}");
+        assert!(text.contains("s behind the KDC"), "{text}");
+        assert!(!account);
+        let (text, _) = kerberos_refusal(&refused(7, None), "u@R", "cifs/h");
+        assert!(text.contains("no SPN cifs/h"), "{text}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod error;
 mod exec;
 mod facts;
+pub mod logon;
 mod pipe;
 mod registry;
 pub mod rpc;
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 pub use error::WindowsError;
 use error::{SMB_REFUSED, smb_failure};
+pub use logon::{Mechanism, WindowsLogon};
+use smb::kerberos::LogonError;
 use smb::{Account, Open, Protection, Session, SmbError, access, disposition, options, status};
 
 use crate::inventory::Requirement;
@@ -380,6 +383,115 @@ impl WindowsConnection {
     }
 }
 
+/// How a Kerberos logon attempt ended.
+enum Kerberos {
+    LoggedOn,
+    /// The domain refused the account: no other mechanism would fare better.
+    Refused(String),
+    /// Kerberos could not be used here (no name, no KDC, KDC down, …).
+    Unavailable(String),
+}
+
+fn rejection(credential: &Credential, reason: String) -> Rejection {
+    Rejection {
+        credential: credential.label.clone(),
+        reason,
+        server_accepts: Vec::new(),
+        tried: Vec::new(),
+    }
+}
+
+impl WindowsConnection {
+    fn accepted(
+        &mut self,
+        credential: &Credential,
+        mechanism: &str,
+        rejected: Vec<Rejection>,
+    ) -> AuthOutcome {
+        tracing::debug!(
+            "{}: SMB {} session, cipher {}, logged on with {mechanism}",
+            self.endpoint.name,
+            self.session.dialect(),
+            self.session.cipher_name().unwrap_or("none (signed only)")
+        );
+        self.user = Some(credential.user.clone());
+        AuthOutcome {
+            accepted: credential.label.clone(),
+            rejected,
+        }
+    }
+
+    async fn login_kerberos(
+        &mut self,
+        credential: &Credential,
+        account: &Account,
+        password: &crate::secrets::Secret,
+    ) -> Result<Kerberos, WindowsError> {
+        let logon = match credential
+            .windows
+            .kerberos(&credential.user, password, &self.endpoint.name)
+        {
+            Ok(logon) => logon,
+            Err(unready) => return Ok(Kerberos::Unavailable(error::kerberos_unready(&unready))),
+        };
+        let principal = format!("{}@{}", logon.user, logon.realm);
+        let spn = logon.spn.clone();
+        let gate = logon::gate(&credential.label);
+        let mut proven = gate.lock().await;
+        if *proven {
+            drop(proven);
+            return self
+                .kerberos_outcome(credential, account, logon, &principal, &spn)
+                .await;
+        }
+        // Another host may have had this password refused while this one waited.
+        if let Some(reason) = logon::refused(&credential.label) {
+            return Ok(Kerberos::Refused(format!(
+                "{reason} (refused earlier in this run; not tried again)"
+            )));
+        }
+        let outcome = self
+            .kerberos_outcome(credential, account, logon, &principal, &spn)
+            .await;
+        if matches!(outcome, Ok(Kerberos::LoggedOn)) {
+            *proven = true;
+        }
+        outcome
+    }
+
+    async fn kerberos_outcome(
+        &mut self,
+        credential: &Credential,
+        account: &Account,
+        logon: smb::kerberos::KerberosLogon,
+        principal: &str,
+        spn: &str,
+    ) -> Result<Kerberos, WindowsError> {
+        match self.session.login_kerberos(account, logon).await {
+            Ok(()) => Ok(Kerberos::LoggedOn),
+            Err(LogonError::Kerberos(e)) => {
+                let (reason, about_account) = error::kerberos_refusal(&e, principal, spn);
+                if about_account {
+                    logon::remember_refusal(&credential.label, &reason);
+                    Ok(Kerberos::Refused(reason))
+                } else {
+                    Ok(Kerberos::Unavailable(reason))
+                }
+            }
+            Err(LogonError::Smb(SmbError::Status { status: code, .. }))
+                if status::logon_refusal(code).is_some() =>
+            {
+                Ok(Kerberos::Refused(format!(
+                    "{} ({})",
+                    status::logon_refusal(code).unwrap_or_default(),
+                    status::describe(code)
+                )))
+            }
+            Err(LogonError::Smb(e)) => Err(smb_failure(e, |source| WindowsError::Logon { source })),
+        }
+    }
+}
+
 impl Connection for WindowsConnection {
     fn authenticate<'a>(
         &'a mut self,
@@ -401,32 +513,65 @@ impl Connection for WindowsConnection {
                     });
                     continue;
                 };
+                // A password the KDC refused earlier this run is not sent again.
+                if let Some(reason) = logon::refused(&credential.label) {
+                    rejected.push(rejection(
+                        credential,
+                        format!("{reason} (refused earlier in this run; not tried again)"),
+                    ));
+                    continue;
+                }
                 let account = Account::parse(&credential.user);
+                let kerberos_only = credential.windows.mechanism == Mechanism::Kerberos;
+                let kerberos_first = credential.windows.kerberos_first(&credential.user);
+                // Why Kerberos could not be used, said with NTLM's refusal if NTLM fails too.
+                let mut kerberos_unavailable = None;
+                if kerberos_first {
+                    match self.login_kerberos(credential, &account, &password).await? {
+                        Kerberos::LoggedOn => return Ok(self.accepted(credential, "Kerberos", rejected)),
+                        Kerberos::Refused(reason) => {
+                            rejected.push(rejection(credential, reason));
+                            continue;
+                        }
+                        Kerberos::Unavailable(reason) if kerberos_only => {
+                            rejected.push(rejection(credential, reason));
+                            continue;
+                        }
+                        Kerberos::Unavailable(reason) => kerberos_unavailable = Some(reason),
+                    }
+                }
                 match self.session.login(&account, &password).await {
-                    Ok(()) => {
-                        tracing::debug!(
-                            "{}: SMB {} session, cipher {}",
-                            self.endpoint.name,
-                            self.session.dialect(),
-                            self.session.cipher_name().unwrap_or("none (signed only)")
-                        );
-                        self.user = Some(credential.user.clone());
-                        return Ok(AuthOutcome {
-                            accepted: credential.label.clone(),
-                            rejected,
-                        });
+                    Ok(()) => return Ok(self.accepted(credential, "NTLM", rejected)),
+                    // The host refuses NTLM: a negotiating credential takes Kerberos.
+                    Err(SmbError::Status { status: code, .. })
+                        if code == status::NTLM_BLOCKED
+                            && !kerberos_first
+                            && credential.windows.mechanism == Mechanism::Negotiate =>
+                    {
+                        match self.login_kerberos(credential, &account, &password).await? {
+                            Kerberos::LoggedOn => return Ok(self.accepted(credential, "Kerberos", rejected)),
+                            Kerberos::Refused(reason) => rejected.push(rejection(credential, reason)),
+                            Kerberos::Unavailable(reason) => rejected.push(rejection(
+                                credential,
+                                format!(
+                                    "{} ({}); {reason}",
+                                    status::logon_refusal(code).unwrap_or_default(),
+                                    status::describe(code)
+                                ),
+                            )),
+                        }
                     }
                     Err(SmbError::Status { status: code, .. }) if status::logon_refusal(code).is_some() => {
-                        rejected.push(Rejection {
-                            credential: credential.label.clone(),
-                            reason: format!(
-                                "{} ({})",
-                                status::logon_refusal(code).unwrap_or_default(),
-                                status::describe(code)
-                            ),
-                            server_accepts: Vec::new(),
-                            tried: Vec::new(),
-                        })
+                        let ntlm = format!(
+                            "{} ({})",
+                            status::logon_refusal(code).unwrap_or_default(),
+                            status::describe(code)
+                        );
+                        let reason = match kerberos_unavailable.take() {
+                            Some(kerberos) => format!("{kerberos}; and NTLM: {ntlm}"),
+                            None => ntlm,
+                        };
+                        rejected.push(rejection(credential, reason))
                     }
                     Err(e) => return Err(smb_failure(e, |source| WindowsError::Logon { source }).into()),
                 }

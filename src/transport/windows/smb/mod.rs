@@ -1,5 +1,6 @@
 //! A small SMB2/3 client (MS-SMB2): what a push install needs and nothing more.
-//! Dialects 2.0.2 to 3.1.1, NTLMv2 logon, signing that is never optional,
+//! Dialects 2.0.2 to 3.1.1, NTLMv2 or Kerberos logon (kerberos.rs, the exchange
+//! itself through `sspi`), signing that is never optional,
 //! AES-128/256 GCM/CCM encryption, files on a share, and named-pipe transactions
 //! for DCE/RPC. One TCP connection per host carries everything.
 //!
@@ -14,6 +15,8 @@
 
 mod crypto;
 pub(crate) mod fuzz;
+pub mod kerberos;
+pub mod krb_error;
 mod messages;
 mod negotiate;
 pub(crate) mod ntlm;
@@ -341,20 +344,7 @@ impl Session {
     /// NTLMv2 logon. A refused account is `SmbError::Status` with a logon status;
     /// the same connection may then try the next account.
     pub async fn login(&mut self, account: &Account, password: &Secret) -> Result<(), SmbError> {
-        if self.protection.encryption == Encryption::Required && self.negotiated.cipher.is_none() {
-            return Err(SmbError::Encryption(format!(
-                "smb_encryption is required, but the server negotiated SMB {} without a cipher pushinst can use \
-                 (it offers AES-256-GCM, AES-128-GCM, AES-256-CCM and AES-128-CCM)",
-                self.dialect()
-            )));
-        }
-        let mut hash = self.connection_hash.clone();
-        self.trees.clear();
-        self.standby = None;
-        self.session_id = 0;
-        self.signer = None;
-        self.logon = None;
-        self.cipher = None;
+        let mut hash = self.begin_logon()?;
         let negotiate = ntlm::negotiate();
         let (header, response) = self
             .session_setup(&ntlm::spnego_init(&negotiate), &mut hash)
@@ -405,6 +395,69 @@ impl Session {
         self.keys(&session_key, &hash, &header, &response, flags)?;
         self.logon = Some((account.clone(), password.clone()));
         Ok(())
+    }
+
+    /// Kerberos logon (MS-SMB2 3.2.5.3): the AP-REQ in one SESSION_SETUP, the
+    /// server's AP-REP in its answer, the Kerberos subkey as the session key.
+    /// `account` and `password` are kept, as `login` keeps them, for the RPC binds.
+    pub async fn login_kerberos(
+        &mut self,
+        account: &Account,
+        logon: kerberos::KerberosLogon,
+    ) -> Result<(), kerberos::LogonError> {
+        use kerberos::LogonError;
+        let mut hash = self.begin_logon()?;
+        let password = logon.password.clone();
+        let (pending, ap_req) = tokio::task::spawn_blocking(move || kerberos::ap_req(&logon))
+            .await
+            .map_err(|e| LogonError::Kerberos(kerberos::KerberosError::Exchange(e.to_string())))??;
+        let (header, response) = self
+            .session_setup(&kerberos::spnego_init(&ap_req), &mut hash)
+            .await?;
+        if header.status != status::SUCCESS {
+            return Err(SmbError::Status {
+                what: "logon".into(),
+                status: header.status,
+            }
+            .into());
+        }
+        self.session_id = header.session_id;
+        let setup = SessionSetupResponse::parse(&response)?;
+        let flags = setup.session_flags;
+        let ap_rep = ntlm::spnego_token(setup.security_buffer)?;
+        let session_key = tokio::task::spawn_blocking(move || kerberos::finish(pending, &ap_rep))
+            .await
+            .map_err(|e| LogonError::Kerberos(kerberos::KerberosError::Exchange(e.to_string())))??;
+        if flags & (SessionSetupResponse::IS_GUEST | SessionSetupResponse::IS_NULL) != 0 {
+            return Err(SmbError::Status {
+                what: "logon (the server let us in only as a guest)".into(),
+                status: status::LOGON_FAILURE,
+            }
+            .into());
+        }
+        self.keys(&session_key, &hash, &header, &response, flags)?;
+        self.logon = Some((account.clone(), password));
+        Ok(())
+    }
+
+    /// Forget any earlier logon on this connection: the SMB state every logon
+    /// starts from, and the pre-authentication hash up to the NEGOTIATE.
+    fn begin_logon(&mut self) -> Result<Preauth, SmbError> {
+        if self.protection.encryption == Encryption::Required && self.negotiated.cipher.is_none() {
+            return Err(SmbError::Encryption(format!(
+                "smb_encryption is required, but the server negotiated SMB {} without a cipher pushinst can use \
+                 (it offers AES-256-GCM, AES-128-GCM, AES-256-CCM and AES-128-CCM)",
+                self.dialect()
+            )));
+        }
+        let hash = self.connection_hash.clone();
+        self.trees.clear();
+        self.standby = None;
+        self.session_id = 0;
+        self.signer = None;
+        self.logon = None;
+        self.cipher = None;
+        Ok(hash)
     }
 
     /// Derive signing and encryption keys, and check the server's signature on the

@@ -124,9 +124,9 @@ pub fn logon_refusal(status: u32) -> Option<&'static str> {
              or a \"deny access to this computer from the network\" entry)"
         }
         NTLM_BLOCKED => {
-            "the domain or the host refuses NTLM logons (network security: restrict NTLM), and \
-             pushinst cannot log on with Kerberos yet (not yet supported): until it can, add an \
-             NTLM exception for this server or account"
+            "the domain or the host refuses NTLM logons (network security: restrict NTLM): log on \
+             with Kerberos (write the user as user@REALM, or set auth = \"kerberos\" on the credential, \
+             with `kdc` or the realm's KDC in krb5.conf)"
         }
         AUTHENTICATION_FIREWALL_FAILED => {
             "the domain's authentication firewall refused the account for this host (selective trust \

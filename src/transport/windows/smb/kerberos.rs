@@ -1,0 +1,245 @@
+//! A Kerberos logon for one SMB session: a TGT from the password (AS-REQ), a
+//! ticket for `cifs/<FQDN>` (TGS-REQ), the AP-REQ for SESSION_SETUP, and the
+//! server's AP-REP, whose subkey becomes the SMB session key (MS-SMB2 3.2.5.3).
+//!
+//! The exchange itself is `sspi`'s; its traffic to the KDC goes through
+//! [`KdcLink`], ours: TCP only, to the address pushinst chose, with pushinst's
+//! timeout and a bounded answer. sspi's errors are all one kind, so the KDC's last
+//! answer is kept and decoded (krb_error.rs) to name what went wrong.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sspi::{
+    AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, CredentialsBuffers, DataRepresentation,
+    Kerberos, KerberosConfig, NetworkRequest, SecurityBuffer, Sspi, SspiImpl, Username,
+};
+use zeroize::Zeroizing;
+
+use super::krb_error::{self, KrbError};
+use crate::secrets::Secret;
+
+/// No KDC answer pushinst waits for is larger (a ticket with a big PAC is some KiB).
+const MAX_KDC_REPLY: usize = 256 * 1024;
+
+/// Why no Kerberos logon could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KerberosError {
+    #[error("the KDC at {kdc} cannot be reached")]
+    KdcUnreachable {
+        kdc: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the KDC at {kdc} refused: KRB-ERROR {}", .error.error_code)]
+    Refused { kdc: String, error: KrbError },
+    /// sspi failed for a reason the KDC did not state (its text goes to the debug log).
+    #[error("the Kerberos exchange failed: {0}")]
+    Exchange(String),
+}
+
+/// One Kerberos logon to make.
+#[derive(Clone)]
+pub struct KerberosLogon {
+    pub user: String,
+    /// The realm, upper case (`EXAMPLE.TEST`).
+    pub realm: String,
+    pub password: Secret,
+    /// The KDC, `host` or `host:port`.
+    pub kdc: String,
+    /// `cifs/<FQDN>`.
+    pub spn: String,
+    pub timeout: Duration,
+}
+
+/// Traffic to the KDC, as sspi asks for it.
+struct KdcLink {
+    kdc: String,
+    timeout: Duration,
+    /// The last answer, to name a refusal; or why none came.
+    last: Mutex<Option<Result<Vec<u8>, std::io::Error>>>,
+}
+
+impl KdcLink {
+    fn exchange(&self, request: &[u8]) -> std::io::Result<Vec<u8>> {
+        let address =
+            if self.kdc.contains(':') && !self.kdc.starts_with('[') && self.kdc.matches(':').count() > 1 {
+                format!("[{}]:88", self.kdc)
+            } else if self.kdc.contains(':') {
+                self.kdc.clone()
+            } else {
+                format!("{}:88", self.kdc)
+            };
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
+        for addr in address.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, self.timeout) {
+                Ok(mut stream) => {
+                    stream.set_read_timeout(Some(self.timeout))?;
+                    stream.set_write_timeout(Some(self.timeout))?;
+                    // sspi's request already carries its four-byte length (RFC 4120 7.2.2).
+                    stream.write_all(request)?;
+                    let mut len = [0u8; 4];
+                    stream.read_exact(&mut len)?;
+                    let n = u32::from_be_bytes(len) as usize;
+                    if n > MAX_KDC_REPLY {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("the KDC's answer would be {n} bytes"),
+                        ));
+                    }
+                    let mut reply = vec![0u8; 4 + n];
+                    reply[..4].copy_from_slice(&len);
+                    stream.read_exact(&mut reply[4..])?;
+                    return Ok(reply);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+impl sspi::network_client::NetworkClient for KdcLink {
+    fn send(&self, request: &NetworkRequest) -> sspi::Result<Vec<u8>> {
+        let answer = self.exchange(&request.data);
+        let result = match &answer {
+            Ok(reply) => Ok(reply.clone()),
+            Err(e) => Err(sspi::Error::new(
+                sspi::ErrorKind::NoAuthenticatingAuthority,
+                e.to_string(),
+            )),
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(answer);
+        }
+        result
+    }
+}
+
+/// A logon between its AP-REQ and the server's AP-REP.
+pub struct Pending {
+    context: Kerberos,
+    credentials: Option<CredentialsBuffers>,
+    spn: String,
+}
+
+/// The AP-REQ (a GSS-API token) for `logon`, and the context that reads the answer.
+/// Blocking: it talks to the KDC.
+pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError> {
+    let link = KdcLink {
+        kdc: logon.kdc.clone(),
+        timeout: logon.timeout,
+        last: Mutex::new(None),
+    };
+    let failed = |e: sspi::Error| -> KerberosError {
+        tracing::debug!("Kerberos with {}: {e}", logon.kdc);
+        match link.last.lock().ok().and_then(|mut l| l.take()) {
+            Some(Err(source)) => KerberosError::KdcUnreachable {
+                kdc: logon.kdc.clone(),
+                source,
+            },
+            Some(Ok(reply)) => match krb_error::parse(&reply) {
+                Some(error) => KerberosError::Refused {
+                    kdc: logon.kdc.clone(),
+                    error,
+                },
+                None => KerberosError::Exchange(e.to_string()),
+            },
+            None => KerberosError::Exchange(e.to_string()),
+        }
+    };
+    let config = KerberosConfig::new_with_kdc_url(&format!("tcp://{}", logon.kdc), "pushinst".into());
+    let mut context = Kerberos::new_client_from_config(config).map_err(failed)?;
+    let username = Username::new_down_level_logon_name(&logon.user, &logon.realm)
+        .map_err(|e| KerberosError::Exchange(e.to_string()))?;
+    let identity = AuthIdentity {
+        username,
+        password: logon.password.expose().to_string().into(),
+    };
+    let mut credentials = context
+        .acquire_credentials_handle()
+        .with_credential_use(CredentialUse::Outbound)
+        .with_auth_data(&identity.into())
+        .execute(&mut context)
+        .map_err(failed)?
+        .credentials_handle;
+    let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+    let mut input = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+    let mut builder = context
+        .initialize_security_context()
+        .with_credentials_handle(&mut credentials)
+        .with_context_requirements(ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::INTEGRITY)
+        .with_target_data_representation(DataRepresentation::Native)
+        .with_target_name(&logon.spn)
+        .with_input(&mut input)
+        .with_output(&mut output);
+    context
+        .initialize_security_context_impl(&mut builder)
+        .map_err(failed)?
+        .resolve_with_client(&link)
+        .map_err(failed)?;
+    let token = std::mem::take(&mut output[0].buffer);
+    Ok((
+        Pending {
+            context,
+            credentials,
+            spn: logon.spn.clone(),
+        },
+        token,
+    ))
+}
+
+/// Read the server's AP-REP: the SMB session key (the first 16 bytes of the
+/// Kerberos subkey the two sides agreed on).
+pub fn finish(mut pending: Pending, ap_rep: &[u8]) -> Result<Zeroizing<[u8; 16]>, KerberosError> {
+    let failed = |e: sspi::Error| KerberosError::Exchange(e.to_string());
+    let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+    let mut input = vec![SecurityBuffer::new(ap_rep.to_vec(), BufferType::Token)];
+    let mut builder = pending
+        .context
+        .initialize_security_context()
+        .with_credentials_handle(&mut pending.credentials)
+        .with_context_requirements(ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::INTEGRITY)
+        .with_target_data_representation(DataRepresentation::Native)
+        .with_target_name(&pending.spn)
+        .with_input(&mut input)
+        .with_output(&mut output);
+    pending
+        .context
+        .initialize_security_context_impl(&mut builder)
+        .map_err(failed)?
+        .resolve_to_result()
+        .map_err(failed)?;
+    let key = pending.context.query_context_session_key().map_err(failed)?;
+    let bytes: &[u8] = key.session_key.as_ref();
+    let mut out = Zeroizing::new([0u8; 16]);
+    let n = bytes.len().min(16);
+    out[..n].copy_from_slice(&bytes[..n]);
+    Ok(out)
+}
+
+/// 1.2.840.48018.1.2.2, the Kerberos OID as Windows writes it (listed first, as
+/// Windows clients do), and 1.2.840.113554.1.2.2, the standard one.
+const MS_KRB5_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02];
+const KRB5_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+
+/// NegTokenInit offering Kerberos only, carrying the AP-REQ.
+pub fn spnego_init(ap_req: &[u8]) -> Vec<u8> {
+    use super::ntlm::{SPNEGO_OID, der};
+    let oids = [der(0x06, MS_KRB5_OID), der(0x06, KRB5_OID)].concat();
+    let mech_types = der(0xa0, &der(0x30, &oids));
+    let mech_token = der(0xa2, &der(0x04, ap_req));
+    let init = der(0xa0, &der(0x30, &[mech_types, mech_token].concat()));
+    der(0x60, &[der(0x06, SPNEGO_OID), init].concat())
+}
+
+/// A Kerberos logon that failed: at the KDC, or in the SMB exchange.
+#[derive(Debug, thiserror::Error)]
+pub enum LogonError {
+    #[error(transparent)]
+    Kerberos(#[from] KerberosError),
+    #[error(transparent)]
+    Smb(#[from] super::SmbError),
+}
