@@ -26,28 +26,8 @@ pub struct KrbError {
     pub stime: Option<i64>,
 }
 
-/// One DER element: (tag, content, rest). Lengths of more than four bytes, or
-/// running past the data, are malformed: nothing is allocated from them.
-fn element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *data.first()?;
-    let first = *data.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (first as usize, 2)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let bytes = data.get(2..2 + n)?;
-        (
-            bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize),
-            2 + n,
-        )
-    };
-    let end = header.checked_add(len)?;
-    let content = data.get(header..end)?;
-    Some((tag, content, &data[end..]))
-}
+// DER elements are read as the NTLM/SPNEGO code reads them.
+use super::ntlm::element;
 
 fn integer(content: &[u8]) -> Option<i32> {
     let (tag, bytes, _) = element(content)?;

@@ -393,7 +393,7 @@ pub fn spnego_response(token: &[u8], mech_list_mic: Option<&[u8]>) -> Vec<u8> {
 
 /// One DER element: (tag, content, rest). A length of more than four bytes, or
 /// one that runs past the data, is malformed: no arithmetic on it can overflow.
-fn element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *data.first()?;
     let first = *data.get(1)?;
     let (len, header) = if first < 0x80 {
