@@ -107,6 +107,7 @@ impl Progress {
 /// payloads and the wrapper in it. `needs` replaces the payloads' size in the room
 /// check (`pushinst check` asks for the package it would stage). Returns the bytes
 /// free where `dir` goes, when the host could say.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn upload(
     handle: &Handle<Client>,
     meter: Meter,
