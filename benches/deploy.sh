@@ -18,6 +18,9 @@
 #                                      one connection streaming the file, as the
 #                                      tuned baseline.
 #   HOSTS=1000 CONCURRENCY=100 ROUNDS=1 benches/deploy.sh   memory at scale
+#   SCP=0 benches/deploy.sh            leaves out the scp+ssh baseline (default mode)
+#   INSTALLER_KIB=64 benches/deploy.sh another installer size (5120 by default): the
+#                                      memory that does not come with the upload
 #   PUSHINST_SETTINGS='ciphers = "chacha20-poly1305@openssh.com"'   [settings] lines
 #                                      for pushinst (compare ciphers by CPU)
 set -euo pipefail
@@ -31,6 +34,7 @@ else
     CONCURRENCY=${CONCURRENCY:-20}
 fi
 ROUNDS=${ROUNDS:-3}
+INSTALLER_KIB=${INSTALLER_KIB:-5120}
 [ "$(id -u)" = 0 ] || { echo "deploy.sh: run as root (it starts sshd)" >&2; exit 2; }
 
 examples/fleet/sshd-fleet.sh setup
@@ -47,10 +51,10 @@ for i in $(seq 1 "$HOSTS"); do endpoints+=("$(addr 90 "$i"):2222"); done
 examples/fleet/sshd-fleet.sh start "$state" "${endpoints[@]}"
 
 # The installer: sleep 0.5 s, then 5 MiB of padding the shell never reads.
-python3 - "$state/bench-install.sh" <<'PY'
+python3 - "$state/bench-install.sh" "$INSTALLER_KIB" <<'PY'
 import sys
 head = b"#!/bin/sh\nsleep 0.5\nexit 0\n"
-pad = 5 * 1024 * 1024 - len(head)
+pad = int(sys.argv[2]) * 1024 - len(head)
 with open(sys.argv[1], "wb") as f:
     f.write(head + b"#" * (pad - 1) + b"\n")
 PY
@@ -184,18 +188,18 @@ print(f"{name:<34} median {statistics.median(walls):6.2f} s   best {min(walls):6
 }
 
 if [ -z "$RTT_MS" ]; then
-    echo "deploying a 5 MiB installer (sleep 0.5 s) to $HOSTS sshd hosts, $CONCURRENCY at a time, $ROUNDS rounds"
+    echo "deploying a $INSTALLER_KIB KiB installer (sleep 0.5 s) to $HOSTS sshd hosts, $CONCURRENCY at a time, $ROUNDS rounds"
     # Rounds interleaved, so a change in the machine's load touches every contender alike.
     ours="" theirs="" before=""
     for _ in $(seq "$ROUNDS"); do
         ours+=$(run_pushinst direct)$'\n'
-        theirs+=$(run_baseline direct scp-ssh)$'\n'
+        if [ "${SCP:-1}" != 0 ]; then theirs+=$(run_baseline direct scp-ssh)$'\n'; fi
         if [ -n "${BEFORE_BIN:-}" ]; then before+=$(run_pushinst direct "$BEFORE_BIN")$'\n'; fi
     done
     echo
     summarize "pushinst (one process)" <<< "$ours"
     if [ -n "${BEFORE_BIN:-}" ]; then summarize "pushinst \$BEFORE_BIN" <<< "$before"; fi
-    summarize "xargs -P scp+ssh (largest process)" <<< "$theirs"
+    if [ -n "$theirs" ]; then summarize "xargs -P scp+ssh (largest process)" <<< "$theirs"; fi
     python3 -c "import math; print(f'{\"lower bound (sleep only)\":<34} {math.ceil($HOSTS/$CONCURRENCY)*0.5:.2f} s')"
     exit 0
 fi

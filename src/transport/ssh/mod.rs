@@ -8,6 +8,7 @@ mod error;
 mod exec;
 mod host_key;
 pub(crate) mod known_hosts;
+mod meter;
 mod probe;
 mod quote;
 mod requires;
@@ -131,7 +132,7 @@ impl Connector for SshConnector {
         endpoint: &'a Endpoint,
     ) -> BoxFuture<'a, Result<Box<dyn Connection>, TransportError>> {
         Box::pin(async move {
-            let handle = open(&self.shared, &self.config, &self.algorithms, endpoint).await?;
+            let (handle, meter) = open(&self.shared, &self.config, &self.algorithms, endpoint).await?;
             Ok(Box::new(SshConnection {
                 shared: self.shared.clone(),
                 config: self.config.clone(),
@@ -142,6 +143,7 @@ impl Connector for SshConnector {
                 conf: None,
                 endpoint: endpoint.clone(),
                 handle,
+                meter,
                 user: None,
                 credential: None,
                 staged: None,
@@ -157,17 +159,18 @@ async fn open(
     config: &Arc<client::Config>,
     algorithms: &Algorithms,
     endpoint: &Endpoint,
-) -> Result<Handle<Client>, SshError> {
+) -> Result<(Handle<Client>, meter::Meter), SshError> {
     let address = &endpoint.address;
     let port = endpoint.port;
     let stream = super::net::dial(address, port, SSH_REFUSED).await?;
     let _ = stream.set_nodelay(true);
+    let (stream, meter) = meter::Metered::new(stream);
     let handler = Client {
         host: endpoint.name.clone(),
         port,
         check: shared.check.clone(),
     };
-    client::connect_stream(config.clone(), stream, handler)
+    let handle = client::connect_stream(config.clone(), stream, handler)
         .await
         .map_err(|e| match e {
             ClientError::HostKey(e) => e,
@@ -175,7 +178,8 @@ async fn open(
                 error::no_common(kind, theirs, algorithms)
             }
             ClientError::Ssh(source) => SshError::Handshake { source },
-        })
+        })?;
+    Ok((handle, meter))
 }
 
 pub struct SshConnection {
@@ -190,6 +194,8 @@ pub struct SshConnection {
     conf: Option<exec::StagedConf>,
     endpoint: Endpoint,
     handle: Handle<Client>,
+    /// What `handle`'s socket has taken: uploads wait on it (see meter.rs).
+    meter: meter::Meter,
     /// The user name this connection has tried to log in as; OpenSSH refuses a change.
     user: Option<String>,
     credential: Option<Credential>,
@@ -203,7 +209,8 @@ pub struct SshConnection {
 
 impl SshConnection {
     async fn reconnect(&mut self) -> Result<(), TransportError> {
-        self.handle = open(&self.shared, &self.config, &self.algorithms, &self.endpoint).await?;
+        (self.handle, self.meter) =
+            open(&self.shared, &self.config, &self.algorithms, &self.endpoint).await?;
         self.user = None;
         Ok(())
     }
@@ -228,6 +235,7 @@ impl SshConnection {
         let conf = exec::StagedConf::new(install, payloads, self.sudo());
         let result = stage::upload(
             &self.handle,
+            self.meter.clone(),
             &dir,
             payloads,
             needs,

@@ -24,6 +24,7 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::time::Instant;
 
 use super::host_key::Client;
+use super::meter::{self, Meter};
 use super::quote::quote;
 use super::wrapper::{self, Report};
 use super::{SshError, exec, tar};
@@ -106,8 +107,10 @@ impl Progress {
 /// payloads and the wrapper in it. `needs` replaces the payloads' size in the room
 /// check (`pushinst check` asks for the package it would stage). Returns the bytes
 /// free where `dir` goes, when the host could say.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn upload(
     handle: &Handle<Client>,
+    meter: Meter,
     dir: &str,
     payloads: &[Payload],
     needs: Option<u64>,
@@ -172,6 +175,7 @@ pub(super) async fn upload(
             &files,
             &headers,
             ready_rx,
+            meter,
             &progress,
         ),
     );
@@ -216,8 +220,30 @@ async fn read(
     exit
 }
 
+/// The channel's write half, handing russh a chunk only once the socket took all but
+/// [`meter::IN_FLIGHT`] bytes of the ones before (see meter.rs).
+struct Paced<'a> {
+    tx: &'a ChannelWriteHalf<Msg>,
+    meter: Meter,
+    /// What the socket had taken when the first chunk went.
+    base: u64,
+    /// Bytes handed since.
+    handed: u64,
+}
+
+impl Paced<'_> {
+    async fn data(&mut self, data: bytes::Bytes) -> Result<(), russh::Error> {
+        if !self.meter.taken(meter::due(self.base, self.handed)).await {
+            return Err(russh::Error::Disconnect);
+        }
+        self.handed += data.len() as u64;
+        self.tx.data_bytes(data).await
+    }
+}
+
 /// The script now, the archive once the script is ready; each chunk the channel takes
 /// is progress. An error means the script is gone: its report says why.
+#[allow(clippy::too_many_arguments)]
 async fn send(
     tx: &ChannelWriteHalf<Msg>,
     script: &[u8],
@@ -225,31 +251,39 @@ async fn send(
     files: &[File<'_>],
     headers: &[[u8; tar::BLOCK]],
     ready: tokio::sync::oneshot::Receiver<()>,
+    meter: Meter,
     progress: &Progress,
 ) -> Result<(), russh::Error> {
     tx.data_bytes(script.to_vec()).await?;
     if ready.await.is_err() {
         return Ok(());
     }
+    let base = meter.written();
+    let mut tx = Paced {
+        tx,
+        meter,
+        base,
+        handed: 0,
+    };
     for header in directories {
-        tx.data_bytes(header.to_vec()).await?;
+        tx.data(bytes::Bytes::copy_from_slice(header)).await?;
     }
     for (file, header) in files.iter().zip(headers) {
-        tx.data_bytes(header.to_vec()).await?;
+        tx.data(bytes::Bytes::copy_from_slice(header)).await?;
         // Slices of the run's one copy of the file: nothing is copied per host.
         for start in (0..file.data.len()).step_by(CHUNK) {
             let end = file.data.len().min(start + CHUNK);
-            tx.data_bytes(file.data.slice(start..end)).await?;
+            tx.data(file.data.slice(start..end)).await?;
             progress.touch();
         }
         let pad = tar::padding(file.data.len() as u64);
         if pad > 0 {
-            tx.data_bytes(vec![0u8; pad]).await?;
+            tx.data(bytes::Bytes::from(vec![0u8; pad])).await?;
         }
     }
-    tx.data_bytes(tar::END.to_vec()).await?;
+    tx.data(bytes::Bytes::from_static(&tar::END)).await?;
     progress.touch();
-    tx.eof().await
+    tx.tx.eof().await
 }
 
 /// The script's report as a result: the bytes free (when known) once the files are in.
