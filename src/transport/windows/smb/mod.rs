@@ -15,6 +15,7 @@
 
 mod crypto;
 pub(crate) mod fuzz;
+pub mod kdc_link;
 pub mod kerberos;
 pub mod krb_error;
 mod messages;
