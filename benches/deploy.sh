@@ -21,6 +21,8 @@
 #   SCP=0 benches/deploy.sh            leaves out the scp+ssh baseline (default mode)
 #   INSTALLER_KIB=64 benches/deploy.sh another installer size (5120 by default): the
 #                                      memory that does not come with the upload
+#   WRAP='heaptrack -o /tmp/ht' benches/deploy.sh   runs this build's pushinst under a
+#                                      profiler (its figures then include the profiler's)
 #   PUSHINST_SETTINGS='ciphers = "chacha20-poly1305@openssh.com"'   [settings] lines
 #                                      for pushinst (compare ciphers by CPU)
 set -euo pipefail
@@ -163,7 +165,10 @@ PY
 # $1: direct | zero | slow; $2: another build to run instead of this one.
 run_pushinst() {
     # Another build keeps a history of its own: its schema may be older.
-    PUSHINST_STATE=$state/history-$1${2:+-other}.db measure "${2:-target/release/pushinst}" -i "$state/pushinst-$1.toml" \
+    local bin=("${2:-}")
+    # shellcheck disable=SC2206 # WRAP is words: a profiler and its options.
+    [ -n "${2:-}" ] || bin=(${WRAP:-} target/release/pushinst)
+    PUSHINST_STATE=$state/history-$1${2:+-other}.db measure "${bin[@]}" -i "$state/pushinst-$1.toml" \
         deploy bench --to bench --concurrency "$CONCURRENCY" -q --log-dir "$state/logs"
 }
 # $1: direct | zero | slow; $2: scp-ssh | ssh-stream.
