@@ -417,16 +417,22 @@ pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (S
 /// Why Kerberos could not be tried for a host, in a sysadmin's words.
 pub fn kerberos_unready(unready: &Unready) -> String {
     match unready {
-        Unready::HostByAddress { address } => format!(
-            "Kerberos needs the host's DNS name for its SPN (cifs/<name>), and {address} is known only by its address: \
-             write it as [[hosts]] name = \"<its FQDN>\", address = \"{address}\""
+        Unready::HostByAddress { address, reverse } => format!(
+            "Kerberos needs the host's DNS name for its SPN (cifs/<name>), and {address} is known only by its address \
+             (reverse DNS: {reverse}): write it as [[hosts]] name = \"<its FQDN>\", address = \"{address}\""
         ),
         Unready::RealmUnknown { user } => format!(
             "Kerberos: no realm for {user}: write the user as user@REALM, or set `realm` on the credential"
         ),
-        Unready::KdcUnknown { realm, config } => format!(
-            "Kerberos: no KDC known for the realm {realm}: set `kdc` on the credential, or the realm's kdc in {config} \
-             (KRB5_CONFIG names another file)"
+        Unready::KdcUnknown {
+            realm,
+            config,
+            asked,
+            dns,
+        } => format!(
+            "Kerberos: no KDC known for the realm {realm}: the credential sets no `kdc`, {config} names none \
+             for the realm, and DNS was asked for the SRV record {asked} ({dns}): set `kdc` on the credential, \
+             or the realm's kdc in {config} (KRB5_CONFIG names another file)"
         ),
     }
 }
