@@ -19,6 +19,9 @@
 #                                `ip netns exec` puts over /etc/resolv.conf), reaching
 #                                the DC over a veth pair of its own (10.82.x.y, the DC's
 #                                10.81.x.y); `stop` removes it
+#   samba-ad-dc.sh ptr DIR ADDRESS NAME  a PTR record ADDRESS -> NAME in the DC's DNS (its
+#                                reverse zone made first), asked from the controller's
+#                                namespace with Kerberos (the DC refuses NTLM)
 #
 # The namespace and addresses come from the environment (pick unique ones per test
 # process): KDC_NETNS (default pidc), KDC_DC_ADDR (default 10.81.0.1, the DC, inside
@@ -193,6 +196,26 @@ controller() {
     echo "$ns"
 }
 
+ptr() {
+    local dir=$1 address=$2 name=$3 ns user password a b c d
+    dir=$(cd "$dir" && pwd)
+    [ -f "$dir/controller-netns" ] || die "no controller namespace: run '$0 controller $dir' first"
+    ns=$(cat "$dir/controller-netns")
+    user=$(sed -n 's/^USER=//p' "$dir/dc.env")
+    password=$(sed -n 's/^PASSWORD=//p' "$dir/dc.env")
+    IFS=. read -r a b c d <<<"$address"
+    local zone="$c.$b.$a.in-addr.arpa" server="$DC_NAME.${REALM,,}"
+    dns() {
+        KRB5_CONFIG="$dir/krb5.conf" KRB5CCNAME="FILE:$dir/ptr.ccache" ip netns exec "$ns" \
+            samba-tool dns "$@" -U "$user@$REALM%$password" --use-kerberos=required >>"$dir/provision.log" 2>&1
+    }
+    # The zone may exist from an earlier record.
+    dns zoneinfo "$server" "$zone" || dns zonecreate "$server" "$zone" \
+        || die "cannot create the zone $zone: $(tail -3 "$dir/provision.log")"
+    dns add "$server" "$zone" "$d" PTR "$name" || die "cannot add the PTR record: $(tail -3 "$dir/provision.log")"
+    rm -f "$dir/ptr.ccache"
+}
+
 stop() {
     local dir=$1 ns pid
     if [ -f "$dir/controller-netns" ]; then
@@ -225,5 +248,6 @@ case "${1:-}" in
     stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
     host) [ $# -ge 3 ] || die "usage: $0 host DIR NAME [SPN…]"; shift; host "$@" ;;
     controller) [ $# -eq 2 ] || die "usage: $0 controller DIR"; controller "$2" ;;
-    *) die "usage: $0 setup | start DIR | stop DIR | host DIR NAME [SPN…] | controller DIR" ;;
+    ptr) [ $# -eq 4 ] || die "usage: $0 ptr DIR ADDRESS NAME"; ptr "$2" "$3" "$4" ;;
+    *) die "usage: $0 setup | start DIR | stop DIR | host DIR NAME [SPN…] | controller DIR | ptr DIR ADDRESS NAME" ;;
 esac
