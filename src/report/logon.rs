@@ -40,6 +40,7 @@ fn unready(unready: &Unready) -> String {
             "not possible: no KDC for {realm}: no `kdc` on the credential, none in {config}, \
              and DNS {asked}: {dns}"
         ),
+        Unready::Deferred { asked } => format!("DNS {asked} asked then"),
     }
 }
 
@@ -102,7 +103,12 @@ pub fn json(logons: &[CredentialLogon]) -> Value {
                     "kdc_from": kdc_from,
                     "host_name": route.map(|r| &r.host),
                     "name_from_reverse_dns": route.map(|r| r.host_from != HostName::Inventory),
-                    "kerberos_unavailable": l.kerberos.as_ref().and_then(|r| r.as_ref().err()).map(unready),
+                    "kerberos_unavailable": l
+                        .kerberos
+                        .as_ref()
+                        .and_then(|r| r.as_ref().err())
+                        .filter(|u| !matches!(u, Unready::Deferred { .. }))
+                        .map(unready),
                     "text": words(l),
                 })
             })
@@ -168,5 +174,16 @@ mod tests {
         let text = words(&missing);
         assert!(text.starts_with("negotiate: NTLM first"), "{text}");
         assert!(text.contains("_kerberos._tcp.R"), "{text}");
+        let later = LogonPlan {
+            mechanism: Mechanism::Negotiate,
+            kerberos_first: false,
+            kerberos: Some(Err(Unready::Deferred {
+                asked: "_kerberos._tcp.R".into(),
+            })),
+        };
+        assert_eq!(
+            words(&later),
+            "negotiate: NTLM first, kerberos if the host refuses NTLM (DNS _kerberos._tcp.R asked then)"
+        );
     }
 }

@@ -447,6 +447,8 @@ pub fn kerberos_unready(unready: &Unready) -> String {
              for the realm, and DNS was asked for the SRV record {asked} ({dns}): set `kdc` on the credential, \
              or the realm's kdc in {config} (KRB5_CONFIG names another file)"
         ),
+        // Logons ask DNS; only a plan defers it.
+        Unready::Deferred { asked } => format!("Kerberos: DNS was not asked for {asked}"),
     }
 }
 

@@ -49,6 +49,9 @@ pub enum Unready {
         asked: String,
         dns: String,
     },
+    /// Not decided yet: NTLM goes first, and DNS (`asked`) is only asked when the
+    /// host refuses NTLM.
+    Deferred { asked: String },
 }
 
 /// Where the KDC of a logon comes from, in the order they are looked at.
@@ -125,15 +128,25 @@ impl WindowsLogon {
     /// Blocking: it may ask DNS (bounded: 2 s, one retry; each answer cached for
     /// the run).
     pub fn plan(&self, user: &str, host: &str, address: &str) -> LogonPlan {
+        let kerberos_first = self.kerberos_first(user);
         LogonPlan {
             mechanism: self.mechanism,
-            kerberos_first: self.kerberos_first(user),
-            kerberos: (self.mechanism != Mechanism::Ntlm).then(|| self.route(user, host, address)),
+            kerberos_first,
+            // NTLM first: DNS is not asked for a logon that may never need it.
+            kerberos: (self.mechanism != Mechanism::Ntlm)
+                .then(|| self.route(user, host, address, kerberos_first)),
         }
     }
 
-    /// The realm, the KDC and the host's name a Kerberos logon uses.
-    pub fn route(&self, user: &str, host: &str, address: &str) -> Result<KerberosRoute, Unready> {
+    /// The realm, the KDC and the host's name a Kerberos logon uses; without
+    /// `ask_dns`, what only DNS could say is [`Unready::Deferred`].
+    pub fn route(
+        &self,
+        user: &str,
+        host: &str,
+        address: &str,
+        ask_dns: bool,
+    ) -> Result<KerberosRoute, Unready> {
         let config = Krb5Conf::load();
         let (name, realm) = match (user.rsplit_once('@'), user.split_once('\\')) {
             (Some((name, realm)), _) => (name.to_string(), realm.to_uppercase()),
@@ -163,6 +176,11 @@ impl WindowsLogon {
             Err(_) => (host.to_string(), HostName::Inventory),
             Ok(ip) => {
                 let ip = address.parse::<IpAddr>().unwrap_or(ip);
+                if !ask_dns {
+                    return Err(Unready::Deferred {
+                        asked: super::dns::reverse_name(ip),
+                    });
+                }
                 match lookup::ptr(ip) {
                     Ok(name) => (
                         name,
@@ -189,6 +207,9 @@ impl WindowsLogon {
             ),
             (None, None) => {
                 let asked = format!("_kerberos._tcp.{realm}");
+                if !ask_dns {
+                    return Err(Unready::Deferred { asked });
+                }
                 match lookup::srv(&asked) {
                     Ok(kdc) => (kdc, KdcSource::Dns { name: asked }),
                     Err(dns) => {
@@ -220,7 +241,7 @@ impl WindowsLogon {
         host: &str,
         address: &str,
     ) -> Result<KerberosLogon, Unready> {
-        let route = self.route(user, host, address)?;
+        let route = self.route(user, host, address, true)?;
         Ok(KerberosLogon {
             user: route.user,
             realm: route.realm,
