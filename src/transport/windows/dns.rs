@@ -732,6 +732,50 @@ mod tests {
         assert!(Message::parse(&msg).is_err());
     }
 
+    /// A DNS server on this machine that first sends an answer to another query ID,
+    /// then the answer truncated over UDP, and the whole answer over TCP.
+    #[test]
+    fn a_stray_answer_is_ignored_and_a_truncated_one_is_asked_again_over_tcp() {
+        let (udp, tcp) = loop {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            if let Ok(udp) = UdpSocket::bind(tcp.local_addr().unwrap()) {
+                break (udp, tcp);
+            }
+        };
+        let server = tcp.local_addr().unwrap();
+        let answer_to = |query: &[u8]| {
+            let mut answer = srv_answer();
+            answer[..2].copy_from_slice(&query[..2]);
+            answer
+        };
+        let udp_side = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let (n, from) = udp.recv_from(&mut buf).unwrap();
+            let mut stray = answer_to(&buf[..n]);
+            stray[1] ^= 1;
+            udp.send_to(&stray, from).unwrap();
+            let mut truncated = answer_to(&buf[..n]);
+            truncated[2] |= 0x02;
+            udp.send_to(&truncated[..truncated.len() - 20], from).unwrap();
+        });
+        let tcp_side = std::thread::spawn(move || {
+            let (mut stream, _) = tcp.accept().unwrap();
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).unwrap();
+            let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut query).unwrap();
+            let answer = answer_to(&query);
+            stream.write_all(&(answer.len() as u16).to_be_bytes()).unwrap();
+            stream.write_all(&answer).unwrap();
+        });
+        let records = srv(server, "_kerberos._tcp.EXAMPLE.TEST").unwrap();
+        udp_side.join().unwrap();
+        tcp_side.join().unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].target, "dc1.EXAMPLE.TEST");
+        assert_eq!(records[0].port, 88);
+    }
+
     #[test]
     fn reverse_names_and_resolv_conf() {
         assert_eq!(
