@@ -433,6 +433,19 @@ pub fn reverse_name(ip: IpAddr) -> String {
     }
 }
 
+/// A name pushinst puts into an SPN, a KDC address and messages: letters, digits,
+/// `-`, `_` and dots between non-empty labels. A server's answer may hold any bytes.
+pub fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// RFC 2782's order among records of one priority is random by weight; pushinst
 /// takes one server, so it takes the lowest priority and, in it, the heaviest.
 pub fn best_srv(records: &[Srv]) -> Option<&Srv> {
@@ -557,7 +570,11 @@ pub fn srv(server: SocketAddr, name: &str) -> Result<Vec<Srv>, DnsError> {
         .answers
         .into_iter()
         .filter_map(|r| match r.data {
-            RData::Srv(srv) if r.class == CLASS_IN => Some(srv),
+            RData::Srv(srv)
+                if r.class == CLASS_IN && (srv.target.is_empty() || is_host_name(&srv.target)) =>
+            {
+                Some(srv)
+            }
             _ => None,
         })
         .collect();
@@ -581,7 +598,7 @@ pub fn ptr(server: SocketAddr, ip: IpAddr) -> Result<String, DnsError> {
         .answers
         .into_iter()
         .find_map(|r| match r.data {
-            RData::Ptr(target) if r.class == CLASS_IN && !target.is_empty() => Some(target),
+            RData::Ptr(target) if r.class == CLASS_IN && is_host_name(&target) => Some(target),
             _ => None,
         })
         .ok_or(DnsError::NoRecord {
@@ -774,6 +791,15 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].target, "dc1.EXAMPLE.TEST");
         assert_eq!(records[0].port, 88);
+    }
+
+    #[test]
+    fn only_host_names_are_taken_from_answers() {
+        assert!(is_host_name("dc1.example.test"));
+        assert!(is_host_name("_x-1.EXAMPLE"));
+        for bad in ["", "a..b", "a b", "a/b", "dc1.example.test\u{0}", "ä.test", "."] {
+            assert!(!is_host_name(bad), "{bad:?}");
+        }
     }
 
     #[test]
