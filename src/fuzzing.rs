@@ -49,6 +49,23 @@ pub fn krb5_conf(data: &[u8]) {
     let _ = crate::transport::windows::logon::Krb5Conf::parse(&String::from_utf8_lossy(data));
 }
 
+/// A DNS answer (RFC 1035, with RFC 2782 SRV and PTR records), as the resolver
+/// client reads it for the KDC's SRV records and a host's PTR name.
+pub fn dns(data: &[u8]) {
+    use crate::transport::windows::dns::{Message, RData, best_srv};
+    if let Ok(message) = Message::parse(data) {
+        let srvs: Vec<_> = message
+            .answers
+            .into_iter()
+            .filter_map(|r| match r.data {
+                RData::Srv(srv) => Some(srv),
+                _ => None,
+            })
+            .collect();
+        let _ = best_srv(&srvs);
+    }
+}
+
 /// The security blob of a SESSION_SETUP answer (SPNEGO NegTokenResp in DER).
 pub fn spnego(data: &[u8]) {
     smb::spnego(data);
@@ -352,6 +369,7 @@ mod tests {
         ("smb_response", smb_response),
         ("krb_error", krb_error),
         ("krb5_conf", krb5_conf),
+        ("dns", dns),
         ("smb_transform", smb_transform),
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),

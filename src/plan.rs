@@ -87,6 +87,43 @@ pub struct HostPlan {
     pub installs: Vec<InstallPlan>,
     /// One per package, in the plan's order.
     pub decisions: Vec<Decision>,
+    /// Windows: how each credential will log on. Decided by [`decide_logons`] for
+    /// `check` and `--dry-run` only (it may ask DNS); a deploy decides at logon.
+    pub logons: Vec<CredentialLogon>,
+}
+
+/// How one credential logs on to one Windows host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialLogon {
+    pub credential: String,
+    pub logon: crate::transport::windows::logon::LogonPlan,
+}
+
+/// Decide, for every Windows host, which mechanism each of its credentials uses and
+/// where its KDC and its name come from (asking DNS where the inventory and
+/// krb5.conf do not say). Blocking.
+pub fn decide_logons(
+    plan: &mut Plan,
+    credentials: &std::collections::BTreeMap<String, crate::inventory::CredentialDef>,
+) {
+    use crate::transport::windows::WindowsLogon;
+    for host in plan.hosts.iter_mut().filter(|h| h.target.os == Os::Windows) {
+        host.logons = host
+            .credentials
+            .iter()
+            .filter_map(|name| {
+                let def = credentials.get(name)?;
+                Some(CredentialLogon {
+                    credential: name.clone(),
+                    logon: WindowsLogon::from_inventory(def).plan(
+                        &def.user,
+                        &host.target.name,
+                        &host.target.address,
+                    ),
+                })
+            })
+            .collect();
+    }
 }
 
 /// How a host is reached, and where its files go.
@@ -443,6 +480,7 @@ pub fn plan(
             remembered,
             route: route(&target, options.exec),
             decisions,
+            logons: Vec::new(),
             target,
         });
     }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::inventory::{
-    CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsAuth, WindowsExec,
+    CredentialDef, HostKeyPolicy, Inventory, SmbEncryption, SmbSigning, Target, WindowsExec,
 };
 use crate::plan::{Decision, InstallPlan, PackagePlan, Plan, Route, Transport};
 use crate::runner::check::{CheckJob, CheckVariant};
@@ -18,7 +18,7 @@ use crate::runner::{Alternative, ExitCodes, HostJob, PackageJob, Work};
 use crate::secrets::{Redactor, SecretError, SecretSource};
 use crate::transport::smb::{Encryption, Protection, Signing};
 use crate::transport::ssh::{HostKeyCheck, SshConnector};
-use crate::transport::windows::{ExecMethod, Mechanism, WindowsConnector, WindowsLogon, WindowsOptions};
+use crate::transport::windows::{ExecMethod, WindowsConnector, WindowsLogon, WindowsOptions};
 use crate::transport::{AuthMethod, Connector, Credential, Endpoint, Install, Payload, Sudo};
 
 /// How often a Windows host is asked whether the installer has finished.
@@ -93,15 +93,7 @@ fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential
         user: def.user.clone(),
         methods,
         sudo,
-        windows: WindowsLogon {
-            mechanism: match def.auth {
-                WindowsAuth::Negotiate => Mechanism::Negotiate,
-                WindowsAuth::Kerberos => Mechanism::Kerberos,
-                WindowsAuth::Ntlm => Mechanism::Ntlm,
-            },
-            kdc: def.kdc.clone(),
-            realm: def.realm.clone(),
-        },
+        windows: WindowsLogon::from_inventory(def),
     })
 }
 

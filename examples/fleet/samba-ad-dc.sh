@@ -5,7 +5,8 @@
 # (`ntlm auth = disabled`, every NTLM logon answers STATUS_NTLM_BLOCKED, as a domain
 # under "Restrict NTLM" does) and SMB signing is mandatory.
 #
-#   samba-ad-dc.sh setup         once, as root: install samba-ad-dc and krb5-user
+#   samba-ad-dc.sh setup         once, as root: install samba-ad-dc, krb5-user, smbclient
+#                                and libfaketime (the clock skew test)
 #   samba-ad-dc.sh start DIR     as root: provision the domain under DIR and serve it
 #   samba-ad-dc.sh stop DIR      stop it and remove its namespace
 #   samba-ad-dc.sh host DIR NAME [SPN…]  a computer account NAME$ in the running domain
@@ -13,6 +14,14 @@
 #                                given), a random password, and its keys exported to
 #                                DIR/NAME.keytab (printed): for the Windows emulator's
 #                                EMULATOR_KEYTAB (tests/windows-emulator/krbauth.py)
+#   samba-ad-dc.sh controller DIR  a network namespace for the controller (printed), its
+#                                resolver the DC's DNS (/etc/netns/NS/resolv.conf, which
+#                                `ip netns exec` puts over /etc/resolv.conf), reaching
+#                                the DC over a veth pair of its own (10.82.x.y, the DC's
+#                                10.81.x.y); `stop` removes it
+#   samba-ad-dc.sh ptr DIR ADDRESS NAME  a PTR record ADDRESS -> NAME in the DC's DNS (its
+#                                reverse zone made first), asked from the controller's
+#                                namespace with Kerberos (the DC refuses NTLM)
 #
 # The namespace and addresses come from the environment (pick unique ones per test
 # process): KDC_NETNS (default pidc), KDC_DC_ADDR (default 10.81.0.1, the DC, inside
@@ -31,9 +40,9 @@ DC_NAME=dc1
 
 setup() {
     [ "$(id -u)" = 0 ] || die "setup must run as root"
-    if ! dpkg -s samba-ad-dc krb5-user smbclient >/dev/null 2>&1; then
-        echo "samba-ad-dc: installing samba-ad-dc, krb5-user and smbclient" >&2
-        install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q samba-ad-dc krb5-user smbclient >/dev/null; }
+    if ! dpkg -s samba-ad-dc krb5-user smbclient libfaketime >/dev/null 2>&1; then
+        echo "samba-ad-dc: installing samba-ad-dc, krb5-user, smbclient and libfaketime" >&2
+        install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q samba-ad-dc krb5-user smbclient libfaketime >/dev/null; }
         install || { apt-get update -q >/dev/null && install; }
     fi
 }
@@ -52,9 +61,11 @@ start() {
     mkdir -p "$dir/dc" "$dir/admin"
     chmod 0777 "$dir/admin"
 
-    # Signing mandatory from the start; provisioning needs no network.
+    # Signing mandatory from the start; provisioning needs no network. --host-ip: the
+    # address is not on this machine yet, and the DC's DNS needs its A record (the
+    # target of the _kerberos._tcp SRV record).
     samba-tool domain provision --targetdir="$dir/dc" --realm="$REALM" --domain="$DOMAIN" \
-        --server-role=dc --dns-backend=SAMBA_INTERNAL --host-name="$DC_NAME" \
+        --server-role=dc --dns-backend=SAMBA_INTERNAL --host-name="$DC_NAME" --host-ip="$dc" \
         --adminpass="$password" \
         --option="interfaces=$dc" --option="bind interfaces only=yes" \
         --option="server signing=mandatory" --option="pid directory=$dir/dc/pid" \
@@ -159,8 +170,62 @@ host() {
     echo "$dir/$name.keytab"
 }
 
+controller() {
+    local dir=$1 NETNS DC_ADDR HOST_ADDR
+    dir=$(cd "$dir" && pwd)
+    [ "$(id -u)" = 0 ] || die "controller must run as root (it creates a network namespace)"
+    [ -f "$dir/dc.env" ] || die "no domain under $dir: run '$0 start $dir' first"
+    NETNS=$(sed -n 's/^NETNS=//p' "$dir/dc.env")
+    DC_ADDR=$(sed -n 's/^DC_ADDR=//p' "$dir/dc.env")
+    HOST_ADDR=$(sed -n 's/^HOST_ADDR=//p' "$dir/dc.env")
+    local ns=${NETNS}c peer=${DC_ADDR/#10.81./10.82.} ctl=${HOST_ADDR/#10.81./10.82.}
+    ip netns add "$ns" || die "network namespace $ns exists: stop the DC that owns it"
+    echo "$ns" >"$dir/controller-netns"
+    ip link add "${ns}h" type veth peer name "${ns}d"
+    ip link set "${ns}h" netns "$ns"
+    ip link set "${ns}d" netns "$NETNS"
+    ip -n "$ns" addr add "$ctl/30" dev "${ns}h"
+    ip -n "$ns" link set "${ns}h" up
+    ip -n "$ns" link set lo up
+    ip -n "$NETNS" addr add "$peer/30" dev "${ns}d"
+    ip -n "$NETNS" link set "${ns}d" up
+    # The DC listens on its own address only: reached through its end of this pair.
+    ip -n "$ns" route add "$DC_ADDR/32" via "$peer"
+    mkdir -p "/etc/netns/$ns"
+    echo "nameserver $DC_ADDR" >"/etc/netns/$ns/resolv.conf"
+    echo "$ns"
+}
+
+ptr() {
+    local dir=$1 address=$2 name=$3 ns user password a b c d
+    dir=$(cd "$dir" && pwd)
+    [ -f "$dir/controller-netns" ] || die "no controller namespace: run '$0 controller $dir' first"
+    ns=$(cat "$dir/controller-netns")
+    user=$(sed -n 's/^USER=//p' "$dir/dc.env")
+    password=$(sed -n 's/^PASSWORD=//p' "$dir/dc.env")
+    IFS=. read -r a b c d <<<"$address"
+    local zone="$c.$b.$a.in-addr.arpa" server="$DC_NAME.${REALM,,}"
+    dns() {
+        KRB5_CONFIG="$dir/krb5.conf" KRB5CCNAME="FILE:$dir/ptr.ccache" ip netns exec "$ns" \
+            samba-tool dns "$@" -U "$user@$REALM%$password" --use-kerberos=required >>"$dir/provision.log" 2>&1
+    }
+    # The zone may exist from an earlier record.
+    dns zoneinfo "$server" "$zone" || dns zonecreate "$server" "$zone" \
+        || die "cannot create the zone $zone: $(tail -3 "$dir/provision.log")"
+    dns add "$server" "$zone" "$d" PTR "$name" || die "cannot add the PTR record: $(tail -3 "$dir/provision.log")"
+    rm -f "$dir/ptr.ccache"
+}
+
 stop() {
     local dir=$1 ns pid
+    if [ -f "$dir/controller-netns" ]; then
+        ns=$(cat "$dir/controller-netns")
+        if [ -n "$ns" ]; then
+            ip netns del "$ns" 2>/dev/null || true
+            rm -rf "/etc/netns/$ns"
+        fi
+        rm -f "$dir/controller-netns"
+    fi
     if [ -f "$dir/samba.pid" ]; then
         pid=$(cat "$dir/samba.pid")
         # setsid made it a process group leader: its children go with it.
@@ -182,5 +247,7 @@ case "${1:-}" in
     start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
     stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
     host) [ $# -ge 3 ] || die "usage: $0 host DIR NAME [SPN…]"; shift; host "$@" ;;
-    *) die "usage: $0 setup | start DIR | stop DIR | host DIR NAME [SPN…]" ;;
+    controller) [ $# -eq 2 ] || die "usage: $0 controller DIR"; controller "$2" ;;
+    ptr) [ $# -eq 4 ] || die "usage: $0 ptr DIR ADDRESS NAME"; ptr "$2" "$3" "$4" ;;
+    *) die "usage: $0 setup | start DIR | stop DIR | host DIR NAME [SPN…] | controller DIR | ptr DIR ADDRESS NAME" ;;
 esac

@@ -30,7 +30,17 @@ pub async fn check(cli: &Cli, args: &CheckArgs) -> Result<u8, AppError> {
     // not be journaled first.
     let history = std::sync::Arc::new(open_history(cli, Some(&inv))?);
     let packages: Vec<String> = args.package.iter().cloned().collect();
-    let plan = plan::plan(&inv, &packages, targets, options, history.as_ref())?;
+    let mut plan = plan::plan(&inv, &packages, targets, options, history.as_ref())?;
+    // Which mechanism and KDC each Windows host will use, shown with its row. This
+    // may ask DNS (bounded, each answer kept for the run's logons); no host is
+    // being worked on yet.
+    tokio::task::block_in_place(|| plan::decide_logons(&mut plan, &inv.credentials));
+    let logons: std::collections::HashMap<String, Vec<plan::CredentialLogon>> = plan
+        .hosts
+        .iter()
+        .map(|h| (h.target.label(), h.logons.clone()))
+        .collect();
+    let logons_of = |host: &str| logons.get(host).map(Vec::as_slice).unwrap_or_default();
     let mut redactor = Redactor::default();
     let credentials = wiring::resolve_for(&inv, plan.hosts.iter().map(|h| &h.target), &mut redactor)?;
     // Names the probe's staging directory, as a run id names deploy's, and the
@@ -62,12 +72,15 @@ pub async fn check(cli: &Cli, args: &CheckArgs) -> Result<u8, AppError> {
     match cli.output() {
         OutputFormat::Json => {
             for result in &results {
-                report::write_out(&mut out, &format!("{}\n", report::check::json(result)));
+                let mut line = report::check::json(result);
+                line["logon"] = report::logon::json(logons_of(&result.host));
+                report::write_out(&mut out, &format!("{line}\n"));
             }
         }
         OutputFormat::Human => {
             for result in results.iter().filter(|r| !(cli.quiet() && r.is_ready())) {
                 report::write_out(&mut out, &report::check::row(result));
+                report::write_out(&mut out, &report::logon::lines(logons_of(&result.host), "    "));
             }
             let summary = report::check::summary(&results);
             if std::io::stdout().is_terminal() || !cli.quiet() || results.iter().any(|r| !r.is_ready()) {

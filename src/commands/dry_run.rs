@@ -12,6 +12,11 @@ use crate::plan::{Goal, Plan, Transport};
 use crate::report;
 
 pub fn show(cli: &Cli, inv: &Inventory, plan: &Plan) -> Result<u8, AppError> {
+    // Which mechanism and KDC each Windows host will use: this may ask DNS, with
+    // bounded timeouts, and nothing else runs meanwhile.
+    let mut plan = plan.clone();
+    tokio::task::block_in_place(|| crate::plan::decide_logons(&mut plan, &inv.credentials));
+    let plan = &plan;
     let mut credentials: Vec<String> = Vec::new();
     for name in plan.hosts.iter().flat_map(|h| h.credentials.iter()) {
         if !credentials.contains(name) {

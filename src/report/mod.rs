@@ -7,6 +7,7 @@ mod host_log;
 mod json;
 mod junit;
 mod lines;
+pub mod logon;
 pub mod plan;
 mod progress;
 mod summary;

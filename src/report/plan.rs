@@ -355,6 +355,12 @@ pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> Str
             ]);
         }
     }
+    let logons: String = plan
+        .hosts
+        .iter()
+        .filter(|h| !h.logons.is_empty())
+        .map(|h| format!("{}\n{}", h.target.label(), super::logon::lines(&h.logons, "  ")))
+        .collect();
     let mut widths = [0usize; 7];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -373,6 +379,10 @@ pub fn render(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) -> Str
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    if !logons.is_empty() {
+        out.push_str("\nwindows logons:\n");
+        out.push_str(&logons);
     }
     out
 }
@@ -457,6 +467,7 @@ pub fn json_lines(plan: &Plan, credentials: &BTreeMap<String, CredentialDef>) ->
                     "staging": host.route.staging(),
                     "verify": host.route.verifies(),
                     "credentials": host.credentials,
+                    "logon": super::logon::json(&host.logons),
                     "remembered_credential": host.remembered,
                     "sudo": sudo,
                     "package": package.name,

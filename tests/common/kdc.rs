@@ -133,6 +133,37 @@ impl Kdc {
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     }
 
+    /// A network namespace for pushinst whose resolver is the DC's DNS
+    /// (`samba-ad-dc.sh controller`): its name, for `ip netns exec`. Removed with the DC.
+    pub fn controller(&self) -> String {
+        let out = Command::new(script())
+            .arg("controller")
+            .arg(self.dir.path())
+            .output()
+            .expect("run samba-ad-dc.sh controller");
+        assert!(
+            out.status.success(),
+            "samba-ad-dc.sh controller failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A PTR record `address` -> `name` in the DC's DNS (after [`Kdc::controller`]).
+    pub fn add_ptr(&self, address: &str, name: &str) {
+        let out = Command::new(script())
+            .arg("ptr")
+            .arg(self.dir.path())
+            .args([address, name])
+            .output()
+            .expect("run samba-ad-dc.sh ptr");
+        assert!(
+            out.status.success(),
+            "samba-ad-dc.sh ptr failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Everything in ADMIN$ (names, recursively, sorted).
     pub fn share_contents(&self) -> Vec<String> {
         fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -380,14 +380,17 @@ pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (S
                             .unwrap_or(0);
                         now - stime
                     });
-                    let by = match offset {
-                        Some(s) if s >= 0 => format!(" (this machine is {s} s ahead of the KDC)"),
-                        Some(s) => format!(" (this machine is {} s behind the KDC)", -s),
-                        None => String::new(),
+                    let clock = match offset {
+                        Some(s) if s >= 0 => {
+                            format!("this machine's clock is {} ahead of", span(s.unsigned_abs()))
+                        }
+                        Some(s) => format!("this machine's clock is {} behind", span(s.unsigned_abs())),
+                        None => "this machine's clock differs from".into(),
                     };
                     (
                         format!(
-                            "clock skew: this machine's clock and the KDC's at {kdc} differ by more than the domain allows{by}: synchronise the clock (NTP)"
+                            "clock skew: {clock} the clock of the KDC at {kdc}, more than the domain allows \
+                             (5 minutes by default): synchronise this machine's clock with the domain's (NTP)"
                         ),
                         false,
                     )
@@ -415,19 +418,37 @@ pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (S
 }
 
 /// Why Kerberos could not be tried for a host, in a sysadmin's words.
+/// A clock difference as people say it: `45 s`, `12m 5s`, `1h 0m`, `3d 4h`.
+fn span(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
+        3600..86400 => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
 pub fn kerberos_unready(unready: &Unready) -> String {
     match unready {
-        Unready::HostByAddress { address } => format!(
-            "Kerberos needs the host's DNS name for its SPN (cifs/<name>), and {address} is known only by its address: \
-             write it as [[hosts]] name = \"<its FQDN>\", address = \"{address}\""
+        Unready::HostByAddress { address, reverse } => format!(
+            "Kerberos needs the host's DNS name for its SPN (cifs/<name>), and {address} is known only by its address \
+             (reverse DNS: {reverse}): write it as [[hosts]] name = \"<its FQDN>\", address = \"{address}\""
         ),
         Unready::RealmUnknown { user } => format!(
             "Kerberos: no realm for {user}: write the user as user@REALM, or set `realm` on the credential"
         ),
-        Unready::KdcUnknown { realm, config } => format!(
-            "Kerberos: no KDC known for the realm {realm}: set `kdc` on the credential, or the realm's kdc in {config} \
-             (KRB5_CONFIG names another file)"
+        Unready::KdcUnknown {
+            realm,
+            config,
+            asked,
+            dns,
+        } => format!(
+            "Kerberos: no KDC known for the realm {realm}: the credential sets no `kdc`, {config} names none \
+             for the realm, and DNS was asked for the SRV record {asked} ({dns}): set `kdc` on the credential, \
+             or the realm's kdc in {config} (KRB5_CONFIG names another file)"
         ),
+        // Logons ask DNS; only a plan defers it.
+        Unready::Deferred { asked } => format!("Kerberos: DNS was not asked for {asked}"),
     }
 }
 
@@ -549,7 +570,16 @@ mod tests {
             .as_secs() as i64;
         let (text, account) = kerberos_refusal(&refused(37, Some(now + 600)), "u@R", "cifs/h");
         assert!(text.contains("clock skew"), "{text}");
-        assert!(text.contains("s behind the KDC"), "{text}");
+        // 10m 0s, or 9m 59s when a second passed in between.
+        assert!(
+            text.contains("this machine's clock is 10m 0s behind the clock of the KDC at 10.0.0.1")
+                || text.contains("is 9m 59s behind"),
+            "{text}"
+        );
+        let (text, _) = kerberos_refusal(&refused(37, Some(now - 3600)), "u@R", "cifs/h");
+        assert!(text.contains("is 1h 0m ahead of the clock of the KDC"), "{text}");
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(2 * 86400 + 7300), "2d 2h");
         assert!(!account);
         let (text, _) = kerberos_refusal(&refused(7, None), "u@R", "cifs/h");
         assert!(text.contains("no SPN cifs/h"), "{text}");

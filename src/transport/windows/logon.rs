@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::smb::kerberos::KerberosLogon;
+use crate::inventory::{CredentialDef, WindowsAuth};
 use crate::secrets::Secret;
 
 /// `auth` on a credential.
@@ -35,15 +36,85 @@ const KDC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why Kerberos cannot even be tried for this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unready {
-    /// The host is known by its address only; the SPN needs its DNS name.
-    HostByAddress { address: String },
+    /// The host is known by its address only; the SPN needs its DNS name, and
+    /// reverse DNS gave none (`reverse` says what it answered).
+    HostByAddress { address: String, reverse: String },
     /// A bare user name, and neither `realm` nor krb5.conf's default_realm.
     RealmUnknown { user: String },
-    /// No `kdc`, and krb5.conf names none for the realm.
-    KdcUnknown { realm: String, config: String },
+    /// No `kdc`, krb5.conf names none for the realm, and DNS has no SRV record
+    /// `asked` for it (`dns` says what DNS answered).
+    KdcUnknown {
+        realm: String,
+        config: String,
+        asked: String,
+        dns: String,
+    },
+    /// Not decided yet: NTLM goes first, and DNS (`asked`) is only asked when the
+    /// host refuses NTLM.
+    Deferred { asked: String },
+}
+
+/// Where the KDC of a logon comes from, in the order they are looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KdcSource {
+    /// `kdc` on the credential.
+    Credential,
+    /// The realm's `kdc` in this krb5.conf.
+    Krb5Conf { path: String },
+    /// The SRV record of this name (`_kerberos._tcp.REALM`).
+    Dns { name: String },
+}
+
+/// Where the host's name for its SPN comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostName {
+    /// The inventory's `name`.
+    Inventory,
+    /// The PTR record of the host's address.
+    ReverseDns { address: String },
+}
+
+/// What a Kerberos logon to one host will use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KerberosRoute {
+    /// The user without its realm.
+    pub user: String,
+    /// Upper case (`EXAMPLE.TEST`).
+    pub realm: String,
+    /// `host:port`.
+    pub kdc: String,
+    pub kdc_from: KdcSource,
+    /// The host's DNS name (the SPN is `cifs/` it).
+    pub host: String,
+    pub host_from: HostName,
+}
+
+/// How one credential will log on to one Windows host: what `check` and
+/// `--dry-run` show, and what the logon then does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogonPlan {
+    pub mechanism: Mechanism,
+    /// Kerberos is tried before NTLM (for `Negotiate`; NTLM first otherwise, and
+    /// Kerberos when NTLM is refused).
+    pub kerberos_first: bool,
+    /// `None` for NTLM only.
+    pub kerberos: Option<Result<KerberosRoute, Unready>>,
 }
 
 impl WindowsLogon {
+    /// The inventory's `auth`, `kdc` and `realm` of a credential.
+    pub fn from_inventory(def: &CredentialDef) -> WindowsLogon {
+        WindowsLogon {
+            mechanism: match def.auth {
+                WindowsAuth::Negotiate => Mechanism::Negotiate,
+                WindowsAuth::Kerberos => Mechanism::Kerberos,
+                WindowsAuth::Ntlm => Mechanism::Ntlm,
+            },
+            kdc: def.kdc.clone(),
+            realm: def.realm.clone(),
+        }
+    }
+
     /// Whether Kerberos goes first for this user.
     pub fn kerberos_first(&self, user: &str) -> bool {
         match self.mechanism {
@@ -53,8 +124,29 @@ impl WindowsLogon {
         }
     }
 
-    /// The Kerberos logon for `user` to the host named `host`.
-    pub fn kerberos(&self, user: &str, password: &Secret, host: &str) -> Result<KerberosLogon, Unready> {
+    /// How `user` will log on to the host named `host` (reached at `address`).
+    /// Blocking: it may ask DNS (bounded: 2 s, one retry; each answer cached for
+    /// the run).
+    pub fn plan(&self, user: &str, host: &str, address: &str) -> LogonPlan {
+        let kerberos_first = self.kerberos_first(user);
+        LogonPlan {
+            mechanism: self.mechanism,
+            kerberos_first,
+            // NTLM first: DNS is not asked for a logon that may never need it.
+            kerberos: (self.mechanism != Mechanism::Ntlm)
+                .then(|| self.route(user, host, address, kerberos_first)),
+        }
+    }
+
+    /// The realm, the KDC and the host's name a Kerberos logon uses; without
+    /// `ask_dns`, what only DNS could say is [`Unready::Deferred`].
+    pub fn route(
+        &self,
+        user: &str,
+        host: &str,
+        address: &str,
+        ask_dns: bool,
+    ) -> Result<KerberosRoute, Unready> {
         let config = Krb5Conf::load();
         let (name, realm) = match (user.rsplit_once('@'), user.split_once('\\')) {
             (Some((name, realm)), _) => (name.to_string(), realm.to_uppercase()),
@@ -80,29 +172,155 @@ impl WindowsLogon {
                 user: user.to_string(),
             });
         }
-        if host.parse::<IpAddr>().is_ok() {
-            return Err(Unready::HostByAddress {
-                address: host.to_string(),
-            });
-        }
-        let kdc = match &self.kdc {
-            Some(kdc) => kdc.clone(),
-            None => config
-                .kdcs
-                .get(&realm)
-                .cloned()
-                .ok_or_else(|| Unready::KdcUnknown {
-                    realm: realm.clone(),
-                    config: config.path.display().to_string(),
-                })?,
+        let (host, host_from) = match host.parse::<IpAddr>() {
+            Err(_) => (host.to_string(), HostName::Inventory),
+            Ok(ip) => {
+                let ip = address.parse::<IpAddr>().unwrap_or(ip);
+                if !ask_dns {
+                    return Err(Unready::Deferred {
+                        asked: super::dns::reverse_name(ip),
+                    });
+                }
+                match lookup::ptr(ip) {
+                    Ok(name) => (
+                        name,
+                        HostName::ReverseDns {
+                            address: ip.to_string(),
+                        },
+                    ),
+                    Err(reverse) => {
+                        return Err(Unready::HostByAddress {
+                            address: host.to_string(),
+                            reverse,
+                        });
+                    }
+                }
+            }
         };
-        Ok(KerberosLogon {
+        let (kdc, kdc_from) = match (&self.kdc, config.kdcs.get(&realm)) {
+            (Some(kdc), _) => (kdc.clone(), KdcSource::Credential),
+            (None, Some(kdc)) => (
+                kdc.clone(),
+                KdcSource::Krb5Conf {
+                    path: config.path.display().to_string(),
+                },
+            ),
+            (None, None) => {
+                let asked = format!("_kerberos._tcp.{realm}");
+                if !ask_dns {
+                    return Err(Unready::Deferred { asked });
+                }
+                match lookup::srv(&asked) {
+                    Ok(kdc) => (kdc, KdcSource::Dns { name: asked }),
+                    Err(dns) => {
+                        return Err(Unready::KdcUnknown {
+                            realm,
+                            config: config.path.display().to_string(),
+                            asked,
+                            dns,
+                        });
+                    }
+                }
+            }
+        };
+        Ok(KerberosRoute {
             user: name,
             realm,
+            kdc: with_port(&kdc),
+            kdc_from,
+            host,
+            host_from,
+        })
+    }
+
+    /// The Kerberos logon for `user` to the host named `host` (at `address`).
+    pub fn kerberos(
+        &self,
+        user: &str,
+        password: &Secret,
+        host: &str,
+        address: &str,
+    ) -> Result<KerberosLogon, Unready> {
+        let route = self.route(user, host, address, true)?;
+        Ok(KerberosLogon {
+            user: route.user,
+            realm: route.realm,
             password: password.clone(),
-            kdc,
-            spn: format!("cifs/{host}"),
+            kdc: route.kdc,
+            spn: format!("cifs/{}", route.host),
             timeout: KDC_TIMEOUT,
+        })
+    }
+}
+
+/// `host:port`, port 88 when none is written (`[v6]:port` for an IPv6 address).
+fn with_port(kdc: &str) -> String {
+    match kdc.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]:88"),
+        Ok(IpAddr::V4(v4)) => format!("{v4}:88"),
+        Err(_) if kdc.starts_with('[') || kdc.contains(':') => kdc.to_string(),
+        Err(_) => format!("{kdc}:88"),
+    }
+}
+
+/// The DNS questions, each asked once per run: 500 hosts of one realm make one
+/// SRV query, and a resolver that never answers costs its timeout once.
+mod lookup {
+    use std::collections::HashMap;
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::Mutex;
+
+    use super::super::dns::{self, DnsError};
+
+    /// Answers by question (`SRV name`, `PTR address`): the name, or why none.
+    static ANSWERS: Mutex<Option<HashMap<String, Result<String, String>>>> = Mutex::new(None);
+    /// A resolver that timed out: not asked again this run.
+    static SILENT: Mutex<Option<SocketAddr>> = Mutex::new(None);
+
+    fn cached(
+        key: String,
+        ask: impl FnOnce(SocketAddr) -> Result<String, DnsError>,
+    ) -> Result<String, String> {
+        if let Some(answer) = ANSWERS.lock().ok().and_then(|m| m.as_ref()?.get(&key).cloned()) {
+            return answer;
+        }
+        let answer = match dns::system_resolver() {
+            Err(e) => Err(e.to_string()),
+            Ok(server) if SILENT.lock().ok().and_then(|s| *s) == Some(server) => {
+                Err(DnsError::TimedOut { server }.to_string())
+            }
+            Ok(server) => ask(server).map_err(|e| {
+                if matches!(e, DnsError::TimedOut { .. })
+                    && let Ok(mut silent) = SILENT.lock()
+                {
+                    *silent = Some(server);
+                }
+                e.to_string()
+            }),
+        };
+        if let Ok(mut map) = ANSWERS.lock() {
+            map.get_or_insert_with(HashMap::new).insert(key, answer.clone());
+        }
+        answer
+    }
+
+    /// The KDC the realm's best SRV record names, `target:port`.
+    pub fn srv(name: &str) -> Result<String, String> {
+        cached(format!("SRV {}", name.to_ascii_lowercase()), |server| {
+            let records = dns::srv(server, name)?;
+            let best = dns::best_srv(&records).ok_or_else(|| DnsError::NoRecord {
+                server,
+                kind: "SRV",
+                name: name.to_string(),
+            })?;
+            Ok(format!("{}:{}", best.target.to_ascii_lowercase(), best.port))
+        })
+    }
+
+    /// The name the address's PTR record gives, without its final dot.
+    pub fn ptr(ip: IpAddr) -> Result<String, String> {
+        cached(format!("PTR {ip}"), |server| {
+            dns::ptr(server, ip).map(|n| n.trim_end_matches('.').to_ascii_lowercase())
         })
     }
 }
@@ -214,6 +432,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kdc_without_a_port_is_on_88() {
+        assert_eq!(with_port("10.0.0.1"), "10.0.0.1:88");
+        assert_eq!(with_port("10.0.0.1:750"), "10.0.0.1:750");
+        assert_eq!(with_port("dc1.example.test"), "dc1.example.test:88");
+        assert_eq!(with_port("fd00::1"), "[fd00::1]:88");
+        assert_eq!(with_port("[fd00::1]:88"), "[fd00::1]:88");
+    }
+
+    #[test]
     fn reads_the_default_realm_and_the_first_kdc() {
         let conf = Krb5Conf::parse(
             "[libdefaults]\n\tdefault_realm = EXAMPLE.TEST\n[realms]\n\tEXAMPLE.TEST = {\n\t\tkdc = 10.0.0.1\n\t\tkdc = 10.0.0.2\n\t}\n[domain_realm]\n\t.example.test = EXAMPLE.TEST\n",
@@ -226,20 +453,17 @@ mod tests {
     }
 
     #[test]
-    fn a_host_known_by_address_has_no_spn() {
+    fn a_host_known_by_name_has_its_spn() {
         let logon = WindowsLogon {
             kdc: Some("kdc".into()),
             ..WindowsLogon::default()
         };
         let password = Secret::new("p".into());
-        assert_eq!(
-            logon.kerberos("u@R", &password, "10.1.2.3").err(),
-            Some(Unready::HostByAddress {
-                address: "10.1.2.3".into()
-            })
-        );
-        let ok = logon.kerberos(r"EX\u", &password, "dc1.example.test").unwrap();
+        let ok = logon
+            .kerberos(r"EX\u", &password, "dc1.example.test", "10.1.2.3")
+            .unwrap();
         assert_eq!(ok.spn, "cifs/dc1.example.test");
         assert_eq!(ok.user, "u");
+        assert_eq!(ok.kdc, "kdc:88");
     }
 }

@@ -4,6 +4,7 @@
 //! Service Control Manager over `\PIPE\svcctl` to run a wrapper script as
 //! LocalSystem, the polling for its exit code, and the cleanup.
 
+pub mod dns;
 mod error;
 mod exec;
 mod facts;
@@ -427,12 +428,19 @@ impl WindowsConnection {
         account: &Account,
         password: &crate::secrets::Secret,
     ) -> Result<Kerberos, WindowsError> {
-        let logon = match credential
-            .windows
-            .kerberos(&credential.user, password, &self.endpoint.name)
-        {
-            Ok(logon) => logon,
-            Err(unready) => return Ok(Kerberos::Unavailable(error::kerberos_unready(&unready))),
+        // Finding the KDC and the host's name may ask DNS: off the async workers.
+        let (windows, user, password) = (
+            credential.windows.clone(),
+            credential.user.clone(),
+            password.clone(),
+        );
+        let (host, address) = (self.endpoint.name.clone(), self.endpoint.address.clone());
+        let prepared =
+            tokio::task::spawn_blocking(move || windows.kerberos(&user, &password, &host, &address)).await;
+        let logon = match prepared {
+            Ok(Ok(logon)) => logon,
+            Ok(Err(unready)) => return Ok(Kerberos::Unavailable(error::kerberos_unready(&unready))),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
         let principal = format!("{}@{}", logon.user, logon.realm);
         let spn = logon.spn.clone();
