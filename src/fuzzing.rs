@@ -71,7 +71,8 @@ pub fn rpc_pdu(data: &[u8]) {
     });
     // The same bytes on a binding at packet privacy: the BIND_ACK's verifier and
     // the NTLM challenge in it, then each answer's sec_trailer and signature.
-    let _ = auth::bind_ack_token(data);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::Winnt);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::GssKerberos);
     let _ = Security::new(&Zeroizing::new(FUZZ_RPC_KEY), ntlm::FLAGS).open(data);
     let credentials = auth::Credentials {
         account: ntlm::Account::parse(r"DOMAIN\user"),
@@ -287,7 +288,7 @@ fn private_bind_ack() -> Vec<u8> {
     challenge.extend_from_slice(&[0; 8]);
     challenge.extend_from_slice(&info);
     let mut ack = bind_ack();
-    ack.extend_from_slice(&auth::verifier(&challenge));
+    ack.extend_from_slice(&auth::verifier(auth::AuthnService::Winnt, &challenge));
     let frag_len = ack.len() as u16;
     ack[8..10].copy_from_slice(&frag_len.to_le_bytes());
     ack[10..12].copy_from_slice(&(challenge.len() as u16).to_le_bytes());
