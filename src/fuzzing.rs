@@ -82,6 +82,20 @@ pub fn rpc_pdu(data: &[u8]) {
     let _ = private_call(data, &credentials);
 }
 
+/// A response fragment on a binding authenticated with Kerberos: its frame
+/// (sec_trailer, padding, auth_value) and the wrap token header in its auth_value,
+/// checked as they are before anything is given to sspi to decrypt.
+pub fn rpc_krb_wrap(data: &[u8]) {
+    use crate::transport::windows::rpc::krb_auth::WrapHeader;
+    if let Ok(Some(frame)) = auth::ResponseFrame::parse(data, auth::AuthnService::GssKerberos)
+        && let Some(auth_value) = data.get(frame.auth_value_at()..)
+    {
+        let _ = WrapHeader::check_answer(auth_value);
+    }
+    let _ = WrapHeader::check_answer(data);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::GssKerberos);
+}
+
 /// Call 2 on a binding at packet privacy whose server answers from `data`; the
 /// bind itself is a fixed, valid exchange, so `data` meets the verifier check.
 fn private_call(data: &[u8], credentials: &auth::Credentials) -> Result<Vec<u8>, RpcError> {
@@ -357,6 +371,7 @@ mod tests {
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),
         ("rpc_pdu", rpc_pdu),
+        ("rpc_krb_wrap", rpc_krb_wrap),
         ("scmr_ndr", scmr_ndr),
         ("tsch_ndr", tsch_ndr),
         ("inventory", inventory),
@@ -386,6 +401,20 @@ mod tests {
             }
             assert!(seeds > 0, "fuzz/corpus/{name} has no seeds");
         }
+    }
+
+    /// The Kerberos seed must get past the frame and wrap header checks, or the
+    /// fuzzer would start with nothing that reaches them.
+    #[test]
+    fn the_kerberos_seed_passes_the_frame_and_wrap_header_checks() {
+        use crate::transport::windows::rpc::krb_auth::WrapHeader;
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rpc_krb_wrap/sealed_response");
+        let data = std::fs::read(seed).expect("the rpc_krb_wrap seed");
+        let frame = auth::ResponseFrame::parse(&data, auth::AuthnService::GssKerberos)
+            .expect("a good frame")
+            .expect("a response");
+        assert_eq!(frame.pad, 0);
+        assert!(WrapHeader::check_answer(&data[frame.auth_value_at()..]).is_ok());
     }
 
     /// Without a seed that opens on the private binding, the fuzzer would start

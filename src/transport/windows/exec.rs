@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
-use super::rpc::{RpcClient, RpcError, auth, pdu, scmr, tsch};
+use super::rpc::{RpcClient, RpcError, Unbound, auth, pdu, scmr, tsch};
 use super::smb::kerberos::KerberosLogon;
 use super::smb::{Open, Session, SmbError, access, disposition, options, security, status};
 use super::{ExecMethod, WindowsConnection, WindowsError, denied, wrapper};
@@ -362,7 +362,14 @@ async fn bind<'s>(
         .await
         .map_err(|e| smb_failure(e, |source| WindowsError::Pipe { pipe, source }))?;
     let bound = match &logon {
-        Some(logon) => RpcClient::bind_as(opened, interface, logon).await,
+        Some(logon) => match RpcClient::bind_as(opened, interface, logon).await {
+            Ok(bound) => Ok(bound),
+            // Closed, or the host's RPC server would wait on it at the next bind.
+            Err(Unbound { pipe, error }) => {
+                pipe.close().await;
+                Err(error)
+            }
+        },
         None => RpcClient::bind(opened, interface).await,
     };
     bound.map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))

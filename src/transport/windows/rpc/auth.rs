@@ -329,11 +329,53 @@ impl Security {
     /// ready for `pdu::response`. Faults pass as they are: Windows does not sign
     /// them, and a forged one can only stop a call, never make it succeed.
     pub fn open(&mut self, fragment: &[u8]) -> Result<Vec<u8>, RpcError> {
-        if fragment.get(2) != Some(&pdu::RESPONSE) {
+        let Some(frame) = ResponseFrame::parse(fragment, self.service())? else {
             return Ok(fragment.to_vec());
+        };
+        let bad = RpcError::Tampering(RpcTampering::BadSignature);
+        let stub = ResponseFrame::STUB_AT..frame.trailer_at;
+        let auth_value = &fragment[frame.auth_value_at()..];
+        let mut plain = fragment[..frame.auth_value_at()].to_vec();
+        match self {
+            Security::Ntlm(ntlm) => {
+                ntlm.unseal(&mut plain[stub]);
+                if !ntlm.verify(&plain, auth_value) {
+                    return Err(bad);
+                }
+            }
+            Security::Kerberos(kerberos) => {
+                kerberos
+                    .open(auth_value, &mut plain[stub])
+                    .map_err(RpcError::Tampering)?;
+            }
         }
-        let min = HEADER_LEN + REQUEST_HEADER_LEN;
-        if fragment.len() < min {
+        plain.truncate(frame.trailer_at - frame.pad);
+        let frag_len = plain.len() as u16;
+        plain[8..10].copy_from_slice(&frag_len.to_le_bytes());
+        plain[10..12].copy_from_slice(&0u16.to_le_bytes());
+        Ok(plain)
+    }
+}
+
+/// Where the parts of a response fragment on an authenticated binding are: the
+/// stub from `STUB_AT`, its padding, the sec_trailer at `trailer_at`, the
+/// auth_value after it to the end. Every length from the network checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseFrame {
+    pub trailer_at: usize,
+    pub pad: usize,
+}
+
+impl ResponseFrame {
+    pub const STUB_AT: usize = HEADER_LEN + REQUEST_HEADER_LEN;
+
+    /// The frame of `fragment` on a binding of `service` at packet privacy; None
+    /// when it is not a response (a fault, which passes as it is).
+    pub fn parse(fragment: &[u8], service: AuthnService) -> Result<Option<ResponseFrame>, RpcError> {
+        if fragment.get(2) != Some(&pdu::RESPONSE) {
+            return Ok(None);
+        }
+        if fragment.len() < Self::STUB_AT {
             return Err(RpcError::Protocol("short RPC answer".into()));
         }
         let auth_len = u16::from_le_bytes([fragment[10], fragment[11]]) as usize;
@@ -341,45 +383,31 @@ impl Security {
             return Err(RpcError::Tampering(RpcTampering::Unsigned));
         }
         let bad = RpcError::Tampering(RpcTampering::BadSignature);
-        if matches!(self, Security::Ntlm(_)) && auth_len != MessageSignature::LEN {
+        if service == AuthnService::Winnt && auth_len != MessageSignature::LEN {
             return Err(bad);
         }
         let Some(trailer_at) = fragment
             .len()
             .checked_sub(auth_len + SecTrailer::LEN)
-            .filter(|at| *at >= min)
+            .filter(|at| *at >= Self::STUB_AT)
         else {
             return Err(bad);
         };
-        let verifier_at = trailer_at + SecTrailer::LEN;
-        let trailer = SecTrailer::parse(&fragment[trailer_at..verifier_at]).ok_or(RpcTampering::BadSignature);
-        let trailer = trailer.map_err(RpcError::Tampering)?;
+        let trailer = SecTrailer::parse(&fragment[trailer_at..trailer_at + SecTrailer::LEN])
+            .ok_or(RpcTampering::BadSignature)
+            .map_err(RpcError::Tampering)?;
         let pad = trailer.auth_pad_length as usize;
-        if trailer.auth_type != self.service().wire()
+        if trailer.auth_type != service.wire()
             || trailer.auth_level != AUTHN_LEVEL_PKT_PRIVACY
-            || trailer_at - min < pad
+            || trailer_at - Self::STUB_AT < pad
         {
             return Err(bad);
         }
-        let mut plain = fragment[..verifier_at].to_vec();
-        match self {
-            Security::Ntlm(ntlm) => {
-                ntlm.unseal(&mut plain[min..trailer_at]);
-                if !ntlm.verify(&plain, &fragment[verifier_at..]) {
-                    return Err(bad);
-                }
-            }
-            Security::Kerberos(kerberos) => {
-                kerberos
-                    .open(&fragment[verifier_at..], &mut plain[min..trailer_at])
-                    .map_err(RpcError::Tampering)?;
-            }
-        }
-        plain.truncate(trailer_at - pad);
-        let frag_len = plain.len() as u16;
-        plain[8..10].copy_from_slice(&frag_len.to_le_bytes());
-        plain[10..12].copy_from_slice(&0u16.to_le_bytes());
-        Ok(plain)
+        Ok(Some(ResponseFrame { trailer_at, pad }))
+    }
+
+    pub fn auth_value_at(&self) -> usize {
+        self.trailer_at + SecTrailer::LEN
     }
 }
 

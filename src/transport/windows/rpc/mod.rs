@@ -68,6 +68,26 @@ pub trait RpcPipe: Send {
     fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>>;
 }
 
+/// A pipe lent to a binding: the binding's traffic goes through it, the pipe
+/// stays its owner's.
+impl<T: RpcPipe + ?Sized> RpcPipe for &mut T {
+    fn write<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<(), RpcError>> {
+        (**self).write(pdu)
+    }
+    fn transact<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>, RpcError>> {
+        (**self).transact(pdu)
+    }
+    fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>> {
+        (**self).read()
+    }
+}
+
+/// A bind that failed, and the pipe it was tried on.
+pub struct Unbound<P> {
+    pub pipe: P,
+    pub error: RpcError,
+}
+
 /// The largest answer stub pushinst accepts: SCMR and TSCH answers are a few
 /// dozen bytes, so a server sending more is broken or hostile.
 pub const MAX_STUB: usize = 1024 * 1024;
@@ -183,14 +203,32 @@ impl<P: RpcPipe> RpcClient<P> {
     }
 
     /// A binding at packet privacy as the SMB session logged on: NTLM or Kerberos.
+    /// A refused bind gives its pipe back, for the caller to close: a pipe left
+    /// open keeps the host's RPC server busy with it, and the next bind waits.
     pub async fn bind_as(
-        pipe: P,
+        mut pipe: P,
         interface: &pdu::Interface,
         logon: &auth::BindLogon,
-    ) -> Result<Self, RpcError> {
-        match logon {
-            auth::BindLogon::Ntlm(credentials) => Self::bind_private(pipe, interface, credentials).await,
-            auth::BindLogon::Kerberos(logon) => Self::bind_kerberos(pipe, interface, logon).await,
+    ) -> Result<Self, Unbound<P>> {
+        let bound = match logon {
+            auth::BindLogon::Ntlm(credentials) => {
+                RpcClient::bind_private(&mut pipe, interface, credentials).await
+            }
+            auth::BindLogon::Kerberos(logon) => RpcClient::bind_kerberos(&mut pipe, interface, logon).await,
+        };
+        match bound {
+            Ok(RpcClient {
+                pipe: _,
+                call_id,
+                max_frag,
+                security,
+            }) => Ok(RpcClient {
+                pipe,
+                call_id,
+                max_frag,
+                security,
+            }),
+            Err(error) => Err(Unbound { pipe, error }),
         }
     }
 
