@@ -142,6 +142,36 @@ fn deploys_by_service_and_by_task_bind_rpc_with_kerberos_where_ntlm_is_refused()
         assert!(!logged(&win, deleted).is_empty(), "{calls:#?}");
         assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
     }
+
+    // A sealed answer changed on the way (one byte of its wrap token): refused as
+    // tampering, before anything in it is believed.
+    let fleet = Fleet::workspace();
+    let keytab_env = keytab.display().to_string();
+    let win = Emulators::start_with(
+        1,
+        "normal",
+        &[
+            ("EMULATOR_KEYTAB", keytab_env.as_str()),
+            ("EMULATOR_REALM", &kdc.realm),
+            ("EMULATOR_SPN_HOST", &fqdn),
+            ("EMULATOR_NTLM", "disabled"),
+            ("EMULATOR_RPC_BAD_SIGNATURE", "1"),
+        ],
+    );
+    inventory(&fleet, &kdc, &win, &fqdn, "service");
+    let run = deploy(&fleet, &fqdn);
+    let outcome = run.outcome(&reported(&win, &fqdn));
+    assert_eq!(outcome["status"], "failed", "{}", run.debug());
+    assert!(
+        outcome
+            .to_string()
+            .contains("possible tampering on the path to the host"),
+        "{}",
+        run.debug()
+    );
+    assert!(logged(&win, "CreateServiceW").is_empty(), "{:#?}", win.calls(1));
+    assert!(!fleet.all_logs().contains("setup ran with"));
+    assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
 }
 
 /// The host's keys for its computer account go stale while pushinst is logged on:

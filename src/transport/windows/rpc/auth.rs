@@ -317,7 +317,9 @@ impl Security {
                 out.extend_from_slice(&signature.to_bytes());
             }
             Security::Kerberos(kerberos) => {
-                let token = kerberos.seal(&mut out[stub])?;
+                let header = out[..HEADER_LEN + REQUEST_HEADER_LEN].to_vec();
+                let trailer = out[stub.end..].to_vec();
+                let token = kerberos.seal(&header, &mut out[stub], &trailer)?;
                 out.extend_from_slice(&token);
             }
         }
@@ -344,8 +346,10 @@ impl Security {
                 }
             }
             Security::Kerberos(kerberos) => {
+                let header = &fragment[..ResponseFrame::STUB_AT];
+                let trailer = &fragment[frame.trailer_at..frame.auth_value_at()];
                 kerberos
-                    .open(auth_value, &mut plain[stub])
+                    .open(header, auth_value, &mut plain[stub], trailer)
                     .map_err(RpcError::Tampering)?;
             }
         }

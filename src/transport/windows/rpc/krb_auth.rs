@@ -5,7 +5,7 @@
 //! `sspi`'s (the context the exchange left behind); this file holds the wire
 //! shapes and checks what comes from the network before sspi sees it.
 
-use sspi::{EncryptionFlags, SecurityBufferRef, Sspi};
+use sspi::{BufferType, EncryptionFlags, SecurityBufferFlags, SecurityBufferRef, Sspi};
 
 use super::RpcError;
 use super::auth::RpcTampering;
@@ -82,49 +82,70 @@ impl WrapHeader {
 /// sspi context (its keys: the AP-REP's acceptor subkey; its sequence numbers).
 pub struct KerberosSecurity {
     context: sspi::Kerberos,
+    /// Header signing agreed in the bind (MS-RPCE 2.2.2.11): the checksum of
+    /// every wrap token also covers the PDU header and the sec_trailer.
+    sign_headers: bool,
+}
+
+/// Copies of the signed-only parts of a PDU, when headers are signed: sspi takes
+/// them as READONLY_WITH_CHECKSUM data, in their place around the stub.
+struct Signed {
+    header: Vec<u8>,
+    trailer: Vec<u8>,
 }
 
 impl KerberosSecurity {
-    /// Seal `stub` (the stub and its padding, a multiple of 16 bytes) in place;
-    /// the auth_value to send after the sec_trailer.
-    pub fn seal(&mut self, stub: &mut [u8]) -> Result<Vec<u8>, RpcError> {
+    fn signed(&self, header: &[u8], trailer: &[u8]) -> Option<Signed> {
+        self.sign_headers.then(|| Signed {
+            header: header.to_vec(),
+            trailer: trailer.to_vec(),
+        })
+    }
+
+    /// Seal `stub` (the stub and its padding, a multiple of 16 bytes) in place,
+    /// between `header` (the PDU's first 24 bytes, as sent) and `trailer` (its
+    /// sec_trailer); the auth_value to send after the trailer.
+    pub fn seal(&mut self, header: &[u8], stub: &mut [u8], trailer: &[u8]) -> Result<Vec<u8>, RpcError> {
         let mut token = vec![0u8; SEAL_TOKEN_LEN];
+        let stub_len = stub.len();
+        let mut signed = self.signed(header, trailer);
         let (token_len, data_len) = {
-            let mut message = [
-                SecurityBufferRef::token_buf(&mut token),
-                SecurityBufferRef::data_buf(stub),
-            ];
+            let mut message = buffers(&mut token, stub, signed.as_mut());
             self.context
                 .encrypt_message(EncryptionFlags::empty(), &mut message)
                 .map_err(|e| {
                     tracing::debug!("sspi encrypt_message: {e}");
                     RpcError::Protocol("the Kerberos context could not seal a request".into())
                 })?;
-            (message[0].data().len(), message[1].data().len())
+            (message[0].data().len(), stub_data_len(&message))
         };
         // The layout the host reads: the rest of the wrap token is the stub, same length.
-        if token_len != SEAL_TOKEN_LEN || data_len != stub.len() {
+        if token_len != SEAL_TOKEN_LEN || data_len != stub_len {
             return Err(RpcError::Protocol(format!(
-                "the Kerberos context sealed a request into {token_len} + {data_len} bytes, not {SEAL_TOKEN_LEN} + {}",
-                stub.len()
+                "the Kerberos context sealed a request into {token_len} + {data_len} bytes, not {SEAL_TOKEN_LEN} + {stub_len}"
             )));
         }
         Ok(token)
     }
 
     /// Check and unseal the host's answer in place: `auth_value` is the wrap
-    /// token's head, `stub` the rest of it (the sealed stub and its padding).
-    pub fn open(&mut self, auth_value: &[u8], stub: &mut [u8]) -> Result<(), RpcTampering> {
+    /// token's head, `stub` the rest of it (the sealed stub and its padding),
+    /// `header` and `trailer` the PDU's, as received.
+    pub fn open(
+        &mut self,
+        header: &[u8],
+        auth_value: &[u8],
+        stub: &mut [u8],
+        trailer: &[u8],
+    ) -> Result<(), RpcTampering> {
         WrapHeader::check_answer(auth_value)?;
         let mut token = auth_value.to_vec();
         let len = stub.len();
+        let mut signed = self.signed(header, trailer);
         let opened = {
-            let mut message = [
-                SecurityBufferRef::token_buf(&mut token),
-                SecurityBufferRef::data_buf(stub),
-            ];
+            let mut message = buffers(&mut token, stub, signed.as_mut());
             match self.context.decrypt_message(&mut message) {
-                Ok(_) => Some(message[1].data().len()),
+                Ok(_) => Some(stub_data_len(&message)),
                 Err(e) => {
                     tracing::debug!("sspi decrypt_message: {e}");
                     None
@@ -139,6 +160,39 @@ impl KerberosSecurity {
     }
 }
 
+/// The security buffers of one wrap: the token, then the data in PDU order (the
+/// header and trailer around the stub, signed only, when headers are signed).
+fn buffers<'a>(
+    token: &'a mut [u8],
+    stub: &'a mut [u8],
+    signed: Option<&'a mut Signed>,
+) -> Vec<SecurityBufferRef<'a>> {
+    let checksummed = |data: &'a mut [u8]| {
+        SecurityBufferRef::data_buf(data).with_flags(SecurityBufferFlags::SECBUFFER_READONLY_WITH_CHECKSUM)
+    };
+    match signed {
+        None => vec![
+            SecurityBufferRef::token_buf(token),
+            SecurityBufferRef::data_buf(stub),
+        ],
+        Some(Signed { header, trailer }) => vec![
+            SecurityBufferRef::token_buf(token),
+            checksummed(header),
+            SecurityBufferRef::data_buf(stub),
+            checksummed(trailer),
+        ],
+    }
+}
+
+/// How much of the stub sspi left in its (one, unflagged) Data buffer.
+fn stub_data_len(message: &[SecurityBufferRef<'_>]) -> usize {
+    message
+        .iter()
+        .filter(|b| b.buffer_type() == BufferType::Data && b.buffer_flags() == SecurityBufferFlags::NONE)
+        .map(|b| b.data().len())
+        .sum()
+}
+
 /// The AP-REQ of a DCE-style exchange for `logon` (its SPN `host/<FQDN>`), and
 /// the context that reads the host's AP-REP. Blocking: it talks to the KDC.
 pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError> {
@@ -148,9 +202,20 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
 /// The host's AP-REP from the BIND_ACK: the binding's sealing state and the third
 /// leg for the AUTH3. Fails when the AP-REP does not decrypt with the ticket's
 /// session key, that is, when whoever answered does not hold the host's key.
-pub fn third_leg(pending: Pending, ap_rep: &[u8]) -> Result<(KerberosSecurity, Vec<u8>), KerberosError> {
+/// `sign_headers`: the BIND_ACK agreed to header signing.
+pub fn third_leg(
+    pending: Pending,
+    ap_rep: &[u8],
+    sign_headers: bool,
+) -> Result<(KerberosSecurity, Vec<u8>), KerberosError> {
     let (context, token) = kerberos::dce_third_leg(pending, ap_rep)?;
-    Ok((KerberosSecurity { context }, token))
+    Ok((
+        KerberosSecurity {
+            context,
+            sign_headers,
+        },
+        token,
+    ))
 }
 
 #[cfg(test)]

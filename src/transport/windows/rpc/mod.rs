@@ -175,7 +175,9 @@ impl<P: RpcPipe> RpcClient<P> {
             .await
             .map_err(|e| ticket_failed(KerberosError::Exchange(e.to_string())))?
             .map_err(ticket_failed)?;
-        let bind = pdu::bind_authenticated(interface, 1, &auth::verifier(kerberos, &ap_req));
+        // Header signing offered, as Windows clients do: with it the checksum
+        // covers the header and the sec_trailer too (call id, flags, padding).
+        let bind = pdu::bind_signing_headers(interface, 1, &auth::verifier(kerberos, &ap_req));
         let answer = pipe.transact(&bind).await?;
         // A host that cannot read the ticket refuses the bind; nothing else about
         // the interface could make it do that to an authenticated bind.
@@ -184,8 +186,9 @@ impl<P: RpcPipe> RpcClient<P> {
         }
         let max_frag = pdu::bind_ack(&answer, interface)?;
         let ap_rep = auth::bind_ack_token(&answer, kerberos)?.to_vec();
+        let sign_headers = pdu::signs_headers(&answer);
         let (security, third_leg) =
-            tokio::task::spawn_blocking(move || krb_auth::third_leg(pending, &ap_rep))
+            tokio::task::spawn_blocking(move || krb_auth::third_leg(pending, &ap_rep, sign_headers))
                 .await
                 .map_err(|_| RpcError::KerberosMutual { spn: spn.clone() })?
                 .map_err(|e| {
