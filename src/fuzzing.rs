@@ -403,18 +403,25 @@ mod tests {
         }
     }
 
-    /// The Kerberos seed must get past the frame and wrap header checks, or the
-    /// fuzzer would start with nothing that reaches them.
+    /// The Kerberos seeds (sealed by the emulator's own wrap code) must get past the
+    /// frame and wrap header checks, or the fuzzer would start with nothing that
+    /// reaches them.
     #[test]
-    fn the_kerberos_seed_passes_the_frame_and_wrap_header_checks() {
+    fn the_kerberos_seeds_pass_the_frame_and_wrap_header_checks() {
         use crate::transport::windows::rpc::krb_auth::WrapHeader;
-        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rpc_krb_wrap/sealed_response");
-        let data = std::fs::read(seed).expect("the rpc_krb_wrap seed");
-        let frame = auth::ResponseFrame::parse(&data, auth::AuthnService::GssKerberos)
-            .expect("a good frame")
-            .expect("a response");
-        assert_eq!(frame.pad, 0);
-        assert!(WrapHeader::check_answer(&data[frame.auth_value_at()..]).is_ok());
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rpc_krb_wrap");
+        for name in ["seed-response", "seed-response-header-signed"] {
+            let data = std::fs::read(corpus.join(name)).expect("an rpc_krb_wrap seed");
+            let frame = auth::ResponseFrame::parse(&data, auth::AuthnService::GssKerberos)
+                .expect("a good frame")
+                .expect("a response");
+            assert!(
+                WrapHeader::check_answer(&data[frame.auth_value_at()..]).is_ok(),
+                "{name}"
+            );
+        }
+        let ack = std::fs::read(corpus.join("seed-bind-ack-ap-rep")).expect("the bind_ack seed");
+        assert!(auth::bind_ack_token(&ack, auth::AuthnService::GssKerberos).is_ok());
     }
 
     /// Without a seed that opens on the private binding, the fuzzer would start
