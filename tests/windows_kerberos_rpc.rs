@@ -141,6 +141,20 @@ fn deploys_by_service_and_by_task_bind_rpc_with_kerberos_where_ntlm_is_refused()
         assert_eq!(logged(&win, created).len(), 1, "{calls:#?}");
         assert!(!logged(&win, deleted).is_empty(), "{calls:#?}");
         assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
+
+        // `check` takes the same way: the service manager opened (by service) and
+        // the facts learnt as SYSTEM, over Kerberos binds.
+        let run = fleet.run(&["check", "--output", "json", "--to", &fqdn]);
+        let host = reported(&win, &fqdn);
+        let row = run
+            .events()
+            .into_iter()
+            .find(|r| r["host"] == host.as_str())
+            .unwrap_or_else(|| panic!("no row for {host}: {}", run.debug()));
+        assert_eq!(row["status"], "ready", "{exec}: {row}");
+        assert_eq!(row["problem"], serde_json::Value::Null, "{row}");
+        assert_eq!(row["os"], "windows", "{row}");
+        assert!(win.leftovers(1).is_empty(), "{:?}", win.leftovers(1));
     }
 
     // A sealed answer changed on the way (one byte of its wrap token): refused as
