@@ -195,6 +195,39 @@ def rpc_pdus():
     yield "fault-access-denied", rpc_header(3, 3, 32, 2) + struct.pack("<IHBBII", 0, 0, 0, 0, 5, 0)
 
 
+def rpc_krb_wraps():
+    """Response fragments on a Kerberos binding (RPC_C_AUTHN_GSS_KERBEROS at packet
+    privacy), sealed by the emulator's own wrap code (krbauth.Wrap) under a fixed
+    AES-256 key, with header signing and without, and a BIND_ACK carrying an
+    AP-REP-shaped token."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests" / "windows-emulator"))
+    import krbauth
+    from impacket.krb5.crypto import Key, _enctype_table
+
+    key = Key(18, bytes(range(32)))
+    for name, sign in [("response-header-signed", True), ("response", False)]:
+        context = krbauth.Context("deployer@EXAMPLE.TEST", "host/win1.example.test@EXAMPLE.TEST", key,
+                                  _enctype_table[18], krbauth.GSS_C_DCE_STYLE, 5, True, key, True)
+        stub = scmr_open_manager()
+        pad = -len(stub) % 16
+        body = stub + b"\0" * pad
+        verifier_len = 60
+        head = rpc_header(2, 3, 24 + len(body) + 8 + verifier_len, 2, verifier_len) \
+            + struct.pack("<IHBB", len(stub), 0, 0, 0)
+        trailer = struct.pack("<BBBBI", 16, 6, pad, 0, 79231)
+        wrap = krbauth.Wrap(context)
+        sealed, verifier = wrap.seal(body, head, trailer) if sign else wrap.seal(body)
+        yield name, head + sealed + trailer + verifier
+    ack = bytearray(bind_ack())
+    ack[3] |= 0x04
+    token = bytes([0x6F, 0x20]) + bytes(range(32))
+    trailer = struct.pack("<BBBBI", 16, 6, 0, 0, 79231)
+    ack += trailer + token
+    ack[8:12] = struct.pack("<HH", len(ack), len(token))
+    yield "bind-ack-ap-rep", bytes(ack)
+
+
 # --- MS-SCMR and MS-TSCH answers, as the emulator gives them -----------------------
 
 
@@ -313,6 +346,8 @@ def main():
     write("spnego", "accept-completed", neg_token_resp(b""))
     for name, data in rpc_pdus():
         write("rpc_pdu", name, data)
+    for name, data in rpc_krb_wraps():
+        write("rpc_krb_wrap", name, data)
     for name, data in scmr_answers():
         write("scmr_ndr", name, data)
     for name, data in tsch_answers():

@@ -88,7 +88,8 @@ pub fn rpc_pdu(data: &[u8]) {
     });
     // The same bytes on a binding at packet privacy: the BIND_ACK's verifier and
     // the NTLM challenge in it, then each answer's sec_trailer and signature.
-    let _ = auth::bind_ack_token(data);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::Winnt);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::GssKerberos);
     let _ = Security::new(&Zeroizing::new(FUZZ_RPC_KEY), ntlm::FLAGS).open(data);
     let credentials = auth::Credentials {
         account: ntlm::Account::parse(r"DOMAIN\user"),
@@ -96,6 +97,20 @@ pub fn rpc_pdu(data: &[u8]) {
         target_name: "cifs/fuzz".into(),
     };
     let _ = private_call(data, &credentials);
+}
+
+/// A response fragment on a binding authenticated with Kerberos: its frame
+/// (sec_trailer, padding, auth_value) and the wrap token header in its auth_value,
+/// checked as they are before anything is given to sspi to decrypt.
+pub fn rpc_krb_wrap(data: &[u8]) {
+    use crate::transport::windows::rpc::krb_auth::WrapHeader;
+    if let Ok(Some(frame)) = auth::ResponseFrame::parse(data, auth::AuthnService::GssKerberos)
+        && let Some(auth_value) = data.get(frame.auth_value_at()..)
+    {
+        let _ = WrapHeader::check_answer(auth_value);
+    }
+    let _ = WrapHeader::check_answer(data);
+    let _ = auth::bind_ack_token(data, auth::AuthnService::GssKerberos);
 }
 
 /// Call 2 on a binding at packet privacy whose server answers from `data`; the
@@ -304,7 +319,7 @@ fn private_bind_ack() -> Vec<u8> {
     challenge.extend_from_slice(&[0; 8]);
     challenge.extend_from_slice(&info);
     let mut ack = bind_ack();
-    ack.extend_from_slice(&auth::verifier(&challenge));
+    ack.extend_from_slice(&auth::verifier(auth::AuthnService::Winnt, &challenge));
     let frag_len = ack.len() as u16;
     ack[8..10].copy_from_slice(&frag_len.to_le_bytes());
     ack[10..12].copy_from_slice(&(challenge.len() as u16).to_le_bytes());
@@ -374,6 +389,7 @@ mod tests {
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),
         ("rpc_pdu", rpc_pdu),
+        ("rpc_krb_wrap", rpc_krb_wrap),
         ("scmr_ndr", scmr_ndr),
         ("tsch_ndr", tsch_ndr),
         ("inventory", inventory),
@@ -403,6 +419,27 @@ mod tests {
             }
             assert!(seeds > 0, "fuzz/corpus/{name} has no seeds");
         }
+    }
+
+    /// The Kerberos seeds (sealed by the emulator's own wrap code) must get past the
+    /// frame and wrap header checks, or the fuzzer would start with nothing that
+    /// reaches them.
+    #[test]
+    fn the_kerberos_seeds_pass_the_frame_and_wrap_header_checks() {
+        use crate::transport::windows::rpc::krb_auth::WrapHeader;
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rpc_krb_wrap");
+        for name in ["seed-response", "seed-response-header-signed"] {
+            let data = std::fs::read(corpus.join(name)).expect("an rpc_krb_wrap seed");
+            let frame = auth::ResponseFrame::parse(&data, auth::AuthnService::GssKerberos)
+                .expect("a good frame")
+                .expect("a response");
+            assert!(
+                WrapHeader::check_answer(&data[frame.auth_value_at()..]).is_ok(),
+                "{name}"
+            );
+        }
+        let ack = std::fs::read(corpus.join("seed-bind-ack-ap-rep")).expect("the bind_ack seed");
+        assert!(auth::bind_ack_token(&ack, auth::AuthnService::GssKerberos).is_ok());
     }
 
     /// Without a seed that opens on the private binding, the fuzzer would start

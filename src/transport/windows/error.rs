@@ -329,8 +329,14 @@ pub(super) fn smb_failure(e: SmbError, context: impl FnOnce(SmbError) -> Windows
 pub(super) fn rpc_failure(e: RpcError, context: impl FnOnce(RpcError) -> WindowsError) -> WindowsError {
     match e {
         RpcError::Transport(smb) => smb_failure(smb, |source| context(RpcError::Transport(source))),
-        source @ RpcError::Tampering(_) => WindowsError::RpcTampering { source },
-        other @ (RpcError::Protocol(_) | RpcError::Fault(_) | RpcError::Win32 { .. }) => context(other),
+        source @ (RpcError::Tampering(_) | RpcError::KerberosMutual { .. }) => {
+            WindowsError::RpcTampering { source }
+        }
+        other @ (RpcError::Protocol(_)
+        | RpcError::Fault(_)
+        | RpcError::Win32 { .. }
+        | RpcError::KerberosTicket(_)
+        | RpcError::KerberosRefused { .. }) => context(other),
     }
 }
 

@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
-use super::rpc::{RpcClient, RpcError, auth, pdu, scmr, tsch};
+use super::rpc::{RpcClient, RpcError, Unbound, auth, pdu, scmr, tsch};
+use super::smb::kerberos::KerberosLogon;
 use super::smb::{Open, Session, SmbError, access, disposition, options, security, status};
 use super::{ExecMethod, WindowsConnection, WindowsError, denied, wrapper};
 use crate::transport::output::OUTPUT_LIMIT;
@@ -193,7 +194,13 @@ pub(super) async fn run(
 pub(super) async fn scm_opens(conn: &mut WindowsConnection) -> Result<(), WindowsError> {
     let user = conn.user();
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
+    let mut rpc = bind(
+        &mut conn.session,
+        conn.rpc_kerberos.as_ref(),
+        "svcctl",
+        &scmr::SVCCTL,
+    )
+    .await?;
     let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
         Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
         other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
@@ -212,7 +219,13 @@ async fn start_service(
 ) -> Result<(), WindowsError> {
     let user = conn.user();
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
+    let mut rpc = bind(
+        &mut conn.session,
+        conn.rpc_kerberos.as_ref(),
+        "svcctl",
+        &scmr::SVCCTL,
+    )
+    .await?;
     let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
         Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
         other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
@@ -267,7 +280,13 @@ async fn start_service(
 /// Register a task running the wrapper as SYSTEM, and run it (MS-TSCH).
 async fn run_task(conn: &mut WindowsConnection, path: &str, script: &str) -> Result<(), WindowsError> {
     let user = conn.user();
-    let mut rpc = bind(&mut conn.session, "atsvc", &tsch::ATSVC).await?;
+    let mut rpc = bind(
+        &mut conn.session,
+        conn.rpc_kerberos.as_ref(),
+        "atsvc",
+        &tsch::ATSVC,
+    )
+    .await?;
     let xml = tsch::task_xml("cmd.exe", &format!(r#"/Q /c "{script}""#));
     match tsch::register_task(&mut rpc, path, &xml).await {
         Ok(()) => conn.pending.push(path.to_string()),
@@ -292,7 +311,13 @@ pub(super) async fn delete_tasks(conn: &mut WindowsConnection, paths: &[String])
     if paths.is_empty() {
         return Ok(());
     }
-    let mut rpc = bind(&mut conn.session, "atsvc", &tsch::ATSVC).await?;
+    let mut rpc = bind(
+        &mut conn.session,
+        conn.rpc_kerberos.as_ref(),
+        "atsvc",
+        &tsch::ATSVC,
+    )
+    .await?;
     let mut result = Ok(());
     for path in paths {
         match tsch::delete(&mut rpc, path).await {
@@ -318,19 +343,33 @@ pub(super) async fn delete_tasks(conn: &mut WindowsConnection, paths: &[String])
 /// takes it too).
 async fn bind<'s>(
     session: &'s mut Session,
+    kerberos: Option<&KerberosLogon>,
     pipe: &'static str,
     interface: &pdu::Interface,
 ) -> Result<RpcClient<SmbPipe<'s>>, WindowsError> {
-    let credentials = session.logon().map(|(account, password)| auth::Credentials {
-        account: account.clone(),
-        password: password.clone(),
-        target_name: format!("cifs/{}", session.target()),
-    });
+    // The mechanism the SMB session logged on with.
+    let logon = match kerberos {
+        Some(kerberos) => Some(auth::BindLogon::Kerberos(kerberos.clone())),
+        None => session.logon().map(|(account, password)| {
+            auth::BindLogon::Ntlm(auth::Credentials {
+                account: account.clone(),
+                password: password.clone(),
+                target_name: format!("cifs/{}", session.target()),
+            })
+        }),
+    };
     let opened = SmbPipe::open(session, pipe)
         .await
         .map_err(|e| smb_failure(e, |source| WindowsError::Pipe { pipe, source }))?;
-    let bound = match &credentials {
-        Some(credentials) => RpcClient::bind_private(opened, interface, credentials).await,
+    let bound = match &logon {
+        Some(logon) => match RpcClient::bind_as(opened, interface, logon).await {
+            Ok(bound) => Ok(bound),
+            // Closed, or the host's RPC server would wait on it at the next bind.
+            Err(Unbound { pipe, error }) => {
+                pipe.close().await;
+                Err(error)
+            }
+        },
         None => RpcClient::bind(opened, interface).await,
     };
     bound.map_err(|e| rpc_failure(e, |source| WindowsError::RpcBind { pipe, source }))
@@ -488,7 +527,13 @@ pub(super) async fn delete_services(
         return Ok(());
     }
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(&mut conn.session, "svcctl", &scmr::SVCCTL).await?;
+    let mut rpc = bind(
+        &mut conn.session,
+        conn.rpc_kerberos.as_ref(),
+        "svcctl",
+        &scmr::SVCCTL,
+    )
+    .await?;
     let manager = scmr::open_sc_manager(&mut rpc, &machine)
         .await
         .map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?;

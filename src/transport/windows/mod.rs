@@ -107,6 +107,7 @@ impl Connector for WindowsConnector {
                 created: false,
                 services: Vec::new(),
                 pending: Vec::new(),
+                rpc_kerberos: None,
             }) as Box<dyn Connection>)
         })
     }
@@ -126,6 +127,9 @@ pub struct WindowsConnection {
     services: Vec<String>,
     /// Created and not (yet) deleted: cleanup's business.
     pending: Vec<String>,
+    /// When the SMB session logged on with Kerberos: the same logon, for the RPC
+    /// binds, with the SPN Windows uses for RPC (`host/<FQDN>`).
+    rpc_kerberos: Option<smb::kerberos::KerberosLogon>,
 }
 
 /// How long `shutdown` gets to say whether it scheduled the reboot.
@@ -475,8 +479,15 @@ impl WindowsConnection {
         principal: &str,
         spn: &str,
     ) -> Result<Kerberos, WindowsError> {
+        let rpc = smb::kerberos::KerberosLogon {
+            spn: format!("host/{}", self.endpoint.name),
+            ..logon.clone()
+        };
         match self.session.login_kerberos(account, logon).await {
-            Ok(()) => Ok(Kerberos::LoggedOn),
+            Ok(()) => {
+                self.rpc_kerberos = Some(rpc);
+                Ok(Kerberos::LoggedOn)
+            }
             Err(LogonError::Kerberos(e)) => {
                 let (reason, about_account) = error::kerberos_refusal(&e, principal, spn);
                 if about_account {

@@ -1,30 +1,71 @@
-//! DCE/RPC security with NTLMSSP at packet privacy (MS-RPCE 2.2.2.11, 3.3.1.5.2):
-//! the auth verifier that follows a PDU's body, the three legs of the NTLM exchange
-//! carried in BIND, BIND_ACK and AUTH3, and the sealing and signing of every
-//! request and response after it. Current Windows refuses `\PIPE\atsvc` calls
-//! that lack it, whatever the SMB session under them proved.
+//! DCE/RPC security at packet privacy (MS-RPCE 2.2.2.11, 3.3.1.5.2): the auth
+//! verifier that follows a PDU's body, the legs of the authentication carried in
+//! BIND, BIND_ACK and AUTH3, and the sealing and signing of every request and
+//! response after it. Current Windows refuses `\PIPE\atsvc` calls that lack it,
+//! whatever the SMB session under them proved.
+//!
+//! Two mechanisms, the one the SMB session logged on with: NTLMSSP (here) and
+//! Kerberos in DCE style (krb_auth.rs). This file keeps what they share: the
+//! sec_trailer, the verifier's place in a PDU, padding and fragment room.
 
 use zeroize::Zeroizing;
 
 use super::RpcError;
+use super::krb_auth::KerberosSecurity;
 use super::pdu::{self, HEADER_LEN};
 use crate::secrets::Secret;
 use crate::transport::windows::smb::SmbError;
+use crate::transport::windows::smb::kerberos::KerberosLogon;
 use crate::transport::windows::smb::ntlm::{self, Account, Authenticated};
 use crate::transport::windows::smb::ntlm_session::{MessageSignature, NtlmSession};
 
 /// RPC_C_AUTHN_WINNT: NTLMSSP.
 pub const AUTHN_WINNT: u8 = 10;
+/// RPC_C_AUTHN_GSS_KERBEROS: Kerberos, GSS tokens in DCE style.
+pub const AUTHN_GSS_KERBEROS: u8 = 16;
 /// RPC_C_AUTHN_LEVEL_PKT_PRIVACY: every PDU signed, every stub sealed.
 pub const AUTHN_LEVEL_PKT_PRIVACY: u8 = 6;
 /// Names this security context on the connection; any value works. impacket's.
 pub const AUTH_CONTEXT_ID: u32 = 79231;
 /// The request header after the common one: alloc_hint, p_cont_id, opnum.
 const REQUEST_HEADER_LEN: usize = 8;
-/// sec_trailer followed by an NTLMSSP_MESSAGE_SIGNATURE.
-pub const VERIFIER_LEN: usize = SecTrailer::LEN + MessageSignature::LEN;
 /// The sec_trailer must start 4-byte aligned (MS-RPCE 2.2.2.11).
 const TRAILER_ALIGN: usize = 4;
+
+/// The authentication service of a binding (MS-RPCE 2.2.1.1.7, RPC_C_AUTHN_*):
+/// the SMB session's mechanism, again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthnService {
+    /// RPC_C_AUTHN_WINNT.
+    Winnt,
+    /// RPC_C_AUTHN_GSS_KERBEROS.
+    GssKerberos,
+}
+
+impl AuthnService {
+    pub fn wire(self) -> u8 {
+        match self {
+            AuthnService::Winnt => AUTHN_WINNT,
+            AuthnService::GssKerberos => AUTHN_GSS_KERBEROS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthnService::Winnt => "NTLM",
+            AuthnService::GssKerberos => "Kerberos",
+        }
+    }
+
+    /// What the stub is padded to before the sec_trailer: Windows pads
+    /// Kerberos-sealed stubs to the AES block.
+    fn stub_align(self) -> usize {
+        match self {
+            AuthnService::Winnt => TRAILER_ALIGN,
+            AuthnService::GssKerberos => super::krb_auth::STUB_ALIGN,
+        }
+    }
+}
 
 /// sec_trailer (MS-RPCE 2.2.2.11): how the auth_value after it is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +81,9 @@ pub struct SecTrailer {
 impl SecTrailer {
     pub const LEN: usize = 8;
 
-    pub fn privacy(auth_pad_length: u8) -> SecTrailer {
+    pub fn privacy(service: AuthnService, auth_pad_length: u8) -> SecTrailer {
         SecTrailer {
-            auth_type: AUTHN_WINNT,
+            auth_type: service.wire(),
             auth_level: AUTHN_LEVEL_PKT_PRIVACY,
             auth_pad_length,
             auth_reserved: 0,
@@ -94,7 +135,7 @@ impl RpcTampering {
     }
 }
 
-/// Who the RPC binding authenticates as: the SMB session's account, again.
+/// Who the RPC binding authenticates as with NTLM: the SMB session's account, again.
 #[derive(Clone)]
 pub struct Credentials {
     pub account: Account,
@@ -112,20 +153,31 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The verifier of a BIND or AUTH3: a sec_trailer and an NTLM message.
-pub fn verifier(token: &[u8]) -> Vec<u8> {
-    let mut out = SecTrailer::privacy(0).to_bytes().to_vec();
+/// How a binding at packet privacy authenticates: as the SMB session logged on.
+#[derive(Clone)]
+pub enum BindLogon {
+    Ntlm(Credentials),
+    /// The SMB session's Kerberos logon, with the SPN for RPC (`host/<FQDN>`).
+    Kerberos(KerberosLogon),
+}
+
+/// The verifier of a BIND or AUTH3: a sec_trailer and an authentication token.
+pub fn verifier(service: AuthnService, token: &[u8]) -> Vec<u8> {
+    let mut out = SecTrailer::privacy(service, 0).to_bytes().to_vec();
     out.extend_from_slice(token);
     out
 }
 
-/// The NTLM message a BIND_ACK carries after its sec_trailer.
-pub fn bind_ack_token(pdu: &[u8]) -> Result<&[u8], RpcError> {
+/// The token a BIND_ACK carries after its sec_trailer, which must be `service`'s
+/// at packet privacy.
+pub fn bind_ack_token(pdu: &[u8], service: AuthnService) -> Result<&[u8], RpcError> {
     let (trailer, token) = split_verifier(pdu)?;
-    if trailer.auth_type != AUTHN_WINNT || trailer.auth_level != AUTHN_LEVEL_PKT_PRIVACY {
+    if trailer.auth_type != service.wire() || trailer.auth_level != AUTHN_LEVEL_PKT_PRIVACY {
         return Err(RpcError::Protocol(format!(
-            "the server answered the bind with authentication type {} at level {}, not NTLM at packet privacy",
-            trailer.auth_type, trailer.auth_level
+            "the server answered the bind with authentication type {} at level {}, not {} at packet privacy",
+            trailer.auth_type,
+            trailer.auth_level,
+            service.name()
         )));
     }
     Ok(token)
@@ -195,44 +247,83 @@ pub fn answer_challenge(
 }
 
 /// The sealing and signing state of one authenticated binding.
-pub struct Security {
-    ntlm: NtlmSession,
+pub enum Security {
+    Ntlm(NtlmSession),
+    Kerberos(KerberosSecurity),
 }
 
 impl Security {
+    /// An NTLM binding's state, from its exported session key and flags.
     pub fn new(session_key: &Zeroizing<[u8; 16]>, flags: u32) -> Security {
-        Security {
-            ntlm: NtlmSession::client(session_key, flags),
+        Security::Ntlm(NtlmSession::client(session_key, flags))
+    }
+
+    pub fn service(&self) -> AuthnService {
+        match self {
+            Security::Ntlm(_) => AuthnService::Winnt,
+            Security::Kerberos(_) => AuthnService::GssKerberos,
+        }
+    }
+
+    /// The auth_value of each request: an NTLM signature, or a wrap token's head.
+    fn auth_value_len(&self) -> usize {
+        match self {
+            Security::Ntlm(_) => MessageSignature::LEN,
+            Security::Kerberos(_) => super::krb_auth::SEAL_TOKEN_LEN,
         }
     }
 
     /// The most stub one request fragment of `max_frag` bytes can carry, kept a
-    /// multiple of 4 so that only the last fragment needs padding.
-    pub fn room(max_frag: u16) -> usize {
-        let room = (max_frag as usize).saturating_sub(HEADER_LEN + REQUEST_HEADER_LEN + VERIFIER_LEN + 3);
-        (room - room % TRAILER_ALIGN).max(TRAILER_ALIGN)
+    /// multiple of the stub alignment so that only the last fragment needs padding.
+    pub fn room(&self, max_frag: u16) -> usize {
+        let align = self.service().stub_align();
+        let room = (max_frag as usize).saturating_sub(
+            HEADER_LEN + REQUEST_HEADER_LEN + SecTrailer::LEN + self.auth_value_len() + align - 1,
+        );
+        (room - room % align).max(align)
     }
 
     /// One request fragment, sealed and signed: header, request header, the stub
-    /// piece padded to 4, sec_trailer, signature. The signature covers it all with
-    /// the stub in plaintext; then the stub and its padding are sealed.
-    pub fn request(&mut self, flags: u8, call_id: u32, alloc_hint: u32, opnum: u16, piece: &[u8]) -> Vec<u8> {
+    /// piece padded, sec_trailer, auth_value. NTLM's signature covers it all with
+    /// the stub in plaintext, then the stub and its padding are sealed; Kerberos
+    /// seals the stub and its padding into a wrap token whose head is the auth_value.
+    pub fn request(
+        &mut self,
+        flags: u8,
+        call_id: u32,
+        alloc_hint: u32,
+        opnum: u16,
+        piece: &[u8],
+    ) -> Result<Vec<u8>, RpcError> {
+        let align = self.service().stub_align();
         let body = HEADER_LEN + REQUEST_HEADER_LEN + piece.len();
-        let pad = (TRAILER_ALIGN - body % TRAILER_ALIGN) % TRAILER_ALIGN;
-        let frag_len = body + pad + VERIFIER_LEN;
+        let pad = (align - piece.len() % align) % align;
+        let auth_len = self.auth_value_len();
+        let frag_len = body + pad + SecTrailer::LEN + auth_len;
         let mut out = pdu::header(pdu::REQUEST, flags, frag_len, call_id);
-        out[10..12].copy_from_slice(&(MessageSignature::LEN as u16).to_le_bytes());
+        out[10..12].copy_from_slice(&(auth_len as u16).to_le_bytes());
         out.extend_from_slice(&alloc_hint.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(&opnum.to_le_bytes());
         out.extend_from_slice(piece);
         out.resize(body + pad, 0);
-        out.extend_from_slice(&SecTrailer::privacy(pad as u8).to_bytes());
-        let mut sealed = out[HEADER_LEN + REQUEST_HEADER_LEN..body + pad].to_vec();
-        let signature = self.ntlm.seal(&mut sealed, &out);
-        out[HEADER_LEN + REQUEST_HEADER_LEN..body + pad].copy_from_slice(&sealed);
-        out.extend_from_slice(&signature.to_bytes());
-        out
+        out.extend_from_slice(&SecTrailer::privacy(self.service(), pad as u8).to_bytes());
+        let stub = HEADER_LEN + REQUEST_HEADER_LEN..body + pad;
+        match self {
+            Security::Ntlm(ntlm) => {
+                let mut sealed = out[stub.clone()].to_vec();
+                let signature = ntlm.seal(&mut sealed, &out);
+                out[stub].copy_from_slice(&sealed);
+                out.extend_from_slice(&signature.to_bytes());
+            }
+            Security::Kerberos(kerberos) => {
+                let header = out[..HEADER_LEN + REQUEST_HEADER_LEN].to_vec();
+                let trailer = out[stub.end..].to_vec();
+                let token = kerberos.seal(&header, &mut out[stub], &trailer)?;
+                out.extend_from_slice(&token);
+            }
+        }
+        Ok(out)
     }
 
     /// A received fragment with its signature checked and its stub unsealed, as the
@@ -240,41 +331,87 @@ impl Security {
     /// ready for `pdu::response`. Faults pass as they are: Windows does not sign
     /// them, and a forged one can only stop a call, never make it succeed.
     pub fn open(&mut self, fragment: &[u8]) -> Result<Vec<u8>, RpcError> {
-        if fragment.get(2) != Some(&pdu::RESPONSE) {
+        let Some(frame) = ResponseFrame::parse(fragment, self.service())? else {
             return Ok(fragment.to_vec());
+        };
+        let bad = RpcError::Tampering(RpcTampering::BadSignature);
+        let stub = ResponseFrame::STUB_AT..frame.trailer_at;
+        let auth_value = &fragment[frame.auth_value_at()..];
+        let mut plain = fragment[..frame.auth_value_at()].to_vec();
+        match self {
+            Security::Ntlm(ntlm) => {
+                ntlm.unseal(&mut plain[stub]);
+                if !ntlm.verify(&plain, auth_value) {
+                    return Err(bad);
+                }
+            }
+            Security::Kerberos(kerberos) => {
+                let header = &fragment[..ResponseFrame::STUB_AT];
+                let trailer = &fragment[frame.trailer_at..frame.auth_value_at()];
+                kerberos
+                    .open(header, auth_value, &mut plain[stub], trailer)
+                    .map_err(RpcError::Tampering)?;
+            }
         }
-        let min = HEADER_LEN + REQUEST_HEADER_LEN;
-        if fragment.len() < min {
+        plain.truncate(frame.trailer_at - frame.pad);
+        let frag_len = plain.len() as u16;
+        plain[8..10].copy_from_slice(&frag_len.to_le_bytes());
+        plain[10..12].copy_from_slice(&0u16.to_le_bytes());
+        Ok(plain)
+    }
+}
+
+/// Where the parts of a response fragment on an authenticated binding are: the
+/// stub from `STUB_AT`, its padding, the sec_trailer at `trailer_at`, the
+/// auth_value after it to the end. Every length from the network checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseFrame {
+    pub trailer_at: usize,
+    pub pad: usize,
+}
+
+impl ResponseFrame {
+    pub const STUB_AT: usize = HEADER_LEN + REQUEST_HEADER_LEN;
+
+    /// The frame of `fragment` on a binding of `service` at packet privacy; None
+    /// when it is not a response (a fault, which passes as it is).
+    pub fn parse(fragment: &[u8], service: AuthnService) -> Result<Option<ResponseFrame>, RpcError> {
+        if fragment.get(2) != Some(&pdu::RESPONSE) {
+            return Ok(None);
+        }
+        if fragment.len() < Self::STUB_AT {
             return Err(RpcError::Protocol("short RPC answer".into()));
         }
         let auth_len = u16::from_le_bytes([fragment[10], fragment[11]]) as usize;
         if auth_len == 0 {
             return Err(RpcError::Tampering(RpcTampering::Unsigned));
         }
-        if auth_len != MessageSignature::LEN || fragment.len() < min + VERIFIER_LEN {
-            return Err(RpcError::Tampering(RpcTampering::BadSignature));
+        let bad = RpcError::Tampering(RpcTampering::BadSignature);
+        if service == AuthnService::Winnt && auth_len != MessageSignature::LEN {
+            return Err(bad);
         }
-        let signed_end = fragment.len() - MessageSignature::LEN;
-        let trailer_at = signed_end - SecTrailer::LEN;
-        let trailer = SecTrailer::parse(&fragment[trailer_at..signed_end])
-            .ok_or(RpcError::Tampering(RpcTampering::BadSignature))?;
+        let Some(trailer_at) = fragment
+            .len()
+            .checked_sub(auth_len + SecTrailer::LEN)
+            .filter(|at| *at >= Self::STUB_AT)
+        else {
+            return Err(bad);
+        };
+        let trailer = SecTrailer::parse(&fragment[trailer_at..trailer_at + SecTrailer::LEN])
+            .ok_or(RpcTampering::BadSignature)
+            .map_err(RpcError::Tampering)?;
         let pad = trailer.auth_pad_length as usize;
-        if trailer.auth_type != AUTHN_WINNT
+        if trailer.auth_type != service.wire()
             || trailer.auth_level != AUTHN_LEVEL_PKT_PRIVACY
-            || trailer_at - min < pad
+            || trailer_at - Self::STUB_AT < pad
         {
-            return Err(RpcError::Tampering(RpcTampering::BadSignature));
+            return Err(bad);
         }
-        let mut plain = fragment[..signed_end].to_vec();
-        self.ntlm.unseal(&mut plain[min..trailer_at]);
-        if !self.ntlm.verify(&plain, &fragment[signed_end..]) {
-            return Err(RpcError::Tampering(RpcTampering::BadSignature));
-        }
-        plain.truncate(trailer_at - pad);
-        let frag_len = plain.len() as u16;
-        plain[8..10].copy_from_slice(&frag_len.to_le_bytes());
-        plain[10..12].copy_from_slice(&0u16.to_le_bytes());
-        Ok(plain)
+        Ok(Some(ResponseFrame { trailer_at, pad }))
+    }
+
+    pub fn auth_value_at(&self) -> usize {
+        self.trailer_at + SecTrailer::LEN
     }
 }
 
@@ -312,13 +449,15 @@ mod tests {
             let stub = hex(request["stub"].as_str().expect("stub"));
             let opnum = request["opnum"].as_u64().expect("opnum") as u16;
             let call_id = request["call_id"].as_u64().expect("call_id") as u32;
-            let ours = security.request(
-                pdu::FIRST_FRAG | pdu::LAST_FRAG,
-                call_id,
-                stub.len() as u32,
-                opnum,
-                &stub,
-            );
+            let ours = security
+                .request(
+                    pdu::FIRST_FRAG | pdu::LAST_FRAG,
+                    call_id,
+                    stub.len() as u32,
+                    opnum,
+                    &stub,
+                )
+                .expect("NTLM seals");
             assert_eq!(
                 ours,
                 hex(request["pdu"].as_str().expect("pdu")),
@@ -385,7 +524,8 @@ mod tests {
                 pdu[10..12].copy_from_slice(&auth_len.to_le_bytes());
                 pdu.resize(len.max(16), 0xff);
                 let _ = security.open(&pdu);
-                let _ = bind_ack_token(&pdu);
+                let _ = bind_ack_token(&pdu, AuthnService::Winnt);
+                let _ = bind_ack_token(&pdu, AuthnService::GssKerberos);
             }
         }
     }

@@ -3,12 +3,14 @@
 //! come back. The calls themselves live in `scmr` and `tsch`.
 
 pub mod auth;
+pub mod krb_auth;
 pub mod ndr;
 pub mod pdu;
 pub mod scmr;
 pub mod tsch;
 
 use super::smb::SmbError;
+use super::smb::kerberos::{KerberosError, KerberosLogon};
 use crate::transport::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,33 @@ pub enum RpcError {
     /// An answer on a binding at packet privacy failed its check.
     #[error("{}: possible tampering on the path to the host", .0.what())]
     Tampering(auth::RpcTampering),
+    /// No ticket for the host's RPC SPN: the KDC's answer, in words.
+    #[error(transparent)]
+    KerberosTicket(Box<TicketFailure>),
+    /// The host answered the Kerberos bind with BIND_NAK: it cannot read the ticket.
+    #[error(
+        "the host refused the Kerberos ticket for {spn}: the host's own keys for its computer account do not \
+         match the domain's (restored from an old image or snapshot, or rejoined: reset its secure channel, \
+         e.g. Test-ComputerSecureChannel -Repair on the host), or {spn} is registered on another account \
+         (check with setspn -Q {spn}), or the host's clock is more than 5 minutes off"
+    )]
+    KerberosRefused { spn: String },
+    /// The host's AP-REP does not decrypt with the ticket's session key.
+    #[error(
+        "the host's answer to the Kerberos ticket for {spn} does not prove that it holds the key of {spn}: \
+         something else answers under the host's name; check the name's DNS record and the path to the host"
+    )]
+    KerberosMutual { spn: String },
+}
+
+/// Why no ticket for the host's RPC SPN could be had (boxed: it is large and rare).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", super::error::kerberos_refusal(.source, .principal, .spn).0)]
+pub struct TicketFailure {
+    pub principal: String,
+    pub spn: String,
+    #[source]
+    pub source: KerberosError,
 }
 
 /// Something that carries RPC fragments both ways.
@@ -37,6 +66,26 @@ pub trait RpcPipe: Send {
     fn transact<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>, RpcError>>;
     /// More of the answer.
     fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>>;
+}
+
+/// A pipe lent to a binding: the binding's traffic goes through it, the pipe
+/// stays its owner's.
+impl<T: RpcPipe + ?Sized> RpcPipe for &mut T {
+    fn write<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<(), RpcError>> {
+        (**self).write(pdu)
+    }
+    fn transact<'a>(&'a mut self, pdu: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>, RpcError>> {
+        (**self).transact(pdu)
+    }
+    fn read(&mut self) -> BoxFuture<'_, Result<Vec<u8>, RpcError>> {
+        (**self).read()
+    }
+}
+
+/// A bind that failed, and the pipe it was tried on.
+pub struct Unbound<P> {
+    pub pipe: P,
+    pub error: RpcError,
 }
 
 /// The largest answer stub pushinst accepts: SCMR and TSCH answers are a few
@@ -85,20 +134,105 @@ impl<P: RpcPipe> RpcClient<P> {
         random: crate::transport::windows::smb::ntlm::Randomness,
         now: u64,
     ) -> Result<Self, RpcError> {
+        let ntlm = auth::AuthnService::Winnt;
         let negotiate = crate::transport::windows::smb::ntlm::negotiate();
-        let bind = pdu::bind_authenticated(interface, 1, &auth::verifier(&negotiate));
+        let bind = pdu::bind_authenticated(interface, 1, &auth::verifier(ntlm, &negotiate));
         let answer = pipe.transact(&bind).await?;
         let max_frag = pdu::bind_ack(&answer, interface)?;
-        let challenge = auth::bind_ack_token(&answer)?;
+        let challenge = auth::bind_ack_token(&answer, ntlm)?;
         let (authenticate, security) =
             auth::answer_challenge(credentials, &negotiate, challenge, random, now)?;
-        pipe.write(&pdu::auth3(1, &auth::verifier(&authenticate))).await?;
+        pipe.write(&pdu::auth3(1, &auth::verifier(ntlm, &authenticate)))
+            .await?;
         Ok(RpcClient {
             pipe,
             call_id: 1,
             max_frag,
             security: Some(security),
         })
+    }
+
+    /// A binding at packet privacy with Kerberos in DCE style (MS-KILE 3.4.5):
+    /// the AP-REQ for `logon.spn` in the BIND, the host's AP-REP in the BIND_ACK,
+    /// ours in an AUTH3; every call after it sealed in RFC 4121 wrap tokens.
+    pub async fn bind_kerberos(
+        mut pipe: P,
+        interface: &pdu::Interface,
+        logon: &KerberosLogon,
+    ) -> Result<Self, RpcError> {
+        let kerberos = auth::AuthnService::GssKerberos;
+        let spn = logon.spn.clone();
+        let principal = format!("{}@{}", logon.user, logon.realm);
+        let ticket_failed = |source| {
+            RpcError::KerberosTicket(Box::new(TicketFailure {
+                principal: principal.clone(),
+                spn: spn.clone(),
+                source,
+            }))
+        };
+        let request = logon.clone();
+        let (pending, ap_req) = tokio::task::spawn_blocking(move || krb_auth::ap_req(&request))
+            .await
+            .map_err(|e| ticket_failed(KerberosError::Exchange(e.to_string())))?
+            .map_err(ticket_failed)?;
+        // Header signing offered, as Windows clients do: with it the checksum
+        // covers the header and the sec_trailer too (call id, flags, padding).
+        let bind = pdu::bind_signing_headers(interface, 1, &auth::verifier(kerberos, &ap_req));
+        let answer = pipe.transact(&bind).await?;
+        // A host that cannot read the ticket refuses the bind; nothing else about
+        // the interface could make it do that to an authenticated bind.
+        if answer.get(2) == Some(&pdu::BIND_NAK) {
+            return Err(RpcError::KerberosRefused { spn });
+        }
+        let max_frag = pdu::bind_ack(&answer, interface)?;
+        let ap_rep = auth::bind_ack_token(&answer, kerberos)?.to_vec();
+        let sign_headers = pdu::signs_headers(&answer);
+        let (security, third_leg) =
+            tokio::task::spawn_blocking(move || krb_auth::third_leg(pending, &ap_rep, sign_headers))
+                .await
+                .map_err(|_| RpcError::KerberosMutual { spn: spn.clone() })?
+                .map_err(|e| {
+                    tracing::debug!("Kerberos AP-REP from the host for {spn}: {e}");
+                    RpcError::KerberosMutual { spn: spn.clone() }
+                })?;
+        pipe.write(&pdu::auth3(1, &auth::verifier(kerberos, &third_leg)))
+            .await?;
+        Ok(RpcClient {
+            pipe,
+            call_id: 1,
+            max_frag,
+            security: Some(auth::Security::Kerberos(security)),
+        })
+    }
+
+    /// A binding at packet privacy as the SMB session logged on: NTLM or Kerberos.
+    /// A refused bind gives its pipe back, for the caller to close: a pipe left
+    /// open keeps the host's RPC server busy with it, and the next bind waits.
+    pub async fn bind_as(
+        mut pipe: P,
+        interface: &pdu::Interface,
+        logon: &auth::BindLogon,
+    ) -> Result<Self, Unbound<P>> {
+        let bound = match logon {
+            auth::BindLogon::Ntlm(credentials) => {
+                RpcClient::bind_private(&mut pipe, interface, credentials).await
+            }
+            auth::BindLogon::Kerberos(logon) => RpcClient::bind_kerberos(&mut pipe, interface, logon).await,
+        };
+        match bound {
+            Ok(RpcClient {
+                pipe: _,
+                call_id,
+                max_frag,
+                security,
+            }) => Ok(RpcClient {
+                pipe,
+                call_id,
+                max_frag,
+                security,
+            }),
+            Err(error) => Err(Unbound { pipe, error }),
+        }
     }
 
     pub fn into_pipe(self) -> P {
@@ -111,13 +245,13 @@ impl<P: RpcPipe> RpcClient<P> {
         let frags = match &mut self.security {
             None => pdu::request(opnum, stub, self.call_id, self.max_frag),
             Some(security) => {
-                let room = auth::Security::room(self.max_frag);
+                let room = security.room(self.max_frag);
                 pdu::pieces(stub, room)
                     .into_iter()
                     .map(|(flags, piece)| {
                         security.request(flags, self.call_id, stub.len() as u32, opnum, piece)
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>, RpcError>>()?
             }
         };
         let (last, first) = frags

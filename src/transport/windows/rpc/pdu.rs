@@ -12,6 +12,9 @@ pub const RESPONSE: u8 = 2;
 pub const FAULT: u8 = 3;
 pub const FIRST_FRAG: u8 = 0x01;
 pub const LAST_FRAG: u8 = 0x02;
+/// PFC_SUPPORT_HEADER_SIGN (MS-RPCE 2.2.2.3): in a BIND, the client offers to
+/// sign PDU headers; echoed in the BIND_ACK, both sides do.
+pub const SUPPORT_HEADER_SIGN: u8 = 0x04;
 pub const HEADER_LEN: usize = 16;
 /// What we offer; the server may lower it in its bind_ack.
 pub const MAX_FRAG: u16 = 4280;
@@ -59,6 +62,20 @@ pub fn bind_authenticated(interface: &Interface, call_id: u32, verifier: &[u8]) 
     let mut pdu = bind(interface, call_id);
     append_verifier(&mut pdu, verifier);
     pdu
+}
+
+/// `bind_authenticated`, offering header signing (PFC_SUPPORT_HEADER_SIGN).
+pub fn bind_signing_headers(interface: &Interface, call_id: u32, verifier: &[u8]) -> Vec<u8> {
+    let mut pdu = bind_authenticated(interface, call_id, verifier);
+    pdu[3] |= SUPPORT_HEADER_SIGN;
+    pdu
+}
+
+/// Whether a BIND_ACK agreed to header signing.
+pub fn signs_headers(bind_ack: &[u8]) -> bool {
+    bind_ack
+        .get(3)
+        .is_some_and(|flags| flags & SUPPORT_HEADER_SIGN != 0)
 }
 
 /// AUTH3 (MS-RPCE 2.2.2.12): the last leg of a three-leg authentication, sent on

@@ -50,16 +50,48 @@ pub struct KerberosLogon {
     pub timeout: Duration,
 }
 
+/// What the AP-REQ opens, which decides the context flags and the token shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// An SMB SESSION_SETUP: a GSS-framed AP-REQ, mutual authentication, and the
+    /// AP-REP's subkey as the session key.
+    SmbSession,
+    /// A DCE/RPC bind at packet privacy (MS-KILE 3.4.5, GSS_C_DCE_STYLE): a bare
+    /// AP-REQ, a bare AP-REP back, and a third leg, an AP-REP from us; every
+    /// request and response after it sealed in RFC 4121 wrap tokens.
+    DceRpc,
+}
+
+impl Exchange {
+    fn flags(self) -> ClientRequestFlags {
+        match self {
+            Exchange::SmbSession => ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::INTEGRITY,
+            Exchange::DceRpc => {
+                ClientRequestFlags::USE_DCE_STYLE
+                    | ClientRequestFlags::MUTUAL_AUTH
+                    | ClientRequestFlags::CONFIDENTIALITY
+                    | ClientRequestFlags::INTEGRITY
+            }
+        }
+    }
+}
+
 /// A logon between its AP-REQ and the server's AP-REP.
 pub struct Pending {
     context: Kerberos,
     credentials: Option<CredentialsBuffers>,
     spn: String,
+    flags: ClientRequestFlags,
 }
 
 /// The AP-REQ (a GSS-API token) for `logon`, and the context that reads the answer.
 /// Blocking: it talks to the KDC.
 pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError> {
+    ap_req_for(logon, Exchange::SmbSession)
+}
+
+/// The AP-REQ for `logon` shaped for `exchange`. Blocking: it talks to the KDC.
+pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending, Vec<u8>), KerberosError> {
     let link = KdcLink {
         kdc: logon.kdc.clone(),
         timeout: logon.timeout,
@@ -102,7 +134,7 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
     let mut builder = context
         .initialize_security_context()
         .with_credentials_handle(&mut credentials)
-        .with_context_requirements(ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::INTEGRITY)
+        .with_context_requirements(exchange.flags())
         .with_target_data_representation(DataRepresentation::Native)
         .with_target_name(&logon.spn)
         .with_input(&mut input)
@@ -118,6 +150,7 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
             context,
             credentials,
             spn: logon.spn.clone(),
+            flags: exchange.flags(),
         },
         token,
     ))
@@ -127,13 +160,26 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
 /// Kerberos subkey the two sides agreed on).
 pub fn finish(mut pending: Pending, ap_rep: &[u8]) -> Result<Zeroizing<[u8; 16]>, KerberosError> {
     let failed = |e: sspi::Error| KerberosError::Exchange(e.to_string());
+    read_ap_rep(&mut pending, ap_rep)?;
+    let key = pending.context.query_context_session_key().map_err(failed)?;
+    let bytes: &[u8] = key.session_key.as_ref();
+    let mut out = Zeroizing::new([0u8; 16]);
+    let n = bytes.len().min(16);
+    out[..n].copy_from_slice(&bytes[..n]);
+    Ok(out)
+}
+
+/// Read the server's AP-REP; what the context answers with (the DCE-style third
+/// leg; nothing otherwise).
+fn read_ap_rep(pending: &mut Pending, ap_rep: &[u8]) -> Result<Vec<u8>, KerberosError> {
+    let failed = |e: sspi::Error| KerberosError::Exchange(e.to_string());
     let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
     let mut input = vec![SecurityBuffer::new(ap_rep.to_vec(), BufferType::Token)];
     let mut builder = pending
         .context
         .initialize_security_context()
         .with_credentials_handle(&mut pending.credentials)
-        .with_context_requirements(ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::INTEGRITY)
+        .with_context_requirements(pending.flags)
         .with_target_data_representation(DataRepresentation::Native)
         .with_target_name(&pending.spn)
         .with_input(&mut input)
@@ -144,12 +190,18 @@ pub fn finish(mut pending: Pending, ap_rep: &[u8]) -> Result<Zeroizing<[u8; 16]>
         .map_err(failed)?
         .resolve_to_result()
         .map_err(failed)?;
-    let key = pending.context.query_context_session_key().map_err(failed)?;
-    let bytes: &[u8] = key.session_key.as_ref();
-    let mut out = Zeroizing::new([0u8; 16]);
-    let n = bytes.len().min(16);
-    out[..n].copy_from_slice(&bytes[..n]);
-    Ok(out)
+    Ok(std::mem::take(&mut output[0].buffer))
+}
+
+/// Read the bare AP-REP of a DCE-style exchange (`Exchange::DceRpc`): the
+/// established context, which seals and opens from now on, and the third leg
+/// (our AP-REP, MS-KILE 3.4.5.1) for the AUTH3.
+pub fn dce_third_leg(mut pending: Pending, ap_rep: &[u8]) -> Result<(Kerberos, Vec<u8>), KerberosError> {
+    let third = read_ap_rep(&mut pending, ap_rep)?;
+    if third.is_empty() {
+        return Err(KerberosError::Exchange("no DCE-style third leg".into()));
+    }
+    Ok((pending.context, third))
 }
 
 /// 1.2.840.48018.1.2.2, the Kerberos OID as Windows writes it (listed first, as
