@@ -101,6 +101,7 @@ fn credential(def: &CredentialDef, redactor: &mut Redactor) -> Result<Credential
             },
             kdc: def.kdc.clone(),
             realm: def.realm.clone(),
+            keytab: def.keytab.clone(),
         },
     })
 }

@@ -654,10 +654,10 @@ impl Checker {
     ) -> Option<CredentialDef> {
         let span = raw.span();
         let raw = raw.into_inner();
-        if raw.password.is_none() && raw.key.is_none() && !raw.agent {
+        if raw.password.is_none() && raw.key.is_none() && !raw.agent && raw.keytab.is_none() {
             self.push(
                 Problem::at(span, format!("credential `{name}` has no way to log in"))
-                    .hint("give it a `password`, a `key` file, or `agent = true`"),
+                    .hint("give it a `password`, a `key` file, `agent = true`, or (Windows) a `keytab`"),
             );
         }
         if raw.user.get_ref().is_empty() {
@@ -682,6 +682,9 @@ impl Checker {
             auth: self.windows_auth(raw.auth).unwrap_or_default(),
             kdc: raw.kdc.map(Spanned::into_inner),
             realm: raw.realm.map(|r| r.into_inner().to_uppercase()),
+            keytab: raw
+                .keytab
+                .map(|k| self.file(k.get_ref(), k.span(), "keytab", true)),
         })
     }
 

@@ -27,6 +27,8 @@ pub struct WindowsLogon {
     pub mechanism: Mechanism,
     pub kdc: Option<String>,
     pub realm: Option<String>,
+    /// A keytab holding the user's key: Kerberos without a password.
+    pub keytab: Option<PathBuf>,
 }
 
 /// How long one exchange with the KDC may take (Windows waits 5 s too).
@@ -49,7 +51,9 @@ impl WindowsLogon {
         match self.mechanism {
             Mechanism::Kerberos => true,
             Mechanism::Ntlm => false,
-            Mechanism::Negotiate => user.contains('@') || self.kdc.is_some() || self.realm.is_some(),
+            Mechanism::Negotiate => {
+                user.contains('@') || self.kdc.is_some() || self.realm.is_some() || self.keytab.is_some()
+            }
         }
     }
 
@@ -100,6 +104,7 @@ impl WindowsLogon {
             user: name,
             realm,
             password: password.clone(),
+            keytab: self.keytab.clone(),
             kdc,
             spn: format!("cifs/{host}"),
             timeout: KDC_TIMEOUT,

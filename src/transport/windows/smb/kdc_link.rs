@@ -1,12 +1,17 @@
 //! Traffic to the KDC: TCP only (RFC 4120 7.2.2), to the address pushinst chose,
 //! with pushinst's timeout and an answer bounded before it is allocated. sspi's
-//! Kerberos client sends its requests through this.
+//! Kerberos client sends its requests through this, and a request answered
+//! earlier this run for the same credential is answered from the run's cache
+//! (cache.rs): one AS exchange per credential per run, not one per host.
+
+pub mod cache;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use sspi::NetworkRequest;
 
 /// No KDC answer pushinst waits for is larger (a ticket with a big PAC is some KiB).
@@ -18,9 +23,51 @@ pub struct KdcLink {
     pub timeout: Duration,
     /// The last answer, to name a refusal; or why none came.
     pub last: Mutex<Option<Result<Vec<u8>, std::io::Error>>>,
+    /// A digest of the credential's secret (password or key): answers under one
+    /// password are never given to a context holding another.
+    credential: [u8; 32],
+    /// Ask the KDC even when the run's cache has the answer (and refresh it).
+    bypass: bool,
+    /// What this link answered from the cache.
+    replayed: Mutex<Vec<cache::Slot>>,
 }
 
 impl KdcLink {
+    /// A link to `kdc` for a credential whose secret (password, or long-term key)
+    /// is `secret`. With `bypass`, every request goes to the KDC.
+    pub fn new(kdc: &str, timeout: Duration, secret: &[u8], bypass: bool) -> KdcLink {
+        KdcLink {
+            kdc: kdc.to_string(),
+            timeout,
+            last: Mutex::new(None),
+            credential: Sha256::digest(secret).into(),
+            bypass,
+            replayed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether any answer came from the run's cache.
+    pub fn replayed(&self) -> bool {
+        self.replayed.lock().map(|r| !r.is_empty()).unwrap_or(false)
+    }
+
+    /// Drop from the run's cache what this link replayed: a logon failed after it.
+    pub fn forget_replayed(&self) {
+        if let Ok(mut replayed) = self.replayed.lock() {
+            for slot in replayed.drain(..) {
+                cache::forget(&slot);
+            }
+        }
+    }
+
+    fn slot(&self, request: &[u8]) -> Option<cache::Slot> {
+        Some(cache::Slot {
+            kdc: self.kdc.clone(),
+            credential: self.credential,
+            request: cache::request_key(request)?,
+        })
+    }
+
     fn exchange(&self, request: &[u8]) -> std::io::Result<Vec<u8>> {
         let address =
             if self.kdc.contains(':') && !self.kdc.starts_with('[') && self.kdc.matches(':').count() > 1 {
@@ -61,7 +108,31 @@ impl KdcLink {
 
 impl sspi::network_client::NetworkClient for KdcLink {
     fn send(&self, request: &NetworkRequest) -> sspi::Result<Vec<u8>> {
-        let answer = self.exchange(&request.data);
+        let slot = self.slot(&request.data);
+        let kept = match &slot {
+            Some(slot) if !self.bypass => cache::get(slot),
+            _ => None,
+        };
+        let answer = match (kept, slot) {
+            (Some(answer), Some(slot)) => {
+                tracing::debug!(
+                    "KDC {}: {:?} answered from this run's cache",
+                    self.kdc,
+                    slot.request.kind
+                );
+                if let Ok(mut replayed) = self.replayed.lock() {
+                    replayed.push(slot);
+                }
+                Ok(answer)
+            }
+            (_, slot) => {
+                let answer = self.exchange(&request.data);
+                if let (Ok(reply), Some(slot)) = (&answer, slot) {
+                    cache::put(slot, reply);
+                }
+                answer
+            }
+        };
         let result = match &answer {
             Ok(reply) => Ok(reply.clone()),
             Err(e) => Err(sspi::Error::new(

@@ -1,0 +1,246 @@
+//! Issue 18: one TGT per credential per run — 500 hosts do not make 500 AS-REQs —
+//! and keytab credentials. Against a real Active Directory domain controller
+//! (Samba AD DC, `ntlm auth = disabled`; tests/common/kdc.rs) whose computer
+//! account is given more SPNs (`cifs/aliasN.example.test`), so several hosts of
+//! the inventory, each with a name of its own and so a service ticket of its own,
+//! log on to it with Kerberos.
+//!
+//! The KDC is reached through a relay in this test that counts the requests by
+//! kind (the first byte of each message: AS-REQ 0x6a, TGS-REQ 0x6c), so the count
+//! is what the KDC was sent, whatever pushinst thinks it did.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::Fleet;
+use common::kdc::Kdc;
+
+/// Requests the relay passed to the KDC.
+#[derive(Default)]
+struct Counts {
+    as_req: AtomicUsize,
+    tgs_req: AtomicUsize,
+}
+
+/// A TCP relay on 127.0.0.1 to the DC's KDC that counts what goes through it:
+/// its address (for `kdc = "…"`) and the counts.
+fn counting_relay(kdc: &Kdc) -> (String, Arc<Counts>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let counts = Arc::new(Counts::default());
+    let upstream = format!("{}:88", kdc.dc_addr);
+    let c = counts.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (c, upstream) = (c.clone(), upstream.clone());
+            std::thread::spawn(move || relay(client, &upstream, &c));
+        }
+    });
+    (address, counts)
+}
+
+/// One KDC exchange (RFC 4120 7.2.2: a length, then the message), counted.
+fn relay(mut client: TcpStream, upstream: &str, counts: &Counts) {
+    let timeout = Some(Duration::from_secs(10));
+    client.set_read_timeout(timeout).unwrap();
+    let Some(request) = framed(&mut client) else {
+        return;
+    };
+    match request.get(4) {
+        Some(0x6a) => counts.as_req.fetch_add(1, Ordering::SeqCst),
+        Some(0x6c) => counts.tgs_req.fetch_add(1, Ordering::SeqCst),
+        _ => 0,
+    };
+    let mut kdc = TcpStream::connect(upstream).unwrap();
+    kdc.set_read_timeout(timeout).unwrap();
+    kdc.write_all(&request).unwrap();
+    if let Some(reply) = framed(&mut kdc) {
+        let _ = client.write_all(&reply);
+    }
+}
+
+fn framed(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let n = u32::from_be_bytes(len) as usize;
+    let mut out = len.to_vec();
+    out.resize(4 + n, 0);
+    stream.read_exact(&mut out[4..]).ok()?;
+    Some(out)
+}
+
+/// An inventory of `hosts` (all at the DC's address), one credential `domain`
+/// made of `credential` (its `user` and how it logs on).
+fn inventory(kdc: &Kdc, fleet: &Fleet, credential: &str, hosts: &[String]) {
+    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
+    let mut text = format!(
+        r#"[settings]
+connect_timeout = "5s"
+exec = "task"
+
+[credentials.domain]
+{credential}
+
+[packages.agent]
+version = "7.2"
+windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
+"#
+    );
+    for host in hosts {
+        text.push_str(&format!(
+            "\n[[hosts]]\nname = \"{host}\"\naddress = \"{}\"\nos = \"windows\"\ncredentials = [\"domain\"]\n",
+            kdc.dc_addr
+        ));
+    }
+    fleet.write("pushinst.toml", &text);
+}
+
+fn check(kdc: &Kdc, fleet: &Fleet, hosts: &[String]) -> common::Run {
+    let mut args = vec!["check", "--output", "json", "--to"];
+    args.extend(hosts.iter().map(String::as_str));
+    let conf = kdc.krb5_conf();
+    fleet.run_with(&args, |c| {
+        c.env("KRB5_CONFIG", Path::new(&conf));
+    })
+}
+
+fn row(run: &common::Run, host: &str) -> serde_json::Value {
+    run.events()
+        .into_iter()
+        .find(|r| r["host"] == host)
+        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
+}
+
+/// `check` logged on with Kerberos and got as far as Samba goes: it has no task
+/// scheduler (tests/kerberos.rs `logged_on`).
+fn logged_on(run: &common::Run, host: &str) {
+    let row = row(run, host);
+    assert_eq!(row["credential"], "domain", "{host}: {}", run.debug());
+    assert_eq!(row["rejected"], serde_json::json!([]), "{host}: {}", run.debug());
+    assert_eq!(row["step"], "probe", "{host}: {}", run.debug());
+    let problem = row["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("atsvc"), "{host}: {}", run.debug());
+}
+
+fn rejection(run: &common::Run, host: &str) -> String {
+    let row = row(run, host);
+    row["rejected"][0]["reason"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
+}
+
+#[test]
+fn many_hosts_make_one_as_exchange_and_one_tgs_exchange_each() {
+    let kdc = Kdc::start();
+    let fleet = Fleet::workspace();
+    let mut hosts = vec![kdc.fqdn.clone()];
+    for n in 1..=5 {
+        hosts.push(kdc.alias(&format!("alias{n}")));
+    }
+    let (relay, counts) = counting_relay(&kdc);
+    let password = fleet.write("password", &kdc.password);
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    inventory(
+        &kdc,
+        &fleet,
+        &format!(
+            "user = '{}@{}'\npassword = {{ file = \"password\" }}\nkdc = \"{relay}\"",
+            kdc.user, kdc.realm
+        ),
+        &hosts,
+    );
+
+    let run = check(&kdc, &fleet, &hosts);
+    for host in &hosts {
+        logged_on(&run, host);
+    }
+    let (as_req, tgs_req) = (
+        counts.as_req.load(Ordering::SeqCst),
+        counts.tgs_req.load(Ordering::SeqCst),
+    );
+    eprintln!("{} hosts: {as_req} AS-REQs, {tgs_req} TGS-REQs", hosts.len());
+    // One AS exchange: the request without pre-authentication (answered
+    // PREAUTH_REQUIRED, with the salt) and the one with it. Without the run's
+    // cache, each host makes both: 12 here.
+    assert_eq!(as_req, 2, "AS-REQs for {} hosts", hosts.len());
+    // One service ticket per host.
+    assert_eq!(tgs_req, hosts.len(), "TGS-REQs for {} hosts", hosts.len());
+    assert!(
+        kdc.share_contents().is_empty(),
+        "pushinst left something in ADMIN$: {:?}",
+        kdc.share_contents()
+    );
+}
+
+#[test]
+fn a_keytab_logs_on_and_one_for_another_principal_is_named() {
+    let kdc = Kdc::start();
+    let fleet = Fleet::workspace();
+    let hosts = vec![kdc.fqdn.clone()];
+    let upn = format!("{}@{}", kdc.user, kdc.realm);
+
+    // The user's own keys, exported from the domain: no password anywhere.
+    let keytab = kdc.export_keytab(&kdc.user);
+    std::fs::copy(&keytab, fleet.path("deployer.keytab")).unwrap();
+    inventory(
+        &kdc,
+        &fleet,
+        &format!("user = '{upn}'\nkeytab = \"deployer.keytab\""),
+        &hosts,
+    );
+    let run = check(&kdc, &fleet, &hosts);
+    logged_on(&run, &kdc.fqdn);
+
+    // A keytab of another account (a computer's): named, with what it holds.
+    let other = kdc.add_host("other", &[]);
+    std::fs::copy(&other, fleet.path("other.keytab")).unwrap();
+    inventory(
+        &kdc,
+        &fleet,
+        &format!("user = '{upn}'\nkeytab = \"other.keytab\""),
+        &hosts,
+    );
+    let run = check(&kdc, &fleet, &hosts);
+    let reason = rejection(&run, &kdc.fqdn);
+    for words in [
+        "keytab",
+        "other.keytab",
+        "no AES key for",
+        &upn,
+        "other$@EXAMPLE.TEST",
+    ] {
+        assert!(reason.contains(words), "{words:?} missing from: {reason}");
+    }
+
+    // A keytab that is not there: named for the host, with its path (a missing
+    // file is named by the run that needs it, as a missing key file is).
+    inventory(
+        &kdc,
+        &fleet,
+        &format!("user = '{upn}'\nkeytab = \"missing.keytab\""),
+        &hosts,
+    );
+    let run = check(&kdc, &fleet, &hosts);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("cannot read the keytab"), "{reason}");
+    assert!(reason.contains("missing.keytab"), "{reason}");
+    // A file that is not a keytab is named as such, for the host.
+    fleet.write("not.keytab", "hello\n");
+    inventory(
+        &kdc,
+        &fleet,
+        &format!("user = '{upn}'\nkeytab = \"not.keytab\""),
+        &hosts,
+    );
+    let run = check(&kdc, &fleet, &hosts);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("is not a keytab"), "{reason}");
+}
