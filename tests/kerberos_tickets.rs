@@ -27,14 +27,23 @@ use common::kdc::Kdc;
 struct Counts {
     as_req: AtomicUsize,
     tgs_req: AtomicUsize,
+    /// The TGS-REQ (1 for the first) the relay answers itself with
+    /// KRB_AP_ERR_TKT_EXPIRED, as a KDC does for a TGT past its end time.
+    expire_tgs: Option<usize>,
+    /// A real KRB-ERROR from the KDC (PREAUTH_REQUIRED), to forge that answer from.
+    krb_error: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 /// A TCP relay on 127.0.0.1 to the DC's KDC that counts what goes through it:
 /// its address (for `kdc = "…"`) and the counts.
 fn counting_relay(kdc: &Kdc) -> (String, Arc<Counts>) {
+    relay_with(kdc, Counts::default())
+}
+
+fn relay_with(kdc: &Kdc, counts: Counts) -> (String, Arc<Counts>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(counts);
     let upstream = format!("{}:88", kdc.dc_addr);
     let c = counts.clone();
     std::thread::spawn(move || {
@@ -54,16 +63,48 @@ fn relay(mut client: TcpStream, upstream: &str, counts: &Counts) {
         return;
     };
     match request.get(4) {
-        Some(0x6a) => counts.as_req.fetch_add(1, Ordering::SeqCst),
-        Some(0x6c) => counts.tgs_req.fetch_add(1, Ordering::SeqCst),
-        _ => 0,
-    };
+        Some(0x6a) => {
+            counts.as_req.fetch_add(1, Ordering::SeqCst);
+        }
+        Some(0x6c) => {
+            let n = counts.tgs_req.fetch_add(1, Ordering::SeqCst) + 1;
+            if counts.expire_tgs == Some(n) {
+                let _ = client.write_all(&expired(counts));
+                return;
+            }
+        }
+        _ => {}
+    }
     let mut kdc = TcpStream::connect(upstream).unwrap();
     kdc.set_read_timeout(timeout).unwrap();
     kdc.write_all(&request).unwrap();
     if let Some(reply) = framed(&mut kdc) {
+        if reply.get(4) == Some(&0x7e) {
+            counts
+                .krb_error
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| reply.clone());
+        }
         let _ = client.write_all(&reply);
     }
+}
+
+/// KRB_AP_ERR_TKT_EXPIRED (32): the KDC's own PREAUTH_REQUIRED (25) with its
+/// error-code changed (`[6] INTEGER 25` → 32, the same length).
+fn expired(counts: &Counts) -> Vec<u8> {
+    let mut error = counts
+        .krb_error
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a KRB-ERROR seen before");
+    let at = error
+        .windows(5)
+        .position(|w| w == [0xa6, 0x03, 0x02, 0x01, 25])
+        .expect("error-code 25 in the KDC's KRB-ERROR");
+    error[at + 4] = 32;
+    error
 }
 
 fn framed(stream: &mut TcpStream) -> Option<Vec<u8>> {
@@ -173,6 +214,48 @@ fn many_hosts_make_one_as_exchange_and_one_tgs_exchange_each() {
     assert_eq!(as_req, 2, "AS-REQs for {} hosts", hosts.len());
     // One service ticket per host.
     assert_eq!(tgs_req, hosts.len(), "TGS-REQs for {} hosts", hosts.len());
+
+    // A host whose name has no SPN fails on its own (the KDC: no such principal)
+    // and costs no AS exchange. A TGT the KDC calls expired (the relay says so to
+    // the second TGS-REQ, one with the run's TGT) is got again, once, and the host
+    // logs on: the cache never costs a host its logon.
+    let nospn = format!("nospn.{}", kdc.realm.to_lowercase());
+    let mut all = hosts.clone();
+    all.push(nospn.clone());
+    let (relay, counts) = relay_with(
+        &kdc,
+        Counts {
+            expire_tgs: Some(2),
+            ..Counts::default()
+        },
+    );
+    inventory(
+        &kdc,
+        &fleet,
+        &format!(
+            "user = '{}@{}'\npassword = {{ file = \"password\" }}\nkdc = \"{relay}\"\nauth = \"kerberos\"",
+            kdc.user, kdc.realm
+        ),
+        &all,
+    );
+    let run = check(&kdc, &fleet, &all);
+    for host in &hosts {
+        logged_on(&run, host);
+    }
+    let reason = rejection(&run, &nospn);
+    assert!(reason.contains(&format!("no SPN cifs/{nospn}")), "{reason}");
+    let (as_req, tgs_req) = (
+        counts.as_req.load(Ordering::SeqCst),
+        counts.tgs_req.load(Ordering::SeqCst),
+    );
+    eprintln!(
+        "{} hosts, one TGT called expired: {as_req} AS-REQs, {tgs_req} TGS-REQs",
+        all.len()
+    );
+    // The first AS exchange, and one more after the TGT was called expired.
+    assert_eq!(as_req, 4, "AS-REQs");
+    // One per host, and the one answered "expired" asked again.
+    assert_eq!(tgs_req, all.len() + 1, "TGS-REQs");
     assert!(
         kdc.share_contents().is_empty(),
         "pushinst left something in ADMIN$: {:?}",

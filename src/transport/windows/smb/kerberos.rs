@@ -80,7 +80,7 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
     // the KDC itself: the cache never costs a host its logon.
     let link = KdcLink::new(&logon.kdc, logon.timeout, secret, false);
     match ap_req_with(logon, keytab.as_ref(), &link) {
-        Err(e) if link.replayed() => {
+        Err(e) if link.replayed() && may_be_stale(&e) => {
             tracing::debug!(
                 "Kerberos with {} failed after cached answers ({e}); asking the KDC",
                 logon.kdc
@@ -90,6 +90,18 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
             ap_req_with(logon, keytab.as_ref(), &link)
         }
         done => done,
+    }
+}
+
+/// Whether a failure after replayed answers may be theirs: a TGT the KDC no
+/// longer honours (expired, revoked, its key changed) or answers sspi would not
+/// take. A KDC down or a name with no SPN is the same without the cache: asking
+/// again would cost every such host a second AS exchange.
+fn may_be_stale(error: &KerberosError) -> bool {
+    match error {
+        KerberosError::KdcUnreachable { .. } | KerberosError::Keytab(_) => false,
+        KerberosError::Refused { error, .. } => error.error_code != krb_error::S_PRINCIPAL_UNKNOWN,
+        KerberosError::Exchange(_) => true,
     }
 }
 
