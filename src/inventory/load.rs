@@ -663,6 +663,19 @@ impl Checker {
         if raw.user.get_ref().is_empty() {
             self.push(Problem::at(raw.user.span(), "empty user name"));
         }
+        let auth = self.windows_auth(raw.auth).unwrap_or_default();
+        if let Some(keytab) = &raw.keytab
+            && auth == WindowsAuth::Ntlm
+        {
+            self.push(
+                Problem::at(
+                    keytab.span(),
+                    "a keytab logs on with Kerberos, and this credential says `auth = \"ntlm\"`",
+                )
+                .label("Kerberos only")
+                .hint("remove `auth = \"ntlm\"` (or the keytab, and give a password for NTLM)"),
+            );
+        }
         let password = raw.password.and_then(|p| self.secret(p, allow_plain));
         let passphrase = raw.passphrase.and_then(|p| self.secret(p, allow_plain));
         let sudo_password = raw.sudo_password.and_then(|p| self.secret(p, allow_plain));
@@ -679,7 +692,7 @@ impl Checker {
             agent: raw.agent,
             sudo: raw.sudo,
             sudo_password,
-            auth: self.windows_auth(raw.auth).unwrap_or_default(),
+            auth,
             kdc: raw.kdc.map(Spanned::into_inner),
             realm: raw.realm.map(|r| r.into_inner().to_uppercase()),
             keytab: raw
@@ -1992,6 +2005,23 @@ credentials = ["deploy"]
         assert!(text.contains("pushinst.toml:4:8"), "{text}");
         assert!(text.contains("unknown auth `kerberus`"), "{text}");
         assert!(text.contains("did you mean `kerberos`?"), "{text}");
+    }
+
+    #[test]
+    fn a_keytab_is_a_way_to_log_in_and_kerberos_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("u.keytab"), [5, 2]).unwrap();
+        let text = "[credentials.d]\nuser = 'u@EX.TEST'\nkeytab = \"u.keytab\"\n";
+        let inv = parse(&dir.path().join("pushinst.toml"), text.into()).unwrap();
+        assert_eq!(inv.credentials["d"].keytab, Some(dir.path().join("u.keytab")));
+        let err = parse(
+            &dir.path().join("pushinst.toml"),
+            format!("{text}auth = \"ntlm\"\n"),
+        )
+        .unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:3:10"), "{text}");
+        assert!(text.contains("a keytab logs on with Kerberos"), "{text}");
     }
 
     #[test]
