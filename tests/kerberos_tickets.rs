@@ -327,3 +327,52 @@ fn a_keytab_logs_on_and_one_for_another_principal_is_named() {
     let reason = rejection(&run, &kdc.fqdn);
     assert!(reason.contains("is not a keytab"), "{reason}");
 }
+
+/// libfaketime, for a clock that is off (Debian's `libfaketime`).
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+#[test]
+fn a_clock_the_kdc_calls_skewed_keeps_nothing_and_each_host_logs_on() {
+    let kdc = Kdc::start();
+    let fleet = Fleet::workspace();
+    let hosts = vec![kdc.fqdn.clone(), kdc.alias("alias1"), kdc.alias("alias2")];
+    let (relay, counts) = counting_relay(&kdc);
+    let password = fleet.write("password", &kdc.password);
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    inventory(
+        &kdc,
+        &fleet,
+        &format!(
+            "user = '{}@{}'\npassword = {{ file = \"password\" }}\nkdc = \"{relay}\"",
+            kdc.user, kdc.realm
+        ),
+        &hosts,
+    );
+    let mut args = vec!["check", "--output", "json", "--to"];
+    args.extend(hosts.iter().map(String::as_str));
+    let conf = kdc.krb5_conf();
+    // Ten minutes ahead: more than the five the domain allows.
+    let run = fleet.run_with(&args, |c| {
+        c.env("KRB5_CONFIG", Path::new(&conf))
+            .env("LD_PRELOAD", FAKETIME)
+            .env("FAKETIME", "+10m")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    });
+    for host in &hosts {
+        logged_on(&run, host);
+    }
+    let (as_req, tgs_req) = (
+        counts.as_req.load(Ordering::SeqCst),
+        counts.tgs_req.load(Ordering::SeqCst),
+    );
+    eprintln!(
+        "{} hosts, clock 10 min ahead: {as_req} AS-REQs, {tgs_req} TGS-REQs",
+        hosts.len()
+    );
+    // sspi learns the offset only from the KDC's KRB_AP_ERR_SKEW, so each host
+    // makes its own pre-authenticated AS exchange (refused for the skew, then
+    // taken); only the salt answer is shared: 3 + 2 + 2. An AS-REP kept across
+    // the skew would have each later host's TGS-REQ refused, and asked again.
+    assert_eq!(as_req, 7, "AS-REQs");
+    assert_eq!(tgs_req, hosts.len(), "TGS-REQs");
+}

@@ -14,6 +14,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use sspi::NetworkRequest;
 
+use super::krb_error;
+
 /// No KDC answer pushinst waits for is larger (a ticket with a big PAC is some KiB).
 const MAX_KDC_REPLY: usize = 256 * 1024;
 
@@ -30,6 +32,8 @@ pub struct KdcLink {
     bypass: bool,
     /// What this link answered from the cache.
     replayed: Mutex<Vec<cache::Slot>>,
+    /// Whether the KDC said the clocks differ (sspi then corrects its own).
+    skewed: Mutex<bool>,
 }
 
 impl KdcLink {
@@ -43,6 +47,7 @@ impl KdcLink {
             credential: Sha256::digest(secret).into(),
             bypass,
             replayed: Mutex::new(Vec::new()),
+            skewed: Mutex::new(false),
         }
     }
 
@@ -127,7 +132,17 @@ impl sspi::network_client::NetworkClient for KdcLink {
             }
             (_, slot) => {
                 let answer = self.exchange(&request.data);
-                if let (Ok(reply), Some(slot)) = (&answer, slot) {
+                if let Ok(reply) = &answer
+                    && krb_error::parse(reply).is_some_and(|e| e.error_code == krb_error::SKEW)
+                    && let Ok(mut skewed) = self.skewed.lock()
+                {
+                    *skewed = true;
+                }
+                // sspi corrects its clock only from the KDC's KRB_AP_ERR_SKEW: a
+                // context given this exchange's answers without that error would
+                // send the KDC times it refuses. So after a skew nothing is kept.
+                let skewed = self.skewed.lock().map(|s| *s).unwrap_or(true);
+                if let (Ok(reply), Some(slot), false) = (&answer, slot, skewed) {
                     cache::put(slot, reply);
                 }
                 answer
