@@ -28,7 +28,10 @@
 //! service ticket lifetime is ten minutes). A run longer than that makes one more
 //! exchange. A logon that fails after anything was replayed is made again without
 //! the cache (kerberos.rs), so the cache can cost a host nothing. At most
-//! [`MAX_BYTES`] of answers are kept.
+//! [`MAX_BYTES`] of answers are kept. Nothing is kept from an exchange the KDC
+//! called skewed (KRB_AP_ERR_SKEW): sspi sets its clock offset only from that
+//! error, so a context given the AS-REP without it would send times the KDC
+//! refuses (kdc_link.rs).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
