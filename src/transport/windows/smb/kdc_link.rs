@@ -34,6 +34,9 @@ pub struct KdcLink {
     replayed: Mutex<Vec<cache::Slot>>,
     /// Whether the KDC said the clocks differ (sspi then corrects its own).
     skewed: Mutex<bool>,
+    /// The AS exchange this link makes for the others of its credential, until
+    /// its AS-REP is kept (or the link is dropped: the exchange failed).
+    flight: Mutex<Option<cache::Flight>>,
 }
 
 impl KdcLink {
@@ -48,6 +51,7 @@ impl KdcLink {
             bypass,
             replayed: Mutex::new(Vec::new()),
             skewed: Mutex::new(false),
+            flight: Mutex::new(None),
         }
     }
 
@@ -58,6 +62,9 @@ impl KdcLink {
 
     /// Drop from the run's cache what this link replayed: a logon failed after it.
     pub fn forget_replayed(&self) {
+        if let Ok(mut flight) = self.flight.lock() {
+            flight.take();
+        }
         if let Ok(mut replayed) = self.replayed.lock() {
             for slot in replayed.drain(..) {
                 cache::forget(&slot);
@@ -114,10 +121,30 @@ impl KdcLink {
 impl sspi::network_client::NetworkClient for KdcLink {
     fn send(&self, request: &NetworkRequest) -> sspi::Result<Vec<u8>> {
         let slot = self.slot(&request.data);
+        // The longest an AS exchange takes: both requests, and the retry after a
+        // skew, each within the timeout.
+        let flight_time = self.timeout * 3 + Duration::from_secs(1);
         let kept = match &slot {
+            Some(slot) if slot.request.kind == cache::Kind::AsProbe => {
+                let (kept, flight) = if self.bypass {
+                    (None, Some(cache::lead(slot, flight_time)))
+                } else {
+                    match cache::turn(slot, flight_time) {
+                        cache::Turn::Kept(answer) => (Some(answer), None),
+                        cache::Turn::Lead(flight) => (None, Some(flight)),
+                    }
+                };
+                if let (Some(flight), Ok(mut mine)) = (flight, self.flight.lock()) {
+                    *mine = Some(flight);
+                }
+                kept
+            }
             Some(slot) if !self.bypass => cache::get(slot),
             _ => None,
         };
+        let preauth = slot
+            .as_ref()
+            .is_some_and(|s| s.request.kind == cache::Kind::AsPreauth);
         let answer = match (kept, slot) {
             (Some(answer), Some(slot)) => {
                 tracing::debug!(
@@ -148,6 +175,14 @@ impl sspi::network_client::NetworkClient for KdcLink {
                 answer
             }
         };
+        // The AS exchange this link leads is over once it has its AS-REP (kept
+        // for the others, unless the clocks were off): they may go on.
+        if preauth
+            && answer.as_ref().is_ok_and(|a| a.get(4) == Some(&0x6b))
+            && let Ok(mut flight) = self.flight.lock()
+        {
+            flight.take();
+        }
         let result = match &answer {
             Ok(reply) => Ok(reply.clone()),
             Err(e) => Err(sspi::Error::new(

@@ -33,8 +33,8 @@
 //! error, so a context given the AS-REP without it would send times the KDC
 //! refuses (kdc_link.rs).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::super::krb_error;
@@ -222,21 +222,100 @@ struct Kept {
 struct Store {
     answers: HashMap<Slot, Kept>,
     bytes: usize,
+    /// AS exchanges under way (by their first request): the others wait for them.
+    flights: HashSet<Slot>,
 }
 
 /// This run's answers.
 static STORE: Mutex<Option<Store>> = Mutex::new(None);
+/// Signalled when an AS exchange under way ends.
+static LANDED: Condvar = Condvar::new();
 
 /// The answer kept for `slot`, if it is still young enough.
 pub fn get(slot: &Slot) -> Option<Vec<u8>> {
     let mut guard = STORE.lock().ok()?;
-    let store = guard.as_mut()?;
+    get_in(guard.as_mut()?, slot)
+}
+
+fn get_in(store: &mut Store, slot: &Slot) -> Option<Vec<u8>> {
     let kept = store.answers.get(slot)?;
     if kept.until > Instant::now() {
         return Some(kept.answer.clone());
     }
     forget_in(store, slot);
     None
+}
+
+/// What to do with the first request of an AS exchange.
+pub enum Turn {
+    /// Answer it with this (another context's exchange).
+    Kept(Vec<u8>),
+    /// Send it to the KDC; other contexts of the same credential wait until the
+    /// flight is dropped (once the AS-REP is kept, or the exchange failed).
+    Lead(Flight),
+}
+
+/// An AS exchange under way.
+pub struct Flight(Option<Slot>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take()
+            && let Ok(mut guard) = STORE.lock()
+            && let Some(store) = guard.as_mut()
+        {
+            store.flights.remove(&slot);
+            LANDED.notify_all();
+        }
+    }
+}
+
+/// The lead of an AS exchange that must reach the KDC (the run's TGT was refused):
+/// after the one under way, if any, and no longer than `wait` after it.
+pub fn lead(slot: &Slot, wait: Duration) -> Flight {
+    let deadline = Instant::now() + wait;
+    let Ok(mut guard) = STORE.lock() else {
+        return Flight(None);
+    };
+    loop {
+        let store = guard.get_or_insert_with(Store::default);
+        let now = Instant::now();
+        if !store.flights.contains(slot) || now >= deadline {
+            let lead = store.flights.insert(slot.clone());
+            return Flight(lead.then(|| slot.clone()));
+        }
+        guard = match LANDED.wait_timeout(guard, deadline - now) {
+            Ok((guard, _)) => guard,
+            Err(_) => return Flight(None),
+        };
+    }
+}
+
+/// The turn of the first request of an AS exchange, `slot`: its kept answer, or
+/// the lead. When hosts run in parallel and the TGT is due (at the start or
+/// after [`TGT_AGE`]), one of them asks the KDC and the others wait for its
+/// answer instead of each making an exchange of its own; no longer than `wait`.
+pub fn turn(slot: &Slot, wait: Duration) -> Turn {
+    let deadline = Instant::now() + wait;
+    let Ok(mut guard) = STORE.lock() else {
+        return Turn::Lead(Flight(None));
+    };
+    loop {
+        let store = guard.get_or_insert_with(Store::default);
+        if let Some(answer) = get_in(store, slot) {
+            return Turn::Kept(answer);
+        }
+        let now = Instant::now();
+        if !store.flights.contains(slot) || now >= deadline {
+            // Past the wait, the exchange is made alongside, not after, the other.
+            let lead = store.flights.insert(slot.clone());
+            return Turn::Lead(Flight(lead.then(|| slot.clone())));
+        }
+        guard = match LANDED.wait_timeout(guard, deadline - now) {
+            Ok((guard, _)) => guard,
+            Err(_) => return Turn::Lead(Flight(None)),
+        };
+    }
 }
 
 /// Keep `answer` for `slot` if it is an answer worth keeping.
@@ -414,6 +493,56 @@ mod tests {
         assert_eq!(get(&other), None);
         forget(&slot);
         assert_eq!(get(&slot), None);
+    }
+
+    #[test]
+    fn one_as_exchange_leads_and_the_others_wait_for_its_answer() {
+        let slot = Slot {
+            kdc: "kdc.test".into(),
+            credential: [9; 32],
+            request: RequestKey {
+                kind: Kind::AsProbe,
+                ident: b"flight-test".to_vec(),
+            },
+        };
+        let Turn::Lead(flight) = turn(&slot, Duration::from_secs(10)) else {
+            panic!("nothing kept: the first one leads");
+        };
+        let waiter = {
+            let slot = slot.clone();
+            std::thread::spawn(move || match turn(&slot, Duration::from_secs(10)) {
+                Turn::Kept(answer) => answer,
+                Turn::Lead(_) => panic!("led while the other exchange was under way"),
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let answer = framed(der(
+            0x7e,
+            &der(
+                0x30,
+                &[der(0xa0, &der(0x02, &[5])), der(0xa6, &der(0x02, &[25]))].concat(),
+            ),
+        ));
+        put(slot.clone(), &answer);
+        drop(flight);
+        assert_eq!(waiter.join().unwrap(), answer);
+        // An exchange that failed lets the next one lead.
+        forget(&slot);
+        let Turn::Lead(flight) = turn(&slot, Duration::from_secs(10)) else {
+            panic!("nothing kept");
+        };
+        let next = {
+            let slot = slot.clone();
+            std::thread::spawn(move || matches!(turn(&slot, Duration::from_secs(10)), Turn::Lead(_)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(flight);
+        assert!(next.join().unwrap());
+        // A wait has its bound.
+        let Turn::Lead(_flight) = turn(&slot, Duration::from_secs(10)) else {
+            panic!("nothing kept");
+        };
+        assert!(matches!(turn(&slot, Duration::from_millis(50)), Turn::Lead(_)));
     }
 
     #[test]
