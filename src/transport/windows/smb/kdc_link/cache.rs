@@ -20,6 +20,19 @@
 //! Nothing replayed reaches a server: each AP-REQ still has a fresh authenticator
 //! (time, random subkey), so a host's replay cache never sees one twice.
 //!
+//! Why answers and not tickets: sspi 0.23.1 has no public way to start a context
+//! from a TGT (its Remote Credential Guard keeps one, inside the crate) and reads
+//! no ticket cache. A Kerberos client of pushinst's own (picky-krb messages and
+//! crypto: AS, TGS, AP-REQ with checksum and subkey, AP-REP, the session key)
+//! would hold the TGT itself, but would duplicate what sspi does and what its
+//! users test against Windows; replaying the KDC's answers into sspi keeps sspi
+//! the one Kerberos implementation, at the cost of this module. The KDC sees
+//! nothing unusual: fewer requests.
+//!
+//! When hosts run in parallel and the TGT is due (a run's start, or after
+//! [`TGT_AGE`]), one host's context makes the exchange and the others wait for
+//! its answer ([`turn`]), bounded by the time an exchange may take.
+//!
 //! Bounds. Only successful AS-REPs and TGS-REPs and PREAUTH_REQUIRED are kept. The
 //! tickets' end times are inside the encrypted parts, under keys this module never
 //! holds, so an answer is kept for a time well inside the shortest lifetime a
