@@ -44,6 +44,20 @@ pub fn krb_error(data: &[u8]) {
     let _ = crate::transport::windows::smb::krb_error::parse(data);
 }
 
+/// A request sspi sends to the KDC, as read to key the run's cache of answers
+/// (kdc_link/cache.rs), and the bytes as an answer to keep.
+pub fn kdc_request(data: &[u8]) {
+    use crate::transport::windows::smb::kdc_link::cache;
+    if let Some(key) = cache::request_key(data) {
+        let _ = cache::keep_for(key.kind, data);
+    }
+}
+
+/// A keytab file's contents.
+pub fn keytab(data: &[u8]) {
+    let _ = crate::transport::windows::smb::keytab::parse(data);
+}
+
 /// A krb5.conf, as read for the default realm and the realms' KDCs.
 pub fn krb5_conf(data: &[u8]) {
     let _ = crate::transport::windows::logon::Krb5Conf::parse(&String::from_utf8_lossy(data));
@@ -385,6 +399,8 @@ mod tests {
         ("krb_error", krb_error),
         ("krb5_conf", krb5_conf),
         ("dns", dns),
+        ("kdc_request", kdc_request),
+        ("keytab", keytab),
         ("smb_transform", smb_transform),
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),

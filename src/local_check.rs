@@ -111,6 +111,9 @@ impl LocalCheck {
         if let Some(key) = &credential.key {
             self.key_file(subject, key);
         }
+        if let Some(keytab) = &credential.keytab {
+            self.upload_file(subject, "keytab", keytab);
+        }
         let secrets = [
             ("password", &credential.password),
             ("key passphrase", &credential.passphrase),

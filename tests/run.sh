@@ -26,7 +26,8 @@ if ! [ -x /usr/bin/time ] || ! command -v ssh-agent >/dev/null || ! command -v d
 fi
 as_root examples/fleet/sshd-fleet.sh setup
 as_root examples/fleet/smbd-fleet.sh setup
-# A Samba AD domain controller (KDC) for the Kerberos tests: samba-ad-dc, krb5-user.
+# A Samba AD domain controller (KDC) for the Kerberos tests: samba-ad-dc, krb5-user,
+# smbclient, and libfaketime for the clock skew tests.
 as_root examples/fleet/samba-ad-dc.sh setup
 examples/fleet/windows-emulator.sh setup
 # junit-10.xsd and a validator for the `--junit` report (PyPI, pinned).

@@ -654,14 +654,27 @@ impl Checker {
     ) -> Option<CredentialDef> {
         let span = raw.span();
         let raw = raw.into_inner();
-        if raw.password.is_none() && raw.key.is_none() && !raw.agent {
+        if raw.password.is_none() && raw.key.is_none() && !raw.agent && raw.keytab.is_none() {
             self.push(
                 Problem::at(span, format!("credential `{name}` has no way to log in"))
-                    .hint("give it a `password`, a `key` file, or `agent = true`"),
+                    .hint("give it a `password`, a `key` file, `agent = true`, or (Windows) a `keytab`"),
             );
         }
         if raw.user.get_ref().is_empty() {
             self.push(Problem::at(raw.user.span(), "empty user name"));
+        }
+        let auth = self.windows_auth(raw.auth).unwrap_or_default();
+        if let Some(keytab) = &raw.keytab
+            && auth == WindowsAuth::Ntlm
+        {
+            self.push(
+                Problem::at(
+                    keytab.span(),
+                    "a keytab logs on with Kerberos, and this credential says `auth = \"ntlm\"`",
+                )
+                .label("Kerberos only")
+                .hint("remove `auth = \"ntlm\"` (or the keytab, and give a password for NTLM)"),
+            );
         }
         let password = raw.password.and_then(|p| self.secret(p, allow_plain));
         let passphrase = raw.passphrase.and_then(|p| self.secret(p, allow_plain));
@@ -679,9 +692,12 @@ impl Checker {
             agent: raw.agent,
             sudo: raw.sudo,
             sudo_password,
-            auth: self.windows_auth(raw.auth).unwrap_or_default(),
+            auth,
             kdc: raw.kdc.map(Spanned::into_inner),
             realm: raw.realm.map(|r| r.into_inner().to_uppercase()),
+            keytab: raw
+                .keytab
+                .map(|k| self.file(k.get_ref(), k.span(), "keytab", true)),
         })
     }
 
@@ -1989,6 +2005,23 @@ credentials = ["deploy"]
         assert!(text.contains("pushinst.toml:4:8"), "{text}");
         assert!(text.contains("unknown auth `kerberus`"), "{text}");
         assert!(text.contains("did you mean `kerberos`?"), "{text}");
+    }
+
+    #[test]
+    fn a_keytab_is_a_way_to_log_in_and_kerberos_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("u.keytab"), [5, 2]).unwrap();
+        let text = "[credentials.d]\nuser = 'u@EX.TEST'\nkeytab = \"u.keytab\"\n";
+        let inv = parse(&dir.path().join("pushinst.toml"), text.into()).unwrap();
+        assert_eq!(inv.credentials["d"].keytab, Some(dir.path().join("u.keytab")));
+        let err = parse(
+            &dir.path().join("pushinst.toml"),
+            format!("{text}auth = \"ntlm\"\n"),
+        )
+        .unwrap_err();
+        let text = err.render(false);
+        assert!(text.contains("pushinst.toml:3:10"), "{text}");
+        assert!(text.contains("a keytab logs on with Kerberos"), "{text}");
     }
 
     #[test]

@@ -189,6 +189,8 @@ pub struct CredentialDef {
     pub kdc: Option<String>,
     /// Windows: the Kerberos realm (`realm`).
     pub realm: Option<String>,
+    /// Windows: a keytab holding the user's Kerberos key (`keytab`).
+    pub keytab: Option<PathBuf>,
 }
 
 /// `auth` on a credential: how it logs on to Windows hosts.

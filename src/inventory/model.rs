@@ -86,6 +86,8 @@ pub struct RawCredential {
     pub kdc: Option<Spanned<String>>,
     /// Windows: the Kerberos realm when the user is written `DOMAIN\user`.
     pub realm: Option<Spanned<String>>,
+    /// Windows: a keytab file holding the user's Kerberos key (instead of a password).
+    pub keytab: Option<Spanned<String>>,
 }
 
 /// A secret is either written inline (refused unless allowed) or names where to get it.

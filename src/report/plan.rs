@@ -120,6 +120,9 @@ fn credential(name: &str, def: Option<&CredentialDef>) -> String {
     if def.key.is_some() {
         how.push("key".to_string());
     }
+    if def.keytab.is_some() {
+        how.push("keytab".to_string());
+    }
     if let Some(source) = &def.password {
         how.push(format!("password from {source}"));
     }

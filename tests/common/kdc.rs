@@ -164,6 +164,53 @@ impl Kdc {
         );
     }
 
+    /// The DC's smb.conf, for `samba-tool … -s`.
+    fn smb_conf(&self) -> PathBuf {
+        self.dir.path().join("dc/etc/smb.conf")
+    }
+
+    /// `samba-tool ARGS -s smb.conf`, which must succeed.
+    fn samba_tool(&self, args: &[&str]) {
+        let out = Command::new("samba-tool")
+            .args(args)
+            .arg("-s")
+            .arg(self.smb_conf())
+            .output()
+            .expect("run samba-tool");
+        assert!(
+            out.status.success(),
+            "samba-tool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// One more name for the DC itself: the SPN `cifs/<name>.<realm>` on its
+    /// computer account, so a host of that name (at the DC's address) takes a
+    /// Kerberos logon as the DC does. Returns the name.
+    pub fn alias(&self, name: &str) -> String {
+        let fqdn = format!("{name}.{}", self.realm.to_lowercase());
+        let account = format!("{}$", self.fqdn.split('.').next().unwrap_or("dc1").to_uppercase());
+        self.samba_tool(&["spn", "add", &format!("cifs/{fqdn}"), &account]);
+        fqdn
+    }
+
+    /// The keys of `principal` (`user` or `NAME$`) exported to a keytab: its path.
+    pub fn export_keytab(&self, principal: &str) -> PathBuf {
+        let path = self
+            .dir
+            .path()
+            .join(format!("{}.export.keytab", principal.trim_end_matches('$')));
+        let _ = std::fs::remove_file(&path);
+        self.samba_tool(&[
+            "domain",
+            "exportkeytab",
+            path.to_str().expect("a UTF-8 path"),
+            &format!("--principal={principal}"),
+        ]);
+        path
+    }
+
     /// Everything in ADMIN$ (names, recursively, sorted).
     pub fn share_contents(&self) -> Vec<String> {
         fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::logon::Unready;
 use super::rpc::{RpcError, win32_name};
 use super::smb::kerberos::KerberosError;
+use super::smb::keytab::KeytabError;
 use super::smb::{SmbError, krb_error, status};
 use crate::transport::ErrorClass;
 pub use crate::transport::net::DialError;
@@ -414,6 +415,30 @@ pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (S
             };
             (format!("Kerberos: {words} (KRB-ERROR {code})"), account)
         }
+        KerberosError::Keytab(e) => (
+            match e {
+                KeytabError::NoKey { path, found, .. } => format!(
+                    "Kerberos: the keytab {} holds no AES key for {principal} (it holds: {found}): \
+                     export the user's keys (`samba-tool domain exportkeytab FILE --principal=USER`, \
+                     or `ktpass` on Windows) or name the user the keytab is for",
+                    path.display()
+                ),
+                KeytabError::Read { path, source } => format!(
+                    "Kerberos: cannot read the keytab {} ({source}): check the path and its permissions",
+                    path.display()
+                ),
+                KeytabError::TooLarge { path, size } => format!(
+                    "Kerberos: {} is {size} bytes, far more than a keytab: name the keytab file itself",
+                    path.display()
+                ),
+                KeytabError::Malformed { path } => format!(
+                    "Kerberos: {} is not a keytab (MIT format 0x502, as ktutil, ktpass and \
+                     samba-tool domain exportkeytab write it)",
+                    path.display()
+                ),
+            },
+            true,
+        ),
         KerberosError::Exchange(_) => (
             format!(
                 "Kerberos: the logon of {principal} to {spn} failed in the exchange (run with -v for details)"

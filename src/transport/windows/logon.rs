@@ -28,6 +28,8 @@ pub struct WindowsLogon {
     pub mechanism: Mechanism,
     pub kdc: Option<String>,
     pub realm: Option<String>,
+    /// A keytab holding the user's key: Kerberos without a password.
+    pub keytab: Option<PathBuf>,
 }
 
 /// How long one exchange with the KDC may take (Windows waits 5 s too).
@@ -112,6 +114,7 @@ impl WindowsLogon {
             },
             kdc: def.kdc.clone(),
             realm: def.realm.clone(),
+            keytab: def.keytab.clone(),
         }
     }
 
@@ -120,7 +123,9 @@ impl WindowsLogon {
         match self.mechanism {
             Mechanism::Kerberos => true,
             Mechanism::Ntlm => false,
-            Mechanism::Negotiate => user.contains('@') || self.kdc.is_some() || self.realm.is_some(),
+            Mechanism::Negotiate => {
+                user.contains('@') || self.kdc.is_some() || self.realm.is_some() || self.keytab.is_some()
+            }
         }
     }
 
@@ -246,6 +251,7 @@ impl WindowsLogon {
             user: route.user,
             realm: route.realm,
             password: password.clone(),
+            keytab: self.keytab.clone(),
             kdc: route.kdc,
             spn: format!("cifs/{}", route.host),
             timeout: KDC_TIMEOUT,

@@ -7,16 +7,17 @@
 //! timeout and a bounded answer. sspi's errors are all one kind, so the KDC's last
 //! answer is kept and decoded (krb_error.rs) to name what went wrong.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
+use picky_krb::crypto::CipherSuite;
 use sspi::{
-    AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, CredentialsBuffers, DataRepresentation,
-    Kerberos, KerberosConfig, SecurityBuffer, Sspi, SspiImpl, Username,
+    AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, Credentials, CredentialsBuffers,
+    DataRepresentation, Kerberos, KerberosConfig, KeytabIdentity, SecurityBuffer, Sspi, SspiImpl, Username,
 };
 use zeroize::Zeroizing;
 
 use super::kdc_link::KdcLink;
+use super::keytab::{self, KeytabError};
 use super::krb_error::{self, KrbError};
 use crate::secrets::Secret;
 
@@ -31,6 +32,9 @@ pub enum KerberosError {
     },
     #[error("the KDC at {kdc} refused: KRB-ERROR {}", .error.error_code)]
     Refused { kdc: String, error: KrbError },
+    /// The credential's keytab gave no key for its principal.
+    #[error(transparent)]
+    Keytab(#[from] KeytabError),
     /// sspi failed for a reason the KDC did not state (its text goes to the debug log).
     #[error("the Kerberos exchange failed: {0}")]
     Exchange(String),
@@ -43,6 +47,8 @@ pub struct KerberosLogon {
     /// The realm, upper case (`EXAMPLE.TEST`).
     pub realm: String,
     pub password: Secret,
+    /// The keytab holding the principal's key, used instead of `password`.
+    pub keytab: Option<std::path::PathBuf>,
     /// The KDC, `host` or `host:port`.
     pub kdc: String,
     /// `cifs/<FQDN>`.
@@ -92,11 +98,51 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
 
 /// The AP-REQ for `logon` shaped for `exchange`. Blocking: it talks to the KDC.
 pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending, Vec<u8>), KerberosError> {
-    let link = KdcLink {
-        kdc: logon.kdc.clone(),
-        timeout: logon.timeout,
-        last: Mutex::new(None),
+    // The credential: the password, or the principal's key from its keytab.
+    let keytab = match &logon.keytab {
+        Some(path) => Some(keytab::load(path, &format!("{}@{}", logon.user, logon.realm))?),
+        None => None,
     };
+    let secret: &[u8] = match &keytab {
+        Some(entry) => &entry.key,
+        None => logon.password.expose().as_bytes(),
+    };
+    // Answers the KDC gave this credential earlier in the run are given again
+    // (kdc_link/cache.rs). Should a logon fail after that, it is made again with
+    // the KDC itself: the cache never costs a host its logon.
+    let link = KdcLink::new(&logon.kdc, logon.timeout, secret, false);
+    match ap_req_with(logon, exchange, keytab.as_ref(), &link) {
+        Err(e) if link.replayed() && may_be_stale(&e) => {
+            tracing::debug!(
+                "Kerberos with {} failed after cached answers ({e}); asking the KDC",
+                logon.kdc
+            );
+            link.forget_replayed();
+            let link = KdcLink::new(&logon.kdc, logon.timeout, secret, true);
+            ap_req_with(logon, exchange, keytab.as_ref(), &link)
+        }
+        done => done,
+    }
+}
+
+/// Whether a failure after replayed answers may be theirs: a TGT the KDC no
+/// longer honours (expired, revoked, its key changed) or answers sspi would not
+/// take. A KDC down or a name with no SPN is the same without the cache: asking
+/// again would cost every such host a second AS exchange.
+fn may_be_stale(error: &KerberosError) -> bool {
+    match error {
+        KerberosError::KdcUnreachable { .. } | KerberosError::Keytab(_) => false,
+        KerberosError::Refused { error, .. } => error.error_code != krb_error::S_PRINCIPAL_UNKNOWN,
+        KerberosError::Exchange(_) => true,
+    }
+}
+
+fn ap_req_with(
+    logon: &KerberosLogon,
+    exchange: Exchange,
+    keytab: Option<&keytab::Entry>,
+    link: &KdcLink,
+) -> Result<(Pending, Vec<u8>), KerberosError> {
     let failed = |e: sspi::Error| -> KerberosError {
         tracing::debug!("Kerberos with {}: {e}", logon.kdc);
         match link.last.lock().ok().and_then(|mut l| l.take()) {
@@ -118,14 +164,24 @@ pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending,
     let mut context = Kerberos::new_client_from_config(config).map_err(failed)?;
     let username = Username::new_down_level_logon_name(&logon.user, &logon.realm)
         .map_err(|e| KerberosError::Exchange(e.to_string()))?;
-    let identity = AuthIdentity {
-        username,
-        password: logon.password.expose().to_string().into(),
+    let credentials: Credentials = match keytab {
+        Some(entry) => KeytabIdentity {
+            principal: username,
+            key: entry.key.to_vec().into(),
+            key_enctype: CipherSuite::try_from(entry.enctype as usize)
+                .map_err(|e| KerberosError::Exchange(e.to_string()))?,
+        }
+        .into(),
+        None => AuthIdentity {
+            username,
+            password: logon.password.expose().to_string().into(),
+        }
+        .into(),
     };
     let mut credentials = context
         .acquire_credentials_handle()
         .with_credential_use(CredentialUse::Outbound)
-        .with_auth_data(&identity.into())
+        .with_auth_data(&credentials)
         .execute(&mut context)
         .map_err(failed)?
         .credentials_handle;
@@ -142,7 +198,7 @@ pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending,
     context
         .initialize_security_context_impl(&mut builder)
         .map_err(failed)?
-        .resolve_with_client(&link)
+        .resolve_with_client(link)
         .map_err(failed)?;
     let token = std::mem::take(&mut output[0].buffer);
     Ok((

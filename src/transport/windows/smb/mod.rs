@@ -17,6 +17,7 @@ mod crypto;
 pub(crate) mod fuzz;
 pub mod kdc_link;
 pub mod kerberos;
+pub mod keytab;
 pub mod krb_error;
 mod messages;
 mod negotiate;
