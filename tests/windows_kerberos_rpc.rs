@@ -189,11 +189,13 @@ fn deploys_by_service_and_by_task_bind_rpc_with_kerberos_where_ntlm_is_refused()
 }
 
 /// The host's keys for its computer account go stale while pushinst is logged on:
-/// the first package's installer resets the account's password at the DC (what a
+/// the first package's installer resets the account's password at the DC, gives the
+/// host the keys of that password only, and resets it once more at the DC (what a
 /// host restored from a snapshot, or a failed machine password change, looks like
 /// from the network). The SMB session goes on (its ticket was read before), but the
-/// next bind brings a ticket for host/<FQDN> sealed with the new key, which the
-/// host cannot read: it refuses the bind, and pushinst says so in words.
+/// next bind brings a ticket for host/<FQDN> the host cannot read, be it the one
+/// pushinst kept from the first bind (the old key) or a new one (the newest key):
+/// it refuses the bind, and pushinst says so in words.
 fn with_stale_key(kdc: &Kdc, name: &str, exec: &str) -> (Fleet, Emulators, common::Run) {
     let conf = kdc.dir.path().join("dc/etc/smb.conf");
     let keytab = kdc.add_host(name, &[]);
@@ -204,8 +206,14 @@ fn with_stale_key(kdc: &Kdc, name: &str, exec: &str) -> (Fleet, Emulators, commo
     fleet.write(
         "Rotate.exe",
         &format!(
-            "#!/bin/sh\n/usr/bin/samba-tool user setpassword '{name}$' --newpassword='Rotated-{name}-Kvno-9a' -s '{}' >/dev/null 2>&1\n",
-            conf.display()
+            "#!/bin/sh\nset -e\nconf='{conf}'\n\
+             /usr/bin/samba-tool user setpassword '{name}$' --newpassword='Rotated-{name}-Kvno-9a' -s \"$conf\" >/dev/null 2>&1\n\
+             rm -f '{keytab}.new'\n\
+             /usr/bin/samba-tool domain exportkeytab '{keytab}.new' --principal='{name}$' -s \"$conf\" >/dev/null 2>&1\n\
+             mv '{keytab}.new' '{keytab}'\n\
+             /usr/bin/samba-tool user setpassword '{name}$' --newpassword='Rotated-{name}-Kvno-9b' -s \"$conf\" >/dev/null 2>&1\n",
+            conf = conf.display(),
+            keytab = keytab.display(),
         ),
     );
     let mut text = std::fs::read_to_string(fleet.path("pushinst.toml")).unwrap();

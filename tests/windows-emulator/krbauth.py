@@ -218,26 +218,40 @@ class Acceptor:
         # Several names (comma-separated) when one account's keys serve a fleet of
         # emulators: SPNs cifs/winN added to one computer account.
         self.spn_hosts = [h.strip().lower() for h in spn_host.split(",") if h.strip()]
-        self.keys = {}  # (etype, kvno) -> Key ; (etype, None) -> newest
-        keytab = Keytab.loadFile(keytab_path)
+        self.path = keytab_path
+        self.stamp = None
+        self.keys = {}
+        self._load()
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def _load(self):
+        """The keytab's keys, read again whenever the file changes: a host whose
+        machine password was reset has the new keys only."""
+        stamp = os.stat(self.path).st_mtime_ns
+        if stamp == self.stamp:
+            return
+        keys = {}  # (etype, kvno) -> Key ; (etype, None) -> newest
+        keytab = Keytab.loadFile(self.path)
         for entry in keytab.entries:
             if entry.deleted:
                 continue
             block = entry.main_part["keyblock"]
             etype = block["keytype"]
             key = Key(etype, block["keyvalue"]["data"])
-            self.keys[(etype, entry.kvno)] = key
-            newest = self.keys.get(("kvno", etype), -1)
+            keys[(etype, entry.kvno)] = key
+            newest = keys.get(("kvno", etype), -1)
             if entry.kvno >= newest:
-                self.keys[("kvno", etype)] = entry.kvno
-                self.keys[(etype, None)] = key
-        if not self.keys:
-            raise ValueError("no keys in %s" % keytab_path)
-        self.seen = set()
-        self.lock = threading.Lock()
+                keys[("kvno", etype)] = entry.kvno
+                keys[(etype, None)] = key
+        if not keys:
+            raise ValueError("no keys in %s" % self.path)
+        self.keys, self.stamp = keys, stamp
 
     def accept(self, ap_req_bytes):
         """Verify an AP-REQ; a Context, or Refused raised."""
+        with self.lock:
+            self._load()
         try:
             ap_req = decoder.decode(ap_req_bytes, asn1Spec=AP_REQ())[0]
         except Exception:
