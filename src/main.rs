@@ -7,6 +7,7 @@ use clap::Parser;
 use pushinst::cli::Cli;
 
 fn main() -> ExitCode {
+    fewer_malloc_arenas();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     pushinst::run(cli)
@@ -23,3 +24,20 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// glibc gives each thread that allocates an arena of its own (up to eight per core),
+/// and memory freed in one arena is not reused by another: the runtime's worker and
+/// blocking threads (history writes, KDC and DNS exchanges) so keep several partly
+/// empty heaps. Two arenas: peak RSS at 1000 hosts, 100 at once, 52.6 → 48.4 MiB
+/// with the same wall time (benches/deploy.sh). Set before any thread starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fewer_malloc_arenas() {
+    // SAFETY: mallopt only changes the allocator's tuning; called while this is the
+    // process's only thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fewer_malloc_arenas() {}

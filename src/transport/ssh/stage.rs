@@ -32,7 +32,9 @@ use crate::transport::{Payload, RemoteExit, TransportError};
 
 /// The staging script (see its header).
 const SCRIPT: &str = include_str!("stage.sh");
-/// Bytes per channel write: each one accepted is progress seen.
+/// Bytes per channel write: each one accepted is progress seen. One SSH packet as
+/// OpenSSH sizes them; 16 KiB chunks made 50 hosts at once 45% slower on the local
+/// fleet (twice the packets, and the writer waits for the socket twice as often).
 const CHUNK: usize = 32 * 1024;
 /// Room left beyond the files themselves: the wrapper's log and status files.
 const MARGIN: u64 = 1024 * 1024;
