@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::Fleet;
-use common::kdc::Kdc;
+use common::kdc::{Kdc, logged_on, rejection};
 
 /// `smbclient` against the DC's ADMIN$ with `--use-kerberos=MODE`, logging on with
 /// `logon` (`-U USER%PASSWORD`, or `-N` to take the ticket cache), running `command`:
@@ -193,34 +193,6 @@ fn run_with_krb5(kdc: &Kdc, fleet: &Fleet, args: &[&str]) -> common::Run {
     fleet.run_with(args, |c| {
         c.env("KRB5_CONFIG", Path::new(&conf));
     })
-}
-
-fn row(run: &common::Run, host: &str) -> serde_json::Value {
-    run.events()
-        .into_iter()
-        .find(|r| r["host"] == host)
-        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
-}
-
-/// `check` logged on with Kerberos and made and removed its directory in ADMIN$;
-/// it then stops where Samba ends: a check learns a Windows host's facts through a
-/// scheduled task (`exec = "task"`), and Samba has no task scheduler.
-fn logged_on(run: &common::Run, host: &str) {
-    let row = row(run, host);
-    assert_eq!(row["credential"], "domain", "{}", run.debug());
-    assert_eq!(row["rejected"], serde_json::json!([]), "{}", run.debug());
-    assert_eq!(row["step"], "probe", "{}", run.debug());
-    let problem = row["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("atsvc"), "{}", run.debug());
-}
-
-/// What `check` said about the refused credential.
-fn rejection(run: &common::Run, host: &str) -> String {
-    let row = row(run, host);
-    row["rejected"][0]["reason"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
 }
 
 #[test]

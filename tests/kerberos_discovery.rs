@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::Fleet;
-use common::kdc::Kdc;
+use common::kdc::{Kdc, logged_on, rejection, row};
 
 const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
@@ -85,31 +85,6 @@ fn run_in(ns: &str, fleet: &Fleet, args: &[&str], env: &[(&str, &str)]) -> commo
         output,
         elapsed: started.elapsed(),
     }
-}
-
-fn row(run: &common::Run, host: &str) -> serde_json::Value {
-    run.events()
-        .into_iter()
-        .find(|r| r["host"] == host)
-        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
-}
-
-/// `check` logged on with Kerberos and made and removed its directory in ADMIN$;
-/// it then stops where Samba ends (no task scheduler), as in tests/kerberos.rs.
-fn logged_on(run: &common::Run, host: &str) {
-    let row = row(run, host);
-    assert_eq!(row["credential"], "domain", "{}", run.debug());
-    assert_eq!(row["rejected"], serde_json::json!([]), "{}", run.debug());
-    assert_eq!(row["step"], "probe", "{}", run.debug());
-    let problem = row["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("atsvc"), "{}", run.debug());
-}
-
-fn rejection(run: &common::Run, host: &str) -> String {
-    row(run, host)["rejected"][0]["reason"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
 }
 
 /// `1.0.81.10.in-addr.arpa` for 10.81.0.1.

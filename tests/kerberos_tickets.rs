@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::Fleet;
-use common::kdc::Kdc;
+use common::kdc::{Kdc, logged_on, rejection};
 
 /// Requests the relay passed to the KDC.
 #[derive(Default)]
@@ -150,32 +150,6 @@ fn check(kdc: &Kdc, fleet: &Fleet, hosts: &[String]) -> common::Run {
     fleet.run_with(&args, |c| {
         c.env("KRB5_CONFIG", Path::new(&conf));
     })
-}
-
-fn row(run: &common::Run, host: &str) -> serde_json::Value {
-    run.events()
-        .into_iter()
-        .find(|r| r["host"] == host)
-        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
-}
-
-/// `check` logged on with Kerberos and got as far as Samba goes: it has no task
-/// scheduler (tests/kerberos.rs `logged_on`).
-fn logged_on(run: &common::Run, host: &str) {
-    let row = row(run, host);
-    assert_eq!(row["credential"], "domain", "{host}: {}", run.debug());
-    assert_eq!(row["rejected"], serde_json::json!([]), "{host}: {}", run.debug());
-    assert_eq!(row["step"], "probe", "{host}: {}", run.debug());
-    let problem = row["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("atsvc"), "{host}: {}", run.debug());
-}
-
-fn rejection(run: &common::Run, host: &str) -> String {
-    let row = row(run, host);
-    row["rejected"][0]["reason"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
 }
 
 #[test]

@@ -234,3 +234,31 @@ impl Drop for Kdc {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
     }
 }
+
+/// The `check --output json` row of `host`.
+pub fn row(run: &super::Run, host: &str) -> serde_json::Value {
+    run.events()
+        .into_iter()
+        .find(|r| r["host"] == host)
+        .unwrap_or_else(|| panic!("no row for {host}:\n{}", run.debug()))
+}
+
+/// `check` logged on with Kerberos and made and removed its directory in ADMIN$;
+/// it then stops where Samba ends: a check learns a Windows host's facts through a
+/// scheduled task (`exec = "task"`), and Samba has no task scheduler.
+pub fn logged_on(run: &super::Run, host: &str) {
+    let row = row(run, host);
+    assert_eq!(row["credential"], "domain", "{host}: {}", run.debug());
+    assert_eq!(row["rejected"], serde_json::json!([]), "{host}: {}", run.debug());
+    assert_eq!(row["step"], "probe", "{host}: {}", run.debug());
+    let problem = row["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("atsvc"), "{host}: {}", run.debug());
+}
+
+/// What `check` said about the refused credential.
+pub fn rejection(run: &super::Run, host: &str) -> String {
+    row(run, host)["rejected"][0]["reason"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no rejected credential: {}", run.debug()))
+}
