@@ -5,6 +5,7 @@
 //! Reads the installer's size, never its bytes, and touches no host. The runner
 //! only executes it; `--dry-run` prints exactly this.
 
+use std::sync::Arc;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -139,8 +140,9 @@ pub enum Transport {
     /// when `None`), verified by sha256.
     Ssh {
         staging_dir: Option<StagingDir>,
-        /// The algorithms offered, as OpenSSH would with the same settings.
-        algorithms: Algorithms,
+        /// The algorithms offered, as OpenSSH would with the same settings (shared by
+        /// the hosts with the same set).
+        algorithms: Arc<Algorithms>,
     },
     /// SMB + RPC; files staged under ADMIN$, verified by size, run by a service or task,
     /// every answer signed (unless `smb_signing` relaxes it) and encrypted as
@@ -878,7 +880,7 @@ credentials = ["first"]
             Route {
                 transport: Transport::Ssh {
                     staging_dir: None,
-                    algorithms: Algorithms::default(),
+                    algorithms: Arc::new(Algorithms::default()),
                 },
                 port: 22
             }

@@ -1,6 +1,8 @@
 //! `--to` resolution: groups, hosts, ranges, CIDR blocks and `!` exclusions become an
 //! ordered, de-duplicated list of targets, each with its OS and credentials settled.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::transport::ssh::algorithms::Algorithms;
@@ -31,8 +33,9 @@ pub struct Target {
     pub staging_dir: Option<StagingDir>,
     /// Windows hosts: how long the wrapper may take to show it started.
     pub start_timeout: Duration,
-    /// Linux hosts: the SSH algorithms offered, in order of preference.
-    pub ssh_algorithms: Algorithms,
+    /// Linux hosts: the SSH algorithms offered, in order of preference; one copy per
+    /// distinct set in the run, shared by its hosts (1000 hosts hold one or two).
+    pub ssh_algorithms: Arc<Algorithms>,
 }
 
 impl Target {
@@ -87,6 +90,8 @@ impl TargetError {
 
 pub fn resolve_targets(inv: &Inventory, to: &[String]) -> Result<Vec<Target>, TargetError> {
     let mut targets: Vec<Target> = Vec::new();
+    let mut seen: HashSet<(String, Option<u16>)> = HashSet::new();
+    let mut algorithm_sets: Vec<Arc<Algorithms>> = Vec::new();
     let mut excluded: Vec<HostAddr> = Vec::new();
     for item in to
         .iter()
@@ -99,8 +104,8 @@ pub fn resolve_targets(inv: &Inventory, to: &[String]) -> Result<Vec<Target>, Ta
             continue;
         }
         for (addr, group) in members(inv, item)? {
-            let target = settle(inv, addr, group)?;
-            if !targets.iter().any(|t| t.key() == target.key()) {
+            let target = settle(inv, addr, group, &mut algorithm_sets)?;
+            if seen.insert(target.key()) {
                 targets.push(target);
             }
         }
@@ -215,7 +220,12 @@ fn override_for<'a>(inv: &'a Inventory, addr: &HostAddr) -> Option<&'a HostOverr
 /// named through (innermost first: the group listing it, then each group nesting that
 /// one), which beat any other group listing it directly, then any nesting it, which
 /// beat `[settings]`.
-fn settle(inv: &Inventory, addr: HostAddr, through: Vec<&Group>) -> Result<Target, TargetError> {
+fn settle(
+    inv: &Inventory,
+    addr: HostAddr,
+    through: Vec<&Group>,
+    algorithm_sets: &mut Vec<Arc<Algorithms>>,
+) -> Result<Target, TargetError> {
     let over = override_for(inv, &addr);
     let label = addr.to_string();
     let lists = |g: &&Group| {
@@ -278,6 +288,14 @@ fn settle(inv: &Inventory, addr: HostAddr, through: Vec<&Group>) -> Result<Targe
             ssh_algorithms.set(kind, list.to_vec());
         }
     }
+    let ssh_algorithms = match algorithm_sets.iter().find(|a| ***a == ssh_algorithms) {
+        Some(shared) => shared.clone(),
+        None => {
+            let new = Arc::new(ssh_algorithms);
+            algorithm_sets.push(new.clone());
+            new
+        }
+    };
     Ok(Target {
         exec,
         ssh_algorithms,

@@ -115,12 +115,12 @@ impl SshConnector {
 
     /// The same run's connector for one host: staging in the absolute path `dir`
     /// (the login home when `None`), offering `algorithms`.
-    pub fn for_host(&self, dir: Option<&str>, algorithms: &Algorithms) -> Self {
+    pub fn for_host(&self, dir: Option<&str>, algorithms: &Arc<Algorithms>) -> Self {
         SshConnector {
             shared: self.shared.clone(),
             staging_dir: dir.map(|d| d.trim_end_matches('/').to_string()),
             config: self.shared.config(algorithms),
-            algorithms: Arc::new(algorithms.clone()),
+            algorithms: algorithms.clone(),
             stall: self.stall,
         }
     }
