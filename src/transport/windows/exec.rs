@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::error::{rpc_failure, smb_failure};
 use super::pipe::SmbPipe;
+use super::rpc::ndr::Handle;
 use super::rpc::{RpcClient, RpcError, Unbound, auth, pdu, scmr, tsch};
 use super::smb::kerberos::KerberosLogon;
 use super::smb::{Open, Session, SmbError, access, disposition, options, security, status};
@@ -194,20 +195,49 @@ pub(super) async fn run(
 pub(super) async fn scm_opens(conn: &mut WindowsConnection) -> Result<(), WindowsError> {
     let user = conn.user();
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(
+    let (mut rpc, manager) = open_scm(
         &mut conn.session,
         conn.rpc_kerberos.as_ref(),
-        "svcctl",
-        &scmr::SVCCTL,
+        &machine,
+        Refusal::Named { user: &user },
     )
     .await?;
-    let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
-        Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
-        other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
-    };
     let _ = scmr::close(&mut rpc, &manager).await;
     rpc.into_pipe().close().await;
     Ok(())
+}
+
+/// How `open_scm` says an OpenSCManagerW refused with ACCESS_DENIED.
+#[derive(Clone, Copy)]
+enum Refusal<'u> {
+    /// "access denied to the Service Control Manager" for `user`: what `check`
+    /// and a deploy tell a sysadmin whose account is not an administrator.
+    Named { user: &'u str },
+    /// As any other OpenSCManagerW failure (`ScmOpen` with the status): what
+    /// deleting services (cleanup, `remove`) has always said. Kept so on purpose;
+    /// whether cleanup should name the account too is a wording change of its own.
+    AsRpcError,
+}
+
+/// Bind `\PIPE\svcctl` and open the Service Control Manager on it, with the
+/// rights to create a service (`scmr::open_sc_manager` asks the same for every
+/// caller). The pipe and the manager's handle are the caller's to close. Takes
+/// the session, not the connection, so callers can note pending services while
+/// the pipe is open.
+async fn open_scm<'s>(
+    session: &'s mut Session,
+    kerberos: Option<&KerberosLogon>,
+    machine: &str,
+    refusal: Refusal<'_>,
+) -> Result<(RpcClient<SmbPipe<'s>>, Handle), WindowsError> {
+    let mut rpc = bind(session, kerberos, "svcctl", &scmr::SVCCTL).await?;
+    match (scmr::open_sc_manager(&mut rpc, machine).await, refusal) {
+        (Ok(manager), _) => Ok((rpc, manager)),
+        (Err(RpcError::Win32 { code: 5, .. }), Refusal::Named { user }) => {
+            Err(denied("the Service Control Manager", user))
+        }
+        (Err(e), _) => Err(rpc_failure(e, |source| WindowsError::ScmOpen { source })),
+    }
 }
 
 /// Create, start and at once delete the service: the running program does not
@@ -219,17 +249,13 @@ async fn start_service(
 ) -> Result<(), WindowsError> {
     let user = conn.user();
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(
+    let (mut rpc, manager) = open_scm(
         &mut conn.session,
         conn.rpc_kerberos.as_ref(),
-        "svcctl",
-        &scmr::SVCCTL,
+        &machine,
+        Refusal::Named { user: &user },
     )
     .await?;
-    let manager = match scmr::open_sc_manager(&mut rpc, &machine).await {
-        Err(RpcError::Win32 { code: 5, .. }) => return Err(denied("the Service Control Manager", &user)),
-        other => other.map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?,
-    };
     let created = scmr::create_service(&mut rpc, &manager, service, binary).await;
     let handle = match created {
         Ok(handle) => {
@@ -527,16 +553,13 @@ pub(super) async fn delete_services(
         return Ok(());
     }
     let machine = conn.endpoint.address.clone();
-    let mut rpc = bind(
+    let (mut rpc, manager) = open_scm(
         &mut conn.session,
         conn.rpc_kerberos.as_ref(),
-        "svcctl",
-        &scmr::SVCCTL,
+        &machine,
+        Refusal::AsRpcError,
     )
     .await?;
-    let manager = scmr::open_sc_manager(&mut rpc, &machine)
-        .await
-        .map_err(|e| rpc_failure(e, |source| WindowsError::ScmOpen { source }))?;
     let mut result = Ok(());
     for name in names {
         match scmr::open_service(&mut rpc, &manager, name).await {
