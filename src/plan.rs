@@ -5,8 +5,8 @@
 //! Reads the installer's size, never its bytes, and touches no host. The runner
 //! only executes it; `--dry-run` prints exactly this.
 
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashSet;
