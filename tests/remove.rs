@@ -382,37 +382,17 @@ echo '{}' > "$PUSHINST_EMULATOR_ROOT/registry.json""#,
         )
         .unwrap();
     }
-    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-    fleet.write(
-        "pushinst.toml",
-        &format!(
-            r#"[settings]
-connect_timeout = "3s"
-
-[credentials.admin]
-user = '.\Administrator'
-password = {{ file = "{password}" }}
-
-[packages.agent]
-version = "7.2"
-
+    let package = format!(
+        r#"
 [packages.agent.windows]
 file = "AcmeSetup.exe"
 detect = {{ registry = 'HKLM\Software\Acme\Agent', value = "Version" }}
 
 [packages.agent.windows.uninstall]
 command = "{uninstaller}"
-args = ["/S", "REMOVE=ALL"]
-
-[groups.branch]
-hosts = [{hosts}]
-os = "windows"
-credentials = ["admin"]
-"#,
-            password = win.password_file().display(),
-            hosts = hosts.join(", ")
-        ),
+args = ["/S", "REMOVE=ALL"]"#
     );
+    fleet.write("pushinst.toml", &win.inventory("", &package));
     let run = fleet.run(&["remove", "agent", "--to", "branch", "--output", "json"]);
     assert_eq!(run.code(), 1, "{}", run.debug());
     let removed = run.outcome(&win.endpoints[0]);

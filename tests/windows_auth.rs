@@ -23,32 +23,11 @@ fn installer(fleet: &Fleet) {
 /// One package and one group, whose credentials are tried in the order given:
 /// each `(name, user)` uses the emulators' password.
 fn inventory(win: &Emulators, credentials: &[(&str, &str)]) -> String {
-    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-    let mut text = String::from("[settings]\nconnect_timeout = \"3s\"\n\n");
-    for (name, user) in credentials {
-        text.push_str(&format!(
-            "[credentials.{name}]\nuser = '{user}'\npassword = {{ file = \"{}\" }}\n\n",
-            win.password_file().display()
-        ));
-    }
-    let names: Vec<String> = credentials
-        .iter()
-        .map(|(name, _)| format!("\"{name}\""))
-        .collect();
-    text.push_str(&format!(
-        r#"[packages.agent]
-version = "7.2"
-windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
-
-[groups.branch]
-hosts = [{}]
-os = "windows"
-credentials = [{}]
-"#,
-        hosts.join(", "),
-        names.join(", ")
-    ));
-    text
+    win.inventory_as(
+        credentials,
+        "",
+        r#"windows = { file = "AcmeSetup.exe", args = ["/quiet"] }"#,
+    )
 }
 
 /// The address an emulator listens on: the name pushinst was told, and so the

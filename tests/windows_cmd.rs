@@ -13,31 +13,10 @@ use common::emulator::Emulators;
 
 /// An inventory for `win`'s hosts; `variant` is the inside of `windows = { … }`.
 fn inventory(win: &Emulators, settings: &str, variant: &str, package_extra: &str) -> String {
-    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-    format!(
-        r#"[settings]
-connect_timeout = "3s"
-{settings}
-
-[credentials.admin]
-user = '.\Administrator'
-password = {{ file = "{password}" }}
-
-[packages.agent]
-version = "7.2"
-windows = {{ {variant} }}
-success_codes = [0, 3010]
-reboot_codes = [3010]
-{package_extra}
-
-[groups.branch]
-hosts = [{hosts}]
-os = "windows"
-credentials = ["admin"]
-"#,
-        password = win.password_file().display(),
-        hosts = hosts.join(", ")
-    )
+    let package = format!(
+        "windows = {{ {variant} }}\nsuccess_codes = [0, 3010]\nreboot_codes = [3010]\n{package_extra}"
+    );
+    win.inventory(settings, &package)
 }
 
 /// The failed installer runs on record for `host` (`status --output json`).

@@ -19,30 +19,12 @@ fn installer(fleet: &Fleet, body: &str) {
 }
 
 fn inventory(win: &Emulators, settings: &str, package_extra: &str) -> String {
-    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-    format!(
-        r#"[settings]
-connect_timeout = "3s"
-{settings}
-
-[credentials.admin]
-user = '.\Administrator'
-password = {{ file = "{password}" }}
-
-[packages.agent]
-version = "7.2"
-windows = {{ file = "AcmeSetup.exe", args = ["/quiet", "INSTALLDIR=C:\\Program Files\\Acme"]{package_extra} }}
+    let package = format!(
+        r#"windows = {{ file = "AcmeSetup.exe", args = ["/quiet", "INSTALLDIR=C:\\Program Files\\Acme"]{package_extra} }}
 success_codes = [0, 3010]
-reboot_codes = [3010]
-
-[groups.branch]
-hosts = [{hosts}]
-os = "windows"
-credentials = ["admin"]
-"#,
-        password = win.password_file().display(),
-        hosts = hosts.join(", ")
-    )
+reboot_codes = [3010]"#
+    );
+    win.inventory(settings, &package)
 }
 
 #[test]

@@ -12,27 +12,7 @@ use common::Fleet;
 use common::emulator::Emulators;
 
 fn inventory(win: &Emulators, package: &str) -> String {
-    let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-    format!(
-        r#"[settings]
-connect_timeout = "3s"
-
-[credentials.admin]
-user = '.\Administrator'
-password = {{ file = "{password}" }}
-
-[packages.agent]
-version = "7.2"
-{package}
-
-[groups.branch]
-hosts = [{hosts}]
-os = "windows"
-credentials = ["admin"]
-"#,
-        password = win.password_file().display(),
-        hosts = hosts.join(", ")
-    )
+    win.inventory("", package)
 }
 
 fn installer(fleet: &Fleet, name: &str) {

@@ -121,3 +121,41 @@ impl Emulators {
             .collect()
     }
 }
+
+impl Emulators {
+    /// An inventory with these hosts as group `branch`, logging on as
+    /// `.\Administrator` with the emulators' password. `settings` are lines under
+    /// `[settings]` after `connect_timeout` (may be empty); `package` is what
+    /// follows `version = "7.2"` in `[packages.agent]`.
+    pub fn inventory(&self, settings: &str, package: &str) -> String {
+        self.inventory_as(&[("admin", r".\Administrator")], settings, package)
+    }
+
+    /// Like `inventory`, with credentials `(name, user)`, each with the emulators'
+    /// password, tried in the order given.
+    pub fn inventory_as(&self, credentials: &[(&str, &str)], settings: &str, package: &str) -> String {
+        let mut text = String::from("[settings]\nconnect_timeout = \"3s\"\n");
+        if !settings.is_empty() {
+            text.push_str(&format!("{settings}\n"));
+        }
+        text.push('\n');
+        for (name, user) in credentials {
+            text.push_str(&format!(
+                "[credentials.{name}]\nuser = '{user}'\npassword = {{ file = \"{}\" }}\n\n",
+                self.password_file().display()
+            ));
+        }
+        let hosts: Vec<String> = self.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
+        let names: Vec<String> = credentials
+            .iter()
+            .map(|(name, _)| format!("\"{name}\""))
+            .collect();
+        text.push_str(&format!(
+            "[packages.agent]\nversion = \"7.2\"\n{package}\n\n\
+             [groups.branch]\nhosts = [{}]\nos = \"windows\"\ncredentials = [{}]\n",
+            hosts.join(", "),
+            names.join(", ")
+        ));
+        text
+    }
+}
