@@ -174,6 +174,7 @@ pub async fn launch(cli: &Cli, inv: &Inventory, args: &RunArgs, request: RunRequ
         rollout: plan.rollout.clone(),
         logs,
         junit,
+        goal: plan.goal,
     };
     let code = run_jobs(cli, jobs, setup).await;
     if let Err(e) = history.end_run(&run_id) {
@@ -198,6 +199,8 @@ pub struct RunSetup {
     pub logs: HostLogs,
     /// `--junit FILE`, already created.
     pub junit: Option<Junit>,
+    /// Installing or removing `items`.
+    pub goal: plan::Goal,
 }
 
 /// The run's log directory, made now.
@@ -245,6 +248,7 @@ pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<
         }),
         notice: setup.notice,
         rollout: setup.rollout,
+        goal: setup.goal,
     };
     let stats = runner::run(jobs, config, sink, cancel_rx.clone()).await;
     let interrupted = *cancel_rx.borrow() != Cancel::None;

@@ -147,8 +147,21 @@ fn a_removed_host_runs_the_uninstaller_as_root_shows_removed_and_sync_leaves_it_
     // A deploy after a removal clears it: sync counts the host as installed again.
     let remove = fleet.run(&["remove", "agent", "--to", &host1]);
     assert_eq!(remove.code(), 0, "{}", remove.debug());
+    // The run's header says it removes; a deploy's says what it puts on.
+    let header = |run: &common::Run| run.stdout().lines().next().unwrap_or_default().to_string();
+    let said = header(&remove);
+    assert!(
+        said.contains(": removing agent from 1 host(s), "),
+        "{}",
+        remove.debug()
+    );
     let deploy = fleet.run(&["deploy", "agent", "--to", &host1]);
     assert_eq!(deploy.code(), 0, "{}", deploy.debug());
+    assert!(
+        header(&deploy).contains(": agent on 1 host(s), "),
+        "{}",
+        deploy.debug()
+    );
     let installs = fleet.timeline().len();
     let sync = fleet.run(&["sync"]);
     assert!(sync.stdout().contains("nothing to do"), "{}", sync.debug());

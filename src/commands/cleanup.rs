@@ -111,6 +111,8 @@ pub async fn cleanup(cli: &Cli, args: &CleanupArgs) -> Result<u8, AppError> {
         rollout: Default::default(),
         logs: launch::create_logs(&log_dir)?,
         junit: launch::create_junit(&args.reports)?,
+        // Takes off what runs left behind, not a package.
+        goal: Default::default(),
     };
     launch::run_jobs(cli, jobs, setup).await
 }

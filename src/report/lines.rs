@@ -32,12 +32,13 @@ impl<W: Write + Send> Sink for Lines<W> {
                 packages,
                 hosts,
                 concurrency,
+                goal,
             } => {
                 self.packages = PackageTag::new(packages);
                 writeln!(
                     self.out,
-                    "{at} run {run_id}: {} on {hosts} host(s), {concurrency} at a time",
-                    packages.join(" → ")
+                    "{at} run {run_id}: {}",
+                    words::run_header(*goal, packages, *hosts, *concurrency)
                 )?;
             }
             EventKind::WaveStarted {

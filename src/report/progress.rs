@@ -64,14 +64,19 @@ impl Default for Progress {
 impl Sink for Progress {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match &event.kind {
-            EventKind::RunStarted { hosts, packages, .. } => {
+            EventKind::RunStarted {
+                hosts,
+                packages,
+                goal,
+                ..
+            } => {
                 let bar = self.bars.add(ProgressBar::new(*hosts as u64));
                 bar.set_style(
                     ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}  {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
                 );
-                bar.set_prefix(packages.join(" → "));
+                bar.set_prefix(super::words::run_subject(*goal, packages));
                 self.overall = Some(bar);
                 self.packages = PackageTag::new(packages);
             }

@@ -115,6 +115,7 @@ fn the_summary_lists_every_host_that_did_not_succeed_with_its_reason() {
             packages: vec!["agent".into()],
             hosts: samples().len(),
             concurrency: 4,
+            goal: Default::default(),
         }))
         .unwrap();
     for outcome in samples() {
@@ -214,10 +215,44 @@ fn the_first_json_line_names_the_format_version() {
             packages: vec!["agent".into()],
             hosts: 1,
             concurrency: 1,
+            goal: Default::default(),
         }))
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(value["type"], "run_started");
     assert_eq!(value["data"]["format_version"], crate::outcome::FORMAT_VERSION);
     assert_eq!(value["data"]["packages"], serde_json::json!(["agent"]));
+}
+
+#[test]
+fn a_remove_runs_header_says_it_removes_and_an_installs_does_not() {
+    use crate::plan::Goal;
+    let packages = vec!["agent".to_string(), "tools".to_string()];
+    let header = |goal| {
+        let mut out = Vec::new();
+        Lines::new(&mut out, false)
+            .event(&event(EventKind::RunStarted {
+                run_id: "r".into(),
+                packages: packages.clone(),
+                hosts: 3,
+                concurrency: 2,
+                goal,
+            }))
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let install = header(Goal::Install);
+    assert!(
+        install.ends_with(" run r: agent → tools on 3 host(s), 2 at a time\n"),
+        "{install}"
+    );
+    let remove = header(Goal::Remove);
+    assert!(
+        remove.ends_with(" run r: removing agent → tools from 3 host(s), 2 at a time\n"),
+        "{remove}"
+    );
+    assert_eq!(
+        words::run_subject(Goal::Remove, &packages),
+        "removing agent → tools"
+    );
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::inventory::Requirement;
 use crate::outcome::{Failure, NotStarted, Outcome, Skip, Unmet, Unreachable};
+use crate::plan::Goal;
 use crate::runner::RebootState;
 
 /// A limit as a sysadmin reads it: whole seconds (rounded up, as the wrapper enforces
@@ -17,6 +18,28 @@ fn span(d: Duration) -> String {
         Duration::from_millis(d.as_millis() as u64)
     };
     humantime::format_duration(d).to_string()
+}
+
+/// What a run does, for its header: `agent → tools` for an install, `removing
+/// agent` for `pushinst remove`, so a remove never reads like a deploy.
+pub fn run_subject(goal: Goal, packages: &[String]) -> String {
+    let names = packages.join(" → ");
+    match goal {
+        Goal::Install => names,
+        Goal::Remove => format!("removing {names}"),
+    }
+}
+
+/// The run's first line: what it does, to how many hosts, how many at a time.
+pub fn run_header(goal: Goal, packages: &[String], hosts: usize, concurrency: usize) -> String {
+    let towards = match goal {
+        Goal::Install => "on",
+        Goal::Remove => "from",
+    };
+    format!(
+        "{} {towards} {hosts} host(s), {concurrency} at a time",
+        run_subject(goal, packages)
+    )
 }
 
 /// A wave of the rollout starting.

@@ -158,6 +158,7 @@ pub async fn run(
         packages: config.packages.clone(),
         hosts: queue.len(),
         concurrency: config.concurrency,
+        goal: config.goal,
     })
     .await;
     let shared = Arc::new(Shared {

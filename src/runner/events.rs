@@ -26,6 +26,9 @@ pub enum EventKind {
         packages: Vec<String>,
         hosts: usize,
         concurrency: usize,
+        /// Installing or removing `packages`: the header says which.
+        #[serde(skip)]
+        goal: crate::plan::Goal,
     },
     HostStarted {
         host: String,

@@ -206,4 +206,6 @@ pub struct RunConfig {
     pub ledger: Arc<dyn Ledger>,
     /// Canaries, waves and the failure threshold.
     pub rollout: RolloutPlan,
+    /// Installing or removing the packages (for the first event).
+    pub goal: crate::plan::Goal,
 }

@@ -205,6 +205,7 @@ fn config(concurrency: usize, timeouts: Timeouts) -> RunConfig {
         },
         ledger: Arc::new(NoLedger),
         rollout: Default::default(),
+        goal: Default::default(),
     }
 }
 
