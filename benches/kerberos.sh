@@ -197,5 +197,15 @@ printf 'Kerberos    %s\n' "$(stats <"$state/kerberos.walls")"
 ntlm=$(median <"$state/ntlm.walls") krb=$(median <"$state/kerberos.walls")
 awk -v n="$ntlm" -v k="$krb" -v c="$CONCURRENCY" -v h="$HOSTS" \
     'BEGIN {printf "Kerberos adds %+.0f ms a host ((%.3f - %.3f) s x %d / %d)\n", (k - n) * 1000 * c / h, k, n, c, h}'
+# Where it goes, from the host logs of the timed rounds: the median per host of the
+# steps that log on (authenticate: the SMB session) and that bind RPC (execute: the
+# service manager's binds, plus the installer's 0.5 s).
+step() {
+    local kind=$1 name=$2
+    awk -v s="$name" '$1 == s {sub(/s$/, "", $2); print $2 * 1000}' "$state"/logs-"$kind"-[0-9]*/*.log | median
+}
+for s in authenticate execute; do
+    printf '%-13s step a host (median): NTLM %5.0f ms   Kerberos %5.0f ms\n' "$s" "$(step ntlm "$s")" "$(step kerberos "$s")"
+done
 printf 'KDC requests a Kerberos run (median): %s AS-REQ, %s TGS-REQ\n' \
     "$(median <"$state/as.counts")" "$(median <"$state/tgs.counts")"
