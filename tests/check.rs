@@ -468,26 +468,9 @@ mod windows {
     use super::common::emulator::Emulators;
 
     fn inventory(win: &Emulators, package_extra: &str) -> String {
-        let hosts: Vec<String> = win.endpoints.iter().map(|h| format!("\"{h}\"")).collect();
-        format!(
-            r#"[settings]
-connect_timeout = "3s"
-
-[credentials.admin]
-user = '.\Administrator'
-password = {{ file = "{password}" }}
-
-[packages.agent]
-version = "7.2"
-windows = {{ file = "AcmeSetup.exe", args = ["/quiet"]{package_extra} }}
-
-[groups.branch]
-hosts = [{hosts}]
-os = "windows"
-credentials = ["admin"]
-"#,
-            password = win.password_file().display(),
-            hosts = hosts.join(", ")
+        win.inventory(
+            "",
+            &format!("windows = {{ file = \"AcmeSetup.exe\", args = [\"/quiet\"]{package_extra} }}"),
         )
     }
 
