@@ -53,6 +53,11 @@ pub fn kdc_request(data: &[u8]) {
     }
 }
 
+/// A ticket cache file's contents (`KRB5CCNAME`).
+pub fn ccache(data: &[u8]) {
+    let _ = crate::transport::windows::smb::ccache::parse(data);
+}
+
 /// A keytab file's contents.
 pub fn keytab(data: &[u8]) {
     let _ = crate::transport::windows::smb::keytab::parse(data);
@@ -401,6 +406,7 @@ mod tests {
         ("dns", dns),
         ("kdc_request", kdc_request),
         ("keytab", keytab),
+        ("ccache", ccache),
         ("smb_transform", smb_transform),
         ("ntlm_challenge", ntlm_challenge),
         ("spnego", spnego),

@@ -52,19 +52,10 @@ fn said(out: &std::process::Output) -> String {
 }
 
 /// `kinit` for the DC's admin, the password on stdin, into the test's ticket cache.
+/// As an admin types it (the DC's defaults make the TGT renewable, which
+/// pushinst's Kerberos client needs).
 fn kinit(kdc: &Kdc) {
-    let mut child = Command::new("kinit")
-        .arg(format!("{}@{}", kdc.user, kdc.realm))
-        .env("KRB5_CONFIG", kdc.krb5_conf())
-        .env("KRB5CCNAME", ccache(kdc))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kinit (examples/fleet/samba-ad-dc.sh setup installs krb5-user)");
-    writeln!(child.stdin.take().unwrap(), "{}", kdc.password).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "kinit: {}", said(&out));
+    kinit_with(kdc, &[]);
 }
 
 #[test]
@@ -325,4 +316,115 @@ fn kerberos_logs_on_with_a_password_and_names_each_failure() {
         "pushinst left something in ADMIN$: {:?}",
         kdc.share_contents()
     );
+}
+
+/// `kinit` with `options` (`-l 5s`, `-r 1d`).
+fn kinit_with(kdc: &Kdc, options: &[&str]) {
+    let mut child = Command::new("kinit")
+        .args(options)
+        .arg(format!("{}@{}", kdc.user, kdc.realm))
+        .env("KRB5_CONFIG", kdc.krb5_conf())
+        .env("KRB5CCNAME", ccache(kdc))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kinit (examples/fleet/samba-ad-dc.sh setup installs krb5-user)");
+    writeln!(child.stdin.take().unwrap(), "{}", kdc.password).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "kinit: {}", said(&out));
+}
+
+/// An inventory whose credential names a domain user and nothing else: it logs on
+/// with the TGT `kinit` left in KRB5CCNAME.
+fn cache_inventory(kdc: &Kdc, fleet: &Fleet, user: &str) {
+    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
+    fleet.write(
+        "pushinst.toml",
+        &format!(
+            r#"[settings]
+connect_timeout = "5s"
+exec = "task"
+
+[credentials.domain]
+user = '{user}'
+
+[packages.agent]
+version = "7.2"
+windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
+
+[[hosts]]
+name = "{name}"
+address = "{dc}"
+os = "windows"
+credentials = ["domain"]
+"#,
+            name = kdc.fqdn,
+            dc = kdc.dc_addr,
+        ),
+    );
+}
+
+fn run_with_cache(kdc: &Kdc, fleet: &Fleet, ccname: &str, args: &[&str]) -> common::Run {
+    let conf = kdc.krb5_conf();
+    fleet.run_with(args, |c| {
+        c.env("KRB5_CONFIG", Path::new(&conf)).env("KRB5CCNAME", ccname);
+    })
+}
+
+#[test]
+fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
+    let kdc = Kdc::start();
+    let fleet = Fleet::workspace();
+    let upn = format!("{}@{}", kdc.user, kdc.realm);
+    let check = ["check", "--output", "json", "--to", kdc.fqdn.as_str()];
+
+    // No cache yet: said at load, before any host is touched, with what to do.
+    cache_inventory(&kdc, &fleet, &upn);
+    let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &check);
+    assert_eq!(run.code(), 2, "{}", run.debug());
+    assert!(run.stderr().contains("no ticket cache at"), "{}", run.debug());
+    assert!(
+        run.stderr().contains(&format!("run `kinit {upn}` first")),
+        "{}",
+        run.debug()
+    );
+    // A cache type pushinst cannot read is named, not guessed at.
+    let run = run_with_cache(&kdc, &fleet, "KEYRING:persistent:0", &check);
+    assert!(run.stderr().contains("KEYRING"), "{}", run.debug());
+
+    // A TGT that is not renewable: the KDC refuses the renewable service ticket
+    // asked for, and the reason says how to kinit.
+    // (`kinit -l` without `-r` gets one: the flags in the cache say so.)
+    kinit_with(&kdc, &["-l", "10h"]);
+    let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &check);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("not renewable"), "{reason}");
+    assert!(reason.contains(&format!("kinit -r 7d {upn}")), "{reason}");
+
+    // After kinit (KRB5CCNAME with and without `FILE:`): Kerberos with the cache's
+    // TGT; check makes and removes a directory in the DC's ADMIN$.
+    kinit(&kdc);
+    let bare = ccache(&kdc).trim_start_matches("FILE:").to_string();
+    for (user, ccname) in [(upn.clone(), ccache(&kdc)), (upn.clone(), bare)] {
+        cache_inventory(&kdc, &fleet, &user);
+        let run = run_with_cache(&kdc, &fleet, &ccname, &check);
+        logged_on(&run, &kdc.fqdn);
+    }
+
+    // Another user's cache: named, with what it holds.
+    cache_inventory(&kdc, &fleet, &format!("someone@{}", kdc.realm));
+    let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &check);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("holds no TGT for someone@"), "{reason}");
+    assert!(reason.contains(&format!("for {upn}")), "{reason}");
+
+    // A TGT that has expired: named, with kinit to run again.
+    kinit_with(&kdc, &["-r", "1d", "-l", "5s"]);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    cache_inventory(&kdc, &fleet, &upn);
+    let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &check);
+    let reason = rejection(&run, &kdc.fqdn);
+    assert!(reason.contains("expired"), "{reason}");
+    assert!(reason.contains(&format!("run `kinit {upn}` again")), "{reason}");
 }

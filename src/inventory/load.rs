@@ -18,6 +18,7 @@ use super::suggest::{list, nearest};
 use super::*;
 use crate::secrets::{InlineSecret, SecretSource};
 use crate::transport::ssh::algorithms;
+use crate::transport::windows::smb::ccache;
 
 pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
     let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
@@ -654,7 +655,15 @@ impl Checker {
     ) -> Option<CredentialDef> {
         let span = raw.span();
         let raw = raw.into_inner();
-        if raw.password.is_none() && raw.key.is_none() && !raw.agent && raw.keytab.is_none() {
+        let auth = self.windows_auth(raw.auth).unwrap_or_default();
+        let no_secret = raw.password.is_none() && raw.key.is_none() && !raw.agent && raw.keytab.is_none();
+        // A domain user (`user@REALM`, `DOMAIN\user`) with nothing else logs on with
+        // the TGT `kinit` left, as smbclient -k and impacket -k do.
+        let domain_user = raw.user.get_ref().contains('@') || raw.user.get_ref().contains('\\');
+        let mut ticket_cache = None;
+        if no_secret && domain_user && auth != WindowsAuth::Ntlm {
+            ticket_cache = self.ticket_cache(name, &raw.user);
+        } else if no_secret {
             self.push(
                 Problem::at(span, format!("credential `{name}` has no way to log in"))
                     .hint("give it a `password`, a `key` file, `agent = true`, or (Windows) a `keytab`"),
@@ -663,7 +672,6 @@ impl Checker {
         if raw.user.get_ref().is_empty() {
             self.push(Problem::at(raw.user.span(), "empty user name"));
         }
-        let auth = self.windows_auth(raw.auth).unwrap_or_default();
         if let Some(keytab) = &raw.keytab
             && auth == WindowsAuth::Ntlm
         {
@@ -698,7 +706,46 @@ impl Checker {
             keytab: raw
                 .keytab
                 .map(|k| self.file(k.get_ref(), k.span(), "keytab", true)),
+            ticket_cache,
         })
+    }
+
+    /// The ticket cache a credential without a secret uses: `KRB5CCNAME` (a path,
+    /// with or without `FILE:`), else MIT's default `/tmp/krb5cc_UID`. It must be
+    /// there now: a missing one is said before any host is touched.
+    fn ticket_cache(&mut self, name: &str, user: &Spanned<String>) -> Option<PathBuf> {
+        let named = std::env::var("KRB5CCNAME").ok().filter(|v| !v.is_empty());
+        let path = match &named {
+            Some(ccname) => match ccache::path_of(ccname) {
+                Ok(path) => path,
+                Err(e) => {
+                    self.push(
+                        Problem::at(user.span(), format!("credential `{name}`: {e}"))
+                            .label("no password: the kinit ticket cache")
+                            .hint("point KRB5CCNAME at a FILE: cache (`export KRB5CCNAME=FILE:/tmp/krb5cc_pushinst`, then kinit), or give the credential a password or keytab"),
+                    );
+                    return None;
+                }
+            },
+            // SAFETY: getuid cannot fail and touches no memory.
+            None => PathBuf::from(format!("/tmp/krb5cc_{}", unsafe { libc::getuid() })),
+        };
+        if !path.is_file() {
+            self.push(
+                Problem::at(
+                    user.span(),
+                    format!(
+                        "credential `{name}` has no password, key or keytab, and there is no ticket cache at {}{}",
+                        path.display(),
+                        if named.is_some() { " (KRB5CCNAME)" } else { "" }
+                    ),
+                )
+                .label("no password: the kinit ticket cache")
+                .hint(format!("run `kinit {}` first, or give the credential a `password` or `keytab`", user.get_ref())),
+            );
+            return None;
+        }
+        Some(path)
     }
 
     fn package(&mut self, name: &str, raw: Spanned<RawPackage>) -> Option<Package> {

@@ -191,6 +191,9 @@ pub struct CredentialDef {
     pub realm: Option<String>,
     /// Windows: a keytab holding the user's Kerberos key (`keytab`).
     pub keytab: Option<PathBuf>,
+    /// Windows: the `kinit` ticket cache a domain user without a secret logs on
+    /// with (KRB5CCNAME, or /tmp/krb5cc_UID).
+    pub ticket_cache: Option<PathBuf>,
 }
 
 /// `auth` on a credential: how it logs on to Windows hosts.

@@ -123,6 +123,9 @@ fn credential(name: &str, def: Option<&CredentialDef>) -> String {
     if def.keytab.is_some() {
         how.push("keytab".to_string());
     }
+    if let Some(cache) = &def.ticket_cache {
+        how.push(format!("ticket cache {}", cache.display()));
+    }
     if let Some(source) = &def.password {
         how.push(format!("password from {source}"));
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::logon::Unready;
 use super::rpc::{RpcError, win32_name};
+use super::smb::ccache::CcacheError;
 use super::smb::kerberos::KerberosError;
 use super::smb::keytab::KeytabError;
 use super::smb::{SmbError, krb_error, status};
@@ -437,6 +438,56 @@ pub fn kerberos_refusal(error: &KerberosError, principal: &str, spn: &str) -> (S
                     path.display()
                 ),
             },
+            true,
+        ),
+        KerberosError::TicketCache(e) => (
+            match e {
+                CcacheError::Expired { path, ago_s, .. } => format!(
+                    "Kerberos: the TGT of {principal} in the ticket cache {} expired {} ago: \
+                     run `kinit {principal}` again",
+                    path.display(),
+                    span(*ago_s)
+                ),
+                CcacheError::NoTgt { path, found, .. } => format!(
+                    "Kerberos: the ticket cache {} holds no TGT for {principal} (it holds: {found}): \
+                     run `kinit {principal}`, or name the user the cache is for",
+                    path.display()
+                ),
+                CcacheError::Read { path, source } => format!(
+                    "Kerberos: cannot read the ticket cache {} ({source}): run `kinit {principal}`, \
+                     and check KRB5CCNAME",
+                    path.display()
+                ),
+                CcacheError::TooLarge { path, size } => format!(
+                    "Kerberos: {} is {size} bytes, far more than a ticket cache: check KRB5CCNAME",
+                    path.display()
+                ),
+                CcacheError::Malformed { path } => format!(
+                    "Kerberos: {} is not a ticket cache (MIT FILE: format, as kinit writes it): \
+                     check KRB5CCNAME",
+                    path.display()
+                ),
+                CcacheError::Unsupported { kind } => format!(
+                    "Kerberos: KRB5CCNAME names a {kind}: ticket cache, and pushinst reads only FILE: caches: \
+                     `export KRB5CCNAME=FILE:/tmp/krb5cc_pushinst`, then kinit"
+                ),
+            },
+            true,
+        ),
+        KerberosError::NotRenewable { path } => (
+            format!(
+                "Kerberos: the TGT of {principal} in the ticket cache {} is not renewable, and \
+                 pushinst asks for renewable service tickets, which a KDC grants only from a \
+                 renewable TGT: run `kinit -r 7d {principal}`",
+                path.display()
+            ),
+            true,
+        ),
+        KerberosError::FromCache(e) => (
+            format!(
+                "Kerberos: the TGT of {principal} in the ticket cache cannot be used: {e}; \
+                 get an AES ticket (`kinit -e aes256-cts {principal}`) or give the credential a password"
+            ),
             true,
         ),
         KerberosError::Exchange(_) => (

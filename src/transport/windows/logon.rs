@@ -30,6 +30,8 @@ pub struct WindowsLogon {
     pub realm: Option<String>,
     /// A keytab holding the user's key: Kerberos without a password.
     pub keytab: Option<PathBuf>,
+    /// A `kinit` ticket cache holding the user's TGT: Kerberos without a password.
+    pub ticket_cache: Option<PathBuf>,
 }
 
 /// How long one exchange with the KDC may take (Windows waits 5 s too).
@@ -115,6 +117,7 @@ impl WindowsLogon {
             kdc: def.kdc.clone(),
             realm: def.realm.clone(),
             keytab: def.keytab.clone(),
+            ticket_cache: def.ticket_cache.clone(),
         }
     }
 
@@ -124,7 +127,11 @@ impl WindowsLogon {
             Mechanism::Kerberos => true,
             Mechanism::Ntlm => false,
             Mechanism::Negotiate => {
-                user.contains('@') || self.kdc.is_some() || self.realm.is_some() || self.keytab.is_some()
+                user.contains('@')
+                    || self.kdc.is_some()
+                    || self.realm.is_some()
+                    || self.keytab.is_some()
+                    || self.ticket_cache.is_some()
             }
         }
     }
@@ -252,6 +259,7 @@ impl WindowsLogon {
             realm: route.realm,
             password: password.clone(),
             keytab: self.keytab.clone(),
+            ticket_cache: self.ticket_cache.clone(),
             kdc: route.kdc,
             spn: format!("cifs/{}", route.host),
             timeout: KDC_TIMEOUT,

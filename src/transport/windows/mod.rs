@@ -523,14 +523,12 @@ impl Connection for WindowsConnection {
                     AuthMethod::Password(p) => Some(p.clone()),
                     _ => None,
                 });
-                // A keytab holds the key: no password, and Kerberos only (below).
-                let password = password.or_else(|| {
-                    credential
-                        .windows
-                        .keytab
-                        .as_ref()
-                        .map(|_| crate::secrets::Secret::new(String::new()))
-                });
+                // A keytab holds the key, a ticket cache the TGT: no password, and
+                // Kerberos only (below).
+                let secretless =
+                    credential.windows.keytab.is_some() || credential.windows.ticket_cache.is_some();
+                let password =
+                    password.or_else(|| secretless.then(|| crate::secrets::Secret::new(String::new())));
                 let Some(password) = password else {
                     rejected.push(Rejection {
                         credential: credential.label.clone(),
@@ -549,8 +547,7 @@ impl Connection for WindowsConnection {
                     continue;
                 }
                 let account = Account::parse(&credential.user);
-                let kerberos_only = credential.windows.mechanism == Mechanism::Kerberos
-                    || credential.windows.keytab.is_some();
+                let kerberos_only = credential.windows.mechanism == Mechanism::Kerberos || secretless;
                 let kerberos_first = credential.windows.kerberos_first(&credential.user);
                 // Why Kerberos could not be used, said with NTLM's refusal if NTLM fails too.
                 let mut kerberos_unavailable = None;

@@ -16,7 +16,9 @@ use sspi::{
 };
 use zeroize::Zeroizing;
 
+use super::ccache::{self, CcacheError};
 use super::kdc_link::KdcLink;
+use super::kdc_link::from_cache::{self, FromCacheError};
 use super::keytab::{self, KeytabError};
 use super::krb_error::{self, KrbError};
 use crate::secrets::Secret;
@@ -35,6 +37,16 @@ pub enum KerberosError {
     /// The credential's keytab gave no key for its principal.
     #[error(transparent)]
     Keytab(#[from] KeytabError),
+    /// The ticket cache gave no usable TGT.
+    #[error(transparent)]
+    TicketCache(#[from] CcacheError),
+    /// The cache's TGT cannot be given to the Kerberos client.
+    #[error(transparent)]
+    FromCache(#[from] FromCacheError),
+    /// The KDC would not issue a renewable service ticket (what sspi asks for)
+    /// from the cache's TGT: it is not renewable.
+    #[error("the TGT in {path} is not renewable")]
+    NotRenewable { path: std::path::PathBuf },
     /// sspi failed for a reason the KDC did not state (its text goes to the debug log).
     #[error("the Kerberos exchange failed: {0}")]
     Exchange(String),
@@ -49,6 +61,8 @@ pub struct KerberosLogon {
     pub password: Secret,
     /// The keytab holding the principal's key, used instead of `password`.
     pub keytab: Option<std::path::PathBuf>,
+    /// The `kinit` ticket cache holding the principal's TGT, used instead of both.
+    pub ticket_cache: Option<std::path::PathBuf>,
     /// The KDC, `host` or `host:port`.
     pub kdc: String,
     /// `cifs/<FQDN>`.
@@ -98,32 +112,69 @@ pub fn ap_req(logon: &KerberosLogon) -> Result<(Pending, Vec<u8>), KerberosError
 
 /// The AP-REQ for `logon` shaped for `exchange`. Blocking: it talks to the KDC.
 pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending, Vec<u8>), KerberosError> {
-    // The credential: the password, or the principal's key from its keytab.
-    let keytab = match &logon.keytab {
-        Some(path) => Some(keytab::load(path, &format!("{}@{}", logon.user, logon.realm))?),
-        None => None,
-    };
-    let secret: &[u8] = match &keytab {
-        Some(entry) => &entry.key,
-        None => logon.password.expose().as_bytes(),
+    let principal = format!("{}@{}", logon.user, logon.realm);
+    // The credential: the password, the principal's key from its keytab, or the
+    // TGT from its ticket cache (given to sspi through a one-time key: from_cache.rs).
+    let (key, secret, answers): (Option<keytab::Entry>, Zeroizing<Vec<u8>>, _) =
+        match (&logon.ticket_cache, &logon.keytab) {
+            (Some(path), _) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let tgt = ccache::load(path, &principal, now)?;
+                // sspi asks for renewable service tickets, which a KDC grants only
+                // from a renewable TGT (it answers KDC_ERR_BADOPTION): said here, once.
+                if tgt.flags & RENEWABLE == 0 {
+                    return Err(KerberosError::NotRenewable { path: path.clone() });
+                }
+                let answers = from_cache::answers(&tgt)?;
+                let entry = keytab::Entry {
+                    principal: principal.clone(),
+                    enctype: tgt.enctype,
+                    kvno: 0,
+                    key: answers.key.clone(),
+                };
+                // Answers kept for this TGT serve only contexts holding the same TGT.
+                (Some(entry), Zeroizing::new(tgt.ticket.clone()), Some(answers))
+            }
+            (None, Some(path)) => {
+                let entry = keytab::load(path, &principal)?;
+                let secret = Zeroizing::new(entry.key.to_vec());
+                (Some(entry), secret, None)
+            }
+            (None, None) => (
+                None,
+                Zeroizing::new(logon.password.expose().as_bytes().to_vec()),
+                None,
+            ),
+        };
+    let link = |bypass: bool| {
+        let link = KdcLink::new(&logon.kdc, logon.timeout, &secret, bypass);
+        match &answers {
+            Some(answers) => link.answering_as(answers),
+            None => link,
+        }
     };
     // Answers the KDC gave this credential earlier in the run are given again
     // (kdc_link/cache.rs). Should a logon fail after that, it is made again with
     // the KDC itself: the cache never costs a host its logon.
-    let link = KdcLink::new(&logon.kdc, logon.timeout, secret, false);
-    match ap_req_with(logon, exchange, keytab.as_ref(), &link) {
-        Err(e) if link.replayed() && may_be_stale(&e) => {
+    let first = link(false);
+    match ap_req_with(logon, exchange, key.as_ref(), &first) {
+        Err(e) if first.replayed() && may_be_stale(&e) => {
             tracing::debug!(
                 "Kerberos with {} failed after cached answers ({e}); asking the KDC",
                 logon.kdc
             );
-            link.forget_replayed();
-            let link = KdcLink::new(&logon.kdc, logon.timeout, secret, true);
-            ap_req_with(logon, exchange, keytab.as_ref(), &link)
+            first.forget_replayed();
+            ap_req_with(logon, exchange, key.as_ref(), &link(true))
         }
         done => done,
     }
 }
+
+/// TicketFlags `renewable` (RFC 4120 5.3, bit 8), as a ticket cache stores the flags.
+const RENEWABLE: u32 = 0x0080_0000;
 
 /// Whether a failure after replayed answers may be theirs: a TGT the KDC no
 /// longer honours (expired, revoked, its key changed) or answers sspi would not
@@ -131,7 +182,11 @@ pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending,
 /// again would cost every such host a second AS exchange.
 fn may_be_stale(error: &KerberosError) -> bool {
     match error {
-        KerberosError::KdcUnreachable { .. } | KerberosError::Keytab(_) => false,
+        KerberosError::KdcUnreachable { .. }
+        | KerberosError::Keytab(_)
+        | KerberosError::TicketCache(_)
+        | KerberosError::FromCache(_)
+        | KerberosError::NotRenewable { .. } => false,
         KerberosError::Refused { error, .. } => error.error_code != krb_error::S_PRINCIPAL_UNKNOWN,
         KerberosError::Exchange(_) => true,
     }

@@ -13,6 +13,7 @@
 //! Written here rather than taken from a crate: the `smb` crate pins pre-release
 //! cryptography (through `sspi`) that cannot be built together with `russh`.
 
+pub mod ccache;
 mod crypto;
 pub(crate) mod fuzz;
 pub mod kdc_link;
