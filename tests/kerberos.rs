@@ -410,6 +410,8 @@ fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
         cache_inventory(&kdc, &fleet, &user);
         let run = run_with_cache(&kdc, &fleet, &ccname, &check);
         logged_on(&run, &kdc.fqdn);
+        // Kerberos only: no password for NTLM to fall back to, and check says so.
+        assert!(run.stdout().contains(r#""mechanism":"kerberos""#), "{}", run.debug());
     }
 
     // Another user's cache: named, with what it holds.

@@ -110,6 +110,11 @@ impl WindowsLogon {
     pub fn from_inventory(def: &CredentialDef) -> WindowsLogon {
         WindowsLogon {
             mechanism: match def.auth {
+                // A keytab or a ticket cache is Kerberos only: there is no password
+                // for NTLM to fall back to (and check and --dry-run say so).
+                WindowsAuth::Negotiate if def.keytab.is_some() || def.ticket_cache.is_some() => {
+                    Mechanism::Kerberos
+                }
                 WindowsAuth::Negotiate => Mechanism::Negotiate,
                 WindowsAuth::Kerberos => Mechanism::Kerberos,
                 WindowsAuth::Ntlm => Mechanism::Ntlm,
