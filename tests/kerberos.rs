@@ -140,6 +140,13 @@ fn domain_refusing_ntlm_takes_kerberos_and_pushinst_falls_back_to_it_or_names_th
 fn inventory(kdc: &Kdc, fleet: &Fleet, user: &str, password: &str, extra: &str, name: &str) {
     let file = fleet.write("password", password);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let lines = format!("password = {{ file = \"password\" }}\n{extra}");
+    write_inventory(kdc, fleet, user, &lines, name);
+}
+
+/// The inventory of one Windows host named `name` at the DC's address, whose
+/// credential `domain` is `user` with `lines` (how it logs on).
+fn write_inventory(kdc: &Kdc, fleet: &Fleet, user: &str, lines: &str, name: &str) {
     fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
     fleet.write(
         "pushinst.toml",
@@ -150,8 +157,7 @@ exec = "task"
 
 [credentials.domain]
 user = '{user}'
-password = {{ file = "password" }}
-{extra}
+{lines}
 
 [packages.agent]
 version = "7.2"
@@ -338,31 +344,7 @@ fn kinit_with(kdc: &Kdc, options: &[&str]) {
 /// An inventory whose credential names a domain user and nothing else: it logs on
 /// with the TGT `kinit` left in KRB5CCNAME.
 fn cache_inventory(kdc: &Kdc, fleet: &Fleet, user: &str) {
-    fleet.write("AcmeSetup.exe", "#!/bin/sh\nexit 0\n");
-    fleet.write(
-        "pushinst.toml",
-        &format!(
-            r#"[settings]
-connect_timeout = "5s"
-exec = "task"
-
-[credentials.domain]
-user = '{user}'
-
-[packages.agent]
-version = "7.2"
-windows = {{ file = "AcmeSetup.exe", args = ["/quiet"] }}
-
-[[hosts]]
-name = "{name}"
-address = "{dc}"
-os = "windows"
-credentials = ["domain"]
-"#,
-            name = kdc.fqdn,
-            dc = kdc.dc_addr,
-        ),
-    );
+    write_inventory(kdc, fleet, user, "", &kdc.fqdn);
 }
 
 fn run_with_cache(kdc: &Kdc, fleet: &Fleet, ccname: &str, args: &[&str]) -> common::Run {
@@ -411,7 +393,11 @@ fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
         let run = run_with_cache(&kdc, &fleet, &ccname, &check);
         logged_on(&run, &kdc.fqdn);
         // Kerberos only: no password for NTLM to fall back to, and check says so.
-        assert!(run.stdout().contains(r#""mechanism":"kerberos""#), "{}", run.debug());
+        assert!(
+            run.stdout().contains(r#""mechanism":"kerberos""#),
+            "{}",
+            run.debug()
+        );
     }
 
     // Another user's cache: named, with what it holds.

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use super::krb_file::{self, FileError, Reader};
+
 /// No ticket cache pushinst reads is larger (a TGT with a large PAC is a few KiB;
 /// a cache holding a day's service tickets some hundred KiB).
 pub const MAX_CCACHE: u64 = 1024 * 1024;
@@ -132,24 +134,16 @@ pub fn parse(data: &[u8]) -> Option<Cache> {
 /// Active Directory compares names) in the cache file at `path`, valid at `now`
 /// (seconds since the epoch).
 pub fn load(path: &Path, principal: &str, now: u64) -> Result<Credential, CcacheError> {
-    let read = |source| CcacheError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read)?.len();
-    if size > MAX_CCACHE {
-        return Err(CcacheError::TooLarge {
+    let data = krb_file::read_bounded(path, MAX_CCACHE).map_err(|e| match e {
+        FileError::Read(source) => CcacheError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        FileError::TooLarge(size) => CcacheError::TooLarge {
             path: path.to_path_buf(),
             size,
-        });
-    }
-    let data = Zeroizing::new(std::fs::read(path).map_err(read)?);
-    if data.len() as u64 > MAX_CCACHE {
-        return Err(CcacheError::TooLarge {
-            path: path.to_path_buf(),
-            size: data.len() as u64,
-        });
-    }
+        },
+    })?;
     let cache = parse(&data).ok_or_else(|| CcacheError::Malformed {
         path: path.to_path_buf(),
     })?;
@@ -188,41 +182,23 @@ pub fn load(path: &Path, principal: &str, now: u64) -> Result<Credential, Ccache
     Ok(tgt)
 }
 
-struct Reader<'a>(&'a [u8]);
+/// The ticket cache's records, read with the shared big-endian reader.
+trait CacheRecords {
+    fn principal(&mut self) -> Option<Principal>;
+    fn skip_typed_list(&mut self) -> Option<()>;
+    fn credential(&mut self, version: u16) -> Option<Credential>;
+}
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.0.get(..n)?;
-        self.0 = &self.0[n..];
-        Some(out)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-    /// A counted octet string: a 32-bit length, then that many bytes (checked
-    /// against what is left before anything is taken).
-    fn counted(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-    fn string(&mut self) -> Option<String> {
-        Some(String::from_utf8_lossy(self.counted()?).into_owned())
-    }
+impl CacheRecords for Reader<'_> {
     fn principal(&mut self) -> Option<Principal> {
         let name_type = self.u32()?;
         let count = self.u32()?;
-        let realm = self.string()?;
+        let realm = self.string32()?;
         // Each component takes at least its 4-byte length: a count beyond what is
         // left fails on the way, never allocates ahead.
         let mut components = Vec::new();
         for _ in 0..count {
-            components.push(self.string()?);
+            components.push(self.string32()?);
         }
         Some(Principal {
             name_type,
@@ -235,7 +211,7 @@ impl<'a> Reader<'a> {
         let count = self.u32()?;
         for _ in 0..count {
             self.u16()?;
-            self.counted()?;
+            self.counted32()?;
         }
         Some(())
     }
@@ -247,7 +223,7 @@ impl<'a> Reader<'a> {
             // Version 3 stores the encryption type twice.
             self.u16()?;
         }
-        let key = Zeroizing::new(self.counted()?.to_vec());
+        let key = Zeroizing::new(self.counted32()?.to_vec());
         let authtime = self.u32()?;
         let starttime = self.u32()?;
         let endtime = self.u32()?;
@@ -256,8 +232,8 @@ impl<'a> Reader<'a> {
         let flags = self.u32()?;
         self.skip_typed_list()?;
         self.skip_typed_list()?;
-        let ticket = self.counted()?.to_vec();
-        let _second_ticket = self.counted()?;
+        let ticket = self.counted32()?.to_vec();
+        let _second_ticket = self.counted32()?;
         Some(Credential {
             client,
             server,

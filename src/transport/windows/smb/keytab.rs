@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use super::krb_file::{self, FileError, Reader};
+
 /// No keytab pushinst reads is larger (one holds a few entries of < 100 bytes).
 pub const MAX_KEYTAB: u64 = 1024 * 1024;
 
@@ -69,10 +71,10 @@ pub fn parse(data: &[u8]) -> Option<Vec<Entry>> {
 fn entry(record: &[u8]) -> Option<Entry> {
     let mut r = Reader(record);
     let components = r.u16()?;
-    let realm = r.string()?;
+    let realm = r.string16()?;
     let mut names = Vec::new();
     for _ in 0..components {
-        names.push(r.string()?);
+        names.push(r.string16()?);
     }
     let _name_type = r.u32()?;
     let _timestamp = r.u32()?;
@@ -93,50 +95,19 @@ fn entry(record: &[u8]) -> Option<Entry> {
     })
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.0.get(..n)?;
-        self.0 = &self.0[n..];
-        Some(out)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u16()? as usize;
-        Some(String::from_utf8_lossy(self.take(n)?).into_owned())
-    }
-}
-
 /// The strongest, newest key for `principal` (`user@REALM`, compared as Active
 /// Directory compares names: without regard to case) in the keytab at `path`.
 pub fn load(path: &Path, principal: &str) -> Result<Entry, KeytabError> {
-    let read = |source| KeytabError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read)?.len();
-    if size > MAX_KEYTAB {
-        return Err(KeytabError::TooLarge {
+    let data = krb_file::read_bounded(path, MAX_KEYTAB).map_err(|e| match e {
+        FileError::Read(source) => KeytabError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        FileError::TooLarge(size) => KeytabError::TooLarge {
             path: path.to_path_buf(),
             size,
-        });
-    }
-    let data = Zeroizing::new(std::fs::read(path).map_err(read)?);
-    if data.len() as u64 > MAX_KEYTAB {
-        return Err(KeytabError::TooLarge {
-            path: path.to_path_buf(),
-            size: data.len() as u64,
-        });
-    }
+        },
+    })?;
     let entries = parse(&data).ok_or_else(|| KeytabError::Malformed {
         path: path.to_path_buf(),
     })?;

@@ -20,6 +20,7 @@ pub mod kdc_link;
 pub mod kerberos;
 pub mod keytab;
 pub mod krb_error;
+mod krb_file;
 mod messages;
 mod negotiate;
 pub(crate) mod ntlm;
