@@ -399,6 +399,22 @@ fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
             run.debug()
         );
     }
+    // A deploy uploads to ADMIN$ over the session the cache's TGT opened (Samba
+    // then has no task scheduler to run it: the host fails after the upload).
+    let deploy = ["deploy", "agent", "--to", kdc.fqdn.as_str(), "--output", "json"];
+    let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &deploy);
+    let steps: Vec<String> = run
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "step_started")
+        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        steps,
+        ["connect", "authenticate", "upload", "execute", "cleanup"],
+        "{}",
+        run.debug()
+    );
 
     // Another user's cache: named, with what it holds.
     cache_inventory(&kdc, &fleet, &format!("someone@{}", kdc.realm));

@@ -43,8 +43,8 @@ pub enum KerberosError {
     /// The cache's TGT cannot be given to the Kerberos client.
     #[error(transparent)]
     FromCache(#[from] FromCacheError),
-    /// The KDC would not issue a renewable service ticket (what sspi asks for)
-    /// from the cache's TGT: it is not renewable.
+    /// The cache's TGT is not renewable: sspi asks for renewable service tickets,
+    /// which a KDC grants only from a renewable TGT.
     #[error("the TGT in {path} is not renewable")]
     NotRenewable { path: std::path::PathBuf },
     /// sspi failed for a reason the KDC did not state (its text goes to the debug log).
