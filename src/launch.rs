@@ -233,7 +233,10 @@ pub async fn run_jobs(cli: &Cli, jobs: Vec<HostJob>, setup: RunSetup) -> Result<
     }
     let reporter = tokio::task::spawn_blocking(move || report::consume(events, sinks, summary));
     let (cancel_tx, cancel_rx) = watch::channel(Cancel::None);
-    let signals = tokio::spawn(watch_signals(cancel_tx));
+    // Registered here, before any host starts: inside the spawned task the handlers
+    // would arrive only when the scheduler first polls it, and a Ctrl-C before that
+    // would kill the run with no summary and no cleanup.
+    let signals = tokio::spawn(watch_signals(interrupts(), cancel_tx));
     let config = RunConfig {
         ledger: setup.ledger,
         run_id: setup.run_id,
@@ -308,11 +311,20 @@ fn sinks(cli: &Cli, logs: HostLogs) -> Vec<Box<dyn Sink>> {
     sinks
 }
 
-/// First Ctrl-C (or SIGTERM): start no new host. Second: abort the running ones.
-async fn watch_signals(cancel: watch::Sender<Cancel>) {
+type Interrupts = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+/// SIGINT and SIGTERM handlers; from here on neither kills the process.
+fn interrupts() -> Interrupts {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    Some((
+        signal(SignalKind::interrupt()).ok()?,
+        signal(SignalKind::terminate()).ok()?,
+    ))
+}
+
+/// First Ctrl-C (or SIGTERM): start no new host. Second: abort the running ones.
+async fn watch_signals(interrupts: Interrupts, cancel: watch::Sender<Cancel>) {
+    let Some((mut int, mut term)) = interrupts else {
         return;
     };
     for level in [Cancel::Stop, Cancel::Abort] {
