@@ -59,6 +59,9 @@ fuzz_one() {
             grep -h 'Test unit written to' "$log" | sed "s|to |to fuzz/|" || true
         } >&2
     fi
+    # The last step: a job that died before here (set -e in a background job) has no
+    # marker and counts as failed below, instead of passing unseen.
+    touch "$work/done.$target"
 }
 
 printf '%-16s %12s %8s %10s\n' target executions seconds exec/s
@@ -73,12 +76,14 @@ for target in $targets; do
 done
 wait || true
 failed=()
-for marker in "$work"/failed.*; do
-    [ -e "$marker" ] && failed+=("${marker##*/failed.}")
+for target in $targets; do
+    if [ -e "$work/failed.$target" ] || ! [ -e "$work/done.$target" ]; then
+        failed+=("$target")
+    fi
 done
 
 if [ "${#failed[@]}" != 0 ]; then
-    echo "fuzz: findings in ${failed[*]}; inputs are under fuzz/artifacts/" >&2
+    echo "fuzz: ${failed[*]} failed (a finding or a broken run, above); findings are under fuzz/artifacts/" >&2
     exit 1
 fi
 echo "fuzz: no findings in $(($(date +%s) - started))s"
