@@ -72,16 +72,21 @@ impl KdcLink {
         self.replayed.lock().map(|r| !r.is_empty()).unwrap_or(false)
     }
 
-    /// Drop from the run's cache what this link replayed: a logon failed after it.
-    pub fn forget_replayed(&self) {
+    /// Drop from the run's cache what this link replayed (a logon failed after it)
+    /// and make the link that asks the KDC again: it leads the new AS exchange from
+    /// the moment the old answers are gone, so the others wait for it.
+    pub fn forget_replayed(&self, retry: KdcLink) -> KdcLink {
         if let Ok(mut flight) = self.flight.lock() {
             flight.take();
         }
-        if let Ok(mut replayed) = self.replayed.lock() {
-            for slot in replayed.drain(..) {
-                cache::forget(&slot);
-            }
+        let slots: Vec<cache::Slot> = match self.replayed.lock() {
+            Ok(mut replayed) => replayed.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        if let (Some(flight), Ok(mut mine)) = (cache::forget_leading(&slots), retry.flight.lock()) {
+            *mine = Some(flight);
         }
+        retry
     }
 
     fn slot(&self, request: &[u8]) -> Option<cache::Slot> {
@@ -145,7 +150,10 @@ impl sspi::network_client::NetworkClient for KdcLink {
         let flight_time = self.timeout * 3 + Duration::from_secs(1);
         let kept = match &slot {
             Some(slot) if slot.request.kind == cache::Kind::AsProbe => {
-                let (kept, flight) = if self.bypass {
+                let leading = self.flight.lock().is_ok_and(|f| f.is_some());
+                let (kept, flight) = if self.bypass && leading {
+                    (None, None)
+                } else if self.bypass {
                     (None, Some(cache::lead(slot, flight_time)))
                 } else {
                     match cache::turn(slot, flight_time) {
@@ -157,6 +165,14 @@ impl sspi::network_client::NetworkClient for KdcLink {
                     *mine = Some(flight);
                 }
                 kept
+            }
+            // The lead of an exchange never waits for itself.
+            Some(slot)
+                if !self.bypass
+                    && slot.request.kind == cache::Kind::AsPreauth
+                    && self.flight.lock().is_ok_and(|f| f.is_none()) =>
+            {
+                cache::after_flight(slot, flight_time)
             }
             Some(slot) if !self.bypass => cache::get(slot),
             _ => None,

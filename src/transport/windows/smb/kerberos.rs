@@ -166,8 +166,8 @@ pub fn ap_req_for(logon: &KerberosLogon, exchange: Exchange) -> Result<(Pending,
                 "Kerberos with {} failed after cached answers ({e}); asking the KDC",
                 logon.kdc
             );
-            first.forget_replayed();
-            ap_req_with(logon, exchange, key.as_ref(), &link(true))
+            let retry = first.forget_replayed(link(true));
+            ap_req_with(logon, exchange, key.as_ref(), &retry)
         }
         done => done,
     }

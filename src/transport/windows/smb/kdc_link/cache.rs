@@ -331,6 +331,51 @@ pub fn turn(slot: &Slot, wait: Duration) -> Turn {
     }
 }
 
+/// Whether an AS exchange of `slot`'s credential at `slot`'s KDC is under way.
+fn flying(store: &Store, slot: &Slot) -> bool {
+    store
+        .flights
+        .iter()
+        .any(|f| f.kdc == slot.kdc && f.credential == slot.credential)
+}
+
+/// The kept answer to `slot` (the AS-REQ with pre-authentication): if an AS
+/// exchange of the same credential is under way, after it, no longer than `wait`.
+/// A context that had the PREAUTH_REQUIRED just before the TGT was refused and
+/// dropped takes the new AS-REP instead of making an exchange of its own.
+pub fn after_flight(slot: &Slot, wait: Duration) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + wait;
+    let mut guard = STORE.lock().ok()?;
+    loop {
+        let store = guard.as_mut()?;
+        if let Some(answer) = get_in(store, slot) {
+            return Some(answer);
+        }
+        let now = Instant::now();
+        if !flying(store, slot) || now >= deadline {
+            return None;
+        }
+        guard = LANDED.wait_timeout(guard, deadline - now).ok()?.0;
+    }
+}
+
+/// Drop the answers kept for `slots` (a logon failed after they were replayed)
+/// and, in the same step, lead the AS exchange that replaces them, unless another
+/// context already does: no context can find neither the old answers nor a
+/// flight and start an exchange of its own in between.
+pub fn forget_leading(slots: &[Slot]) -> Option<Flight> {
+    let mut guard = STORE.lock().ok()?;
+    let store = guard.as_mut()?;
+    for slot in slots {
+        forget_in(store, slot);
+    }
+    let probe = slots.iter().find(|s| s.request.kind == Kind::AsProbe)?;
+    (!store.flights.contains(probe)).then(|| {
+        store.flights.insert(probe.clone());
+        Flight(Some(probe.clone()))
+    })
+}
+
 /// Keep `answer` for `slot` if it is an answer worth keeping.
 pub fn put(slot: Slot, answer: &[u8]) {
     let Some(age) = keep_for(slot.request.kind, answer) else {
@@ -362,8 +407,9 @@ pub fn put(slot: Slot, answer: &[u8]) {
     );
 }
 
-/// Drop the answer kept for `slot` (it did not serve).
-pub fn forget(slot: &Slot) {
+/// Drop the answer kept for `slot`.
+#[cfg(test)]
+fn forget(slot: &Slot) {
     if let Ok(mut guard) = STORE.lock()
         && let Some(store) = guard.as_mut()
     {
@@ -556,6 +602,65 @@ mod tests {
             panic!("nothing kept");
         };
         assert!(matches!(turn(&slot, Duration::from_millis(50)), Turn::Lead(_)));
+    }
+
+    #[test]
+    fn answers_dropped_after_a_refusal_are_replaced_by_one_exchange_the_others_wait_for() {
+        let slot = |kind, ident: &[u8]| Slot {
+            kdc: "kdc.test".into(),
+            credential: [10; 32],
+            request: RequestKey {
+                kind,
+                ident: ident.to_vec(),
+            },
+        };
+        let (probe, preauth) = (slot(Kind::AsProbe, b"probe"), slot(Kind::AsPreauth, b"preauth"));
+        let salt = framed(der(
+            0x7e,
+            &der(
+                0x30,
+                &[der(0xa0, &der(0x02, &[5])), der(0xa6, &der(0x02, &[25]))].concat(),
+            ),
+        ));
+        put(probe.clone(), &salt);
+        put(preauth.clone(), &framed(der(0x6b, b"old tgt")));
+        // Nothing in flight and the answer kept: no wait.
+        assert_eq!(
+            after_flight(&preauth, Duration::from_secs(10)),
+            Some(framed(der(0x6b, b"old tgt")))
+        );
+
+        let flight = forget_leading(&[probe.clone(), preauth.clone()]).expect("the refused one leads");
+        assert!(
+            forget_leading(std::slice::from_ref(&probe)).is_none(),
+            "a second refusal waits for the flight under way"
+        );
+        // One that had the salt answer before the drop waits for the new AS-REP,
+        // and one just starting waits for the salt answer: neither asks the KDC.
+        let late = {
+            let preauth = preauth.clone();
+            std::thread::spawn(move || after_flight(&preauth, Duration::from_secs(10)))
+        };
+        let starting = {
+            let probe = probe.clone();
+            std::thread::spawn(move || matches!(turn(&probe, Duration::from_secs(10)), Turn::Kept(_)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        put(probe.clone(), &salt);
+        put(preauth.clone(), &framed(der(0x6b, b"new tgt")));
+        drop(flight);
+        assert_eq!(late.join().unwrap(), Some(framed(der(0x6b, b"new tgt"))));
+        assert!(starting.join().unwrap());
+
+        // A failed exchange leaves nothing kept: the waiter goes to the KDC itself.
+        let flight = forget_leading(&[probe.clone(), preauth.clone()]).expect("leads");
+        let late = {
+            let preauth = preauth.clone();
+            std::thread::spawn(move || after_flight(&preauth, Duration::from_secs(10)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(flight);
+        assert_eq!(late.join().unwrap(), None);
     }
 
     #[test]
