@@ -37,12 +37,19 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 # The fuzz build (nightly, AddressSanitizer: about 12 minutes of one core) starts now,
 # at the lowest priority: while cargo builds, it gets almost nothing; while the tests
 # run, which mostly wait on servers and timeouts, it takes the core they leave idle.
+# Not in a session of its own (setsid): the kernel's autogroups would then give it an
+# equal share of the CPU, whatever its nice value (a run took 21 minutes so).
 fuzz_build=
+kill_tree() {
+    local child
+    for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
 if [ "${PUSHINST_SKIP_FUZZ:-0}" != 1 ]; then
     mkdir -p target
-    setsid nice -n 19 tests/fuzz.sh build >target/fuzz-build.log 2>&1 &
+    nice -n 19 tests/fuzz.sh build >target/fuzz-build.log 2>&1 &
     fuzz_build=$!
-    trap 'kill -- "-$fuzz_build" 2>/dev/null || true' EXIT
+    trap 'kill_tree "$fuzz_build"' EXIT
 fi
 
 cargo fmt --check
