@@ -7,8 +7,6 @@
 #   FUZZ_TARGETS   the targets to run, space-separated (default: all of them)
 #   FUZZ_JOBS      targets run at once (default: the number of cores)
 #
-# `tests/fuzz.sh build` only builds (tests/run.sh starts it beside the test run).
-#
 # A finding is saved under fuzz/artifacts/<target>/ (ignored by git) and its path
 # printed; reproduce it with `cargo +nightly fuzz run <target> <file>`.
 set -euo pipefail
@@ -27,7 +25,6 @@ read -r -a build <<<"${FUZZ_BUILD:---dev --sanitizer address}"
 started=$(date +%s)
 (cd fuzz && cargo +nightly fuzz build "${build[@]}")
 echo "fuzz: built the targets in $(($(date +%s) - started))s"
-[ "${1:-}" = build ] && exit 0
 
 targets=${FUZZ_TARGETS:-$(cd fuzz && cargo +nightly fuzz list)}
 work=$(mktemp -d)

@@ -34,33 +34,9 @@ examples/fleet/windows-emulator.sh setup
 tests/junit/setup.sh
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
-# The fuzz build (nightly, AddressSanitizer: about 12 minutes of one core) starts now,
-# at the lowest priority: while cargo builds, it gets almost nothing; while the tests
-# run, which mostly wait on servers and timeouts, it takes the core they leave idle.
-# Not in a session of its own (setsid): the kernel's autogroups would then give it an
-# equal share of the CPU, whatever its nice value (a run took 21 minutes so).
-fuzz_build=
-kill_tree() {
-    local child
-    for child in $(pgrep -P "$1"); do kill_tree "$child"; done
-    kill "$1" 2>/dev/null || true
-}
-if [ "${PUSHINST_SKIP_FUZZ:-0}" != 1 ]; then
-    mkdir -p target
-    nice -n 19 tests/fuzz.sh build >target/fuzz-build.log 2>&1 &
-    fuzz_build=$!
-    trap 'kill_tree "$fuzz_build"' EXIT
-fi
-
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo nextest run --no-fail-fast "$@"
-if [ -n "$fuzz_build" ]; then
-    if ! wait "$fuzz_build"; then
-        cat target/fuzz-build.log >&2
-        echo "fuzz: the build failed" >&2
-        exit 1
-    fi
-    tail -n 1 target/fuzz-build.log
+if [ "${PUSHINST_SKIP_FUZZ:-0}" != 1 ]; then
     tests/fuzz.sh
 fi
