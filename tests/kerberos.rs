@@ -228,14 +228,8 @@ fn kerberos_logs_on_with_a_password_and_names_each_failure() {
         "{}",
         run.debug()
     );
-    let steps: Vec<String> = run
-        .events()
-        .iter()
-        .filter(|e| e["type"] == "step_started")
-        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
-        .collect();
     assert_eq!(
-        steps,
+        steps_started(&run),
         ["connect", "authenticate", "upload", "execute", "cleanup"],
         "{}",
         run.debug()
@@ -403,14 +397,8 @@ fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
     // then has no task scheduler to run it: the host fails after the upload).
     let deploy = ["deploy", "agent", "--to", kdc.fqdn.as_str(), "--output", "json"];
     let run = run_with_cache(&kdc, &fleet, &ccache(&kdc), &deploy);
-    let steps: Vec<String> = run
-        .events()
-        .iter()
-        .filter(|e| e["type"] == "step_started")
-        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
-        .collect();
     assert_eq!(
-        steps,
+        steps_started(&run),
         ["connect", "authenticate", "upload", "execute", "cleanup"],
         "{}",
         run.debug()
@@ -431,4 +419,13 @@ fn a_domain_user_without_a_password_logs_on_with_the_kinit_ticket_cache() {
     let reason = rejection(&run, &kdc.fqdn);
     assert!(reason.contains("expired"), "{reason}");
     assert!(reason.contains(&format!("run `kinit {upn}` again")), "{reason}");
+}
+
+/// The steps the run started on its host, in order.
+fn steps_started(run: &common::Run) -> Vec<String> {
+    run.events()
+        .iter()
+        .filter(|e| e["type"] == "step_started")
+        .filter_map(|e| e["data"]["step"].as_str().map(str::to_string))
+        .collect()
 }

@@ -467,6 +467,17 @@ mod tests {
         framed(der(tag, &der(0x30, &fields)))
     }
 
+    /// A KRB-ERROR PREAUTH_REQUIRED, as the KDC answers the first AS-REQ.
+    fn salt_answer() -> Vec<u8> {
+        framed(der(
+            0x7e,
+            &der(
+                0x30,
+                &[der(0xa0, &der(0x02, &[5])), der(0xa6, &der(0x02, &[25]))].concat(),
+            ),
+        ))
+    }
+
     fn ap_req(ticket: &[u8]) -> Vec<u8> {
         der(
             0x6e,
@@ -575,13 +586,7 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(100));
-        let answer = framed(der(
-            0x7e,
-            &der(
-                0x30,
-                &[der(0xa0, &der(0x02, &[5])), der(0xa6, &der(0x02, &[25]))].concat(),
-            ),
-        ));
+        let answer = salt_answer();
         put(slot.clone(), &answer);
         drop(flight);
         assert_eq!(waiter.join().unwrap(), answer);
@@ -615,13 +620,7 @@ mod tests {
             },
         };
         let (probe, preauth) = (slot(Kind::AsProbe, b"probe"), slot(Kind::AsPreauth, b"preauth"));
-        let salt = framed(der(
-            0x7e,
-            &der(
-                0x30,
-                &[der(0xa0, &der(0x02, &[5])), der(0xa6, &der(0x02, &[25]))].concat(),
-            ),
-        ));
+        let salt = salt_answer();
         put(probe.clone(), &salt);
         put(preauth.clone(), &framed(der(0x6b, b"old tgt")));
         // Nothing in flight and the answer kept: no wait.
